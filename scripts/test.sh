@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and integration tests against a real 3-node RabbitMQ cluster.
+# Brings the test cluster up (ports 6672-6674 / 16672-16674, name "test") unless it is already
+# running, and stops it afterwards only if it started it, also when tests fail.
+#   npm test                      everything
+#   npm test -- test/unit         only some files or folders
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# QMIG_FAST=1 skips install, typecheck and build (for a quick re-run of a few files while developing).
+if [ "${QMIG_FAST:-0}" != 1 ]; then
+  bash scripts/install-deps.sh
+  npm run -s typecheck
+  npm run -s build
+fi
+
+CLUSTER_ARGS=(--name test --nodes 3 --offset 1000)
+started=0
+cleanup() {
+  if [ "$started" = 1 ]; then bash scripts/cluster.sh down "${CLUSTER_ARGS[@]}" || true; fi
+}
+trap cleanup EXIT INT TERM
+if ! bash scripts/cluster.sh status "${CLUSTER_ARGS[@]}" >/dev/null 2>&1; then
+  started=1
+  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}"
+fi
+eval "$(bash scripts/cluster.sh env "${CLUSTER_ARGS[@]}")"
+export QMIG_LOG_LEVEL=${QMIG_LOG_LEVEL:-error}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(src test)
+mapfile -t files < <(find "${targets[@]}" -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mkdir -p test-output
+node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

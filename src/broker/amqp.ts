@@ -1,0 +1,104 @@
+/**
+ * AMQP 0-9-1 access for the sidecar's service account (amqplib). Connections are per vhost and
+ * cached; every operation runs on a fresh channel because a refused operation (404, 405, 406)
+ * closes its channel. Used for exact message counts (passive declare) and for the cluster-wide
+ * locks (exclusive queues, see src/state/cluster-lock.ts).
+ */
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { readFileSync } from 'node:fs';
+import { BrokerUnavailableError } from '../errors.js';
+import { logger } from '../logging.js';
+
+export interface AmqpOptions {
+  url: URL | string;
+  user: string;
+  password: string;
+  caFile?: string;
+  tlsInsecure?: boolean;
+  connectionName?: string;
+}
+
+/** AMQP reply codes that amqplib puts on `err.code`. */
+export const AMQP_NOT_FOUND = 404;
+export const AMQP_RESOURCE_LOCKED = 405;
+export const AMQP_PRECONDITION_FAILED = 406;
+export const AMQP_ACCESS_REFUSED = 403;
+
+export function amqpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export class AmqpPool {
+  private readonly connections = new Map<string, Promise<ChannelModel>>();
+  private closed = false;
+
+  constructor(private readonly options: AmqpOptions) {}
+
+  /** A new connection to `vhost`, not cached: the caller owns it (locks use this). */
+  async openConnection(vhost: string, purpose: string): Promise<ChannelModel> {
+    const base = new URL(String(this.options.url));
+    base.username = encodeURIComponent(this.options.user);
+    base.password = encodeURIComponent(this.options.password);
+    base.pathname = '/' + encodeURIComponent(vhost);
+    base.searchParams.set('heartbeat', '10');
+    try {
+      const conn = await amqp.connect(base.toString(), {
+        ca: this.options.caFile ? [readFileSync(this.options.caFile)] : undefined,
+        rejectUnauthorized: !this.options.tlsInsecure,
+        clientProperties: { connection_name: `${this.options.connectionName ?? 'qmig'} ${purpose}` },
+        timeout: 10000,
+      });
+      conn.on('error', (err) => logger.debug('amqp connection error', { vhost, purpose, error: err.message }));
+      return conn;
+    } catch (err) {
+      const code = amqpCode(err);
+      if (code === AMQP_ACCESS_REFUSED || /ACCESS_REFUSED|access to vhost/i.test(String((err as Error).message))) throw err;
+      throw new BrokerUnavailableError(`AMQP connection to vhost '${vhost}' failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** The shared connection for `vhost`. */
+  connection(vhost: string): Promise<ChannelModel> {
+    if (this.closed) return Promise.reject(new BrokerUnavailableError('AMQP pool is closed'));
+    let conn = this.connections.get(vhost);
+    if (!conn) {
+      conn = this.openConnection(vhost, 'shared').then((c) => {
+        c.on('close', () => this.connections.delete(vhost));
+        return c;
+      });
+      conn.catch(() => this.connections.delete(vhost));
+      this.connections.set(vhost, conn);
+    }
+    return conn;
+  }
+
+  /** Runs `fn` on a fresh channel of the shared connection to `vhost`, then closes the channel. */
+  async withChannel<T>(vhost: string, fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const conn = await this.connection(vhost);
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined); // a refused operation closes the channel; fn sees the rejection
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  /** Exact count of ready messages (passive declare), or null when the queue does not exist. */
+  async messageCount(vhost: string, queue: string): Promise<number | null> {
+    try {
+      return await this.withChannel(vhost, async (ch) => (await ch.checkQueue(queue)).messageCount);
+    } catch (err) {
+      if (amqpCode(err) === AMQP_NOT_FOUND) return null;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * Thin typed client of the RabbitMQ management HTTP API (axios). Vhosts and names are always
+ * URL-encoded here, never by callers. Failures become:
+ * - BrokerUnavailableError: the broker could not be reached (connection refused, timeout);
+ * - BrokerError: the broker answered 5xx;
+ * - BrokerRequestError: the broker refused the request (4xx), with its status and reason.
+ */
+import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+
+export interface ManagementClientOptions {
+  baseUrl: URL | string;
+  user: string;
+  password: string;
+  caFile?: string;
+  tlsInsecure?: boolean;
+  timeoutMs?: number;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+export const enc = encodeURIComponent;
+
+export interface BrokerQueue {
+  name: string;
+  vhost: string;
+  type?: string;
+  durable: boolean;
+  auto_delete: boolean;
+  exclusive?: boolean;
+  owner_pid_details?: unknown;
+  arguments: Record<string, unknown>;
+  node?: string;
+  leader?: string;
+  members?: string[];
+  slave_nodes?: string[];
+  synchronised_slave_nodes?: string[];
+  policy?: string | null;
+  operator_policy?: string | null;
+  effective_policy_definition?: Record<string, unknown> | null;
+  messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  message_bytes?: number;
+  consumers?: number;
+  state?: string;
+}
+
+export interface BrokerBinding {
+  source: string;
+  vhost: string;
+  destination: string;
+  destination_type: 'queue' | 'exchange';
+  routing_key: string;
+  arguments: Record<string, unknown>;
+  properties_key: string;
+}
+
+export interface BrokerNode {
+  name: string;
+  running: boolean;
+  mem_used?: number;
+  mem_limit?: number;
+  mem_alarm?: boolean;
+  disk_free?: number;
+  disk_free_limit?: number;
+  disk_free_alarm?: boolean;
+  partitions?: string[];
+  uptime?: number;
+}
+
+export interface BrokerVhost {
+  name: string;
+  default_queue_type?: string;
+  tracing?: boolean;
+}
+
+export interface BrokerPolicy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': string;
+  definition: Record<string, unknown>;
+  priority: number;
+}
+
+export interface Whoami {
+  name: string;
+  tags: string[] | string;
+}
+
+export interface Permission {
+  user: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
+export interface BrokerShovel {
+  name: string;
+  vhost: string;
+  type: string;
+  state: string;
+  node?: string;
+  reason?: string;
+}
+
+export class ManagementClient {
+  readonly http: AxiosInstance;
+  readonly baseUrl: string;
+
+  constructor(private readonly options: ManagementClientOptions) {
+    this.baseUrl = String(options.baseUrl).replace(/\/+$/, '');
+    const https = this.baseUrl.startsWith('https:');
+    this.http = axios.create({
+      baseURL: `${this.baseUrl}/api`,
+      auth: { username: options.user, password: options.password },
+      timeout: options.timeoutMs ?? 15000,
+      maxContentLength: 512 * 1024 * 1024,
+      maxBodyLength: 512 * 1024 * 1024,
+      httpAgent: https ? undefined : new HttpAgent({ keepAlive: true, maxSockets: 32 }),
+      httpsAgent: https
+        ? new HttpsAgent({
+            keepAlive: true,
+            maxSockets: 32,
+            ca: options.caFile ? readFileSync(options.caFile) : undefined,
+            rejectUnauthorized: !options.tlsInsecure,
+          })
+        : undefined,
+      headers: { 'content-type': 'application/json' },
+      validateStatus: () => true,
+    });
+  }
+
+  /** The same broker, other credentials (used to verify callers). */
+  as(credentials: Credentials): ManagementClient {
+    return new ManagementClient({ ...this.options, user: credentials.user, password: credentials.password });
+  }
+
+  async request<T>(method: string, path: string, data?: unknown, config: AxiosRequestConfig = {}): Promise<{ status: number; data: T }> {
+    let res;
+    try {
+      res = await this.http.request({ method, url: path, data, ...config });
+    } catch (err) {
+      const e = err as AxiosError;
+      throw new BrokerUnavailableError(`management API at ${this.baseUrl} unreachable: ${e.code ?? e.message}`);
+    }
+    if (res.status >= 500) {
+      throw new BrokerError(`management API ${method} ${path} answered ${res.status}: ${reasonOf(res.data)}`);
+    }
+    return { status: res.status, data: res.data as T };
+  }
+
+  /** Request that must succeed (2xx); a 4xx becomes BrokerRequestError. */
+  async ok<T>(method: string, path: string, data?: unknown, config?: AxiosRequestConfig): Promise<T> {
+    const res = await this.request<T>(method, path, data, config);
+    if (res.status >= 400) throw new BrokerRequestError(res.status, method, path, reasonOf(res.data));
+    return res.data;
+  }
+
+  /** GET that answers null on 404. */
+  async getOrNull<T>(path: string, config?: AxiosRequestConfig): Promise<T | null> {
+    const res = await this.request<T>('GET', path, undefined, config);
+    if (res.status === 404) return null;
+    if (res.status >= 400) throw new BrokerRequestError(res.status, 'GET', path, reasonOf(res.data));
+    return res.data;
+  }
+
+  /** DELETE that treats 404 as already gone. */
+  async deleteIfExists(path: string, config?: AxiosRequestConfig): Promise<boolean> {
+    const res = await this.request('DELETE', path, undefined, config);
+    if (res.status === 404) return false;
+    if (res.status >= 400) throw new BrokerRequestError(res.status, 'DELETE', path, reasonOf(res.data));
+    return true;
+  }
+
+  // --- identity and cluster -------------------------------------------------------------
+  whoami(): Promise<Whoami> {
+    return this.ok('GET', '/whoami');
+  }
+  overview(): Promise<Record<string, any>> {
+    return this.ok('GET', '/overview');
+  }
+  nodes(): Promise<BrokerNode[]> {
+    return this.ok('GET', '/nodes');
+  }
+  extensions(): Promise<Array<Record<string, string>>> {
+    return this.ok('GET', '/extensions');
+  }
+
+  // --- vhosts and permissions -----------------------------------------------------------
+  vhosts(): Promise<BrokerVhost[]> {
+    return this.ok('GET', '/vhosts');
+  }
+  vhost(name: string): Promise<BrokerVhost | null> {
+    return this.getOrNull(`/vhosts/${enc(name)}`);
+  }
+  userPermissions(user: string): Promise<Permission[]> {
+    return this.ok('GET', `/users/${enc(user)}/permissions`);
+  }
+  vhostPermissions(vhost: string): Promise<Permission[]> {
+    return this.ok('GET', `/vhosts/${enc(vhost)}/permissions`);
+  }
+  permission(vhost: string, user: string): Promise<Permission | null> {
+    return this.getOrNull(`/permissions/${enc(vhost)}/${enc(user)}`);
+  }
+  setPermission(vhost: string, user: string, p: Pick<Permission, 'configure' | 'write' | 'read'>): Promise<unknown> {
+    return this.ok('PUT', `/permissions/${enc(vhost)}/${enc(user)}`, p);
+  }
+  deletePermission(vhost: string, user: string): Promise<boolean> {
+    return this.deleteIfExists(`/permissions/${enc(vhost)}/${enc(user)}`);
+  }
+  vhostConnections(vhost: string): Promise<Array<{ name: string; user: string; vhost: string }>> {
+    return this.ok('GET', `/vhosts/${enc(vhost)}/connections`);
+  }
+  closeConnection(name: string, reason: string): Promise<boolean> {
+    return this.deleteIfExists(`/connections/${enc(name)}`, { headers: { 'X-Reason': reason } });
+  }
+
+  // --- queues, bindings, policies -------------------------------------------------------
+  queues(vhost: string, columns?: string[]): Promise<BrokerQueue[]> {
+    const params = columns ? { columns: columns.join(',') } : undefined;
+    return this.ok('GET', `/queues/${enc(vhost)}`, undefined, { params });
+  }
+  queue(vhost: string, name: string): Promise<BrokerQueue | null> {
+    return this.getOrNull(`/queues/${enc(vhost)}/${enc(name)}`);
+  }
+  declareQueue(vhost: string, name: string, body: { durable: boolean; auto_delete?: boolean; arguments?: Record<string, unknown>; node?: string }): Promise<unknown> {
+    return this.ok('PUT', `/queues/${enc(vhost)}/${enc(name)}`, body);
+  }
+  deleteQueue(vhost: string, name: string, opts: { ifEmpty?: boolean } = {}): Promise<boolean> {
+    return this.deleteIfExists(`/queues/${enc(vhost)}/${enc(name)}`, opts.ifEmpty ? { params: { 'if-empty': 'true' } } : undefined);
+  }
+  queueBindings(vhost: string, name: string): Promise<BrokerBinding[]> {
+    return this.ok('GET', `/queues/${enc(vhost)}/${enc(name)}/bindings`);
+  }
+  bindQueue(vhost: string, exchange: string, queue: string, routingKey: string, args: Record<string, unknown>): Promise<unknown> {
+    return this.ok('POST', `/bindings/${enc(vhost)}/e/${enc(exchange)}/q/${enc(queue)}`, { routing_key: routingKey, arguments: args });
+  }
+  policies(vhost: string): Promise<BrokerPolicy[]> {
+    return this.ok('GET', `/policies/${enc(vhost)}`);
+  }
+
+  // --- runtime parameters, shovels ------------------------------------------------------
+  globalParameter<T>(name: string): Promise<{ name: string; value: T } | null> {
+    return this.getOrNull(`/global-parameters/${enc(name)}`);
+  }
+  globalParameters(): Promise<Array<{ name: string; value: unknown }>> {
+    return this.ok('GET', '/global-parameters');
+  }
+  putGlobalParameter(name: string, value: unknown): Promise<unknown> {
+    return this.ok('PUT', `/global-parameters/${enc(name)}`, { name, value });
+  }
+  deleteGlobalParameter(name: string): Promise<boolean> {
+    return this.deleteIfExists(`/global-parameters/${enc(name)}`);
+  }
+  putShovel(vhost: string, name: string, value: Record<string, unknown>): Promise<unknown> {
+    return this.ok('PUT', `/parameters/shovel/${enc(vhost)}/${enc(name)}`, { value });
+  }
+  deleteShovel(vhost: string, name: string): Promise<boolean> {
+    return this.deleteIfExists(`/parameters/shovel/${enc(vhost)}/${enc(name)}`);
+  }
+  shovelParameters(vhost?: string): Promise<Array<{ name: string; vhost: string; value: Record<string, unknown> }>> {
+    return this.ok('GET', vhost === undefined ? '/parameters/shovel' : `/parameters/shovel/${enc(vhost)}`);
+  }
+  shovels(vhost?: string): Promise<BrokerShovel[]> {
+    return this.ok('GET', vhost === undefined ? '/shovels' : `/shovels/${enc(vhost)}`);
+  }
+}
+
+export function reasonOf(data: unknown): string {
+  if (data && typeof data === 'object') {
+    const d = data as Record<string, unknown>;
+    if (typeof d.reason === 'string') return d.reason;
+    if (typeof d.error === 'string') return d.error;
+  }
+  if (typeof data === 'string') return data.slice(0, 300);
+  return 'no reason given';
+}
+
+export function tagsOf(w: Whoami): string[] {
+  return Array.isArray(w.tags) ? w.tags : String(w.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+}

@@ -1,0 +1,51 @@
+/**
+ * What every part of the sidecar shares: configuration, the broker clients, the state store.
+ * Built once by src/sidecar.ts; tests build their own against the test cluster.
+ */
+import { randomBytes } from 'node:crypto';
+import { AmqpPool } from './broker/amqp.js';
+import { ManagementClient } from './broker/management-client.js';
+import type { Config } from './config/config.js';
+import { LiveRegistry } from './state/live-registry.js';
+import { MigrationStore } from './state/migration-store.js';
+
+export interface Context {
+  config: Config;
+  /** Management client with the sidecar's service account. */
+  mgmt: ManagementClient;
+  amqp: AmqpPool;
+  store: MigrationStore;
+  live: LiveRegistry;
+  /** Unique per sidecar process: owner of the migrations it runs. */
+  instanceId: string;
+  /** Name of the broker node this sidecar sits beside (from /api/overview), resolved at start. */
+  nodeName: string;
+}
+
+export function createContext(config: Config, nodeName = 'unknown'): Context {
+  const mgmt = new ManagementClient({
+    baseUrl: config.managementUrl,
+    user: config.user,
+    password: config.password,
+    caFile: config.caFile,
+    tlsInsecure: config.tlsInsecure,
+    timeoutMs: config.brokerTimeoutMs,
+  });
+  const amqp = new AmqpPool({
+    url: config.amqpUrl,
+    user: config.user,
+    password: config.password,
+    caFile: config.caFile,
+    tlsInsecure: config.tlsInsecure,
+    connectionName: 'qmig',
+  });
+  return {
+    config,
+    mgmt,
+    amqp,
+    store: new MigrationStore(mgmt),
+    live: new LiveRegistry(),
+    instanceId: `${nodeName}/${process.pid}/${randomBytes(4).toString('hex')}`,
+    nodeName,
+  };
+}

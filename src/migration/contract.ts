@@ -1,0 +1,25 @@
+/**
+ * What the HTTP layer asks of the migration engine. Implemented by MigrationService
+ * (src/migration/migration-service.ts).
+ */
+import type { MigrationOptions } from '../state/records.js';
+
+export interface Caller {
+  user: string;
+  tags: string[];
+}
+
+export interface MigrationEngine {
+  /**
+   * Validates (the same chain as `check`), takes the cluster-wide lock, records the migration and
+   * starts it in the background. Throws MigrationInProgressError (409), VhostNotFoundError (404),
+   * BadRequestError (400, spec messages) before anything is touched.
+   */
+  start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
+  /** Asks the running migration to stop after its in-flight queues; 404/409 when not running. */
+  interrupt(id: string, caller: Caller): Promise<void>;
+  /** Finds orphaned migrations (lock free, record active) and resumes them. */
+  resumeOrphans(): Promise<void>;
+  /** Stops background work of this process (the lock is released by closing connections). */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+/**
+ * The real test cluster started by scripts/test.sh (see scripts/cluster.sh). Tests read its
+ * URLs from the environment that script exports; nothing here starts or stops nodes.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ManagementClient } from '../../src/broker/management-client.js';
+
+const run = promisify(execFile);
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests with \`npm test\` (scripts/test.sh starts the cluster)`);
+  return v;
+}
+
+export const cluster = {
+  get name(): string {
+    return required('QMIG_CLUSTER_NAME');
+  },
+  get managementUrls(): string[] {
+    return required('QMIG_CLUSTER_MGMT_URLS').split(',');
+  },
+  get amqpUrls(): string[] {
+    return required('QMIG_CLUSTER_AMQP_URLS').split(',');
+  },
+  /** Node names in index order: node i (0-based) is `${name}${i+1}@localhost`. */
+  get nodeNames(): string[] {
+    return this.managementUrls.map((_, i) => `${this.name}${i + 1}@localhost`);
+  },
+  user: 'guest',
+  password: 'guest',
+};
+
+/** Admin management client of node `i` (0-based). */
+export function admin(i = 0): ManagementClient {
+  return new ManagementClient({ baseUrl: cluster.managementUrls[i], user: cluster.user, password: cluster.password });
+}
+
+/** AMQP URL of node `i` for `vhost`, with credentials. */
+export function amqpUrl(vhost: string, i = 0, user = cluster.user, password = cluster.password): string {
+  const u = new URL(cluster.amqpUrls[i]);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  u.pathname = '/' + encodeURIComponent(vhost);
+  return u.toString();
+}
+
+/** rabbitmqctl against node `i` (0-based) of the test cluster. */
+export async function rabbitmqctl(i: number, ...args: string[]): Promise<string> {
+  const offset = Number(new URL(cluster.managementUrls[0]).port) - 15672;
+  const { stdout } = await run('bash', ['scripts/cluster.sh', 'ctl', '--name', cluster.name, '--offset', String(offset), '--nodes', String(cluster.managementUrls.length), '--node', String(i + 1), '--', ...args], {
+    timeout: 120_000,
+  });
+  return stdout;
+}

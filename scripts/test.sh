@@ -13,17 +13,31 @@ if [ "${QMIG_FAST:-0}" != 1 ]; then
   npm run -s build
 fi
 
+# The source cluster (3 nodes) and an independent 1-node target cluster for transfer tests.
 CLUSTER_ARGS=(--name test --nodes 3 --offset 1000)
-started=0
+TARGET_ARGS=(--name test-target --nodes 1 --offset 1100)
+started_source=0
+started_target=0
 cleanup() {
-  if [ "$started" = 1 ]; then bash scripts/cluster.sh down "${CLUSTER_ARGS[@]}" || true; fi
+  if [ "$started_target" = 1 ]; then bash scripts/cluster.sh down "${TARGET_ARGS[@]}" || true; fi
+  if [ "$started_source" = 1 ]; then bash scripts/cluster.sh down "${CLUSTER_ARGS[@]}" || true; fi
 }
 trap cleanup EXIT INT TERM
 if ! bash scripts/cluster.sh status "${CLUSTER_ARGS[@]}" >/dev/null 2>&1; then
-  started=1
-  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}"
+  started_source=1
+  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}" &
 fi
+if ! bash scripts/cluster.sh status "${TARGET_ARGS[@]}" >/dev/null 2>&1; then
+  started_target=1
+  bash scripts/cluster.sh up "${TARGET_ARGS[@]}" &
+fi
+wait_all_ok=0
+for job in $(jobs -p); do wait "$job" || wait_all_ok=1; done
+[ "$wait_all_ok" = 0 ] || { echo "test.sh: a cluster failed to start" >&2; exit 1; }
 eval "$(bash scripts/cluster.sh env "${CLUSTER_ARGS[@]}")"
+export QMIG_TARGET_MGMT_URL=http://127.0.0.1:16772
+export QMIG_TARGET_AMQP_URL=amqp://127.0.0.1:6772
+export QMIG_TARGET_NODE=test-target1@localhost
 export QMIG_LOG_LEVEL=${QMIG_LOG_LEVEL:-error}
 
 targets=("$@")

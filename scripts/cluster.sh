@@ -22,6 +22,7 @@ OFFSET=0
 NODE_INDEX=1
 cmd=${1:-}
 shift || true
+ARGS=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME=$2; shift 2 ;;
@@ -65,6 +66,8 @@ node_env() {
   export RABBITMQ_ENABLED_PLUGINS_FILE="$nd/enabled_plugins"
   export RABBITMQ_PID_FILE="$nd/rabbit.pid"
   export RABBITMQ_CONF_ENV_FILE="$DIR/empty-env.conf"
+  # A VM that fails to boot writes its crash dump beside its logs, not into the caller's directory.
+  export ERL_CRASH_DUMP="$nd/log/erl_crash.dump"
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
 }
 
@@ -119,8 +122,23 @@ wait_node() {
 
 is_up() { curl -s -o /dev/null -w '%{http_code}' -u guest:guest "http://127.0.0.1:$(mgmt_port 1)/api/overview" 2>/dev/null | grep -q 200; }
 
+# Is node i's Erlang VM running (whatever its management API says right now)?
+node_alive() { local f="$DIR/node$1/rabbit.pid"; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+alive_count() { local n=0 i; for i in $(seq 1 "$NODES"); do node_alive "$i" && n=$((n + 1)); done; echo "$n"; }
+
 up() {
   ensure_installed
+  # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
+  # never boot a second VM for a running node; start only the stopped ones and wait for all.
+  if [ -d "$DIR/node1/mnesia" ] && [ "$(alive_count)" -gt 0 ]; then
+    if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
+    log "$(alive_count) of $NODES node(s) running; starting the others"
+    for i in $(seq 1 "$NODES"); do node_alive "$i" || start_node "$i"; done
+    for i in $(seq 1 "$NODES"); do wait_node "$i"; done
+    wait_http_nodes "$NODES"
+    log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
+    return 0
+  fi
   if is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
   local fresh=1
   [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] && fresh=0
@@ -170,9 +188,17 @@ down() {
   log "stopped and removed"
 }
 
+# "up": node 1 answers; "degraded": not all answering but node VMs run (counts as existing, exit 0,
+# so that callers do not start or tear down a cluster that is only restarting a node); "down".
 status() {
+  # No state directory: this script did not start it (without this, a cluster that is gone would
+  # be probed on the default offset and could answer for another one).
+  [ -f "$DIR/meta" ] || { echo "down"; return 1; }
   load_meta
-  if is_up; then echo "up"; else echo "down"; return 1; fi
+  if is_up; then echo "up"; return 0; fi
+  local alive; alive=$(alive_count)
+  if [ "$alive" -gt 0 ]; then echo "degraded ($alive of $NODES node VMs running; management on $(mgmt_port 1) not answering)"; return 0; fi
+  echo "down"; return 1
 }
 
 print_env() {
@@ -189,9 +215,21 @@ print_env() {
   echo "export QMIG_CLUSTER_AMQP_URLS=$amqps"
 }
 
+# up and down of one cluster never overlap (two `npm test` runs, a test run and `npm start`):
+# the second waits, then finds the cluster up (or gone) instead of booting a second set of VMs.
+# flock -o holds the lock in flock itself, so the node VMs and epmd started inside do not inherit it.
+with_lock() {
+  mkdir -p "$BASE_DIR"
+  local lock="$BASE_DIR/.$NAME.lock"
+  if ! flock -n -o "$lock" true; then log "waiting for another up/down of this cluster to finish"; fi
+  exec flock -o "$lock" bash "$0" "locked-$cmd" "${ARGS[@]}"
+}
+
 case "$cmd" in
-  up) up ;;
-  down) down ;;
+  up) with_lock ;;
+  down) with_lock ;;
+  locked-up) up ;;
+  locked-down) down ;;
   status) status ;;
   env) print_env ;;
   ctl) load_meta; ctl "$NODE_INDEX" "$@" ;;

@@ -113,6 +113,21 @@ export class MigrationInProgressError extends QmigError {
   }
 }
 
+/** 409: one transfer (xfer) at a time per cluster. */
+export class TransferInProgressError extends QmigError {
+  readonly status = 409;
+  constructor(readonly currentTransferId: string | null) {
+    super('Transfer already in progress');
+  }
+  body(): ErrorBody {
+    return {
+      error: 'Transfer already in progress',
+      reason: `transfer ${this.currentTransferId ?? '(unknown)'} is running; one transfer at a time: wait for it or cancel it`,
+      current_transfer_id: this.currentTransferId,
+    };
+  }
+}
+
 /** 409 for a state transition that is not allowed from the current status. */
 export class InvalidStateError extends QmigError {
   readonly status = 409;
@@ -184,5 +199,16 @@ export class BrokerRequestError extends Error {
   constructor(readonly status: number, readonly method: string, readonly path: string, readonly brokerReason: string) {
     super(`${method} ${path} -> ${status}: ${brokerReason}`);
     this.name = 'BrokerRequestError';
+  }
+}
+
+/** A node snapshot (tar archive, EBS call or a peer sidecar) could not be taken or read. */
+export class SnapshotFailedError extends QmigError {
+  readonly status = 502;
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+  body(): ErrorBody {
+    return { error: 'snapshot_failed', reason: this.reason };
   }
 }

@@ -81,6 +81,16 @@ export interface BrokerVhost {
   tracing?: boolean;
 }
 
+export interface BrokerExchange {
+  name: string;
+  vhost: string;
+  type: string;
+  durable: boolean;
+  auto_delete: boolean;
+  internal: boolean;
+  arguments: Record<string, unknown>;
+}
+
 export interface BrokerPolicy {
   vhost: string;
   name: string;
@@ -244,8 +254,26 @@ export class ManagementClient {
   bindQueue(vhost: string, exchange: string, queue: string, routingKey: string, args: Record<string, unknown>): Promise<unknown> {
     return this.ok('POST', `/bindings/${enc(vhost)}/e/${enc(exchange)}/q/${enc(queue)}`, { routing_key: routingKey, arguments: args });
   }
+  /** Removes one binding (its properties_key from queueBindings); false when it was already gone. */
+  unbindQueue(vhost: string, exchange: string, queue: string, propertiesKey: string): Promise<boolean> {
+    return this.deleteIfExists(`/bindings/${enc(vhost)}/e/${enc(exchange)}/q/${enc(queue)}/${enc(propertiesKey)}`);
+  }
   policies(vhost: string): Promise<BrokerPolicy[]> {
     return this.ok('GET', `/policies/${enc(vhost)}`);
+  }
+
+  // --- exchanges and vhosts (used by transfers to recreate topology on a target) ------------
+  exchange(vhost: string, name: string): Promise<BrokerExchange | null> {
+    return this.getOrNull(`/exchanges/${enc(vhost)}/${enc(name)}`);
+  }
+  declareExchange(vhost: string, name: string, body: Pick<BrokerExchange, 'type' | 'durable' | 'auto_delete' | 'internal' | 'arguments'>): Promise<unknown> {
+    return this.ok('PUT', `/exchanges/${enc(vhost)}/${enc(name)}`, body);
+  }
+  putVhost(name: string, body: Record<string, unknown> = {}): Promise<unknown> {
+    return this.ok('PUT', `/vhosts/${enc(name)}`, body);
+  }
+  shovelParameter(vhost: string, name: string): Promise<{ name: string; vhost: string; value: Record<string, unknown> } | null> {
+    return this.getOrNull(`/parameters/shovel/${enc(vhost)}/${enc(name)}`);
   }
 
   // --- runtime parameters, shovels ------------------------------------------------------

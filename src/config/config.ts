@@ -129,6 +129,10 @@ export const VARIABLES = {
   ebsEndpoint: variable('QMIG_EBS_ENDPOINT', '', 'EC2 endpoint override (ebs mode; tests).', optionalText),
   ebsInstanceId: variable('QMIG_EBS_INSTANCE_ID', '', 'EC2 instance id; empty: read from IMDSv2.', optionalText),
   ebsDevice: variable('QMIG_EBS_DEVICE', '/dev/sdh', "Device name of the node's data volume (ebs mode).", text),
+  ebsImdsEndpoint: variable('QMIG_EBS_IMDS_ENDPOINT', 'http://169.254.169.254', 'EC2 instance metadata service (IMDSv2) used for the instance id and region when not configured (ebs mode; tests).', url('http:', 'https:')),
+  snapshotTimeoutSeconds: variable('QMIG_SNAPSHOT_TIMEOUT_SECONDS', '1800', 'Longest one node snapshot (tar archive, EBS call, peer request) may take.', positiveInt(5, 86400)),
+  maxQueuesPerMigration: variable('QMIG_MAX_QUEUES_PER_MIGRATION', '10000', 'Most mirrored queues one migration takes; queues beyond get the too_many_queues issue.', positiveInt(1, 1000000)),
+  leaderBalanceMinQueues: variable('QMIG_LEADER_BALANCE_MIN_QUEUES', '10', 'Leader balance is not judged with fewer mirrored queues than this in the vhost.', positiveInt(1, 1000000)),
   relaxedChecksAsWarning: variable('QMIG_RELAXED_CHECKS_WARN_ONLY', 'false', 'Report a missing relaxed-redeclaration setting as a warning instead of blocking.', bool),
   leaderBalanceRatio: variable('QMIG_LEADER_BALANCE_RATIO', '1.6', 'Max/min masters per node above which leaders count as imbalanced.', positiveNumber(1, 1000)),
   diskSafetyFactor: variable('QMIG_DISK_SAFETY_FACTOR', '2.0', 'Disk needed = message bytes x this + QMIG_DISK_MARGIN_MB.', positiveNumber(0, 100)),
@@ -136,6 +140,8 @@ export const VARIABLES = {
   memoryThreshold: variable('QMIG_MEMORY_THRESHOLD', '0.8', 'mem_used/mem_limit above which memory_usage fails.', positiveNumber(0.01, 1)),
   housekeepingCron: variable('QMIG_HOUSEKEEPING_CRON', '*/30 * * * * *', 'Schedule of housekeeping (orphan resume, pruning, leftovers report).', cron),
   retentionDays: variable('QMIG_RETENTION_DAYS', '30', 'Finished migration records older than this are pruned.', positiveInt(1, 36500)),
+  transferConcurrency: variable('QMIG_TRANSFER_CONCURRENCY', '2', 'Queues a transfer (xfer) moves at once.', positiveInt(1, 32)),
+  transferPrefetch: variable('QMIG_TRANSFER_PREFETCH', '1000', 'src-prefetch-count of transfer shovels: also the bound of messages that a cancel may leave on both clusters.', positiveInt(1, 100000)),
   auditLogFile: variable('QMIG_AUDIT_LOG', '', 'File that audit records are appended to (empty: the structured log only).', optionalText),
 };
 

@@ -1,29 +1,215 @@
 /**
- * The migration engine's entry point (issue 3 fills this in). STUB: start answers 501.
+ * The migration engine's entry point (MigrationEngine of contract.ts):
+ * - start: cluster-wide lock first (exclusive queue: one winner across sidecars), then the same
+ *   check chain as `check` (assessStart), then the durable record, then the run in background;
+ * - interrupt: from any sidecar, through a global parameter the owner reads before each queue;
+ * - resumeOrphans: active records whose lock is free belong to a dead sidecar: resume them;
+ * - shutdown: stop taking steps and free the lock, leaving the record for a resumer.
  */
 import type { Context } from '../context.js';
-import { NotImplementedError, ObjectNotFoundError } from '../errors.js';
-import type { MigrationOptions } from '../state/records.js';
+import { InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
+import { logger } from '../logging.js';
+import { assessStart } from '../checks/assessment.js';
+import { auditLog } from '../state/audit-log.js';
+import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
+import { ACTIVE_STATUSES, timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import type { Caller, MigrationEngine } from './contract.js';
+import { interruptParameter, MigrationRun } from './migration-run.js';
+import type { EngineHooks } from './queue-runner.js';
+
+export interface MigrationServiceOptions {
+  /** Test hooks (observe or delay steps); never set in production. */
+  hooks?: EngineHooks;
+}
+
+const isActive = (r: MigrationRecord) => (ACTIVE_STATUSES as readonly string[]).includes(r.status);
 
 export class MigrationService implements MigrationEngine {
-  constructor(private readonly ctx: Context) {}
+  private readonly runs = new Map<string, MigrationRun>();
+  private resuming: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly ctx: Context, private readonly options: MigrationServiceOptions = {}) {}
+
+  private get who(): string {
+    return `qmig:${this.ctx.instanceId}`;
+  }
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
-    void vhost;
-    void options;
-    void caller;
-    throw new NotImplementedError('The migration engine is not implemented yet');
+    let lock: ClusterLock;
+    try {
+      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+    } catch (err) {
+      if (err instanceof LockHeldError) throw new MigrationInProgressError(await this.activeMigrationId());
+      throw err;
+    }
+    let launched = false;
+    try {
+      // The lock was free, yet a record is active: its sidecar died. Resume it now, refuse this start.
+      const orphan = (await this.ctx.store.listRecords()).find(isActive);
+      if (orphan) {
+        launched = await this.resume(orphan, lock);
+        throw new MigrationInProgressError(orphan.id);
+      }
+      const assessment = await assessStart(this.ctx, vhost, options);
+      const now = new Date();
+      const startedAt = timestamp(now);
+      const id = newMigrationId(this.ctx.nodeName, now);
+      const queues: QueueRecord[] = [
+        ...assessment.toMigrate.map((q): QueueRecord => ({
+          name: q.name,
+          vhost,
+          status: 'pending',
+          started_at: null,
+          completed_at: null,
+          total_messages: q.messages ?? 0,
+          migrated_messages: 0,
+          error: null,
+          phase: 'pending',
+          location: 'classic',
+          original: null,
+          detail: { node: q.node ?? null },
+        })),
+        ...assessment.skipped.map((s): QueueRecord => ({
+          name: s.name,
+          vhost,
+          status: 'skipped',
+          started_at: null,
+          completed_at: null,
+          total_messages: 0,
+          migrated_messages: 0,
+          error: s.reason,
+          phase: 'skipped',
+          location: s.reason === 'queue does not exist' ? 'unknown' : 'classic',
+          original: null,
+          detail: {},
+        })),
+      ];
+      const record: MigrationRecord = {
+        id,
+        display_id: displayId(vhost, startedAt, this.ctx.nodeName),
+        vhost,
+        node: this.ctx.nodeName,
+        started_at: startedAt,
+        completed_at: null,
+        total_queues: queues.length,
+        completed_queues: 0,
+        skipped_queues: assessment.skipped.length,
+        failed_queues: 0,
+        status: 'in_progress',
+        skip_unsuitable_queues: options.skip_unsuitable_queues,
+        tolerance: options.tolerance,
+        error: null,
+        snapshots: [],
+        options,
+        owner: this.ctx.instanceId,
+        queue_chunks: 0,
+        interrupt_requested: false,
+        notes: [],
+        engine: { started_by: caller.user },
+        updated_at: startedAt,
+      };
+      await this.ctx.store.create(record, queues);
+      auditLog(this.ctx.config.auditLogFile).record({
+        action: 'migration_started',
+        migration_id: id,
+        vhost,
+        who: caller.user,
+        details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options },
+      });
+      this.launch(record, queues, lock, false);
+      launched = true;
+      return { migration_id: id };
+    } finally {
+      if (!launched) await lock.release();
+    }
   }
 
   async interrupt(id: string, caller: Caller): Promise<void> {
-    void caller;
-    const record = await this.ctx.store.loadRecord(id);
+    if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
+    const run = this.runs.get(id);
+    const record = run?.record ?? (await this.ctx.store.loadRecord(id));
     if (!record) throw new ObjectNotFoundError();
-    throw new NotImplementedError('The migration engine is not implemented yet');
+    if (!isActive(record)) {
+      throw new InvalidStateError(`Migration is ${record.status}; only a pending or in-progress migration can be interrupted`, record.status);
+    }
+    await this.ctx.mgmt.putGlobalParameter(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
+    run?.interruptLocally();
+    auditLog(this.ctx.config.auditLogFile).record({ action: 'interrupt_requested', migration_id: id, vhost: record.vhost, who: caller.user });
   }
 
-  async resumeOrphans(): Promise<void> {}
+  async resumeOrphans(): Promise<void> {
+    // One pass at a time per process.
+    this.resuming ??= this.resumeOnce().finally(() => (this.resuming = null));
+    return this.resuming;
+  }
 
-  async shutdown(): Promise<void> {}
+  private async resumeOnce(): Promise<void> {
+    if (this.closed) return;
+    const orphans = (await this.ctx.store.listRecords()).filter((r) => isActive(r) && !this.runs.has(r.id));
+    if (orphans.length === 0) return;
+    let lock: ClusterLock;
+    try {
+      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+    } catch (err) {
+      if (err instanceof LockHeldError) return; // its owner (or another resumer) is alive
+      throw err;
+    }
+    // Oldest first; one per pass (the lock covers one run), the next pass takes the next.
+    const orphan = orphans[orphans.length - 1];
+    const resumed = await this.resume(orphan, lock).catch(async (err) => {
+      await lock.release();
+      throw err;
+    });
+    if (!resumed) await lock.release();
+  }
+
+  /** Resumes `orphan` under `lock` (held by the caller). False when it is no longer active. */
+  private async resume(orphan: MigrationRecord, lock: ClusterLock): Promise<boolean> {
+    const record = await this.ctx.store.loadRecord(orphan.id);
+    if (!record || !isActive(record)) return false;
+    const queues = await this.ctx.store.loadQueues(record);
+    logger.warn('resuming an orphaned migration', { migration_id: record.id, vhost: record.vhost, previous_owner: record.owner });
+    this.launch(record, queues, lock, true);
+    return true;
+  }
+
+  private launch(record: MigrationRecord, queues: QueueRecord[], lock: ClusterLock, resumed: boolean): MigrationRun {
+    const run = new MigrationRun(this.ctx, record, queues, lock, { resumed, who: this.who, hooks: this.options.hooks });
+    this.runs.set(record.id, run);
+    void run.done.finally(() => {
+      if (this.runs.get(record.id) === run) this.runs.delete(record.id);
+    });
+    return run.start();
+  }
+
+  /** Resolves when this process's run of `id` has ended (immediately when none runs). */
+  async whenFinished(id: string): Promise<void> {
+    await this.runs.get(id)?.done;
+  }
+
+  /** Ids of the migrations running in this process. */
+  running(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    const runs = [...this.runs.values()];
+    for (const run of runs) run.abort('sidecar shutting down');
+    // Steps in flight end (a move stops polling at once), then the locks are released.
+    await Promise.race([Promise.all(runs.map((r) => r.done)), new Promise((r) => setTimeout(r, 20_000).unref())]);
+  }
+
+  /** The active migration's id for a 409 (the winner of a race may still be writing its record). */
+  private async activeMigrationId(): Promise<string | null> {
+    for (const run of this.runs.values()) if (isActive(run.record)) return run.id;
+    for (let attempt = 0; attempt < 15; attempt++) {
+      const active = (await this.ctx.store.listRecords().catch(() => [])).find(isActive);
+      if (active) return active.id;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return null;
+  }
 }

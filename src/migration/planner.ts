@@ -61,3 +61,24 @@ export function selectQueues(queues: BrokerQueue[], options: Pick<MigrationOptio
   const limit = options.batch_size === 'all' || options.batch_size === 0 ? mirrored.length : options.batch_size;
   return { candidates: mirrored.slice(0, limit), notFound: [], ineligible: [] };
 }
+
+/**
+ * Execution order that spreads work over the nodes: queues grouped by the node of their classic
+ * master, then taken round-robin (first of every node, second of every node, …), each group
+ * keeping its own order. Pure; `nodeOf` may answer null (grouped together).
+ */
+export function interleaveByNode<T>(items: T[], nodeOf: (item: T) => string | null | undefined): T[] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = nodeOf(item) ?? '';
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(item);
+  }
+  const lists = [...groups.values()];
+  const out: T[] = [];
+  for (let i = 0; out.length < items.length; i++) {
+    for (const g of lists) if (i < g.length) out.push(g[i]);
+  }
+  return out;
+}

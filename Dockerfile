@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# qmig sidecar image. Build from the repository root:  docker build -t qmig:0.1.0 .
+# Run beside a RabbitMQ node (same network namespace), e.g. deploy/compose or deploy/kubernetes.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: all dependencies, TypeScript compiled to dist/ ---------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# --- production dependencies only -----------------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# --- runtime --------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    QMIG_LISTEN_HOST=0.0.0.0 \
+    QMIG_LISTEN_PORT=15680
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY schemas ./schemas
+# Writable place for tar snapshots (QMIG_SNAPSHOT_MODE=tar); everything else can be read-only.
+RUN mkdir -p /var/lib/qmig/snapshots && chown -R 1000:1000 /var/lib/qmig
+# The base image's unprivileged "node" user, by number so runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 15680
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.QMIG_LISTEN_PORT || 15680) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# `qmig` is package.json's bin (dist/cli/main.js); `serve` starts the sidecar.
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["serve"]

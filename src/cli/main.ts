@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * `qmig` — one executable, a small table of subcommands. Add a subcommand by adding a row to
+ * COMMANDS (name, one-line summary, run(args) → exit code).
+ */
+import { configCommand } from './config-command.js';
+import { serveCommand } from './serve.js';
+
+export interface Subcommand {
+  name: string;
+  summary: string;
+  usage?: string;
+  /** Resolves to the process exit code (a long-running command may never resolve). */
+  run(args: string[]): Promise<number>;
+}
+
+const COMMANDS: Subcommand[] = [serveCommand, configCommand];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: qmig <command> [options]',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Configuration comes from QMIG_* environment variables: `qmig config --markdown` lists them.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`qmig: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(command.usage ?? `usage: qmig ${command.name}\n\n${command.summary}`);
+    return 0;
+  }
+  return command.run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Lingering keep-alive sockets must not keep a finished command alive.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err) => {
+    console.error(`qmig: ${(err as Error)?.message ?? err}`);
+    process.exitCode = 1;
+  },
+);

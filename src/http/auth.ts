@@ -1,0 +1,168 @@
+/**
+ * Who is calling and what may they do, for /api/queue-migration/*.
+ *
+ * Authentication: HTTP Basic, verified by the broker itself (`GET /api/whoami` with the caller's
+ * credentials). Verified callers are cached for `config.authCacheSeconds` under a sha256 of
+ * user+password — the password itself is never stored. More than `config.authFailureLimit`
+ * failed logins per minute from one address → 429 (callers already verified are not locked out).
+ *
+ * Authorization:
+ * - read routes (status, rollback-pending, check): tag `monitoring` or `administrator`;
+ * - changing routes (start, interrupt, POST status): `administrator`, or `policymaker` with
+ *   configure, write and read permission on the vhost concerned (looked up with the service
+ *   account; an empty permission counts as none).
+ */
+import { createHash } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { tagsOf, type Permission, type Whoami } from '../broker/management-client.js';
+import type { Context } from '../context.js';
+import { BrokerError, BrokerRequestError, ForbiddenError, NotAuthorizedError, TooManyRequestsError } from '../errors.js';
+import type { Caller } from '../migration/contract.js';
+import { LoginRateLimiter } from './login-rate-limiter.js';
+import { callerOf, locals } from './request-context.js';
+
+export interface BasicCredentials {
+  user: string;
+  password: string;
+}
+
+/** Parses `Authorization: Basic …`; null when absent or not Basic. */
+export function parseBasicAuth(header: string | undefined): BasicCredentials | null {
+  if (!header) return null;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return null;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+interface CacheEntry {
+  caller: Caller;
+  expires: number;
+}
+
+export class Authenticator {
+  private readonly verified = new Map<string, CacheEntry>();
+  private readonly inFlight = new Map<string, Promise<Caller>>();
+  private readonly limiter: LoginRateLimiter;
+
+  constructor(private readonly ctx: Context) {
+    this.limiter = new LoginRateLimiter(ctx.config.authFailureLimit);
+  }
+
+  /** The verified caller of `req`, or throws 401 / 429 / 503. */
+  async authenticate(req: Request): Promise<Caller> {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const creds = parseBasicAuth(req.get('authorization'));
+    if (!creds) {
+      this.refuseIfLimited(address);
+      throw new NotAuthorizedError('Authentication required (HTTP Basic with RabbitMQ credentials)');
+    }
+    const key = createHash('sha256').update(creds.user).update('\u0000').update(creds.password).digest('hex');
+    const cached = this.verified.get(key);
+    if (cached && cached.expires > Date.now()) return cached.caller;
+    this.refuseIfLimited(address);
+    try {
+      return await this.verifyOnce(key, creds);
+    } catch (err) {
+      if (err instanceof NotAuthorizedError) this.limiter.recordFailure(address);
+      throw err;
+    }
+  }
+
+  private refuseIfLimited(address: string): void {
+    const wait = this.limiter.retryAfterSeconds(address);
+    if (wait > 0) throw new TooManyRequestsError(wait);
+  }
+
+  /** One broker round trip per credentials at a time, however many requests wait for it. */
+  private verifyOnce(key: string, creds: BasicCredentials): Promise<Caller> {
+    let p = this.inFlight.get(key);
+    if (!p) {
+      p = this.verify(creds).then((caller) => {
+        const ttl = this.ctx.config.authCacheSeconds * 1000;
+        if (ttl > 0) {
+          this.pruneExpired();
+          this.verified.set(key, { caller, expires: Date.now() + ttl });
+        }
+        return caller;
+      });
+      const cleanup = () => this.inFlight.delete(key);
+      p.then(cleanup, cleanup);
+      this.inFlight.set(key, p);
+    }
+    return p;
+  }
+
+  private async verify(creds: BasicCredentials): Promise<Caller> {
+    // The service-account client with the caller's credentials for this one request.
+    const res = await this.ctx.mgmt.request<Whoami>('GET', '/whoami', undefined, { auth: { username: creds.user, password: creds.password } });
+    if (res.status === 401 || res.status === 403) throw new NotAuthorizedError('Login failed');
+    if (res.status >= 400 || !res.data || typeof res.data.name !== 'string') {
+      throw new BrokerError(`the broker answered ${res.status} to /api/whoami`);
+    }
+    return { user: res.data.name, tags: tagsOf(res.data) };
+  }
+
+  private pruneExpired(): void {
+    if (this.verified.size < 10_000) return;
+    const now = Date.now();
+    for (const [k, v] of this.verified) if (v.expires <= now) this.verified.delete(k);
+  }
+}
+
+const hasTag = (caller: Caller, ...tags: string[]) => caller.tags.some((t) => tags.includes(t));
+
+/** Read routes: monitoring or administrator. */
+export function requireReader(caller: Caller): void {
+  if (!hasTag(caller, 'monitoring', 'administrator')) {
+    throw new ForbiddenError(`user '${caller.user}' needs the monitoring or administrator tag`);
+  }
+}
+
+/** First gate of changing routes (before the vhost is known): administrator or policymaker. */
+export function requireChangerTag(caller: Caller): void {
+  if (!hasTag(caller, 'administrator', 'policymaker')) {
+    throw new ForbiddenError(`user '${caller.user}' needs the administrator tag, or policymaker with configure, write and read permission on the vhost`);
+  }
+}
+
+/** Changing routes on `vhost`: administrator, or policymaker with full permission on it. */
+export async function requireChanger(ctx: Context, caller: Caller, vhost: string): Promise<void> {
+  requireChangerTag(caller);
+  if (hasTag(caller, 'administrator')) return;
+  let permission: Permission | null;
+  try {
+    permission = await ctx.mgmt.permission(vhost, caller.user);
+  } catch (err) {
+    if (err instanceof BrokerRequestError) throw new BrokerError(`cannot read permissions of '${caller.user}' on vhost '${vhost}': ${err.brokerReason}`);
+    throw err;
+  }
+  const full = !!permission && [permission.configure, permission.write, permission.read].every((p) => typeof p === 'string' && p !== '');
+  if (!full) {
+    throw new ForbiddenError(`user '${caller.user}' (policymaker) needs configure, write and read permission on vhost '${vhost}'`);
+  }
+}
+
+/** Express middleware: authenticates the caller (401/429/503) and puts it in res.locals.caller. */
+export function authenticateMiddleware(auth: Authenticator): RequestHandler {
+  return async (req, res, next) => {
+    locals(res).accessLogLevel = 'info';
+    locals(res).caller ??= await auth.authenticate(req);
+    next();
+  };
+}
+
+/** Express middleware for routes that only administrators may use (after authentication). */
+export const requireAdministrator: RequestHandler = (_req, res, next) => {
+  const caller = callerOf(res);
+  if (!hasTag(caller, 'administrator')) throw new ForbiddenError(`user '${caller.user}' needs the administrator tag`);
+  next();
+};
+
+/** Express middleware for read routes (after authentication): monitoring or administrator. */
+export const requireReaderMiddleware: RequestHandler = (_req, res, next) => {
+  requireReader(callerOf(res));
+  next();
+};

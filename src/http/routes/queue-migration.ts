@@ -1,0 +1,167 @@
+/**
+ * /api/queue-migration/* — the contract of ../shared/spec/HTTP_API.md, route by route.
+ * Every route: authenticate (401/429/503) → authorize by tag (403) → read and validate the
+ * body (400/413) → resolve the target (404) → authorize on the vhost (403) → act.
+ */
+import type { Router } from 'express';
+import type { Context } from '../../context.js';
+import { runCheck, runCheckAll } from '../../checks/assessment.js';
+import { InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
+import type { MigrationEngine } from '../../migration/contract.js';
+import { decodeMigrationId } from '../../state/migration-id.js';
+import type { MigrationReader, MigrationSnapshot } from '../../state/migration-reader.js';
+import { presentMigration, presentMigrationDetail, presentQueue } from '../../state/presenters.js';
+import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../../state/records.js';
+import { authenticateMiddleware, requireChanger, requireChangerTag, requireReader, type Authenticator } from '../auth.js';
+import { callerOf } from '../request-context.js';
+import { parseJsonObject, rawBody, validateBody } from '../request-validation.js';
+import { toCheckOptions, toMigrationOptions, type CheckRequestBody, type StartRequestBody } from '../start-options.js';
+import { routerFromTable, type RouteSpec } from './route-table.js';
+
+export interface QueueMigrationDeps {
+  ctx: Context;
+  engine: MigrationEngine;
+  reader: MigrationReader;
+  auth: Authenticator;
+  /** More routers under /api/queue-migration (after authentication, before the 404 fallback). */
+  extensions?: Router[];
+}
+
+export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [] }: QueueMigrationDeps) {
+  const body = rawBody(ctx.config.bodyLimit);
+
+  async function ensureVhost(vhost: string): Promise<void> {
+    if (!(await ctx.mgmt.vhost(vhost))) throw new VhostNotFoundError(vhost);
+  }
+
+  /** The record as it is now; 404 for an undecodable or unknown id. */
+  async function currentRecord(id: string): Promise<MigrationRecord> {
+    if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
+    const record = await reader.current(id);
+    if (!record) throw new ObjectNotFoundError();
+    return record;
+  }
+
+  // GET status/:id is the hot path of pollers: serialize once per view.
+  const serialized = new WeakMap<MigrationSnapshot, Buffer>();
+
+  const routes: RouteSpec[] = [
+    {
+      method: 'POST',
+      path: '/check/:vhost',
+      before: [body],
+      async handler(req, res) {
+        requireReader(callerOf(res));
+        const options = toCheckOptions(validateBody<CheckRequestBody>('check-request', parseJsonObject(req.body, req.get('content-type'))));
+        const vhost = String(req.params.vhost);
+        if (vhost === 'all') {
+          res.json(await runCheckAll(ctx, options));
+          return;
+        }
+        await ensureVhost(vhost);
+        res.json(await runCheck(ctx, vhost, options));
+      },
+    },
+    ...['/start', '/start/:vhost'].map(
+      (path): RouteSpec => ({
+        method: 'POST',
+        path,
+        before: [body],
+        async handler(req, res) {
+          const caller = callerOf(res);
+          requireChangerTag(caller);
+          const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
+          const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
+          await ensureVhost(vhost);
+          await requireChanger(ctx, caller, vhost);
+          const { migration_id } = await engine.start(vhost, options, caller);
+          reader.invalidate(migration_id);
+          res.json({ migration_id, status: 'started' });
+        },
+      }),
+    ),
+    {
+      method: 'GET',
+      path: '/status',
+      async handler(_req, res) {
+        requireReader(callerOf(res));
+        const records = await reader.listRecords();
+        res.json({
+          status: records.some((r) => ACTIVE_STATUSES.includes(r.status)) ? 'in_progress' : 'not_running',
+          migrations: records.map(presentMigration),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/status/:id',
+      async handler(req, res) {
+        requireReader(callerOf(res));
+        const id = String(req.params.id);
+        if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
+        const view = await reader.get(id);
+        if (!view) throw new ObjectNotFoundError();
+        let json = serialized.get(view);
+        if (json === undefined) {
+          json = Buffer.from(JSON.stringify({ migration: presentMigrationDetail(view.record), queues: view.queues.map(presentQueue) }), 'utf8');
+          serialized.set(view, json);
+        }
+        res.type('application/json').send(json);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/status/:id',
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        validateBody<{ status: 'rollback_completed' }>('status-update-request', parseJsonObject(req.body, req.get('content-type')));
+        const id = String(req.params.id);
+        const record = await currentRecord(id);
+        await requireChanger(ctx, caller, record.vhost);
+        if (record.status !== 'rollback_pending') {
+          throw new InvalidStateError(`Migration is ${record.status}; only a rollback_pending migration can be marked rollback_completed`, record.status);
+        }
+        const updated: MigrationRecord = { ...record, status: 'rollback_completed', updated_at: timestamp() };
+        await ctx.store.saveRecord(updated);
+        const live = ctx.live.get(id);
+        if (live) {
+          live.record.status = updated.status;
+          live.record.updated_at = updated.updated_at;
+        }
+        reader.invalidate(id);
+        res.json(presentMigrationDetail(updated));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/interrupt/:id',
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const id = String(req.params.id);
+        const record = await currentRecord(id);
+        await requireChanger(ctx, caller, record.vhost);
+        if (!ACTIVE_STATUSES.includes(record.status)) {
+          throw new InvalidStateError(`Migration is not running (status: ${record.status})`, record.status);
+        }
+        await engine.interrupt(id, caller);
+        reader.invalidate(id);
+        res.json({ interrupted: true, migration_id: id });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/rollback-pending',
+      async handler(_req, res) {
+        requireReader(callerOf(res));
+        const pending = (await reader.listRecords()).find((r) => r.status === 'rollback_pending');
+        if (!pending) throw new NoRollbackPendingError();
+        res.json(presentMigrationDetail(pending));
+      },
+    },
+  ];
+
+  return routerFromTable(routes, [authenticateMiddleware(auth)], extensions);
+}

@@ -1,0 +1,166 @@
+/**
+ * Housekeeping on a schedule (node-cron, QMIG_HOUSEKEEPING_CRON), with exactly one active runner
+ * per cluster: each tick every sidecar tries HOUSEKEEPING_LOCK (an exclusive queue) and only the
+ * winner works; the others skip that tick. The runner
+ *  1. resumes orphaned migrations (active record, migration lock free → its sidecar died);
+ *  2. lets clients back in where a finished migration could not restore them;
+ *  3. prunes finished records older than QMIG_RETENTION_DAYS and stale interrupt flags;
+ *  4. reports shovels and temporary queues of the engine that no record explains (it never
+ *     deletes them: they may hold messages).
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Context } from '../context.js';
+import { logger } from '../logging.js';
+import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError } from '../state/cluster-lock.js';
+import { ACTIVE_STATUSES, type MigrationRecord } from '../state/records.js';
+import type { MigrationEngine } from './contract.js';
+import { INTERRUPT_PREFIX, restoreLeftoverFence } from './migration-run.js';
+import { SHOVEL_PREFIX, TEMPORARY_PREFIX } from './queue-runner.js';
+
+export interface Leftover {
+  vhost: string;
+  name: string;
+}
+
+export interface HousekeepingReport {
+  /** False when another sidecar held the housekeeping lock (this tick did nothing). */
+  ran: boolean;
+  fencesRestored: string[];
+  pruned: string[];
+  unexplainedShovels: Leftover[];
+  unexplainedTemporaryQueues: Leftover[];
+  errors: string[];
+}
+
+const DAY_MS = 86_400_000;
+const isActive = (r: MigrationRecord) => (ACTIVE_STATUSES as readonly string[]).includes(r.status);
+
+/** `YYYY-MM-DD HH:MM:SS` (UTC) → epoch ms. */
+function parseTimestamp(ts: string | null): number | null {
+  if (!ts) return null;
+  const ms = Date.parse(ts.replace(' ', 'T') + 'Z');
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** Finished records whose end (or start) is older than the retention (pure). */
+export function recordsToPrune(records: MigrationRecord[], retentionDays: number, now: Date): MigrationRecord[] {
+  const limit = now.getTime() - retentionDays * DAY_MS;
+  return records.filter((r) => {
+    if (isActive(r)) return false;
+    const end = parseTimestamp(r.completed_at) ?? parseTimestamp(r.started_at);
+    return end !== null && end < limit;
+  });
+}
+
+export class Housekeeper {
+  private task: ScheduledTask | null = null;
+  private current: Promise<HousekeepingReport> | null = null;
+
+  constructor(private readonly ctx: Context, private readonly engine: Pick<MigrationEngine, 'resumeOrphans'>) {}
+
+  /** Schedules runOnce on QMIG_HOUSEKEEPING_CRON. */
+  start(): void {
+    if (this.task) return;
+    this.task = cron.schedule(this.ctx.config.housekeepingCron, () => void this.runOnce().catch(() => undefined), {
+      name: `qmig-housekeeping-${this.ctx.instanceId}`,
+      noOverlap: true,
+    });
+  }
+
+  /** Stops the schedule and waits for a run in progress. */
+  async stop(): Promise<void> {
+    const task = this.task;
+    this.task = null;
+    if (task) await task.destroy();
+    await this.current?.catch(() => undefined);
+  }
+
+  runOnce(now: Date = new Date()): Promise<HousekeepingReport> {
+    this.current ??= this.tick(now).finally(() => (this.current = null));
+    return this.current;
+  }
+
+  private async tick(now: Date): Promise<HousekeepingReport> {
+    const report: HousekeepingReport = { ran: false, fencesRestored: [], pruned: [], unexplainedShovels: [], unexplainedTemporaryQueues: [], errors: [] };
+    let lock: ClusterLock;
+    try {
+      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, HOUSEKEEPING_LOCK);
+    } catch (err) {
+      if (!(err instanceof LockHeldError)) logger.warn('housekeeping skipped: cannot take its lock', { error: (err as Error).message });
+      return report;
+    }
+    report.ran = true;
+    const step = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        report.errors.push(`${name}: ${(err as Error).message}`);
+        logger.error('housekeeping step failed', { step: name, error: (err as Error).message });
+      }
+    };
+    try {
+      await step('resume orphaned migrations', () => this.engine.resumeOrphans());
+      let records: MigrationRecord[] = [];
+      await step('list records', async () => {
+        records = await this.ctx.store.listRecords();
+      });
+      await step('restore client access', async () => {
+        for (const r of records) {
+          if (isActive(r)) continue;
+          if (await restoreLeftoverFence(this.ctx, r, `qmig:${this.ctx.instanceId}`)) report.fencesRestored.push(r.id);
+        }
+      });
+      await step('prune', async () => {
+        for (const r of recordsToPrune(records, this.ctx.config.retentionDays, now)) {
+          await this.ctx.store.delete(r);
+          report.pruned.push(r.id);
+        }
+        const keep = new Set(records.filter(isActive).map((r) => r.id));
+        const params = await this.ctx.mgmt.ok<Array<{ name: string }>>('GET', '/global-parameters', undefined, { params: { columns: 'name' } });
+        for (const p of params) {
+          if (p.name.startsWith(INTERRUPT_PREFIX) && !keep.has(p.name.slice(INTERRUPT_PREFIX.length))) await this.ctx.mgmt.deleteGlobalParameter(p.name);
+        }
+      });
+      await step('report leftovers', async () => {
+        const remaining = records.filter((r) => !report.pruned.includes(r.id));
+        const { shovels, queues } = await this.leftovers(remaining);
+        report.unexplainedShovels = shovels;
+        report.unexplainedTemporaryQueues = queues;
+        if (shovels.length > 0 || queues.length > 0) {
+          logger.warn('housekeeping: shovels or temporary queues that no migration record explains (left untouched; they may hold messages)', {
+            shovels,
+            temporary_queues: queues,
+          });
+        }
+      });
+      if (report.pruned.length > 0 || report.fencesRestored.length > 0) logger.info('housekeeping done', { ...report });
+      return report;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Engine shovels and temporary queues that no record explains. Explained: anything in the
+   * vhost of an active migration; a temporary queue that a failed queue's record names.
+   */
+  private async leftovers(records: MigrationRecord[]): Promise<{ shovels: Leftover[]; queues: Leftover[] }> {
+    const activeVhosts = new Set(records.filter(isActive).map((r) => r.vhost));
+    const named = new Set<string>();
+    for (const r of records) {
+      if (isActive(r) || r.status === 'completed') continue;
+      for (const q of await this.ctx.store.loadQueues(r)) {
+        if (typeof q.detail.temporary_queue === 'string' && q.status !== 'completed') named.add(`${q.vhost}\u0000${q.detail.temporary_queue}`);
+      }
+    }
+    const params = await this.ctx.mgmt.shovelParameters();
+    const shovels = params.filter((p) => p.name.startsWith(SHOVEL_PREFIX) && !activeVhosts.has(p.vhost)).map((p) => ({ vhost: p.vhost, name: p.name }));
+    const page = await this.ctx.mgmt.ok<{ items: Array<{ name: string; vhost: string }> }>('GET', '/queues', undefined, {
+      params: { page: 1, page_size: 500, name: `^${TEMPORARY_PREFIX.replace(/\./g, '\\.')}`, use_regex: 'true', columns: 'name,vhost' },
+    });
+    const queues = (page.items ?? [])
+      .filter((q) => !activeVhosts.has(q.vhost) && !named.has(`${q.vhost}\u0000${q.name}`))
+      .map((q) => ({ vhost: q.vhost, name: q.name }));
+    return { shovels, queues };
+  }
+}

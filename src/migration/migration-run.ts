@@ -1,0 +1,377 @@
+/**
+ * One migration running in this process, from its first step (or from where a dead sidecar left
+ * it) to its final status:
+ *   snapshots (new runs) → clients fenced (state saved first) → queues, `concurrency` at a time,
+ *   spread over the nodes → clients let back in → final status, record saved, lock released.
+ * - interrupt (a global parameter any sidecar may write, or the local flag): checked before each
+ *   queue starts; queues in flight finish, the rest become `skipped` / `interrupted`.
+ * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`.
+ * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
+ *   taking steps and leaves the record to that sidecar.
+ */
+import type { Context } from '../context.js';
+import { restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
+import { logger, type Logger } from '../logging.js';
+import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
+import { auditLog, type AuditEntry } from '../state/audit-log.js';
+import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import type { MigrationRecord, QueueRecord } from '../state/records.js';
+import { timestamp } from '../state/records.js';
+import { interleaveByNode } from './planner.js';
+import { QueueMigrator, RunAbortedError, type EngineHooks } from './queue-runner.js';
+import { MigrationStateWriter } from './state-writer.js';
+import { toleranceFor } from './verifier.js';
+
+export const INTERRUPT_PREFIX = 'qmig.interrupt.';
+export const interruptParameter = (id: string) => `${INTERRUPT_PREFIX}${id}`;
+
+/** Durable client-fencing state, kept in `record.engine.fence`. */
+export interface FenceState extends FencePlan {
+  active: boolean;
+  fenced_at: string;
+  restored_at?: string;
+  closed_connections?: number;
+}
+
+export interface RunOptions {
+  resumed: boolean;
+  who: string;
+  hooks?: EngineHooks;
+}
+
+const LOCK_RETRIES = 10;
+
+export class MigrationRun {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private stopReason: 'interrupt' | 'failure' | null = null;
+  private localInterrupt = false;
+  private abortReason: string | null = null;
+  private lockPause: Promise<void> | null = null;
+  private finished = false;
+  private readonly writer: MigrationStateWriter;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: Context,
+    readonly record: MigrationRecord,
+    readonly queues: QueueRecord[],
+    private lock: ClusterLock,
+    private readonly options: RunOptions,
+  ) {
+    this.done = new Promise((r) => (this.resolveDone = r));
+    this.writer = new MigrationStateWriter(ctx.store, record, queues);
+    this.log = logger.child({ migration_id: record.id, vhost: record.vhost });
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Starts in the background; never rejects (the outcome is in the record). */
+  start(): this {
+    this.ctx.live.add({ record: this.record, queues: this.queues });
+    this.watchLock(this.lock);
+    void this.run().finally(() => this.resolveDone());
+    return this;
+  }
+
+  interruptLocally(): void {
+    this.localInterrupt = true;
+  }
+
+  /** This process stops taking steps (shutdown, lock taken); the record stays for a resumer. */
+  abort(reason: string): void {
+    if (this.abortReason || this.finished) return;
+    this.abortReason = reason;
+    this.writer.disable();
+    this.log.warn('migration run stops taking steps; another sidecar will resume it', { reason });
+  }
+
+  get aborted(): boolean {
+    return this.abortReason !== null;
+  }
+
+  private audit(entry: Omit<AuditEntry, 'who' | 'migration_id' | 'vhost'> & { who?: string }): void {
+    auditLog(this.ctx.config.auditLogFile).record({ migration_id: this.record.id, vhost: this.record.vhost, who: this.options.who, ...entry });
+  }
+
+  // --- the run ------------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    try {
+      if (this.options.resumed) {
+        this.record.owner = this.ctx.instanceId;
+        this.record.status = 'in_progress';
+        this.record.notes.push(`resumed by ${this.ctx.instanceId} at ${timestamp()} after its sidecar stopped`);
+        this.audit({ action: 'migration_resumed', details: { owner: this.ctx.instanceId } });
+        await this.writer.saveRecord();
+      } else {
+        try {
+          this.record.snapshots = await takeSnapshots(this.ctx, this.record.id);
+        } catch (err) {
+          await this.end('failed', `Snapshot failed before any queue was touched: ${(err as Error).message}`);
+          return;
+        }
+        await this.writer.saveRecord();
+      }
+      if (this.aborted) return;
+      await this.fence();
+      await this.runQueues();
+      if (this.aborted) return;
+      await this.conclude();
+    } catch (err) {
+      if (this.aborted || err instanceof RunAbortedError) return;
+      const message = (err as Error)?.message ?? String(err);
+      this.log.error('migration run failed', { error: message });
+      const touched = this.queues.some((q) => q.status === 'completed' || q.status === 'failed' || (q.status === 'in_progress' && q.original));
+      for (const q of this.queues) if (q.status === 'pending') this.skip(q, 'not started: the migration stopped on an error');
+      await this.end(touched ? 'rollback_pending' : 'failed', `Migration stopped: ${message}`).catch((e) =>
+        this.log.error('cannot record the end of the migration', { error: (e as Error).message }),
+      );
+    } finally {
+      this.ctx.live.remove(this.record.id);
+      await this.lock.release().catch(() => undefined);
+    }
+  }
+
+  private async runQueues(): Promise<void> {
+    const inFlight: number[] = [];
+    const pending: number[] = [];
+    this.queues.forEach((q, i) => {
+      if (q.status === 'in_progress') inFlight.push(i);
+      else if (q.status === 'pending') pending.push(i);
+    });
+    const nodeOf = (i: number) => this.queues[i].original?.node ?? (this.queues[i].detail.node as string | undefined) ?? null;
+    // Queues that were in flight when the previous owner died finish first, interrupt or not.
+    const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
+    const resumeSet = new Set(inFlight);
+    let next = 0;
+    let crashed = false;
+    const worker = async () => {
+      try {
+        await loop();
+      } catch (err) {
+        crashed = true;
+        throw err;
+      }
+    };
+    const loop = async () => {
+      for (;;) {
+        if (crashed) return;
+        if (this.lockPause) await this.lockPause;
+        if (this.aborted || this.stopReason) return;
+        // Claimed before any await, so that no two workers take the same queue.
+        const i = order[next++];
+        if (i === undefined) return;
+        if (!resumeSet.has(i) && (await this.interruptRequested())) {
+          this.stopReason ??= 'interrupt';
+          return;
+        }
+        // Not started (still pending) when the run stops meanwhile: conclude() skips it.
+        if (this.aborted || this.stopReason) return;
+        await this.runQueue(i, resumeSet.has(i));
+      }
+    };
+    // Every worker ends its current step before this returns, even when one of them throws.
+    const outcomes = await Promise.allSettled(Array.from({ length: Math.max(1, this.ctx.config.concurrency) }, worker));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  private async runQueue(index: number, resume: boolean): Promise<void> {
+    const q = this.queues[index];
+    const migrator = new QueueMigrator(
+      {
+        ctx: this.ctx,
+        migration: this.record,
+        tolerance: toleranceFor(this.record.options),
+        writer: this.writer,
+        log: this.log,
+        who: this.options.who,
+        audit: (e) => this.audit(e),
+        shouldAbort: () => this.aborted,
+        hooks: this.options.hooks,
+      },
+      q,
+      index,
+    );
+    await migrator.run(resume);
+    if (q.status === 'failed') this.stopReason = 'failure';
+    this.recount();
+    await this.writer.saveRecord().catch((err) => this.log.warn('cannot save the migration record; the next save retries', { error: (err as Error).message }));
+  }
+
+  private async interruptRequested(): Promise<boolean> {
+    if (this.localInterrupt || this.record.interrupt_requested) return this.markInterrupted();
+    try {
+      const p = await this.ctx.mgmt.globalParameter(interruptParameter(this.record.id));
+      return p ? this.markInterrupted() : false;
+    } catch (err) {
+      // A broker blip must not end the migration; the next queue asks again.
+      this.log.warn('cannot read the interrupt flag', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  private markInterrupted(): true {
+    if (!this.record.interrupt_requested) {
+      this.record.interrupt_requested = true;
+      this.log.info('interrupt requested: queues in flight finish, the rest are skipped');
+    }
+    return true;
+  }
+
+  private skip(q: QueueRecord, reason: string): void {
+    q.status = 'skipped';
+    q.error = reason;
+    q.phase = 'skipped';
+  }
+
+  private recount(): void {
+    let completed = 0;
+    let skipped = 0;
+    let failed = 0;
+    for (const q of this.queues) {
+      if (q.status === 'completed') completed++;
+      else if (q.status === 'skipped') skipped++;
+      else if (q.status === 'failed') failed++;
+    }
+    this.record.completed_queues = completed;
+    this.record.skipped_queues = skipped;
+    this.record.failed_queues = failed;
+    this.record.total_queues = this.queues.length;
+  }
+
+  private async conclude(): Promise<void> {
+    const failed = this.queues.filter((q) => q.status === 'failed');
+    const interrupted = this.stopReason === 'interrupt' || this.record.interrupt_requested;
+    for (const q of this.queues) {
+      if (q.status !== 'pending') continue;
+      this.skip(q, failed.length > 0 ? 'not started: the migration stopped after a queue failed' : 'interrupted');
+    }
+    if (failed.length > 0) {
+      const summary = failed.map((q) => `${q.name}: ${q.error}`).join('; ');
+      await this.end('rollback_pending', `${failed.length} queue(s) failed: ${summary}`);
+    } else if (interrupted) {
+      await this.end('interrupted', null);
+    } else {
+      await this.end('completed', null);
+    }
+  }
+
+  /** Lets clients back in, records the final status durably, removes the interrupt flag. */
+  private async end(status: MigrationRecord['status'], error: string | null): Promise<void> {
+    await this.unfence();
+    this.recount();
+    if (status === 'completed') {
+      await this.applyDefaultQueueType();
+      await deleteSnapshots(this.ctx, this.record.snapshots).catch((err) =>
+        this.record.notes.push(`snapshots could not be removed: ${(err as Error).message}`),
+      );
+    }
+    this.record.status = status;
+    this.record.error = error;
+    this.record.completed_at = timestamp();
+    this.finished = true;
+    await this.writer.flush();
+    await this.writer.saveAll();
+    await this.ctx.mgmt.deleteGlobalParameter(interruptParameter(this.record.id)).catch(() => undefined);
+    this.audit({ action: 'migration_finished', details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues } });
+    this.log.info('migration finished', { status, error });
+  }
+
+  private async applyDefaultQueueType(): Promise<void> {
+    const wanted = this.record.options.set_default_queue_type;
+    if (!wanted) return;
+    const vhost = await this.ctx.mgmt.vhost(this.record.vhost).catch(() => null);
+    const current = vhost?.default_queue_type ?? 'classic';
+    if (current === wanted) {
+      this.record.notes.push(`default queue type of vhost '${this.record.vhost}' is already ${wanted}`);
+    } else {
+      this.record.notes.push(
+        `set_default_queue_type=${wanted} not applied: RabbitMQ 3.10 sets a vhost's default queue type only when the vhost is created (it stays '${current}'); clients declaring queues without x-queue-type still get ${current} queues`,
+      );
+    }
+  }
+
+  // --- clients ------------------------------------------------------------------------------
+
+  private async fence(): Promise<void> {
+    if (!this.ctx.config.fenceClients) return;
+    const mgmt = this.ctx.mgmt;
+    const serviceUser = this.ctx.config.user;
+    const previous = this.record.engine.fence as FenceState | undefined;
+    const plan = previous?.active ? await extendPlan(mgmt, previous, serviceUser) : await planFence(mgmt, this.record.vhost, serviceUser);
+    const state: FenceState = { ...plan, active: true, fenced_at: previous?.active ? previous.fenced_at : timestamp() };
+    this.record.engine.fence = state;
+    // Saved BEFORE anything changes, so that any sidecar can put it back.
+    await this.writer.saveRecord();
+    if (this.aborted) return;
+    const result = await revoke(mgmt, plan, serviceUser, 'qmig: queue migration in progress on this vhost', {
+      revoked: (user) => this.audit({ action: 'revoke_permission', details: { user } }),
+      closed: (connection, user) => this.audit({ action: 'close_connection', details: { connection, user } }),
+    });
+    state.closed_connections = (state.closed_connections ?? 0) + result.closed;
+    await this.writer.saveRecord();
+  }
+
+  private async unfence(): Promise<void> {
+    const state = this.record.engine.fence as FenceState | undefined;
+    if (!state?.active) return;
+    try {
+      const outcome = await restore(this.ctx.mgmt, state, {
+        restored: (user) => this.audit({ action: 'restore_permission', details: { user } }),
+      });
+      for (const f of outcome.failed) this.record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
+      state.active = false;
+      state.restored_at = timestamp();
+    } catch (err) {
+      this.record.notes.push(`client access not restored yet (housekeeping retries): ${(err as Error).message}`);
+      this.log.error('cannot restore client access', { error: (err as Error).message });
+    }
+  }
+
+  // --- the lock -----------------------------------------------------------------------------
+
+  private watchLock(lock: ClusterLock): void {
+    lock.onLost(() => {
+      if (this.finished || this.aborted || lock !== this.lock) return;
+      this.lockPause = this.reacquire().finally(() => (this.lockPause = null));
+    });
+  }
+
+  private async reacquire(): Promise<void> {
+    for (let attempt = 1; attempt <= LOCK_RETRIES; attempt++) {
+      try {
+        const lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+        this.lock = lock;
+        this.watchLock(lock);
+        this.log.info('cluster lock re-acquired', { attempt });
+        return;
+      } catch (err) {
+        if (err instanceof LockHeldError) {
+          this.abort('the cluster lock was taken by another sidecar');
+          return;
+        }
+        this.log.warn('cannot re-acquire the cluster lock yet', { attempt, error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    this.abort('lost the cluster lock and could not re-acquire it');
+  }
+}
+
+/** Restores the clients of a finished migration whose restore did not go through (housekeeping). */
+export async function restoreLeftoverFence(ctx: Context, record: MigrationRecord, who: string): Promise<boolean> {
+  const state = record.engine?.fence as FenceState | undefined;
+  if (!state?.active) return false;
+  const outcome = await restore(ctx.mgmt, state, {
+    restored: (user) => auditLog(ctx.config.auditLogFile).record({ action: 'restore_permission', migration_id: record.id, vhost: record.vhost, who, details: { user, by: 'housekeeping' } }),
+  });
+  state.active = false;
+  state.restored_at = timestamp();
+  for (const f of outcome.failed) record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
+  await ctx.store.saveRecord(record);
+  return true;
+}

@@ -1,0 +1,480 @@
+/**
+ * One queue, mirrored classic → quorum, in place (issue 3, "Per queue, two phases"):
+ *
+ *   save ─┬─ (empty) empty_fast_path: delete (if-empty) ─────────────────┐
+ *         └─ declare_temporary → move_to_temporary (shovel, verify)        │
+ *              → delete_classic (temporary bound first; if-empty)          │
+ *                                                   declare_quorum (translated args, leader on
+ *                                                   the old master's node, bindings) ◄┘
+ *              → move_to_quorum (temporary unbound; shovel, verify) → delete_temporary → finish
+ *
+ * The original (arguments, bindings, policy, node, exact count) is checkpointed before anything
+ * is touched; the phase and where the messages are (`location`) are checkpointed at every phase
+ * change. Steps are idempotent, and a resumed queue starts from the step that the broker's actual
+ * state calls for (resume.ts). On failure the queue is `failed` with a readable error, no shovel
+ * is left, and the messages are gathered under one name that the record gives.
+ */
+import { createHash } from 'node:crypto';
+import type { Context } from '../context.js';
+import { BrokerRequestError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
+import type { BrokerQueue } from '../broker/management-client.js';
+import type { AuditEntry } from '../state/audit-log.js';
+import type { MigrationRecord, OriginalQueue, QueueRecord } from '../state/records.js';
+import { timestamp } from '../state/records.js';
+import { translateArguments } from './argument-translation.js';
+import { isMirroredClassic, isQuorum } from './planner.js';
+import { decideResumeStep, expectedCount, type ObservedQueue, type Step } from './resume.js';
+import type { MigrationStateWriter } from './state-writer.js';
+import { verifyCount, type Tolerance } from './verifier.js';
+
+export const TEMPORARY_PREFIX = 'qmig.tmp.';
+export const SHOVEL_PREFIX = 'qmig.shovel.';
+const MAX_NAME_BYTES = 255;
+/** Rounds of "new messages appeared, move them too" before a queue gives up. */
+const MAX_STRAGGLER_ROUNDS = 3;
+
+/** Deterministic temporary queue name (hashed when the plain name would pass 255 bytes). */
+export function temporaryQueueName(queue: string): string {
+  const plain = TEMPORARY_PREFIX + queue;
+  if (Buffer.byteLength(plain, 'utf8') <= MAX_NAME_BYTES) return plain;
+  return TEMPORARY_PREFIX + createHash('sha256').update(queue, 'utf8').digest('hex');
+}
+
+export type MoveDirection = 'to-temporary' | 'to-quorum' | 'back';
+
+export function shovelName(queue: string, direction: MoveDirection): string {
+  return `${SHOVEL_PREFIX}${queue}.${direction}`;
+}
+
+/** What the engine lets test code observe or delay (never used in production wiring). */
+export interface EngineHooks {
+  beforeStep?(info: { migrationId: string; queue: string; step: Step }): void | Promise<void>;
+  onShovelCreated?(info: { migrationId: string; queue: string; shovel: string; direction: MoveDirection }): void | Promise<void>;
+}
+
+export interface QueueRunEnv {
+  ctx: Context;
+  migration: MigrationRecord;
+  tolerance: Tolerance;
+  writer: MigrationStateWriter;
+  log: Logger;
+  who: string;
+  audit(entry: Omit<AuditEntry, 'who' | 'migration_id' | 'vhost'>): void;
+  /** True once this process no longer owns the migration (lock lost, shutdown). */
+  shouldAbort(): boolean;
+  hooks?: EngineHooks;
+}
+
+/** This process lost the migration: stop without touching its state any more. */
+export class RunAbortedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RunAbortedError';
+  }
+}
+
+/** A queue that cannot go on, with what to tell the operator. */
+export class QueueFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFailure';
+  }
+}
+
+class QueueSkip extends Error {}
+
+function describe(err: unknown): string {
+  if (err instanceof BrokerRequestError) return `broker refused ${err.method} (${err.status}): ${err.brokerReason}`;
+  return (err as Error)?.message ?? String(err);
+}
+
+export class QueueMigrator {
+  private readonly vhost: string;
+  private readonly temporary: string;
+  private temporaryExists: boolean | null = null;
+  /** The last move was verified in this run (a resumed `finish` verifies itself). */
+  private verifiedInThisRun = false;
+
+  constructor(private readonly env: QueueRunEnv, private readonly q: QueueRecord, private readonly index: number) {
+    this.vhost = q.vhost;
+    this.temporary = typeof q.detail.temporary_queue === 'string' ? q.detail.temporary_queue : temporaryQueueName(q.name);
+  }
+
+  private get mgmt() {
+    return this.env.ctx.mgmt;
+  }
+  private get amqp() {
+    return this.env.ctx.amqp;
+  }
+
+  /** Runs the queue to completed / failed / skipped. Throws only RunAbortedError. */
+  async run(resume: boolean): Promise<void> {
+    const q = this.q;
+    q.status = 'in_progress';
+    q.started_at ??= timestamp();
+    q.error = null;
+    let step: Step = 'save';
+    try {
+      if (resume && q.phase !== 'pending') {
+        await this.removeShovels();
+        const decision = decideResumeStep(q, await this.observe());
+        this.env.log.info('resuming queue', { queue: q.name, phase: q.phase, decision });
+        if ('skip' in decision) throw new QueueSkip(decision.skip);
+        if ('lost' in decision) throw new QueueFailure(decision.lost);
+        step = decision.step;
+      }
+      for (;;) {
+        if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
+        await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
+        const next = await this.perform(step, resume);
+        if (next === null) break;
+        step = next;
+      }
+    } catch (err) {
+      if (err instanceof RunAbortedError || err instanceof MoveAbortedError) throw new RunAbortedError((err as Error).message);
+      if (err instanceof QueueSkip) {
+        q.status = 'skipped';
+        q.error = err.message;
+        q.phase = 'skipped';
+        q.completed_at = timestamp();
+        await this.env.writer.checkpoint(this.index);
+        return;
+      }
+      await this.fail(step, err);
+    }
+  }
+
+  private perform(step: Step, resume: boolean): Promise<Step | null> {
+    switch (step) {
+      case 'save':
+        return this.save();
+      case 'empty_fast_path':
+        return this.emptyFastPath();
+      case 'declare_temporary':
+        return this.declareTemporary();
+      case 'move_to_temporary':
+        return this.moveToTemporary();
+      case 'delete_classic':
+        return this.deleteClassic();
+      case 'declare_quorum':
+        return this.declareQuorum();
+      case 'move_to_quorum':
+        return this.moveToQuorum();
+      case 'delete_temporary':
+        return this.deleteTemporary();
+      case 'finish':
+        return this.finish(resume);
+    }
+  }
+
+  private async phase(phase: Step, location?: QueueRecord['location']): Promise<void> {
+    this.q.phase = phase;
+    if (location) this.q.location = location;
+    await this.env.writer.checkpoint(this.index);
+  }
+
+  private audit(action: string, details: Record<string, unknown> = {}): void {
+    this.env.audit({ action, queue: this.q.name, details });
+  }
+
+  // --- steps --------------------------------------------------------------------------------
+
+  private async save(): Promise<Step> {
+    const q = this.q;
+    const info = await this.mgmt.queue(this.vhost, q.name);
+    if (!info) throw new QueueSkip('queue no longer exists');
+    if (isQuorum(info)) throw new QueueSkip('already a quorum queue');
+    if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
+    if (info.exclusive) throw new QueueSkip('exclusive queue (quorum queues cannot be exclusive)');
+    if (!info.durable) throw new QueueSkip('not durable (quorum queues are always durable)');
+    const existingTemporary = await this.mgmt.queue(this.vhost, this.temporary);
+    if (existingTemporary) throw new QueueFailure(`temporary queue '${this.temporary}' already exists (left by an earlier migration?); nothing was changed`);
+    const bindings = (await this.mgmt.queueBindings(this.vhost, q.name))
+      .filter((b) => b.source !== '' && b.destination_type === 'queue')
+      .map((b) => ({ source: b.source, routing_key: b.routing_key, arguments: b.arguments ?? {} }));
+    const count = await this.amqp.messageCount(this.vhost, q.name);
+    if (count === null) throw new QueueSkip('queue no longer exists');
+    q.original = originalOf(info, bindings, count);
+    q.total_messages = count;
+    q.migrated_messages = 0;
+    q.detail.temporary_queue = this.temporary;
+    q.detail.consumers_at_start = info.consumers ?? 0;
+    const translated = translateArguments(info.arguments);
+    if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
+    await this.phase('save', 'classic');
+    return count === 0 ? 'empty_fast_path' : 'declare_temporary';
+  }
+
+  private async emptyFastPath(): Promise<Step> {
+    await this.phase('empty_fast_path', 'classic');
+    this.audit('delete_queue', { type: 'classic', if_empty: true, reason: 'empty queue: delete and redeclare as quorum' });
+    try {
+      await this.mgmt.deleteQueue(this.vhost, this.q.name, { ifEmpty: true });
+    } catch (err) {
+      if (!(err instanceof BrokerRequestError) || err.status !== 400) throw err;
+      // Not empty any more: take the full path with what is there now.
+      const now = (await this.amqp.messageCount(this.vhost, this.q.name)) ?? 0;
+      this.adopt(now, 'arrived before the empty queue could be deleted');
+      return 'declare_temporary';
+    }
+    this.temporaryExists = false;
+    this.q.location = 'quorum';
+    return 'declare_quorum';
+  }
+
+  private async declareTemporary(): Promise<Step> {
+    this.q.phase = 'declare_temporary';
+    this.audit('declare_queue', { name: this.temporary, type: 'quorum', temporary: true, node: this.q.original?.node ?? null });
+    await this.mgmt.declareQueue(this.vhost, this.temporary, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+      ...(this.q.original?.node ? { node: this.q.original.node } : {}),
+    });
+    this.temporaryExists = true;
+    return 'move_to_temporary';
+  }
+
+  private async moveToTemporary(): Promise<Step> {
+    await this.phase('move_to_temporary', 'classic');
+    const result = await this.move(this.q.name, this.temporary, 'to-temporary');
+    this.check(result, 'temporary queue');
+    this.q.location = 'temporary';
+    this.q.detail.verified_temporary = { expected: expectedCount(this.q), actual: result.destinationCount };
+    return 'delete_classic';
+  }
+
+  private async deleteClassic(): Promise<Step> {
+    // The temporary queue takes over the bindings first, so nothing routed meanwhile is dropped.
+    await this.bindAll(this.temporary);
+    await this.phase('delete_classic', 'temporary');
+    this.audit('delete_queue', { type: 'classic', if_empty: true, messages_moved_to: this.temporary });
+    try {
+      await this.mgmt.deleteQueue(this.vhost, this.q.name, { ifEmpty: true });
+    } catch (err) {
+      if (!(err instanceof BrokerRequestError) || err.status !== 400) throw err;
+      const now = (await this.amqp.messageCount(this.vhost, this.q.name)) ?? 0;
+      this.adopt(now, 'arrived in the classic queue after the first move');
+      return 'move_to_temporary';
+    }
+    return 'declare_quorum';
+  }
+
+  private async declareQuorum(): Promise<Step> {
+    const original = this.q.original!;
+    await this.phase('declare_quorum');
+    const translated = translateArguments(original.arguments);
+    this.audit('declare_queue', { type: 'quorum', arguments: translated.arguments, dropped_arguments: translated.dropped, node: original.node });
+    await this.mgmt.declareQueue(this.vhost, this.q.name, {
+      durable: true,
+      arguments: translated.arguments,
+      ...(original.node ? { node: original.node } : {}),
+    });
+    await this.bindAll(this.q.name);
+    if (this.temporaryExists === null) this.temporaryExists = (await this.mgmt.queue(this.vhost, this.temporary)) !== null;
+    return this.temporaryExists ? 'move_to_quorum' : 'finish';
+  }
+
+  private async moveToQuorum(): Promise<Step> {
+    // The quorum queue is bound; unbinding the temporary queue stops it from receiving anything new.
+    const bindings = (await this.mgmt.queueBindings(this.vhost, this.temporary)).filter((b) => b.source !== '');
+    for (const b of bindings) {
+      this.audit('unbind', { queue_bound: this.temporary, exchange: b.source, routing_key: b.routing_key });
+      await this.mgmt.unbindQueue(this.vhost, b.source, this.temporary, b.properties_key);
+    }
+    await this.phase('move_to_quorum', 'temporary');
+    const result = await this.move(this.temporary, this.q.name, 'to-quorum');
+    this.check(result, 'quorum queue');
+    this.q.location = 'quorum';
+    this.q.detail.verified_quorum = { expected: expectedCount(this.q), actual: result.destinationCount };
+    return 'delete_temporary';
+  }
+
+  private async deleteTemporary(): Promise<Step> {
+    this.q.phase = 'delete_temporary';
+    const left = await this.amqp.messageCount(this.vhost, this.temporary);
+    if (left !== null && left > 0) {
+      this.adopt(left, 'arrived in the temporary queue after the second move');
+      return 'move_to_quorum';
+    }
+    if (left !== null) {
+      this.audit('delete_queue', { name: this.temporary, type: 'quorum', temporary: true });
+      await this.mgmt.deleteQueue(this.vhost, this.temporary);
+    }
+    this.temporaryExists = false;
+    return 'finish';
+  }
+
+  private async finish(resume: boolean): Promise<null> {
+    const q = this.q;
+    if (resume && !this.verifiedInThisRun && (q.original?.message_count ?? 0) > 0) {
+      const count = (await this.amqp.messageCount(this.vhost, q.name)) ?? 0;
+      const verdict = verifyCount(expectedCount(q), count, this.env.tolerance, 'quorum queue');
+      this.noteVerdict(verdict.message, verdict.ok);
+      if (!verdict.ok) throw new QueueFailure(verdict.message!);
+    }
+    q.status = 'completed';
+    q.completed_at = timestamp();
+    q.migrated_messages = q.total_messages;
+    q.location = 'quorum';
+    q.phase = 'done';
+    await this.env.writer.checkpoint(this.index);
+    return null;
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  /** Messages that appeared after the count was saved become part of what must arrive. */
+  private adopt(extra: number, why: string): void {
+    const rounds = (typeof this.q.detail.straggler_rounds === 'number' ? this.q.detail.straggler_rounds : 0) + 1;
+    if (rounds > MAX_STRAGGLER_ROUNDS) throw new QueueFailure(`new messages keep arriving (${extra} ${why}); are clients still publishing?`);
+    this.q.detail.straggler_rounds = rounds;
+    this.q.detail.expected = expectedCount(this.q) + extra;
+    this.q.total_messages = this.q.detail.expected as number;
+    this.env.log.warn('messages appeared during the migration; moving them too', { queue: this.q.name, extra, why });
+  }
+
+  private async bindAll(queue: string): Promise<void> {
+    const bindings = this.q.original?.bindings ?? [];
+    if (bindings.length === 0) return;
+    this.audit('bind', { queue_bound: queue, bindings: bindings.length });
+    for (const b of bindings) await this.mgmt.bindQueue(this.vhost, b.source, queue, b.routing_key, b.arguments);
+  }
+
+  private async move(source: string, destination: string, direction: MoveDirection): Promise<MoveResult> {
+    const name = shovelName(this.q.name, direction);
+    const cfg = this.env.ctx.config;
+    const total = expectedCount(this.q);
+    const base = direction === 'to-quorum' ? Math.floor(total / 2) : 0;
+    this.q.detail.shovel = name;
+    this.audit('create_shovel', { shovel: name, source, destination });
+    const result = await moveMessages(this.mgmt, this.amqp, {
+      vhost: this.vhost,
+      name,
+      source,
+      destination,
+      startTimeoutMs: cfg.shovelStartTimeoutSeconds * 1000,
+      timeoutMs: cfg.shovelTimeoutSeconds * 1000,
+      shouldAbort: () => this.env.shouldAbort(),
+      onShovelCreated: () => this.env.hooks?.onShovelCreated?.({ migrationId: this.env.migration.id, queue: this.q.name, shovel: name, direction }),
+      onProgress: (moved) => {
+        this.q.migrated_messages = Math.min(total, base + Math.floor(Math.min(moved, total) / 2));
+        this.env.writer.touch(this.index);
+      },
+    });
+    this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
+    delete this.q.detail.shovel;
+    return result;
+  }
+
+  private check(result: MoveResult, where: string): void {
+    const verdict = verifyCount(expectedCount(this.q), result.destinationCount, this.env.tolerance, where);
+    this.noteVerdict(verdict.message, verdict.ok);
+    if (!verdict.ok) throw new QueueFailure(verdict.message!);
+    this.verifiedInThisRun = true;
+  }
+
+  private noteVerdict(message: string | null, ok: boolean): void {
+    if (!message || !ok) return;
+    const notes = Array.isArray(this.q.detail.verification_notes) ? (this.q.detail.verification_notes as string[]) : [];
+    notes.push(message);
+    this.q.detail.verification_notes = notes;
+    if (/allow_message_ttl/.test(message)) this.env.migration.notes.push(`queue '${this.q.name}': ${message}`);
+  }
+
+  /** The queue under its own name and the temporary queue, with exact counts. */
+  private async observe(): Promise<ObservedQueue> {
+    const [main, temporary] = await Promise.all([this.mgmt.queue(this.vhost, this.q.name), this.mgmt.queue(this.vhost, this.temporary)]);
+    const [mainCount, temporaryCount] = await Promise.all([
+      main ? this.amqp.messageCount(this.vhost, this.q.name) : Promise.resolve(null),
+      temporary ? this.amqp.messageCount(this.vhost, this.temporary) : Promise.resolve(null),
+    ]);
+    this.temporaryExists = temporary !== null;
+    return { main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic', mainCount, temporary: temporary !== null, temporaryCount };
+  }
+
+  /** Deletes this queue's shovels (a crashed owner's shovel may still run). */
+  private async removeShovels(): Promise<void> {
+    for (const direction of ['to-temporary', 'to-quorum', 'back'] as const) {
+      const name = shovelName(this.q.name, direction);
+      if (await this.mgmt.deleteShovel(this.vhost, name)) this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted step' });
+    }
+  }
+
+  /**
+   * The queue failed at `step`: record why, leave no shovel, and gather the messages under one
+   * name — the queue's own (classic or quorum) when it exists, else the temporary queue.
+   */
+  private async fail(step: Step, err: unknown): Promise<void> {
+    const q = this.q;
+    const reason = err instanceof QueueFailure ? err.message : `${step.replace(/_/g, ' ')} failed: ${describe(err)}`;
+    this.env.log.error('queue migration failed', { queue: q.name, step, error: reason });
+    q.status = 'failed';
+    q.error = reason;
+    q.completed_at = timestamp();
+    try {
+      await this.removeShovels();
+      if (q.original) await this.gather();
+    } catch (gatherErr) {
+      q.location = 'unknown';
+      q.error = `${reason}; could not establish where the messages are: ${describe(gatherErr)}`;
+    }
+    await this.env.writer.checkpoint(this.index).catch((e) => this.env.log.error('cannot record the failed queue', { queue: q.name, error: describe(e) }));
+  }
+
+  private async gather(): Promise<void> {
+    const q = this.q;
+    const seen = await this.observe();
+    const tempHas = (seen.temporaryCount ?? 0) > 0;
+    const mainLocation = seen.main === 'quorum' ? 'quorum' : 'classic';
+    if (seen.main !== 'absent' && seen.temporary) {
+      if (tempHas) {
+        // Bring everything back under the queue's own name, where its clients look.
+        this.audit('unbind', { queue_bound: this.temporary, reason: 'gathering messages after a failure' });
+        for (const b of (await this.mgmt.queueBindings(this.vhost, this.temporary)).filter((x) => x.source !== '')) {
+          await this.mgmt.unbindQueue(this.vhost, b.source, this.temporary, b.properties_key);
+        }
+        const result = await moveMessages(this.mgmt, this.amqp, {
+          vhost: this.vhost,
+          name: shovelName(q.name, 'back'),
+          source: this.temporary,
+          destination: q.name,
+          startTimeoutMs: this.env.ctx.config.shovelStartTimeoutSeconds * 1000,
+          timeoutMs: this.env.ctx.config.shovelTimeoutSeconds * 1000,
+        });
+        this.audit('gather_messages', { from: this.temporary, into: q.name, moved: result.destinationCount - result.destinationBefore });
+        q.detail.gathered_after_failure = { from: this.temporary, into: q.name, count: result.destinationCount };
+      }
+      const left = await this.amqp.messageCount(this.vhost, this.temporary);
+      if (left === 0) {
+        this.audit('delete_queue', { name: this.temporary, type: 'quorum', temporary: true, reason: 'empty after a failure' });
+        await this.mgmt.deleteQueue(this.vhost, this.temporary);
+      }
+      q.location = mainLocation;
+      return;
+    }
+    if (seen.main !== 'absent') q.location = mainLocation;
+    else if (seen.temporary) q.location = 'temporary';
+    else {
+      q.location = 'unknown';
+      q.error += expectedCount(q) > 0
+        ? `; neither '${q.name}' nor '${this.temporary}' exists`
+        : `; '${q.name}' is deleted and not declared again (it held no messages)`;
+    }
+  }
+}
+
+function originalOf(info: BrokerQueue, bindings: OriginalQueue['bindings'], count: number): OriginalQueue {
+  return {
+    durable: info.durable,
+    auto_delete: info.auto_delete,
+    arguments: info.arguments ?? {},
+    bindings,
+    policy: info.policy ?? null,
+    effective_policy_definition: info.effective_policy_definition ?? null,
+    node: info.node ?? null,
+    message_count: count,
+    message_bytes: info.message_bytes ?? 0,
+  };
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { QueueRecord } from '../state/records.js';
+import { decideResumeStep, expectedCount, type ObservedQueue } from './resume.js';
+
+function queue(count: number | null, phase = 'save', detail: Record<string, unknown> = {}): QueueRecord {
+  return {
+    name: 'q',
+    vhost: 'v',
+    status: 'in_progress',
+    started_at: null,
+    completed_at: null,
+    total_messages: count ?? 0,
+    migrated_messages: 0,
+    error: null,
+    phase,
+    location: 'classic',
+    original: count === null ? null : {
+      durable: true,
+      auto_delete: false,
+      arguments: {},
+      bindings: [],
+      policy: 'ha',
+      effective_policy_definition: { 'ha-mode': 'all' },
+      node: 'n1',
+      message_count: count,
+      message_bytes: 0,
+    },
+    detail,
+  };
+}
+
+const seen = (main: ObservedQueue['main'], mainCount: number | null, temporary: boolean, temporaryCount: number | null = temporary ? 0 : null): ObservedQueue => ({ main, mainCount, temporary, temporaryCount });
+
+test('nothing saved yet: start from save, or skip when the queue changed underneath', () => {
+  assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('classic', 5, false)), { step: 'save' });
+  assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('absent', null, false)), { skip: 'queue no longer exists' });
+  assert.ok('skip' in decideResumeStep(queue(null, 'pending'), seen('quorum', 0, false)));
+});
+
+test('classic still there: move again when a temporary queue exists, whatever its count', () => {
+  assert.deepEqual(decideResumeStep(queue(10, 'move_to_temporary'), seen('classic', 4, true, 6)), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10, 'delete_classic'), seen('classic', 0, true, 10)), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10, 'declare_temporary'), seen('classic', 10, true, 0)), { step: 'move_to_temporary' });
+});
+
+test('classic still there without a temporary queue: declare it, or take the empty fast path', () => {
+  assert.deepEqual(decideResumeStep(queue(10), seen('classic', 10, false)), { step: 'declare_temporary' });
+  assert.deepEqual(decideResumeStep(queue(0, 'empty_fast_path'), seen('classic', 0, false)), { step: 'empty_fast_path' });
+  // Saved 10, now 0 and nowhere else: go the full way so that verification reports the loss.
+  assert.deepEqual(decideResumeStep(queue(10), seen('classic', 0, false)), { step: 'declare_temporary' });
+});
+
+test('classic deleted: declare the quorum queue when the messages are in the temporary queue (or there were none)', () => {
+  assert.deepEqual(decideResumeStep(queue(10, 'delete_classic'), seen('absent', null, true, 10)), { step: 'declare_quorum' });
+  assert.deepEqual(decideResumeStep(queue(0, 'empty_fast_path'), seen('absent', null, false)), { step: 'declare_quorum' });
+});
+
+test('classic deleted and no temporary queue while messages were expected: lost, with the count', () => {
+  const d = decideResumeStep(queue(10, 'declare_quorum'), seen('absent', null, false));
+  assert.ok('lost' in d);
+  assert.match(d.lost, /10 message\(s\) unaccounted for/);
+});
+
+test('quorum queue exists: declare again (idempotent, re-binds) and carry on', () => {
+  assert.deepEqual(decideResumeStep(queue(10, 'move_to_quorum'), seen('quorum', 3, true, 7)), { step: 'declare_quorum' });
+  assert.deepEqual(decideResumeStep(queue(10, 'delete_temporary'), seen('quorum', 10, false)), { step: 'declare_quorum' });
+});
+
+test('expected count: adopted stragglers override the saved count', () => {
+  assert.equal(expectedCount(queue(10)), 10);
+  assert.equal(expectedCount(queue(10, 'save', { expected: 12 })), 12);
+  assert.equal(expectedCount(queue(null)), 0);
+});

@@ -1,0 +1,132 @@
+/**
+ * Composition root: config → broker clients and state (Context) → migration engine, transfer
+ * service, housekeeping → HTTP app (qmig routes, peer snapshot routes, transfer routes, proxy) →
+ * listening server. `close()` stops accepting, stops housekeeping, lets the engine and transfers
+ * stop their background work, then closes the AMQP connections (which also frees any
+ * cluster-wide lock this process held).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/config.js';
+import { createContext, type Context } from './context.js';
+import { BrokerUnavailableError } from './errors.js';
+import { createApp, type LocalRoutes } from './http/app.js';
+import { logger } from './logging.js';
+import { MigrationService } from './migration/migration-service.js';
+import type { MigrationEngine } from './migration/contract.js';
+import { ManagementClient } from './broker/management-client.js';
+import { requireAdministrator } from './http/auth.js';
+import { Housekeeper } from './migration/housekeeping.js';
+import { peerSnapshotRouter } from './snapshots/peer-router.js';
+import { transferRouter } from './transfer/router.js';
+import { TransferService } from './transfer/transfer-service.js';
+
+export interface SidecarOptions {
+  /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
+  brokerWaitMs?: number;
+  /** Extra local routes (see src/http/app.ts). */
+  localRoutes?: LocalRoutes[];
+  /** Replaces the migration engine (tests). */
+  engine?: (ctx: Context) => MigrationEngine;
+  /** Resume orphaned migrations right after start (default true; housekeeping also does it later). */
+  resumeOrphansAtStart?: boolean;
+  /** Run scheduled housekeeping (QMIG_HOUSEKEEPING_CRON; default true). */
+  housekeeping?: boolean;
+}
+
+export interface RunningSidecar {
+  url: string;
+  port: number;
+  ctx: Context;
+  engine: MigrationEngine;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** The broker node's name from /api/overview; 'unknown' if the broker stays unreachable. */
+async function resolveNodeName(config: Config, waitMs: number): Promise<string> {
+  const mgmt = new ManagementClient({
+    baseUrl: config.managementUrl,
+    user: config.user,
+    password: config.password,
+    caFile: config.caFile,
+    tlsInsecure: config.tlsInsecure,
+    timeoutMs: Math.min(config.brokerTimeoutMs, 5000),
+  });
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const overview = await mgmt.overview();
+      if (typeof overview.node === 'string') return overview.node;
+      logger.warn('management /api/overview has no node field', {});
+      return 'unknown';
+    } catch (err) {
+      const retry = err instanceof BrokerUnavailableError && Date.now() < deadline;
+      logger.warn('cannot read the node name from the management API', { attempt, error: (err as Error).message, retrying: retry });
+      if (!retry) return 'unknown';
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<RunningSidecar> {
+  const nodeName = await resolveNodeName(config, opts.brokerWaitMs ?? 5000);
+  const ctx = createContext(config, nodeName);
+  const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
+  const transfers = new TransferService(ctx);
+  const { app } = createApp(ctx, {
+    engine,
+    routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth }))],
+    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers })],
+    localRoutes: opts.localRoutes,
+  });
+  const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listenPort, config.listenHost, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost === '0.0.0.0' ? '127.0.0.1' : config.listenHost;
+  const url = `http://${host}:${port}`;
+  housekeeper?.start();
+  logger.info('sidecar listening', { url, node: nodeName, management_url: String(config.managementUrl), instance: ctx.instanceId });
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      logger.info('sidecar stopping', { url });
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await housekeeper?.stop().catch((err) => logger.error('housekeeping stop failed', { error: (err as Error).message }));
+      await Promise.all([
+        engine.shutdown().catch((err) => logger.error('engine shutdown failed', { error: (err as Error).message })),
+        transfers.shutdown().catch((err) => logger.error('transfer shutdown failed', { error: (err as Error).message })),
+      ]);
+      // Requests still running get a moment to finish, then their connections are cut.
+      const force = setTimeout(() => server.closeAllConnections(), 5000);
+      await stopped;
+      clearTimeout(force);
+      await ctx.amqp.close();
+      logger.info('sidecar stopped', { url });
+    })();
+    return closing;
+  };
+
+  if (opts.resumeOrphansAtStart ?? true) {
+    void (async () => {
+      try {
+        await engine.resumeOrphans();
+      } catch (err) {
+        logger.error('resuming orphaned migrations failed', { error: (err as Error).message });
+      }
+    })();
+  }
+
+  return { url, port, ctx, engine, server, close };
+}

@@ -1,0 +1,87 @@
+/**
+ * The peer route every sidecar serves so the coordinating sidecar can have this node
+ * snapshotted (peer-snapshots.ts is the client side). Administrator only: the coordinator calls
+ * it with the service account.
+ *   POST /api/queue-migration/snapshots              {"migration_id"}   → 200 Snapshot of THIS node
+ *   GET  /api/queue-migration/snapshots/in-progress                     → 200 NodeSnapshotActivity
+ *   POST /api/queue-migration/snapshots/delete       {"snapshots":[…]} → 200 {"node","deleted":[ids]}
+ *                                                     (only this node's snapshots are removed)
+ * Mount it on the app BEFORE the /api/queue-migration router (whose unknown-path fallback
+ * answers 404): `app.use(peerSnapshotRouter(ctx, { auth }))`. Paths not listed here fall through.
+ */
+import { Router, type RequestHandler } from 'express';
+import type { Context } from '../context.js';
+import { BadRequestError, ForbiddenError, MethodNotAllowedError } from '../errors.js';
+import { Authenticator } from '../http/auth.js';
+import { locals } from '../http/request-context.js';
+import { parseJsonObject, rawBody, validateBody } from '../http/request-validation.js';
+import { decodeMigrationId } from '../state/migration-id.js';
+import type { Snapshot } from '../state/records.js';
+import { localSnapshotter } from './index.js';
+import { PEER_SNAPSHOTS_PATH } from './peer-snapshots.js';
+
+export interface PeerRouterOptions {
+  /** The app's authenticator (shares its cache and failed-login limiter); a new one otherwise. */
+  auth?: Authenticator;
+}
+
+export function peerSnapshotRouter(ctx: Context, options: PeerRouterOptions = {}): Router {
+  const auth = options.auth ?? new Authenticator(ctx);
+  const router = Router({ strict: false, caseSensitive: true });
+  const body = rawBody(ctx.config.bodyLimit);
+
+  const administrator: RequestHandler = async (req, res, next) => {
+    locals(res).accessLogLevel = 'info';
+    const caller = await auth.authenticate(req);
+    locals(res).caller = caller;
+    if (!caller.tags.includes('administrator')) {
+      throw new ForbiddenError(`user '${caller.user}' needs the administrator tag to manage node snapshots`);
+    }
+    next();
+  };
+
+  const snapshotter = () => {
+    const s = localSnapshotter(ctx.config);
+    if (!s) throw new BadRequestError(`snapshot mode is none on the sidecar of ${ctx.nodeName} (QMIG_SNAPSHOT_MODE)`);
+    return s;
+  };
+
+  router
+    .route(PEER_SNAPSHOTS_PATH)
+    .post(administrator, body, async (req, res) => {
+      const { migration_id } = validateBody<{ migration_id: string }>('snapshot-request', parseJsonObject(req.body, req.get('content-type')));
+      if (!decodeMigrationId(migration_id)) throw new BadRequestError('migration_id is not a qmig migration id');
+      const snapshot: Snapshot = await snapshotter().take(ctx.nodeName, migration_id);
+      res.json(snapshot);
+    })
+    .all(notAllowed(['POST']));
+
+  router
+    .route(`${PEER_SNAPSHOTS_PATH}/in-progress`)
+    .get(administrator, async (_req, res) => {
+      const s = localSnapshotter(ctx.config);
+      res.json(s ? await s.activity(ctx.nodeName) : { node: ctx.nodeName, mode: 'none', volume_id: null, in_progress: [] });
+    })
+    .all(notAllowed(['GET', 'HEAD']));
+
+  router
+    .route(`${PEER_SNAPSHOTS_PATH}/delete`)
+    .post(administrator, body, async (req, res) => {
+      const { snapshots } = validateBody<{ snapshots: Snapshot[] }>('snapshot-delete-request', parseJsonObject(req.body, req.get('content-type')));
+      const s = snapshotter();
+      const deleted: string[] = [];
+      for (const snap of snapshots.filter((x) => x.node === ctx.nodeName)) {
+        if (await s.remove(snap)) deleted.push(snap.snapshot_id);
+      }
+      res.json({ node: ctx.nodeName, deleted });
+    })
+    .all(notAllowed(['POST']));
+
+  return router;
+}
+
+function notAllowed(allowed: string[]): RequestHandler {
+  return () => {
+    throw new MethodNotAllowedError(allowed);
+  };
+}

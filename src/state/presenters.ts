@@ -1,0 +1,94 @@
+/**
+ * Durable records → the shapes of ../shared/spec/HTTP_API.md (schemas/migration-record.json,
+ * migration-detail.json, queue-status.json). Internal fields (options, owner, engine state,
+ * saved queue definitions) never leave the sidecar; a few extra fields useful to operators do
+ * (node, failed_queues, notes; per queue: phase, location).
+ */
+import { progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from './records.js';
+
+export interface MigrationView {
+  id: string;
+  display_id: string;
+  vhost: string;
+  node: string;
+  started_at: string;
+  completed_at: string | null;
+  total_queues: number;
+  completed_queues: number;
+  skipped_queues: number;
+  failed_queues: number;
+  progress_percentage: number;
+  status: MigrationStatus;
+  skip_unsuitable_queues: boolean;
+  tolerance: number | null;
+  error: string | null;
+  notes: string[];
+}
+
+export interface MigrationDetailView extends MigrationView {
+  snapshots: Snapshot[];
+}
+
+export interface QueueView {
+  resource: { name: string; vhost: string };
+  status: QueueRecord['status'];
+  started_at: string | null;
+  completed_at: string | null;
+  total_messages: number;
+  migrated_messages: number;
+  progress_percentage: number;
+  error: string | null;
+  phase: string;
+  location: QueueRecord['location'];
+}
+
+const FINISHED: readonly MigrationStatus[] = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
+
+const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+
+export function presentMigration(r: MigrationRecord): MigrationView {
+  const total = count(r.total_queues);
+  const completed = count(r.completed_queues);
+  const skipped = count(r.skipped_queues);
+  const failed = count(r.failed_queues);
+  return {
+    id: r.id,
+    display_id: r.display_id,
+    vhost: r.vhost,
+    node: r.node,
+    started_at: r.started_at,
+    completed_at: r.completed_at ?? null,
+    total_queues: total,
+    completed_queues: completed,
+    skipped_queues: skipped,
+    failed_queues: failed,
+    // Share of the queues that are done with, whichever way (completed, skipped or failed).
+    progress_percentage: progressPercentage(completed + skipped + failed, total, FINISHED.includes(r.status)),
+    status: r.status,
+    skip_unsuitable_queues: r.skip_unsuitable_queues,
+    tolerance: r.tolerance ?? null,
+    error: r.error ?? null,
+    notes: Array.isArray(r.notes) ? r.notes : [],
+  };
+}
+
+export function presentMigrationDetail(r: MigrationRecord): MigrationDetailView {
+  return { ...presentMigration(r), snapshots: Array.isArray(r.snapshots) ? r.snapshots : [] };
+}
+
+export function presentQueue(q: QueueRecord): QueueView {
+  const total = count(q.total_messages);
+  const migrated = count(q.migrated_messages);
+  return {
+    resource: { name: q.name, vhost: q.vhost },
+    status: q.status,
+    started_at: q.started_at ?? null,
+    completed_at: q.completed_at ?? null,
+    total_messages: total,
+    migrated_messages: migrated,
+    progress_percentage: q.status === 'completed' ? 100 : progressPercentage(migrated, total, false),
+    error: q.error ?? null,
+    phase: q.phase ?? 'unknown',
+    location: q.location ?? 'unknown',
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Transfer records live in the broker as global runtime parameters, like migrations, so every
+ * sidecar of the cluster answers for every transfer and a restarted sidecar loses nothing:
+ *   qmig.xfer.<id>           the TransferRecord (with its queues; at most MAX_QUEUES_PER_TRANSFER)
+ *   qmig.xfer-cancel.<id>    a cancel request, written by whichever sidecar received it and
+ *                            polled by the sidecar that runs the transfer
+ * A record never contains the target password (see transfer-record.ts).
+ */
+import type { ManagementClient } from '../broker/management-client.js';
+import { decodeMigrationId } from '../state/migration-id.js';
+import type { TransferRecord } from './transfer-record.js';
+
+const RECORD_PREFIX = 'qmig.xfer.';
+const CANCEL_PREFIX = 'qmig.xfer-cancel.';
+
+export const transferParameter = (id: string) => `${RECORD_PREFIX}${id}`;
+export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;
+
+export interface CancelRequest {
+  requested_at: string;
+  by: string;
+}
+
+export class TransferStore {
+  constructor(private readonly mgmt: ManagementClient) {}
+
+  async save(record: TransferRecord): Promise<void> {
+    await this.mgmt.putGlobalParameter(transferParameter(record.id), record);
+  }
+
+  async load(id: string): Promise<TransferRecord | null> {
+    const p = await this.mgmt.globalParameter<TransferRecord>(transferParameter(id));
+    return p ? p.value : null;
+  }
+
+  async listIds(): Promise<string[]> {
+    const params = await this.mgmt.ok<Array<{ name: string }>>('GET', '/global-parameters', undefined, { params: { columns: 'name' } });
+    return params.filter((p) => p.name.startsWith(RECORD_PREFIX)).map((p) => p.name.slice(RECORD_PREFIX.length));
+  }
+
+  /** Every record, newest first. */
+  async list(): Promise<TransferRecord[]> {
+    const ids = await this.listIds();
+    const records = await Promise.all(ids.map((id) => this.load(id)));
+    return records.filter((r): r is TransferRecord => r !== null).sort(newestFirst);
+  }
+
+  async requestCancel(id: string, request: CancelRequest): Promise<void> {
+    await this.mgmt.putGlobalParameter(cancelParameter(id), request);
+  }
+
+  async cancelRequest(id: string): Promise<CancelRequest | null> {
+    const p = await this.mgmt.globalParameter<CancelRequest>(cancelParameter(id));
+    return p ? p.value : null;
+  }
+
+  async clearCancel(id: string): Promise<void> {
+    await this.mgmt.deleteGlobalParameter(cancelParameter(id));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.mgmt.deleteGlobalParameter(transferParameter(id));
+    await this.mgmt.deleteGlobalParameter(cancelParameter(id));
+  }
+}
+
+/** Newest first: by the start time in the id (milliseconds), then by id. */
+export function newestFirst(a: TransferRecord, b: TransferRecord): number {
+  const ms = (r: TransferRecord) => decodeMigrationId(r.id)?.startedAtMs ?? 0;
+  return ms(b) - ms(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}

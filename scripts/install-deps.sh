@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs what qmig needs on a fresh Debian machine and is a no-op when everything is there:
-# Debian's rabbitmq-server (for the local cluster) and the node modules.
+# Debian's rabbitmq-server (for the local cluster), curl (used by scripts/cluster.sh) and the
+# node modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-  echo "[install] rabbitmq-server (apt-get)" >&2
+missing=()
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+command -v curl >/dev/null || missing+=(curl)
+command -v flock >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install] apt-get install ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then echo "install-deps: installing ${missing[*]} needs root (or sudo)" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq rabbitmq-server >/dev/null
-fi
-if ! command -v curl >/dev/null; then
-  apt-get install -y -qq curl >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[install] node modules (npm ci)" >&2

@@ -19,6 +19,8 @@ TARGET_ARGS=(--name test-target --nodes 1 --offset 1100)
 started_source=0
 started_target=0
 cleanup() {
+  # QMIG_KEEP_CLUSTER=1 leaves clusters up even when this run started them (shared dev machines).
+  [ "${QMIG_KEEP_CLUSTER:-0}" = 1 ] && return 0
   if [ "$started_target" = 1 ]; then bash scripts/cluster.sh down "${TARGET_ARGS[@]}" || true; fi
   if [ "$started_source" = 1 ]; then bash scripts/cluster.sh down "${CLUSTER_ARGS[@]}" || true; fi
 }

@@ -31,14 +31,23 @@ async function makeCertificates(dir: string): Promise<{ ca: string; key: string;
 /** https://127.0.0.1:<port> in front of node `i`'s management listener. */
 async function tlsFront(t: { after(fn: () => unknown): void }, certs: { key: string; cert: string }, i = 0): Promise<string> {
   const upstream = new URL(cluster.managementUrls[i]);
+  const open = new Set<{ destroy(): void }>();
   const server = createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, (socket) => {
     const back = connect(Number(upstream.port), upstream.hostname);
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     socket.pipe(back).pipe(socket);
     socket.on('error', () => back.destroy());
     back.on('error', () => socket.destroy());
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const socket of open) socket.destroy(); // kept-alive connections of the sidecars
+      }),
+  );
   return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 

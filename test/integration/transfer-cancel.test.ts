@@ -18,7 +18,7 @@ import { admin } from '../support/cluster.js';
 import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, countAt, eventually, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
+import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
 
 const TOTAL = 50_000;
 const PREFETCH = 1000;
@@ -26,6 +26,7 @@ const PREFETCH = 1000;
 test('cancel mid-transfer: the shovel stops, nothing is lost, duplicates bounded by the prefetch window, nothing half-deleted', async (t) => {
   const vhost = await testVhost(t);
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx, audit } = sourceContext(t, { QMIG_TRANSFER_CONCURRENCY: '1', QMIG_TRANSFER_PREFETCH: String(PREFETCH) });
   const src = admin();
   await src.declareQueue(vhost, 'big', { durable: true });

@@ -2,7 +2,8 @@
  * /api/queue-migration/xfer over HTTP, through `transferRouter` mounted the way the sidecar mounts
  * it (request context, the real Authenticator, an administrator gate, the error mapper), against
  * the real source and target clusters: 202 then progress to completed, list, idempotent cancel,
- * 400/401/403/404/405 answers as JSON, the target password never in an answer.
+ * 400/401/403/404/405 answers as JSON, the target password never in an answer. Then through real
+ * sidecars, with the target given as the target cluster's own qmig sidecar (which proxies /api/*).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,8 +18,9 @@ import { TransferService } from '../../src/transfer/transfer-service.js';
 import { admin, cluster } from '../support/cluster.js';
 import { publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
+import { startTestSidecar } from '../support/sidecar.js';
 import { testUser, testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, countAt, eventually, sourceContext, targetAmqpUrl, targetCluster } from './transfer-support.js';
+import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
 
 const P = '/api/queue-migration';
 
@@ -29,6 +31,7 @@ function basic(user: string, password: string): string {
 test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', async (t) => {
   const vhost = await testVhost(t, { suffix: '/http&x' });
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx, audit } = sourceContext(t);
   await admin().declareQueue(vhost, 'h1', { durable: true });
   await publish(vhost, { queue: 'h1' }, 25);
@@ -130,4 +133,51 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   const entry = audit().find((a) => a.action === 'xfer_queue' && a.migration_id === id);
   assert.equal(entry?.details.reason, 'http drill');
   assert.equal(entry?.who, 'guest');
+});
+
+test('through real sidecars: the target given as the URL of the target cluster\'s qmig sidecar', async (t) => {
+  const vhost = await testVhost(t);
+  cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
+  await admin().declareQueue(vhost, 'via-sidecar', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await publish(vhost, { queue: 'via-sidecar' }, 40);
+  const source = await startTestSidecar(t, { housekeeping: false });
+  const targetAmqp = new URL(targetCluster.amqpUrl);
+  const targetSidecar = await startTestSidecar(t, {
+    housekeeping: false,
+    env: { QMIG_MANAGEMENT_URL: targetCluster.managementUrl, QMIG_AMQP_URL: `amqp://${targetAmqp.host}` },
+  });
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await source.api(path, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  const started = await api(`${P}/xfer`, {
+    method: 'POST',
+    body: JSON.stringify({ target: targetSidecar.url, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'via sidecar', vhost, queue_names: ['via-sidecar'] }),
+  });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  assertSchema('xfer-accepted', started.body);
+  const id = started.body.transfer_id as string;
+  const done = await eventually(async () => {
+    const r = await api(`${P}/xfer/${id}`);
+    return ['completed', 'failed', 'cancelled'].includes(r.body.status) ? r.body : null;
+  }, 60_000, 'the transfer to finish');
+  assertSchema('xfer-record', done);
+  assert.equal(done.status, 'completed', JSON.stringify(done));
+  assert.equal(done.target, targetSidecar.url);
+  assert.equal(done.target_cluster_name, (await targetAdmin().overview()).cluster_name);
+  assert.equal(await countAt(targetAmqpUrl(vhost), 'via-sidecar'), 40);
+  assert.equal((await targetAdmin().queue(vhost, 'via-sidecar'))?.type, 'quorum');
+  const list = await api(`${P}/xfer`);
+  assertSchema('xfer-list', list.body);
+  assert.ok(list.body.transfers.some((r: any) => r.id === id));
+
+  // The source's own sidecar is the same cluster.
+  const same = await api(`${P}/xfer`, {
+    method: 'POST',
+    body: JSON.stringify({ target: source.url, target_user: cluster.user, target_password: cluster.password, reason: 'loop', vhost, everything: true }),
+  });
+  assert.equal(same.status, 400);
+  assert.match(same.body.reason, /same cluster/);
 });

@@ -15,7 +15,7 @@ import { admin } from '../support/cluster.js';
 import { fingerprint, messageCount, publish, type TestMessage } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
+import { cleanupTargetVhost, cleanupTransferRecords, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
 
 function richMessages(prefix: string, n: number): TestMessage[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -51,6 +51,7 @@ const bindingKey = (b: Pick<BrokerBinding, 'source' | 'routing_key' | 'arguments
 test('pattern selection moves a classic and a quorum queue with their exchanges and bindings; messages identical end to end; reason audited', async (t) => {
   const vhost = await testVhost(t, { suffix: '/x&y über' });
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx, audit } = sourceContext(t);
   const src = admin();
   // impersonator: the messages carry user_id 'guest', which the target checks against its login.
@@ -171,6 +172,7 @@ test('pattern selection moves a classic and a quorum queue with their exchanges 
 test('queue_names (a missing name is skipped), then everything with remove_source_queue into existing target queues', async (t) => {
   const vhost = await testVhost(t);
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx, audit } = sourceContext(t);
   const src = admin();
   for (const q of ['a', 'b', 'c']) await src.declareQueue(vhost, q, { durable: true, arguments: q === 'c' ? { 'x-queue-type': 'quorum' } : {} });

@@ -13,7 +13,8 @@ import { enc, ManagementClient } from '../../src/broker/management-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createContext, type Context } from '../../src/context.js';
 import type { AuditRecord } from '../../src/state/audit-log.js';
-import { cluster } from '../support/cluster.js';
+import { TransferStore } from '../../src/transfer/transfer-store.js';
+import { admin, cluster } from '../support/cluster.js';
 
 type After = { after(fn: () => unknown): void };
 
@@ -66,6 +67,15 @@ export async function targetUser(t: After, tags: string[], password = `p@ss:w/rd
   await mgmt.ok('PUT', `/users/${enc(user)}`, { password, tags: tags.join(',') });
   t.after(() => mgmt.deleteIfExists(`/users/${enc(user)}`).catch(() => undefined));
   return { user, password };
+}
+
+/** Deletes the transfer records (qmig.xfer.*) of `vhost` after the test. */
+export function cleanupTransferRecords(t: After, vhost: string): void {
+  t.after(async () => {
+    const store = new TransferStore(admin());
+    const records = await store.list().catch(() => []);
+    await Promise.all(records.filter((r) => r.vhost === vhost).map((r) => store.delete(r.id).catch(() => undefined)));
+  });
 }
 
 export interface TestContextHandle {

@@ -16,13 +16,14 @@ import { admin, cluster } from '../support/cluster.js';
 import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
+import { cleanupTargetVhost, cleanupTransferRecords, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
 
 const SECRET = 'Sup3r-Secret-Target-Pw';
 
 test('refused transfers answer clear 4xx errors and create nothing on the target', async (t) => {
   const vhost = await testVhost(t);
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx } = sourceContext(t);
   await admin().declareQueue(vhost, 'q1', { durable: true });
   const service = new TransferService(ctx);
@@ -77,6 +78,7 @@ test('refused transfers answer clear 4xx errors and create nothing on the target
 test('a target that refuses some messages (user_id, no impersonator tag): the queue fails clearly, nothing is lost', async (t) => {
   const vhost = await testVhost(t);
   cleanupTargetVhost(t, vhost);
+  cleanupTransferRecords(t, vhost);
   const { ctx, audit } = sourceContext(t, { QMIG_SHOVEL_START_TIMEOUT_SECONDS: '4' });
   await admin().declareQueue(vhost, 'mixed', { durable: true });
   // 20 plain messages, then one carrying user_id 'guest', then 20 more.

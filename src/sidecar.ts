@@ -20,6 +20,8 @@ import { Housekeeper } from './migration/housekeeping.js';
 import { peerSnapshotRouter } from './snapshots/peer-router.js';
 import { transferRouter } from './transfer/router.js';
 import { TransferService } from './transfer/transfer-service.js';
+import { startMetrics } from './metrics/index.js';
+import { queueMigrationUiRouter } from './http/ui/router.js';
 
 export interface SidecarOptions {
   /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
@@ -74,11 +76,14 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   const ctx = createContext(config, nodeName);
   const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
   const transfers = new TransferService(ctx);
-  const { app } = createApp(ctx, {
+  // GET /metrics, broker latency interceptors, observer of the migrations run here (src/metrics).
+  const metrics = startMetrics(ctx, { transfers });
+  const { app, deps } = createApp(ctx, {
     engine,
-    routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth }))],
+    routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth })), metrics.routesBeforeApi],
     apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers })],
-    localRoutes: opts.localRoutes,
+    // The Queue Migration page of the management UI (src/http/ui): /api/extensions, /js/queue-migration*.
+    localRoutes: [...(opts.localRoutes ?? []), metrics.localRoutes, (a) => a.use(queueMigrationUiRouter(ctx))],
   });
   const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
 
@@ -112,7 +117,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await stopped;
       clearTimeout(force);
+      metrics.stop();
       await ctx.amqp.close();
+      deps.proxy.close();
+      ctx.mgmt.http.defaults.httpAgent?.destroy?.();
+      ctx.mgmt.http.defaults.httpsAgent?.destroy?.();
       logger.info('sidecar stopped', { url });
     })();
     return closing;

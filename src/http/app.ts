@@ -18,7 +18,7 @@ import { MigrationReader } from '../state/migration-reader.js';
 import { Authenticator } from './auth.js';
 import { errorMapper } from './error-mapper.js';
 import { BrokerHealth, healthzHandler } from './health.js';
-import { managementProxy } from './proxy.js';
+import { managementProxy, type ManagementProxy } from './proxy.js';
 import { requestContext } from './request-context.js';
 import { queueMigrationRouter } from './routes/queue-migration.js';
 
@@ -33,6 +33,7 @@ export interface AppDeps {
   reader: MigrationReader;
   auth: Authenticator;
   health: BrokerHealth;
+  proxy: ManagementProxy;
 }
 
 export interface AppOptions {
@@ -53,6 +54,7 @@ export function createApp(ctx: Context, options: AppOptions): { app: Express; de
     reader: options.reader ?? new MigrationReader(ctx),
     auth: new Authenticator(ctx),
     health: new BrokerHealth(ctx),
+    proxy: managementProxy(ctx.config),
   };
   const app = express();
   app.disable('x-powered-by');
@@ -64,7 +66,7 @@ export function createApp(ctx: Context, options: AppOptions): { app: Express; de
   for (const mount of options.routesBeforeApi ?? []) mount(app, deps);
   app.use(API_PREFIX, queueMigrationRouter({ ...deps, extensions: (options.apiRouters ?? []).map((make) => make(deps)) }));
   for (const mount of options.localRoutes ?? []) mount(app, deps);
-  app.use(managementProxy(ctx.config));
+  app.use(deps.proxy);
   app.use(errorMapper);
   return { app, deps };
 }

@@ -27,7 +27,12 @@ function forwardable(headers: IncomingMessage['headers']): OutgoingHttpHeaders {
   return out;
 }
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure'>): RequestHandler {
+export type ManagementProxy = RequestHandler & {
+  /** Closes the kept-alive upstream connections (at shutdown). */
+  close(): void;
+};
+
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure'>): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -36,7 +41,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const send = https ? httpsRequest : httpRequest;
 
-  return (req, res) => {
+  const handler: RequestHandler = (req, res) => {
     const headers = forwardable(req.headers);
     headers.host = upstream.host;
     const priorFor = req.headers['x-forwarded-for'];
@@ -85,4 +90,5 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
 
     req.pipe(upstreamReq);
   };
+  return Object.assign(handler, { close: () => agent.destroy() });
 }

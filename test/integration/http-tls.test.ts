@@ -35,7 +35,10 @@ async function tlsFront(t: { after(fn: () => unknown): void }, certs: { key: str
   const server = createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, (socket) => {
     const back = connect(Number(upstream.port), upstream.hostname);
     open.add(socket);
-    socket.on('close', () => open.delete(socket));
+    socket.on('close', () => {
+      open.delete(socket);
+      back.destroy();
+    });
     socket.pipe(back).pipe(socket);
     socket.on('error', () => back.destroy());
     back.on('error', () => socket.destroy());

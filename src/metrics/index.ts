@@ -1,0 +1,44 @@
+/**
+ * The metrics of one sidecar, wired by src/sidecar.ts:
+ *   const metrics = startMetrics(ctx, { transfers });
+ *   createApp(ctx, { routesBeforeApi: [..., metrics.routesBeforeApi], localRoutes: [..., metrics.localRoutes] });
+ *   … on close: metrics.stop();
+ * Installs the broker latency interceptors on ctx.mgmt and starts the engine observer.
+ */
+import type { LocalRoutes } from '../http/app.js';
+import type { Context } from '../context.js';
+import { instrumentBrokerClient } from './broker-instrumentation.js';
+import { EngineObserver } from './engine-observer.js';
+import { collectProcessMetrics } from './metrics.js';
+import { checkResultsObserver, metricsRouter } from './router.js';
+import { StateCollector, type TransferLister } from './state-collector.js';
+
+export interface SidecarMetrics {
+  /** Mount before the /api/queue-migration router (observes check answers). */
+  routesBeforeApi: LocalRoutes;
+  /** Mount with the local routes (GET /metrics). */
+  localRoutes: LocalRoutes;
+  stop(): void;
+}
+
+export interface MetricsOptions {
+  transfers?: TransferLister | null;
+  /** Sampling interval of running migrations (ms). */
+  observerIntervalMs?: number;
+}
+
+export function startMetrics(ctx: Context, options: MetricsOptions = {}): SidecarMetrics {
+  collectProcessMetrics();
+  instrumentBrokerClient(ctx.mgmt.http);
+  const observer = new EngineObserver(ctx.live, { intervalMs: options.observerIntervalMs }).start();
+  return {
+    routesBeforeApi: (app) => {
+      app.use(checkResultsObserver);
+    },
+    localRoutes: (app, deps) => {
+      const state = new StateCollector({ reader: deps.reader, live: ctx.live, transfers: options.transfers ?? null });
+      app.use(metricsRouter(state));
+    },
+    stop: () => observer.stop(),
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Gauges read from the state at scrape time (one registry per sidecar): migrations by status,
+ * queues of the active migrations by status, transfers by status and their messages. Reads go
+ * through the migration reader's cache and a short single-flight cache of the transfer list, so
+ * a scrape costs at most one broker read of each per `cacheMs`. When a read fails, the previous
+ * values stay and `qmig_state_read_success{source}` says 0.
+ */
+import { Gauge, Registry } from 'prom-client';
+import type { LiveRegistry } from '../state/live-registry.js';
+import type { MigrationReader } from '../state/migration-reader.js';
+import { MIGRATION_STATUSES, QUEUE_STATUSES, type MigrationRecord } from '../state/records.js';
+import { TRANSFER_QUEUE_STATUSES, TRANSFER_STATUSES, type TransferSummary } from '../transfer/transfer-record.js';
+
+export interface TransferLister {
+  list(): Promise<TransferSummary[]>;
+}
+
+export interface StateSources {
+  reader: Pick<MigrationReader, 'listRecords'>;
+  live: Pick<LiveRegistry, 'get'>;
+  transfers?: TransferLister | null;
+  /** How long one read of the state is reused (default 1000 ms). */
+  cacheMs?: number;
+}
+
+interface StateSnapshot {
+  /** The last successful reads (null before the first one). */
+  migrations: MigrationRecord[] | null;
+  transfers: TransferSummary[] | null;
+  /** Whether the latest reads succeeded. */
+  migrationsOk: boolean;
+  transfersOk: boolean;
+}
+
+const ACTIVE = new Set(['pending', 'in_progress']);
+const ACTIVE_TRANSFER = new Set(['pending', 'in_progress']);
+
+/** Queues of active migrations by status: exact for runs of this process, else the record's counters. */
+export function activeQueueCounts(records: MigrationRecord[], live: StateSources['live']): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(QUEUE_STATUSES.map((s) => [s, 0]));
+  for (const r of records) {
+    if (!ACTIVE.has(r.status)) continue;
+    const running = live.get(r.id);
+    if (running) {
+      for (const q of running.queues) counts[q.status] = (counts[q.status] ?? 0) + 1;
+      continue;
+    }
+    const completed = r.completed_queues ?? 0;
+    const skipped = r.skipped_queues ?? 0;
+    const failed = r.failed_queues ?? 0;
+    counts.completed += completed;
+    counts.skipped += skipped;
+    counts.failed += failed;
+    counts.pending += Math.max(0, (r.total_queues ?? 0) - completed - skipped - failed);
+  }
+  return counts;
+}
+
+export class StateCollector {
+  readonly registry = new Registry();
+  private cached: { at: number; value: Promise<StateSnapshot> } | null = null;
+  private last: StateSnapshot = { migrations: null, transfers: null, migrationsOk: false, transfersOk: false };
+
+  constructor(private readonly sources: StateSources) {
+    const snapshot = () => this.snapshot();
+    const sourcesRef = sources;
+    new Gauge({
+      name: 'qmig_migrations',
+      help: 'Migration records in the cluster, by status.',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        const { migrations } = await snapshot();
+        this.reset();
+        if (!migrations) return;
+        for (const s of MIGRATION_STATUSES) this.set({ status: s }, migrations.filter((r) => r.status === s).length);
+      },
+    });
+    new Gauge({
+      name: 'qmig_migration_queues',
+      help: 'Queues of the active (pending or in-progress) migrations, by queue status.',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        const { migrations } = await snapshot();
+        this.reset();
+        if (!migrations) return;
+        for (const [s, n] of Object.entries(activeQueueCounts(migrations, sourcesRef.live))) this.set({ status: s }, n);
+      },
+    });
+    new Gauge({
+      name: 'qmig_migration_in_progress',
+      help: '1 while a migration is pending or in progress anywhere in the cluster, else 0.',
+      registers: [this.registry],
+      async collect() {
+        const { migrations } = await snapshot();
+        if (migrations) this.set(migrations.some((r) => ACTIVE.has(r.status)) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'qmig_active_migration_progress_ratio',
+      help: 'Share (0..1) of the queues of the active migration that are done with (completed, skipped or failed); 0 when none is active.',
+      registers: [this.registry],
+      async collect() {
+        const { migrations } = await snapshot();
+        if (!migrations) return;
+        const active = migrations.find((r) => ACTIVE.has(r.status));
+        if (!active || !active.total_queues) {
+          this.set(0);
+          return;
+        }
+        const done = (active.completed_queues ?? 0) + (active.skipped_queues ?? 0) + (active.failed_queues ?? 0);
+        this.set(Math.min(1, done / active.total_queues));
+      },
+    });
+    if (sources.transfers) {
+      new Gauge({
+        name: 'qmig_transfers',
+        help: 'Transfer records in the cluster, by status.',
+        labelNames: ['status'] as const,
+        registers: [this.registry],
+        async collect() {
+          const { transfers } = await snapshot();
+          this.reset();
+          if (!transfers) return;
+          for (const s of TRANSFER_STATUSES) this.set({ status: s }, transfers.filter((r) => r.status === s).length);
+        },
+      });
+      new Gauge({
+        name: 'qmig_transfer_queues',
+        help: 'Queues of the active transfers, by queue status (completed, failed, cancelled, skipped, remaining).',
+        labelNames: ['status'] as const,
+        registers: [this.registry],
+        async collect() {
+          const { transfers } = await snapshot();
+          this.reset();
+          if (!transfers) return;
+          const counts: Record<string, number> = Object.fromEntries([...TRANSFER_QUEUE_STATUSES.filter((s) => s !== 'pending' && s !== 'in_progress'), 'remaining'].map((s) => [s, 0]));
+          for (const t of transfers.filter((x) => ACTIVE_TRANSFER.has(x.status))) {
+            counts.completed += t.completed_queues;
+            counts.failed += t.failed_queues;
+            counts.cancelled += t.cancelled_queues;
+            counts.skipped += t.skipped_queues;
+            counts.remaining += Math.max(0, t.total_queues - t.completed_queues - t.failed_queues - t.cancelled_queues - t.skipped_queues);
+          }
+          for (const [s, n] of Object.entries(counts)) this.set({ status: s }, n);
+        },
+      });
+      new Gauge({
+        name: 'qmig_transfer_messages',
+        help: 'Messages of the transfer records in the cluster: "expected" (in the source queues when their moves started) and "moved" (gained by the targets).',
+        labelNames: ['kind'] as const,
+        registers: [this.registry],
+        async collect() {
+          const { transfers } = await snapshot();
+          if (!transfers) return;
+          this.set({ kind: 'expected' }, transfers.reduce((n, t) => n + (t.expected_messages ?? 0), 0));
+          this.set({ kind: 'moved' }, transfers.reduce((n, t) => n + (t.moved_messages ?? 0), 0));
+        },
+      });
+    }
+    const hasTransfers = !!sources.transfers;
+    new Gauge({
+      name: 'qmig_state_read_success',
+      help: 'Whether the last read of the state for this scrape succeeded (1) or failed (0), by source.',
+      labelNames: ['source'] as const,
+      registers: [this.registry],
+      async collect() {
+        const s = await snapshot();
+        this.set({ source: 'migrations' }, s.migrationsOk ? 1 : 0);
+        if (hasTransfers) this.set({ source: 'transfers' }, s.transfersOk ? 1 : 0);
+      },
+    });
+  }
+
+  /** One read of the state per `cacheMs`, shared by every gauge of a scrape. */
+  snapshot(): Promise<StateSnapshot> {
+    const ttl = this.sources.cacheMs ?? 1000;
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < ttl) return this.cached.value;
+    const value = (async (): Promise<StateSnapshot> => {
+      const [migrations, transfers] = await Promise.all([
+        this.sources.reader.listRecords().catch(() => null),
+        this.sources.transfers ? this.sources.transfers.list().catch(() => null) : Promise.resolve(null),
+      ]);
+      // A failed read keeps the previous values for the gauges (the success gauge says 0).
+      this.last = {
+        migrations: migrations ?? this.last.migrations,
+        transfers: transfers ?? this.last.transfers,
+        migrationsOk: migrations !== null,
+        transfersOk: transfers !== null,
+      };
+      return this.last;
+    })();
+    this.cached = { at: now, value };
+    return value;
+  }
+}

@@ -17,6 +17,7 @@ import { enc, ManagementClient } from '../src/broker/management-client.js';
 import { moveMessages } from '../src/broker/shovels.js';
 import { loadConfig } from '../src/config/config.js';
 import { createContext, type Context } from '../src/context.js';
+import { runCheck } from '../src/checks/assessment.js';
 import { MigrationService } from '../src/migration/migration-service.js';
 import type { MigrationOptions } from '../src/state/records.js';
 
@@ -72,8 +73,10 @@ async function publishTo(vhost: string, counts: Map<string, number>, node = 0): 
 
 async function waitSynchronised(vhost: string): Promise<void> {
   for (;;) {
-    const qs = await mgmt.queues(vhost, ['name', 'slave_nodes', 'synchronised_slave_nodes', 'type']);
-    const pending = qs.filter((q) => q.type !== 'quorum' && ((q.slave_nodes?.length ?? 0) === 0 || (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)));
+    const qs = await mgmt.queues(vhost, ['name', 'slave_nodes', 'synchronised_slave_nodes', 'type', 'effective_policy_definition']);
+    const pending = qs.filter(
+      (q) => q.type !== 'quorum' && (q.effective_policy_definition === undefined || (q.slave_nodes?.length ?? 0) === 0 || (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)),
+    );
     if (pending.length === 0) return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -109,7 +112,13 @@ const options = (queue_names: string[] | null): MigrationOptions => ({
 async function migrate(ctx: Context, vhost: string, queueNames: string[] | null): Promise<{ ms: number; status: string; completed: number; error: string | null }> {
   const service = new MigrationService(ctx);
   const started = performance.now();
-  const { migration_id } = await service.start(vhost, options(queueNames), { user: USER, tags: ['administrator'] });
+  const { migration_id } = await service.start(vhost, options(queueNames), { user: USER, tags: ['administrator'] }).catch(async (err) => {
+    const report = await runCheck(ctx, vhost, { skip_unsuitable_queues: false, allow_message_ttl: false });
+    console.error('start refused; failed checks:', JSON.stringify(report.system_checks.checks.filter((c) => c.status === 'failed')));
+    const qs = await mgmt.queues(vhost);
+    console.error('queues without ha policy now:', JSON.stringify(qs.filter((q) => !q.effective_policy_definition?.['ha-mode']).slice(0, 3)));
+    throw err;
+  });
   await service.whenFinished(migration_id);
   const ms = performance.now() - started;
   const record = (await ctx.store.loadRecord(migration_id))!;
@@ -161,6 +170,9 @@ async function partB(nodes: string[]): Promise<{ ms: number; completed: number }
     }
     await publishTo(vhost, new Map(names.map((n) => [n, QUEUE_MESSAGES])));
     await waitSynchronised(vhost);
+    const masters: Record<string, number> = {};
+    for (const q of await mgmt.queues(vhost, ['name', 'node'])) masters[q.node ?? '?'] = (masters[q.node ?? '?'] ?? 0) + 1;
+    console.log(`(b) masters per node: ${JSON.stringify(masters)}`);
     const mig = await migrate(ctx, vhost, null);
     if (mig.status !== 'completed' || mig.completed !== QUEUES) throw new Error(`migration ended ${mig.status} with ${mig.completed} queues: ${mig.error}`);
     return { ms: mig.ms, completed: mig.completed };

@@ -13,7 +13,8 @@
  * throws — except when the caller aborts (lock lost): the shovel is then left for the sidecar that
  * takes over, which deletes it.
  */
-import type { AmqpPool } from './amqp.js';
+import type { Channel } from 'amqplib';
+import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { enc, type ManagementClient } from './management-client.js';
 
 export interface MoveSpec {
@@ -87,10 +88,50 @@ export function shovelDefinition(vhost: string, source: string, destination: str
   };
 }
 
-async function exactCount(amqp: AmqpPool, vhost: string, queue: string): Promise<number> {
-  const n = await amqp.messageCount(vhost, queue);
-  if (n === null) throw new MoveError(`queue '${queue}' does not exist`, null, null);
-  return n;
+/**
+ * Exact counts (passive declare) on one channel kept for the whole move: polling every 25 ms
+ * through a fresh channel each time would make the broker start and stop a channel per poll.
+ * A refused declare closes the channel; the next count opens another.
+ */
+export class QueueCounter {
+  private channel: Promise<Channel> | null = null;
+
+  constructor(private readonly amqp: AmqpPool, private readonly vhost: string) {}
+
+  private open(): Promise<Channel> {
+    if (!this.channel) {
+      const opening = this.amqp.connection(this.vhost).then(async (conn) => {
+        const ch = await conn.createChannel();
+        ch.on('error', () => undefined);
+        ch.on('close', () => {
+          if (this.channel === opening) this.channel = null;
+        });
+        return ch;
+      });
+      opening.catch(() => {
+        if (this.channel === opening) this.channel = null;
+      });
+      this.channel = opening;
+    }
+    return this.channel;
+  }
+
+  async count(queue: string): Promise<number> {
+    const current = this.open();
+    try {
+      return (await (await current).checkQueue(queue)).messageCount;
+    } catch (err) {
+      if (this.channel === current) this.channel = null;
+      if (amqpCode(err) === AMQP_NOT_FOUND) throw new MoveError(`queue '${queue}' does not exist`, null, null);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const ch = this.channel;
+    this.channel = null;
+    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
+  }
 }
 
 async function shovelState(mgmt: ManagementClient, vhost: string, name: string): Promise<{ state: string; reason?: string } | null> {
@@ -109,10 +150,20 @@ export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: 
  * terminated shovel or an overall timeout (shovel deleted), MoveAbortedError on abort.
  */
 export async function moveMessages(mgmt: ManagementClient, amqp: AmqpPool, spec: MoveSpec): Promise<MoveResult> {
+  const counter = new QueueCounter(amqp, spec.vhost);
+  try {
+    return await move(mgmt, counter, spec);
+  } finally {
+    await counter.close();
+  }
+}
+
+async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpec): Promise<MoveResult> {
+  const counts = () => Promise.all([counter.count(spec.source), counter.count(spec.destination)]);
   const started = Date.now();
   const deadline = started + spec.timeoutMs;
   const maxRounds = spec.maxRounds ?? 3;
-  const [src0, dst0] = await Promise.all([exactCount(amqp, spec.vhost, spec.source), exactCount(amqp, spec.vhost, spec.destination)]);
+  const [src0, dst0] = await counts();
   let src = src0;
   let dst = dst0;
   let rounds = 0;
@@ -123,7 +174,7 @@ export async function moveMessages(mgmt: ManagementClient, amqp: AmqpPool, spec:
     await mgmt.putShovel(spec.vhost, spec.name, shovelDefinition(spec.vhost, spec.source, spec.destination, prefetchFor(src)));
     try {
       await spec.onShovelCreated?.();
-      ({ src, dst } = await awaitCompletion(mgmt, amqp, spec, target, dst0, deadline));
+      ({ src, dst } = await awaitCompletion(mgmt, counts, spec, target, dst0, deadline));
     } catch (err) {
       if (err instanceof MoveAbortedError) throw err;
       await mgmt.deleteShovel(spec.vhost, spec.name).catch(() => undefined);
@@ -131,7 +182,7 @@ export async function moveMessages(mgmt: ManagementClient, amqp: AmqpPool, spec:
     }
     await mgmt.deleteShovel(spec.vhost, spec.name);
     // Deleting the shovel returns its unacknowledged messages to the source: read again.
-    [src, dst] = await Promise.all([exactCount(amqp, spec.vhost, spec.source), exactCount(amqp, spec.vhost, spec.destination)]);
+    [src, dst] = await counts();
     spec.onProgress?.(Math.max(0, dst - dst0));
   }
   return { sourceCount: src, destinationCount: dst, destinationBefore: dst0, rounds, durationMs: Date.now() - started };
@@ -139,7 +190,7 @@ export async function moveMessages(mgmt: ManagementClient, amqp: AmqpPool, spec:
 
 async function awaitCompletion(
   mgmt: ManagementClient,
-  amqp: AmqpPool,
+  counts: () => Promise<[number, number]>,
   spec: MoveSpec,
   target: number,
   dst0: number,
@@ -153,7 +204,7 @@ async function awaitCompletion(
   let lastChange = Date.now();
   for (;;) {
     if (spec.shouldAbort?.()) throw new MoveAbortedError();
-    const [src, dst] = await Promise.all([exactCount(amqp, spec.vhost, spec.source), exactCount(amqp, spec.vhost, spec.destination)]);
+    const [src, dst] = await counts();
     spec.onProgress?.(Math.max(0, dst - dst0));
     const now = Date.now();
     if (dst !== lastDst) {

@@ -3,6 +3,14 @@
  * `qmig` — one executable, a small table of subcommands. Add a subcommand by adding a row to
  * COMMANDS (name, one-line summary, run(args) → exit code).
  */
+import { checkCommand } from './commands/check.js';
+import { interruptCommand } from './commands/interrupt.js';
+import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { watchCommand } from './commands/watch.js';
+import { xferCancelCommand } from './commands/xfer-cancel.js';
+import { xferStatusCommand } from './commands/xfer-status.js';
+import { xferCommand } from './commands/xfer.js';
 import { configCommand } from './config-command.js';
 import { serveCommand } from './serve.js';
 
@@ -14,7 +22,19 @@ export interface Subcommand {
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS: Subcommand[] = [serveCommand, configCommand];
+const COMMANDS: Subcommand[] = [
+  serveCommand,
+  configCommand,
+  // Client commands: talk to a sidecar over HTTP (--url/--user/--password, QMIG_URL/QMIG_CLI_USER/QMIG_CLI_PASSWORD).
+  checkCommand,
+  startCommand,
+  statusCommand,
+  watchCommand,
+  interruptCommand,
+  xferCommand,
+  xferStatusCommand,
+  xferCancelCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -142,6 +142,7 @@ export const VARIABLES = {
   retentionDays: variable('QMIG_RETENTION_DAYS', '30', 'Finished migration records older than this are pruned.', positiveInt(1, 36500)),
   transferConcurrency: variable('QMIG_TRANSFER_CONCURRENCY', '2', 'Queues a transfer (xfer) moves at once.', positiveInt(1, 32)),
   transferPrefetch: variable('QMIG_TRANSFER_PREFETCH', '1000', 'src-prefetch-count of transfer shovels: also the bound of messages that a cancel may leave on both clusters.', positiveInt(1, 100000)),
+  migrationBrokerTimeoutMs: variable('QMIG_MIGRATION_BROKER_TIMEOUT_MS', '60000', 'Timeout of one management API request made by a running migration (longer than QMIG_BROKER_TIMEOUT_MS: a request given up while the broker still carries it out, e.g. a shovel created late, is worse than a slow answer).', positiveInt(1000, 600000)),
   auditLogFile: variable('QMIG_AUDIT_LOG', '', 'File that audit records are appended to (empty: the structured log only).', optionalText),
 };
 

@@ -44,7 +44,7 @@ function observe(config: Timed | undefined, status: number | null): void {
     if (typeof started === 'number') brokerRequestDuration.observe({ method, endpoint, status_class: cls }, (performance.now() - started) / 1000);
     if (status === null) brokerErrors.inc({ method, endpoint, kind: 'unreachable' });
     else if (status >= 500) brokerErrors.inc({ method, endpoint, kind: 'server_error' });
-    else if (status >= 400 && status !== 404) brokerErrors.inc({ method, endpoint, kind: 'client_error' });
+    else if (status >= 400 && ![401, 403, 404].includes(status)) brokerErrors.inc({ method, endpoint, kind: 'client_error' });
   } catch {
     // never break a broker request for a metric
   }

@@ -107,7 +107,7 @@ export const brokerRequestDuration = new Histogram({
 
 export const brokerErrors = new Counter({
   name: 'qmig_broker_errors_total',
-  help: 'Management API requests that failed: kind "unreachable" (no answer, timeout), "server_error" (5xx) or "client_error" (4xx other than 404).',
+  help: 'Management API requests that failed: kind "unreachable" (no answer, timeout), "server_error" (5xx) or "client_error" (4xx other than 401, 403 and 404: refused caller credentials and absent objects are not errors of the sidecar).',
   labelNames: ['method', 'endpoint', 'kind'] as const,
   registers: [registry],
 });

@@ -58,7 +58,7 @@ export function activeQueueCounts(records: MigrationRecord[], live: StateSources
 
 export class StateCollector {
   readonly registry = new Registry();
-  private cached: { at: number; value: Promise<StateSnapshot> } | null = null;
+  private cached: { at: number; value: Promise<StateSnapshot>; pending: boolean } | null = null;
   private last: StateSnapshot = { migrations: null, transfers: null, migrationsOk: false, transfersOk: false };
 
   constructor(private readonly sources: StateSources) {
@@ -177,7 +177,8 @@ export class StateCollector {
   snapshot(): Promise<StateSnapshot> {
     const ttl = this.sources.cacheMs ?? 1000;
     const now = Date.now();
-    if (this.cached && now - this.cached.at < ttl) return this.cached.value;
+    // A read in flight is shared by every gauge of the scrape (and by concurrent scrapes).
+    if (this.cached && (this.cached.pending || now - this.cached.at < ttl)) return this.cached.value;
     const value = (async (): Promise<StateSnapshot> => {
       const [migrations, transfers] = await Promise.all([
         this.sources.reader.listRecords().catch(() => null),
@@ -192,7 +193,12 @@ export class StateCollector {
       };
       return this.last;
     })();
-    this.cached = { at: now, value };
+    const entry = { at: now, value, pending: true };
+    this.cached = entry;
+    void value.then(() => {
+      entry.pending = false;
+      entry.at = Date.now();
+    });
     return value;
   }
 }

@@ -11,6 +11,7 @@
  */
 import type { Context } from '../context.js';
 import { restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
+import { ManagementClient } from '../broker/management-client.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
@@ -18,7 +19,7 @@ import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-loc
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 import { interleaveByNode } from './planner.js';
-import { QueueMigrator, RunAbortedError, type EngineHooks } from './queue-runner.js';
+import { QueueMigrator, RunAbortedError, TEMPORARY_PREFIX, type EngineHooks } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
 
@@ -51,6 +52,8 @@ export class MigrationRun {
   private finished = false;
   private readonly writer: MigrationStateWriter;
   private readonly log: Logger;
+  /** The service account with the migration's (longer) request timeout. */
+  private readonly mgmt: ManagementClient;
 
   constructor(
     private readonly ctx: Context,
@@ -62,6 +65,15 @@ export class MigrationRun {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.writer = new MigrationStateWriter(ctx.store, record, queues);
     this.log = logger.child({ migration_id: record.id, vhost: record.vhost });
+    const c = ctx.config;
+    this.mgmt = new ManagementClient({
+      baseUrl: c.managementUrl,
+      user: c.user,
+      password: c.password,
+      caFile: c.caFile,
+      tlsInsecure: c.tlsInsecure,
+      timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
+    });
   }
 
   get id(): string {
@@ -146,6 +158,9 @@ export class MigrationRun {
     // Queues that were in flight when the previous owner died finish first, interrupt or not.
     const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
     const resumeSet = new Set(inFlight);
+    const preexisting = new Set(
+      (await this.mgmt.queues(this.record.vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)),
+    );
     let next = 0;
     let crashed = false;
     const worker = async () => {
@@ -170,7 +185,7 @@ export class MigrationRun {
         }
         // Not started (still pending) when the run stops meanwhile: conclude() skips it.
         if (this.aborted || this.stopReason) return;
-        await this.runQueue(i, resumeSet.has(i));
+        await this.runQueue(i, resumeSet.has(i), preexisting);
       }
     };
     // Every worker ends its current step before this returns, even when one of them throws.
@@ -179,11 +194,12 @@ export class MigrationRun {
     if (failure) throw failure.reason;
   }
 
-  private async runQueue(index: number, resume: boolean): Promise<void> {
+  private async runQueue(index: number, resume: boolean, preexisting: Set<string>): Promise<void> {
     const q = this.queues[index];
     const migrator = new QueueMigrator(
       {
         ctx: this.ctx,
+        mgmt: this.mgmt,
         migration: this.record,
         tolerance: toleranceFor(this.record.options),
         writer: this.writer,
@@ -192,6 +208,7 @@ export class MigrationRun {
         audit: (e) => this.audit(e),
         shouldAbort: () => this.aborted,
         hooks: this.options.hooks,
+        preexistingTemporaryQueues: preexisting,
       },
       q,
       index,
@@ -205,7 +222,7 @@ export class MigrationRun {
   private async interruptRequested(): Promise<boolean> {
     if (this.localInterrupt || this.record.interrupt_requested) return this.markInterrupted();
     try {
-      const p = await this.ctx.mgmt.globalParameter(interruptParameter(this.record.id));
+      const p = await this.mgmt.globalParameter(interruptParameter(this.record.id));
       return p ? this.markInterrupted() : false;
     } catch (err) {
       // A broker blip must not end the migration; the next queue asks again.
@@ -276,7 +293,7 @@ export class MigrationRun {
     this.finished = true;
     await this.writer.flush();
     await this.writer.saveAll();
-    await this.ctx.mgmt.deleteGlobalParameter(interruptParameter(this.record.id)).catch(() => undefined);
+    await this.mgmt.deleteGlobalParameter(interruptParameter(this.record.id)).catch(() => undefined);
     this.audit({ action: 'migration_finished', details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues } });
     this.log.info('migration finished', { status, error });
   }
@@ -284,7 +301,7 @@ export class MigrationRun {
   private async applyDefaultQueueType(): Promise<void> {
     const wanted = this.record.options.set_default_queue_type;
     if (!wanted) return;
-    const vhost = await this.ctx.mgmt.vhost(this.record.vhost).catch(() => null);
+    const vhost = await this.mgmt.vhost(this.record.vhost).catch(() => null);
     const current = vhost?.default_queue_type ?? 'classic';
     if (current === wanted) {
       this.record.notes.push(`default queue type of vhost '${this.record.vhost}' is already ${wanted}`);
@@ -299,7 +316,7 @@ export class MigrationRun {
 
   private async fence(): Promise<void> {
     if (!this.ctx.config.fenceClients) return;
-    const mgmt = this.ctx.mgmt;
+    const mgmt = this.mgmt;
     const serviceUser = this.ctx.config.user;
     const previous = this.record.engine.fence as FenceState | undefined;
     const plan = previous?.active ? await extendPlan(mgmt, previous, serviceUser) : await planFence(mgmt, this.record.vhost, serviceUser);
@@ -320,7 +337,7 @@ export class MigrationRun {
     const state = this.record.engine.fence as FenceState | undefined;
     if (!state?.active) return;
     try {
-      const outcome = await restore(this.ctx.mgmt, state, {
+      const outcome = await restore(this.mgmt, state, {
         restored: (user) => this.audit({ action: 'restore_permission', details: { user } }),
       });
       for (const f of outcome.failed) this.record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);

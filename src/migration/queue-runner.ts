@@ -16,10 +16,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
-import { BrokerRequestError } from '../errors.js';
+import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
-import type { BrokerQueue } from '../broker/management-client.js';
+import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
 import type { AuditEntry } from '../state/audit-log.js';
 import type { MigrationRecord, OriginalQueue, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
@@ -56,6 +56,8 @@ export interface EngineHooks {
 
 export interface QueueRunEnv {
   ctx: Context;
+  /** Management client of the run (the service account, with the migration's longer timeout). */
+  mgmt: ManagementClient;
   migration: MigrationRecord;
   tolerance: Tolerance;
   writer: MigrationStateWriter;
@@ -65,6 +67,8 @@ export interface QueueRunEnv {
   /** True once this process no longer owns the migration (lock lost, shutdown). */
   shouldAbort(): boolean;
   hooks?: EngineHooks;
+  /** Temporary-queue names that existed in the vhost when the run began (not ours to use). */
+  preexistingTemporaryQueues: Set<string>;
 }
 
 /** This process lost the migration: stop without touching its state any more. */
@@ -85,6 +89,15 @@ export class QueueFailure extends Error {
 
 class QueueSkip extends Error {}
 
+const MAX_TRANSIENT_RETRIES = 3;
+
+/** Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
+  const message = (err as Error)?.message ?? '';
+  return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
+}
+
 function describe(err: unknown): string {
   if (err instanceof BrokerRequestError) return `broker refused ${err.method} (${err.status}): ${err.brokerReason}`;
   return (err as Error)?.message ?? String(err);
@@ -103,7 +116,7 @@ export class QueueMigrator {
   }
 
   private get mgmt() {
-    return this.env.ctx.mgmt;
+    return this.env.mgmt;
   }
   private get amqp() {
     return this.env.ctx.amqp;
@@ -116,21 +129,26 @@ export class QueueMigrator {
     q.started_at ??= timestamp();
     q.error = null;
     let step: Step = 'save';
+    let transientFailures = 0;
     try {
-      if (resume && q.phase !== 'pending') {
-        await this.removeShovels();
-        const decision = decideResumeStep(q, await this.observe());
-        this.env.log.info('resuming queue', { queue: q.name, phase: q.phase, decision });
-        if ('skip' in decision) throw new QueueSkip(decision.skip);
-        if ('lost' in decision) throw new QueueFailure(decision.lost);
-        step = decision.step;
-      }
+      if (resume && q.phase !== 'pending') step = await this.recover();
       for (;;) {
         if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
-        await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
-        const next = await this.perform(step, resume);
-        if (next === null) break;
-        step = next;
+        try {
+          await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
+          const next = await this.perform(step);
+          if (next === null) break;
+          step = next;
+        } catch (err) {
+          // A broker that is briefly overloaded or unreachable: wait, then carry on from what
+          // the broker shows (every step is safe to redo after recover()).
+          if (!isTransient(err) || transientFailures >= MAX_TRANSIENT_RETRIES) throw err;
+          transientFailures++;
+          this.env.log.warn('transient broker error; retrying the queue from its observed state', { queue: q.name, step, attempt: transientFailures, error: describe(err) });
+          await new Promise((r) => setTimeout(r, 1000 * 2 ** (transientFailures - 1)));
+          if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
+          step = await this.recover();
+        }
       }
     } catch (err) {
       if (err instanceof RunAbortedError || err instanceof MoveAbortedError) throw new RunAbortedError((err as Error).message);
@@ -146,7 +164,21 @@ export class QueueMigrator {
     }
   }
 
-  private perform(step: Step, resume: boolean): Promise<Step | null> {
+  /** Removes this queue's shovels and picks the step that the broker's state calls for. */
+  private async recover(): Promise<Step> {
+    await this.removeShovels();
+    return this.recoverStep();
+  }
+
+  private async recoverStep(): Promise<Step> {
+    const decision = decideResumeStep(this.q, await this.observe());
+    this.env.log.info('resuming queue', { queue: this.q.name, phase: this.q.phase, decision });
+    if ('skip' in decision) throw new QueueSkip(decision.skip);
+    if ('lost' in decision) throw new QueueFailure(decision.lost);
+    return decision.step;
+  }
+
+  private perform(step: Step): Promise<Step | null> {
     switch (step) {
       case 'save':
         return this.save();
@@ -165,7 +197,7 @@ export class QueueMigrator {
       case 'delete_temporary':
         return this.deleteTemporary();
       case 'finish':
-        return this.finish(resume);
+        return this.finish();
     }
   }
 
@@ -183,14 +215,13 @@ export class QueueMigrator {
 
   private async save(): Promise<Step> {
     const q = this.q;
-    const info = await this.mgmt.queue(this.vhost, q.name);
+    const info = await this.readQueue(q.name);
     if (!info) throw new QueueSkip('queue no longer exists');
     if (isQuorum(info)) throw new QueueSkip('already a quorum queue');
     if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
     if (info.exclusive) throw new QueueSkip('exclusive queue (quorum queues cannot be exclusive)');
     if (!info.durable) throw new QueueSkip('not durable (quorum queues are always durable)');
-    const existingTemporary = await this.mgmt.queue(this.vhost, this.temporary);
-    if (existingTemporary) throw new QueueFailure(`temporary queue '${this.temporary}' already exists (left by an earlier migration?); nothing was changed`);
+    if (this.env.preexistingTemporaryQueues.has(this.temporary)) throw new QueueFailure(`temporary queue '${this.temporary}' already exists (left by an earlier migration?); nothing was changed`);
     const bindings = (await this.mgmt.queueBindings(this.vhost, q.name))
       .filter((b) => b.source !== '' && b.destination_type === 'queue')
       .map((b) => ({ source: b.source, routing_key: b.routing_key, arguments: b.arguments ?? {} }));
@@ -263,7 +294,8 @@ export class QueueMigrator {
 
   private async declareQuorum(): Promise<Step> {
     const original = this.q.original!;
-    await this.phase('declare_quorum');
+    // In memory only: the location does not change here, and a resume reads the broker anyway.
+    this.q.phase = 'declare_quorum';
     const translated = translateArguments(original.arguments);
     this.audit('declare_queue', { type: 'quorum', arguments: translated.arguments, dropped_arguments: translated.dropped, node: original.node });
     await this.mgmt.declareQueue(this.vhost, this.q.name, {
@@ -306,9 +338,16 @@ export class QueueMigrator {
     return 'finish';
   }
 
-  private async finish(resume: boolean): Promise<null> {
+  private async finish(): Promise<Step | null> {
     const q = this.q;
-    if (resume && !this.verifiedInThisRun && (q.original?.message_count ?? 0) > 0) {
+    // A shovel of this queue that exists now was created by a request the broker carried out
+    // late (after the client gave up on it): remove it and start again from what is there.
+    if ((await this.removeShovels()) > 0) {
+      this.env.log.warn('a late shovel of this queue was found and removed; re-checking the queue', { queue: q.name });
+      this.verifiedInThisRun = false;
+      return this.recoverStep();
+    }
+    if (!this.verifiedInThisRun && expectedCount(q) > 0) {
       const count = (await this.amqp.messageCount(this.vhost, q.name)) ?? 0;
       const verdict = verifyCount(expectedCount(q), count, this.env.tolerance, 'quorum queue');
       this.noteVerdict(verdict.message, verdict.ok);
@@ -324,6 +363,19 @@ export class QueueMigrator {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /**
+   * The queue as the management API shows it, with its statistics. Under load the API may answer
+   * a queue without its stats-backed fields (policy, effective_policy_definition) for a moment;
+   * such an answer is read again rather than taken for "not mirrored".
+   */
+  private async readQueue(name: string): Promise<BrokerQueue | null> {
+    for (let attempt = 1; ; attempt++) {
+      const info = await this.mgmt.queue(this.vhost, name);
+      if (!info || isQuorum(info) || info.effective_policy_definition !== undefined || attempt >= 40) return info;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 
   /** Messages that appeared after the count was saved become part of what must arrive. */
   private adopt(extra: number, why: string): void {
@@ -394,12 +446,15 @@ export class QueueMigrator {
     return { main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic', mainCount, temporary: temporary !== null, temporaryCount };
   }
 
-  /** Deletes this queue's shovels (a crashed owner's shovel may still run). */
-  private async removeShovels(): Promise<void> {
-    for (const direction of ['to-temporary', 'to-quorum', 'back'] as const) {
-      const name = shovelName(this.q.name, direction);
-      if (await this.mgmt.deleteShovel(this.vhost, name)) this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted step' });
+  /** Deletes this queue's shovels (a crashed owner's shovel may still run); how many there were. */
+  private async removeShovels(): Promise<number> {
+    const ours = new Set((['to-temporary', 'to-quorum', 'back'] as const).map((d) => shovelName(this.q.name, d)));
+    const present = (await this.mgmt.shovelParameters(this.vhost)).filter((p) => ours.has(p.name));
+    for (const p of present) {
+      this.audit('delete_shovel', { shovel: p.name, reason: 'left by an interrupted or late step' });
+      await this.mgmt.deleteShovel(this.vhost, p.name);
     }
+    return present.length;
   }
 
   /**

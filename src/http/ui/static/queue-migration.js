@@ -24,9 +24,10 @@ var qmig_state = {
     ticks: 0,
     latest_id: null,     // migration shown in the "Migration" section of the main page
     busy: {},            // requests in flight, by purpose (no pile-up when the broker is slow)
+    history: [],         // the migrations list last read
     queues: [],          // eligible queues of the chosen vhost (start form)
     queues_vhost: null,
-    checked: {}          // queue names ticked in the start form
+    checked: Object.create(null) // queue names ticked in the start form (no prototype: any name is a key)
 };
 
 NAVIGATION['Admin'][0]['Queue Migration'] = ['#/queue-migration', 'monitoring'];
@@ -153,7 +154,8 @@ function qmig_pct(n) {
 // A progress bar in the UI's colours: green fill, red when failed, grey track.
 function qmig_fmt_progress(pct, status, width) {
     pct = qmig_pct(pct);
-    var cls = status == 'failed' || status == 'rollback_pending' ? 'qmig-bar-failed' : (pct >= 100 ? 'qmig-bar-done' : 'qmig-bar-running');
+    var cls = status == 'failed' || status == 'rollback_pending' ? 'qmig-bar-failed' :
+        (status == 'interrupted' || status == 'cancelled' ? 'qmig-bar-stopped' : (pct >= 100 ? 'qmig-bar-done' : 'qmig-bar-running'));
     return '<div class="qmig-progress" style="width: ' + (width || 160) + 'px;" data-pct="' + pct + '">' +
         '<div class="qmig-progress-fill ' + cls + '" style="width: ' + pct + '%;"></div>' +
         '<span class="qmig-progress-text">' + pct + ' %</span></div>';
@@ -253,7 +255,7 @@ function qmig_load_vhosts() {
 function qmig_vhost_changed() {
     var select = document.getElementById('qmig-vhost');
     qmig_state.vhost = select.value;
-    qmig_state.checked = {};
+    qmig_state.checked = Object.create(null);
     qmig_set('qmig-check-result', '');
     qmig_load_queues();
 }
@@ -270,7 +272,7 @@ function qmig_load_queues() {
         for (var i = 0; i < queues.length; i++) {
             var q = queues[i];
             var def = q.effective_policy_definition || {};
-            if (q.type == 'classic' && def['ha-mode'] !== undefined) eligible.push(q);
+            if (q.type == 'classic' && def['ha-mode'] !== undefined && !q.exclusive) eligible.push(q);
             else others++;
         }
         eligible.sort(function(a, b) { return a.name < b.name ? -1 : (a.name > b.name ? 1 : 0); });
@@ -349,7 +351,7 @@ function qmig_start() {
     qmig_request('POST', '/queue-migration/start/' + esc(vhost), body, function(answer) {
         button.disabled = false;
         qmig_state.latest_id = answer.migration_id;
-        qmig_state.checked = {};
+        qmig_state.checked = Object.create(null);
         qmig_info('Migration started: ' + qmig_link_migration(answer.migration_id));
         qmig_refresh_main(true);
         qmig_load_queues();
@@ -405,13 +407,15 @@ function qmig_refresh_main(all) {
         qmig_request('GET', '/queue-migration/status', null, function(answer) {
             done();
             var migrations = answer.migrations || [];
-            qmig_set('qmig-history', format('queue-migration-history', {migrations: migrations}));
+            qmig_state.history = migrations;
+            qmig_render_history();
+            // The one started from this page, else the running one, else the newest.
             var shown = null;
+            if (qmig_state.latest_id !== null) {
+                for (var j = 0; j < migrations.length; j++) if (migrations[j].id === qmig_state.latest_id) shown = migrations[j];
+            }
             for (var i = 0; i < migrations.length && shown === null; i++) {
                 if (qmig_is_active(migrations[i].status)) shown = migrations[i];
-            }
-            if (shown === null && qmig_state.latest_id !== null) {
-                for (var j = 0; j < migrations.length; j++) if (migrations[j].id === qmig_state.latest_id) shown = migrations[j];
             }
             if (shown === null && migrations.length > 0) shown = migrations[0];
             if (shown === null) {
@@ -437,11 +441,24 @@ function qmig_refresh_main(all) {
     }
 }
 
+function qmig_render_history() {
+    qmig_set('qmig-history', format('queue-migration-history', {migrations: qmig_state.history || []}));
+}
+
 function qmig_load_shown(id) {
     qmig_once('shown', function(done) {
         qmig_request('GET', '/queue-migration/status/' + esc(id), null, function(detail) {
             done();
             qmig_set('qmig-running', format('queue-migration-progress', {detail: detail, compact: true}));
+            // The list may be a beat behind the migration's own record: show the newer one in both.
+            var history = qmig_state.history || [];
+            for (var i = 0; i < history.length; i++) {
+                if (history[i].id === detail.migration.id && (history[i].status !== detail.migration.status ||
+                                                              history[i].progress_percentage !== detail.migration.progress_percentage)) {
+                    history[i] = detail.migration;
+                    qmig_render_history();
+                }
+            }
         }, function(msg) {
             done();
             qmig_set('qmig-running', '<p class="warning">Cannot read migration ' + fmt_escape_html(id) + ': ' + fmt_escape_html(msg) + '</p>');
@@ -487,6 +504,7 @@ function qmig_refresh_transfer() {
         'div.qmig-bar-running { background: #98f898; }' +
         'div.qmig-bar-done { background: #98f898; }' +
         'div.qmig-bar-failed { background: #ff7a7a; }' +
+        'div.qmig-bar-stopped { background: #ffff7b; }' +
         'span.qmig-progress-text { position: relative; display: block; text-align: center; line-height: 18px; font-size: 11px; padding: 0; margin: 0; }' +
         'div.qmig-queue-picker { max-height: 260px; overflow-y: auto; border: 1px solid #ddd; margin: 5px 0; }' +
         'table.qmig-facts th { text-align: right; padding-right: 10px; }' +

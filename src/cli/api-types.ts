@@ -1,0 +1,114 @@
+/**
+ * The shapes of the sidecar's answers as the client commands read them (see schemas/*.json for
+ * the full contract; only the fields the commands print are listed).
+ */
+
+export interface SystemCheck {
+  check_type: string;
+  status: 'passed' | 'failed' | 'warning';
+  message: string;
+}
+
+export interface QueueIssue {
+  queue: string;
+  type: string;
+  reason: string;
+  severity: 'error' | 'warning';
+}
+
+export interface CheckReport {
+  vhost: string;
+  skip_unsuitable_queues: boolean;
+  overall_ready: boolean;
+  queue_checks: {
+    summary: { total_queues: number; unsuitable_queues: number; compatibility_percentage: number; compatible_queues: number };
+    results: QueueIssue[];
+  };
+  system_checks: { all_passed: boolean; checks: SystemCheck[] };
+}
+
+export interface CheckAllReport {
+  vhost: 'all';
+  overall_ready: boolean;
+  vhosts: CheckReport[];
+}
+
+export interface MigrationRecordView {
+  id: string;
+  display_id: string;
+  vhost: string;
+  node?: string;
+  started_at: string;
+  completed_at: string | null;
+  total_queues: number;
+  completed_queues: number;
+  skipped_queues: number;
+  failed_queues?: number;
+  progress_percentage: number;
+  status: string;
+  skip_unsuitable_queues: boolean;
+  tolerance: number | null;
+  error: string | null;
+  notes?: string[];
+}
+
+export interface QueueStatusView {
+  resource: { name: string; vhost: string };
+  status: string;
+  started_at: string | null;
+  completed_at: string | null;
+  total_messages: number;
+  migrated_messages: number;
+  progress_percentage: number;
+  error: string | null;
+  phase?: string;
+  location?: string;
+}
+
+export interface StatusList {
+  status: 'in_progress' | 'not_running';
+  migrations: MigrationRecordView[];
+}
+
+export interface StatusDetail {
+  migration: MigrationRecordView;
+  queues: QueueStatusView[];
+}
+
+export interface TransferQueueView {
+  name: string;
+  status: string;
+  expected_messages: number;
+  moved_messages: number;
+  left_at_source: number | null;
+  source_removed: boolean;
+  error: string | null;
+}
+
+export interface TransferView {
+  id: string;
+  vhost: string;
+  target: string;
+  target_cluster_name: string;
+  selection: Record<string, unknown>;
+  reason: string;
+  who: string;
+  status: string;
+  started_at: string;
+  completed_at: string | null;
+  total_queues: number;
+  completed_queues: number;
+  failed_queues: number;
+  cancelled_queues: number;
+  skipped_queues: number;
+  expected_messages: number;
+  moved_messages: number;
+  error: string | null;
+  notes: string[];
+  queues?: TransferQueueView[];
+}
+
+/** Migration statuses in which `watch` keeps following. */
+export const ACTIVE_MIGRATION = ['pending', 'in_progress'];
+/** Transfer statuses in which `xfer --watch` keeps following. */
+export const ACTIVE_TRANSFER = ['pending', 'in_progress'];

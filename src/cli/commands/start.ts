@@ -1,0 +1,62 @@
+/**
+ * `qmig start [--vhost V] [--queue Q…] [--batch-size N|all] [--batch-order …] [--tolerance P]
+ * [--skip-unsuitable] [--allow-message-ttl] [--watch]`: POST /start/:vhost. Exit 0 when started
+ * (with --watch: when it completed), 1 when refused (400/404/409) or it ended otherwise.
+ */
+import { flag, listValue, parseBatchSize, parseChoice, parseNumber, stringValue } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { printJson, println } from '../output.js';
+import { remoteCommand } from '../remote-command.js';
+import { INTERVAL_OPTION, intervalMs, watchMigration } from './watch.js';
+
+interface StartResponse {
+  migration_id: string;
+  status: 'started';
+}
+
+export const startCommand = remoteCommand({
+  name: 'start',
+  summary: 'start a migration of a vhost\'s mirrored classic queues to quorum queues',
+  synopsis: '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--watch]',
+  description: 'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --watch, follows it to its end like `qmig watch`.',
+  options: {
+    vhost: { type: 'string', value: 'V', description: 'vhost to migrate (default /)' },
+    queue: { type: 'string', multiple: true, value: 'Q', description: 'migrate only this queue (repeatable; --batch-size/--batch-order are then ignored)' },
+    'batch-size': { type: 'string', value: 'N|all', description: 'migrate at most N queues (0 or all: every eligible queue; default all)' },
+    'batch-order': { type: 'string', value: 'ORDER', description: 'smallest_first (default) or largest_first' },
+    tolerance: { type: 'string', value: 'P', description: 'accepted message count difference in percent, 0 to 100 (default exact)' },
+    'skip-unsuitable': { type: 'boolean', description: 'skip unsuitable queues instead of refusing to start' },
+    'allow-message-ttl': { type: 'boolean', description: 'accept queues with a message TTL' },
+    watch: { type: 'boolean', description: 'follow the migration to its end (exit code by its final status)' },
+    ...INTERVAL_OPTION,
+  },
+  async run(ctx) {
+    const v = ctx.values;
+    const body: Record<string, unknown> = {};
+    const queues = listValue(v, 'queue');
+    if (queues.length > 0) body.queue_names = queues;
+    const batchSize = stringValue(v, 'batch-size');
+    if (batchSize !== undefined) body.batch_size = parseBatchSize(batchSize);
+    const batchOrder = stringValue(v, 'batch-order');
+    if (batchOrder !== undefined) body.batch_order = parseChoice('batch-order', batchOrder, ['smallest_first', 'largest_first'] as const);
+    const tolerance = stringValue(v, 'tolerance');
+    if (tolerance !== undefined) body.tolerance = parseNumber('tolerance', tolerance, 0, 100);
+    if (flag(v, 'skip-unsuitable')) body.skip_unsuitable_queues = true;
+    if (flag(v, 'allow-message-ttl')) body.allow_message_ttl = true;
+    const every = intervalMs(ctx);
+    if (queues.length > 0 && (batchSize !== undefined || batchOrder !== undefined)) ctx.warn('--batch-size and --batch-order are ignored with --queue');
+    const vhost = stringValue(v, 'vhost') ?? '/';
+
+    const res = await ctx.client().post<StartResponse>(`/start/${encodeURIComponent(vhost)}`, body);
+    if (res.status !== 200) {
+      const code = ctx.fail(res);
+      if (res.status === 400 && !ctx.json) ctx.warn(`details: qmig check --vhost ${JSON.stringify(vhost)}`);
+      return code;
+    }
+    const id = res.body.migration_id;
+    if (ctx.json) printJson(ctx.io.stdout, res.body, flag(v, 'watch'));
+    else println(ctx.io.stdout, `migration started: ${id}${flag(v, 'watch') ? '' : `\nfollow it with: qmig watch ${id}`}`);
+    if (!flag(v, 'watch')) return EXIT.ok;
+    return watchMigration(ctx, id, every);
+  },
+});

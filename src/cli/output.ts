@@ -1,0 +1,54 @@
+/**
+ * Where the client commands write, and the plain-text shapes they write: aligned tables,
+ * percentages, JSON. `Io` is the process's stdout/stderr by default; tests pass fakes.
+ */
+
+export interface OutStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+  rows?: number;
+}
+
+export interface Io {
+  stdout: OutStream;
+  stderr: OutStream;
+}
+
+export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+
+export function println(stream: OutStream, text = ''): void {
+  stream.write(text + '\n');
+}
+
+/** The API's JSON as is: pretty for a single answer, one line per document when `compact`. */
+export function printJson(stream: OutStream, value: unknown, compact = false): void {
+  stream.write((compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + '\n');
+}
+
+/** Left-aligned columns separated by two spaces; the last column is never padded. */
+export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n');
+}
+
+export function percent(done: number, total: number): number {
+  if (total <= 0) return 100;
+  return Math.max(0, Math.min(100, Math.floor((done / total) * 100)));
+}
+
+/** `text` cut to `width` characters, ending with an ellipsis when cut. */
+export function truncate(text: string, width: number): string {
+  if (width <= 0) return '';
+  if (text.length <= width) return text;
+  return width === 1 ? '…' : text.slice(0, width - 1) + '…';
+}
+
+/** One line, printable: control characters (names come from the broker) become '?'. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}

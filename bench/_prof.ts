@@ -17,6 +17,7 @@ for (let i = 0; i < N; i++) for (let k = 0; k < 100; k++) ch.sendToQueue(`bench-
 await ch.waitForConfirms(); await conn.close();
 await new Promise((r) => setTimeout(r, 3000));
 const ctx = createContext(loadConfig({ QMIG_MANAGEMENT_URL: 'http://127.0.0.1:16672', QMIG_AMQP_URL: 'amqp://127.0.0.1:6672', QMIG_STATE_VHOST: vhost, QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', QMIG_MIGRATION_CONCURRENCY: process.env.C ?? '6' }), 'x');
+if (process.env.NOWRITE) { (ctx.store as any).saveChunk = async () => {}; }
 const marks = new Map<string, Array<[string, number]>>();
 const mark = (q: string, s: string) => { const l = marks.get(q) ?? []; l.push([s, performance.now()]); marks.set(q, l); };
 const service = new MigrationService(ctx, { hooks: { beforeStep: ({ queue, step }) => mark(queue, step), onShovelCreated: ({ queue, direction }) => mark(queue, 'shovel-created-' + direction) } });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what qmig needs on a fresh Debian machine and is a no-op when everything is there:
-# Debian's rabbitmq-server (for the local cluster), curl (used by scripts/cluster.sh) and the
+# Debian's rabbitmq-server (for the local cluster), curl (used by scripts/cluster.sh), chromium
+# (UI end-to-end test; QMIG_NO_BROWSER=1 skips installing it, e.g. for `npm start`) and the
 # node modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ missing=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 command -v curl >/dev/null || missing+=(curl)
 command -v flock >/dev/null || missing+=(util-linux)
+# Debian's chromium drives the management-UI end-to-end test (playwright-core, no browser download).
+[ -x /usr/bin/chromium ] || [ "${QMIG_NO_BROWSER:-0}" = 1 ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "[install] apt-get install ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then echo "install-deps: installing ${missing[*]} needs root (or sudo)" >&2; exit 1; fi

@@ -4,7 +4,6 @@
  */
 import { ConfigError, loadConfig } from '../config/config.js';
 import { logger, setLogLevel } from '../logging.js';
-import { startSidecar } from '../sidecar.js';
 import type { Subcommand } from './main.js';
 
 export const serveCommand: Subcommand = {
@@ -25,6 +24,8 @@ export const serveCommand: Subcommand = {
     setLogLevel(config.logLevel);
     let sidecar;
     try {
+      // Loaded here, not at the top: client subcommands must not pay for loading the whole sidecar.
+      const { startSidecar } = await import('../sidecar.js');
       sidecar = await startSidecar(config);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;

@@ -10,7 +10,7 @@
  *   taking steps and leaves the record to that sidecar.
  */
 import type { Context } from '../context.js';
-import { restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
+import { closeClientConnections, restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
@@ -41,6 +41,7 @@ export interface RunOptions {
 }
 
 const LOCK_RETRIES = 10;
+const FENCE_SWEEP_MS = 2000;
 
 export class MigrationRun {
   readonly done: Promise<void>;
@@ -49,6 +50,8 @@ export class MigrationRun {
   private localInterrupt = false;
   private abortReason: string | null = null;
   private lockPause: Promise<void> | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private interruptCheck: { value: Promise<boolean> } | null = null;
   private finished = false;
   private readonly writer: MigrationStateWriter;
   private readonly log: Logger;
@@ -142,6 +145,7 @@ export class MigrationRun {
         this.log.error('cannot record the end of the migration', { error: (e as Error).message }),
       );
     } finally {
+      this.stopSweeping();
       this.ctx.live.remove(this.record.id);
       await this.lock.release().catch(() => undefined);
     }
@@ -216,16 +220,29 @@ export class MigrationRun {
     await migrator.run(resume);
     if (q.status === 'failed') this.stopReason = 'failure';
     this.recount();
-    await this.writer.saveRecord().catch((err) => this.log.warn('cannot save the migration record; the next save retries', { error: (err as Error).message }));
+    // Counters are live in memory; the record is written in the background (coalesced).
+    void this.writer.saveRecord().catch((err) => this.log.warn('cannot save the migration record; the next save retries', { error: (err as Error).message }));
   }
 
+  /** The interrupt flag (local, or the global parameter that any sidecar may write). */
   private async interruptRequested(): Promise<boolean> {
     if (this.localInterrupt || this.record.interrupt_requested) return this.markInterrupted();
     try {
-      const p = await this.mgmt.globalParameter(interruptParameter(this.record.id));
-      return p ? this.markInterrupted() : false;
+      // Single flight: workers asking at the same moment share one read; each later ask reads anew.
+      if (!this.interruptCheck) {
+        const value = this.mgmt.globalParameter(interruptParameter(this.record.id)).then((p) => p !== null);
+        const check = { value };
+        this.interruptCheck = check;
+        const clear = () => {
+          if (this.interruptCheck === check) this.interruptCheck = null;
+        };
+        value.then(clear, clear);
+      }
+      const requested = await this.interruptCheck.value;
+      return requested ? this.markInterrupted() : false;
     } catch (err) {
       // A broker blip must not end the migration; the next queue asks again.
+      this.interruptCheck = null;
       this.log.warn('cannot read the interrupt flag', { error: (err as Error).message });
       return false;
     }
@@ -331,9 +348,33 @@ export class MigrationRun {
     });
     state.closed_connections = (state.closed_connections ?? 0) + result.closed;
     await this.writer.saveRecord();
+    this.startSweeping(state);
+  }
+
+  /**
+   * Connections are listed from statistics, so one opened just before the fence may not be
+   * listed yet (up to the broker's statistics interval): close the vhost's client connections
+   * again every few seconds while the fence stands.
+   */
+  private startSweeping(state: FenceState): void {
+    const sweep = async () => {
+      if (!state.active || this.finished || this.aborted) return;
+      const closed = await closeClientConnections(this.mgmt, this.record.vhost, this.ctx.config.user, 'qmig: queue migration in progress on this vhost', {
+        closed: (connection, user) => this.audit({ action: 'close_connection', details: { connection, user, late: true } }),
+      }).catch(() => 0);
+      state.closed_connections = (state.closed_connections ?? 0) + closed;
+    };
+    this.sweeper = setInterval(() => void sweep(), FENCE_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private stopSweeping(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   private async unfence(): Promise<void> {
+    this.stopSweeping();
     const state = this.record.engine.fence as FenceState | undefined;
     if (!state?.active) return;
     try {

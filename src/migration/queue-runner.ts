@@ -201,10 +201,18 @@ export class QueueMigrator {
     }
   }
 
-  private async phase(phase: Step, location?: QueueRecord['location']): Promise<void> {
+  /**
+   * Records a phase change. `durable`: written before this resolves — the original before the
+   * first change, and the move of the messages' home to the temporary queue before the classic
+   * queue is deleted. Other phase changes are written within a second (a resume reads the
+   * broker's state anyway), which keeps a migration of thousands of queues from spending its
+   * time rewriting its own records.
+   */
+  private async phase(phase: Step, location?: QueueRecord['location'], durable = false): Promise<void> {
     this.q.phase = phase;
     if (location) this.q.location = location;
-    await this.env.writer.checkpoint(this.index);
+    if (durable) await this.env.writer.checkpoint(this.index);
+    else this.env.writer.touch(this.index);
   }
 
   private audit(action: string, details: Record<string, unknown> = {}): void {
@@ -222,19 +230,23 @@ export class QueueMigrator {
     if (info.exclusive) throw new QueueSkip('exclusive queue (quorum queues cannot be exclusive)');
     if (!info.durable) throw new QueueSkip('not durable (quorum queues are always durable)');
     if (this.env.preexistingTemporaryQueues.has(this.temporary)) throw new QueueFailure(`temporary queue '${this.temporary}' already exists (left by an earlier migration?); nothing was changed`);
-    const bindings = (await this.mgmt.queueBindings(this.vhost, q.name))
+    const [allBindings, count] = await Promise.all([this.mgmt.queueBindings(this.vhost, q.name), this.amqp.messageCount(this.vhost, q.name)]);
+    const bindings = allBindings
       .filter((b) => b.source !== '' && b.destination_type === 'queue')
       .map((b) => ({ source: b.source, routing_key: b.routing_key, arguments: b.arguments ?? {} }));
-    const count = await this.amqp.messageCount(this.vhost, q.name);
     if (count === null) throw new QueueSkip('queue no longer exists');
     q.original = originalOf(info, bindings, count);
     q.total_messages = count;
     q.migrated_messages = 0;
     q.detail.temporary_queue = this.temporary;
+    // The temporary queue keeps as many copies as the classic queue had (master + mirrors): as
+    // durable as what it replaces, without the cost of extra replicas for a queue that lives
+    // a few seconds. The final quorum queue gets the broker's full default membership.
+    q.detail.temporary_replicas = 1 + (info.slave_nodes?.length ?? 0);
     q.detail.consumers_at_start = info.consumers ?? 0;
     const translated = translateArguments(info.arguments);
     if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
-    await this.phase('save', 'classic');
+    await this.phase('save', 'classic', true);
     return count === 0 ? 'empty_fast_path' : 'declare_temporary';
   }
 
@@ -258,9 +270,10 @@ export class QueueMigrator {
   private async declareTemporary(): Promise<Step> {
     this.q.phase = 'declare_temporary';
     this.audit('declare_queue', { name: this.temporary, type: 'quorum', temporary: true, node: this.q.original?.node ?? null });
+    const replicas = this.q.detail.temporary_replicas;
     await this.mgmt.declareQueue(this.vhost, this.temporary, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum' },
+      arguments: { 'x-queue-type': 'quorum', ...(typeof replicas === 'number' && replicas >= 2 ? { 'x-quorum-initial-group-size': replicas } : {}) },
       ...(this.q.original?.node ? { node: this.q.original.node } : {}),
     });
     this.temporaryExists = true;
@@ -279,7 +292,7 @@ export class QueueMigrator {
   private async deleteClassic(): Promise<Step> {
     // The temporary queue takes over the bindings first, so nothing routed meanwhile is dropped.
     await this.bindAll(this.temporary);
-    await this.phase('delete_classic', 'temporary');
+    await this.phase('delete_classic', 'temporary', true);
     this.audit('delete_queue', { type: 'classic', if_empty: true, messages_moved_to: this.temporary });
     try {
       await this.mgmt.deleteQueue(this.vhost, this.q.name, { ifEmpty: true });
@@ -310,7 +323,8 @@ export class QueueMigrator {
 
   private async moveToQuorum(): Promise<Step> {
     // The quorum queue is bound; unbinding the temporary queue stops it from receiving anything new.
-    const bindings = (await this.mgmt.queueBindings(this.vhost, this.temporary)).filter((b) => b.source !== '');
+    // The temporary queue only ever got the original bindings (none: nothing to look up).
+    const bindings = (this.q.original?.bindings.length ?? 0) > 0 ? (await this.mgmt.queueBindings(this.vhost, this.temporary)).filter((b) => b.source !== '') : [];
     for (const b of bindings) {
       this.audit('unbind', { queue_bound: this.temporary, exchange: b.source, routing_key: b.routing_key });
       await this.mgmt.unbindQueue(this.vhost, b.source, this.temporary, b.properties_key);
@@ -356,9 +370,8 @@ export class QueueMigrator {
     q.status = 'completed';
     q.completed_at = timestamp();
     q.migrated_messages = q.total_messages;
-    q.location = 'quorum';
+    await this.phase('finish', 'quorum');
     q.phase = 'done';
-    await this.env.writer.checkpoint(this.index);
     return null;
   }
 

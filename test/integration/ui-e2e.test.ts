@@ -17,6 +17,7 @@ import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
+import { MigrationStore } from '../../src/state/migration-store.js';
 import { classicQueue, waitSynchronised } from './migration-support.js';
 import { cleanupTargetVhost, cleanupTransferRecords, targetCluster } from './transfer-support.js';
 
@@ -36,6 +37,14 @@ async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** The migration records of `vhost` (cluster-wide global parameters) are deleted after the test. */
+function forgetMigrations(t: { after(fn: () => unknown): void }, vhost: string): void {
+  t.after(async () => {
+    const store = new MigrationStore(admin());
+    for (const r of (await store.listRecords().catch(() => [])).filter((x) => x.vhost === vhost)) await store.delete(r).catch(() => undefined);
   });
 }
 
@@ -129,6 +138,7 @@ test("GET /api/extensions asks the broker with the caller's credentials; the pag
 
 test('Admin → Queue Migration: check, start, live progress to 100 %, history and detail, readable errors', { timeout: 300_000 }, async (t) => {
   const vhost = await testVhost(t);
+  forgetMigrations(t, vhost);
   await mirrorPolicy(vhost);
   for (const [i, q] of QUEUES.entries()) {
     await classicQueue(vhost, q.name, {}, i % 3);
@@ -276,6 +286,7 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
 
 test('interrupt with confirmation from the page; a transfer in the list and its detail', { timeout: 300_000 }, async (t) => {
   const vhost = await testVhost(t);
+  forgetMigrations(t, vhost);
   await mirrorPolicy(vhost);
   const names = ['q1', 'q2', 'q3', 'q4'];
   for (const [i, name] of names.entries()) {
@@ -287,7 +298,6 @@ test('interrupt with confirmation from the page; a transfer in the list and its 
   // One queue at a time; the first one waits in its first step until the test lets it go.
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  t.after(() => release());
   let held: string | null = null;
   const sidecar = await startTestSidecar(t, {
     env: { QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', QMIG_STATE_VHOST: vhost, QMIG_MIGRATION_CONCURRENCY: '1' },
@@ -307,25 +317,31 @@ test('interrupt with confirmation from the page; a transfer in the list and its 
   await page.selectOption('#qmig-vhost', vhost);
   await page.waitForSelector('#qmig-queue-list tr.qmig-queue-row');
   const id = await clickStart(page);
-  const shown = `#qmig-running .qmig-migration[data-id="${id}"][data-status=in_progress]`;
-  await page.waitForSelector(`${shown} button.qmig-interrupt`, { timeout: 60_000 });
-  await page.waitForSelector(`${shown} table.qmig-queues tr[data-status=in_progress]`, { timeout: 60_000 });
-  await shot(page, '7-before-interrupt');
+  try {
+    const shown = `#qmig-running .qmig-migration[data-id="${id}"][data-status=in_progress]`;
+    await page.waitForSelector(`${shown} button.qmig-interrupt`, { timeout: 60_000 });
+    await page.waitForSelector(`${shown} table.qmig-queues tr[data-status=in_progress]`, { timeout: 60_000 });
+    await shot(page, '7-before-interrupt');
 
-  await page.click(`${shown} button.qmig-interrupt`);
-  assert.match(dialogs[dialogs.length - 1], /Interrupt this migration\?/);
-  await page.waitForSelector('.form-popup-info:has-text("Interrupt requested")', { timeout: 60_000 });
-  release();
+    await page.click(`${shown} button.qmig-interrupt`);
+    assert.match(dialogs[dialogs.length - 1], /Interrupt this migration\?/);
+    await page.waitForSelector('.form-popup-info:has-text("Interrupt requested")', { timeout: 60_000 });
+    release();
 
-  const done = `#qmig-running .qmig-migration[data-id="${id}"][data-status=interrupted]`;
-  await page.waitForSelector(done, { timeout: 120_000 });
-  const rows = await page.$$eval(`${done} table.qmig-queues tbody tr`, (trs) => trs.map((r) => r.getAttribute('data-status')));
-  assert.deepEqual([...rows].sort(), ['completed', 'skipped', 'skipped', 'skipped'], 'the queue in flight finished, the others were skipped');
-  assert.ok(!(await page.$(`${done} button.qmig-interrupt`)), 'no interrupt button once it ended');
-  const api = (await (await sidecar.api(`/api/queue-migration/status/${id}`)).json()) as { migration: { status: string } };
-  assert.equal(api.migration.status, 'interrupted');
-  await page.click('.form-popup-info span:text-is("Close")').catch(() => undefined);
-  await shot(page, '8-interrupted');
+    const done = `#qmig-running .qmig-migration[data-id="${id}"][data-status=interrupted]`;
+    await page.waitForSelector(done, { timeout: 120_000 });
+    const rows = await page.$$eval(`${done} table.qmig-queues tbody tr`, (trs) => trs.map((r) => r.getAttribute('data-status')));
+    assert.deepEqual([...rows].sort(), ['completed', 'skipped', 'skipped', 'skipped'], 'the queue in flight finished, the others were skipped');
+    assert.ok(!(await page.$(`${done} button.qmig-interrupt`)), 'no interrupt button once it ended');
+    const api = (await (await sidecar.api(`/api/queue-migration/status/${id}`)).json()) as { migration: { status: string } };
+    assert.equal(api.migration.status, 'interrupted');
+    await page.click('.form-popup-info span:text-is("Close")').catch(() => undefined);
+    await shot(page, '8-interrupted');
+  } finally {
+    // Never leave a held run behind: a sidecar closing under it would leave an active record.
+    release();
+    await (sidecar.engine as MigrationService).whenFinished(id);
+  }
 
   // --- a transfer of another vhost's queue to the target cluster -----------------------------
   const xvhost = await testVhost(t);

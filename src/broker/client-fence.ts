@@ -26,9 +26,11 @@ export interface FencePlan {
 }
 
 export interface FenceEvents {
-  revoked?(user: string): void;
+  /** A returned promise is awaited (a test hook may hold the fence there). */
+  revoked?(user: string): unknown;
   closed?(connection: string, user: string): void;
-  restored?(user: string): void;
+  /** A returned promise is awaited (a test hook may hold the restore there). */
+  restored?(user: string): unknown;
 }
 
 /** The permissions to take away: everyone's on `vhost` except the service account's. */
@@ -53,7 +55,7 @@ export async function extendPlan(mgmt: ManagementClient, plan: FencePlan, servic
 /** Deletes the planned permissions (idempotent) and closes the vhost's client connections. */
 export async function revoke(mgmt: ManagementClient, plan: FencePlan, serviceUser: string, reason: string, events: FenceEvents = {}): Promise<{ closed: number }> {
   for (const p of plan.permissions) {
-    if (await mgmt.deletePermission(plan.vhost, p.user)) events.revoked?.(p.user);
+    if (await mgmt.deletePermission(plan.vhost, p.user)) await events.revoked?.(p.user);
   }
   return { closed: await closeClientConnections(mgmt, plan.vhost, serviceUser, reason, events) };
 }
@@ -87,7 +89,7 @@ export async function restore(mgmt: ManagementClient, plan: FencePlan, events: F
     try {
       await mgmt.setPermission(plan.vhost, p.user, { configure: p.configure, write: p.write, read: p.read });
       out.restored.push(p.user);
-      events.restored?.(p.user);
+      await events.restored?.(p.user);
     } catch (err) {
       if (err instanceof BrokerRequestError) out.failed.push({ user: p.user, reason: err.brokerReason });
       else throw err;

@@ -8,7 +8,7 @@
 import type { BrokerNode, BrokerPolicy, BrokerQueue, BrokerVhost, ManagementClient } from '../broker/management-client.js';
 import { VhostNotFoundError } from '../errors.js';
 import { timestamp } from '../state/records.js';
-import { PROBE_PREFIX } from './relaxed-checks.js';
+import { isInternalQueue } from '../migration/internal-queues.js';
 
 /** A node as the checks need it: the management fields plus the plugins it runs. */
 export interface NodeState extends BrokerNode {
@@ -70,8 +70,9 @@ export async function gatherVhostState(mgmt: ManagementClient, vhost: string): P
     mgmt.policies(vhost).catch(notFoundAs<BrokerPolicy[]>([])),
   ]);
   if (!info) throw new VhostNotFoundError(vhost);
-  // A relaxed-checks probe (this check's or another sidecar's) may exist for a moment: not a user queue.
-  return { vhost: info, queues: queues.filter((q) => !q.name.startsWith(PROBE_PREFIX)), policies };
+  // qmig's own queues are not user queues: the lock queues of the state vhost, temporary queues,
+  // a relaxed-checks probe (this check's or another sidecar's) that exists for a moment.
+  return { vhost: info, queues: queues.filter((q) => !isInternalQueue(q.name)), policies };
 }
 
 export async function gatherClusterSnapshot(mgmt: ManagementClient, vhost: string): Promise<ClusterSnapshot> {

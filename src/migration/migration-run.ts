@@ -131,6 +131,7 @@ export class MigrationRun {
         await this.writer.saveRecord();
       }
       if (this.aborted) return;
+      await this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'before_fence' });
       await this.fence();
       await this.runQueues();
       if (this.aborted) return;
@@ -343,7 +344,10 @@ export class MigrationRun {
     await this.writer.saveRecord();
     if (this.aborted) return;
     const result = await revoke(mgmt, plan, serviceUser, 'qmig: queue migration in progress on this vhost', {
-      revoked: (user) => this.audit({ action: 'revoke_permission', details: { user } }),
+      revoked: (user) => {
+        this.audit({ action: 'revoke_permission', details: { user } });
+        return this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'fence_revoked', user });
+      },
       closed: (connection, user) => this.audit({ action: 'close_connection', details: { connection, user } }),
     });
     state.closed_connections = (state.closed_connections ?? 0) + result.closed;
@@ -379,7 +383,10 @@ export class MigrationRun {
     if (!state?.active) return;
     try {
       const outcome = await restore(this.mgmt, state, {
-        restored: (user) => this.audit({ action: 'restore_permission', details: { user } }),
+        restored: (user) => {
+          this.audit({ action: 'restore_permission', details: { user } });
+          return this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'permission_restored', user });
+        },
       });
       for (const f of outcome.failed) this.record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
       state.active = false;

@@ -25,6 +25,17 @@ export interface MigrationServiceOptions {
 
 const isActive = (r: MigrationRecord) => (ACTIVE_STATUSES as readonly string[]).includes(r.status);
 
+/**
+ * The vhost whose lock queue guards a migration (`record.engine.lock_vhost`; records written
+ * before it was stored were guarded in the default state vhost `/`). Records are cluster-wide but
+ * a lock lives in one vhost: a sidecar judges ("is its lock free?", resume, 409) only the records
+ * guarded in its own QMIG_STATE_VHOST, so all sidecars of one cluster must share that setting.
+ */
+export function lockVhostOf(r: MigrationRecord): string {
+  const v = r.engine?.lock_vhost;
+  return typeof v === 'string' ? v : '/';
+}
+
 export class MigrationService implements MigrationEngine {
   private readonly runs = new Map<string, MigrationRun>();
   private resuming: Promise<void> | null = null;
@@ -35,6 +46,9 @@ export class MigrationService implements MigrationEngine {
   private get who(): string {
     return `qmig:${this.ctx.instanceId}`;
   }
+
+  /** Active, and guarded by the lock this sidecar takes (see lockVhostOf). */
+  private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
     let lock: ClusterLock;
@@ -47,11 +61,12 @@ export class MigrationService implements MigrationEngine {
     let launched = false;
     try {
       // The lock was free, yet a record is active: its sidecar died. Resume it now, refuse this start.
-      const orphan = (await this.ctx.store.listRecords()).find(isActive);
+      const orphan = (await this.ctx.store.listRecords()).find(this.isOurActive);
       if (orphan) {
         launched = await this.resume(orphan, lock);
         throw new MigrationInProgressError(orphan.id);
       }
+      await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
       const assessment = await assessStart(this.ctx, vhost, options);
       const now = new Date();
       const startedAt = timestamp(now);
@@ -107,7 +122,7 @@ export class MigrationService implements MigrationEngine {
         queue_chunks: 0,
         interrupt_requested: false,
         notes: [],
-        engine: { started_by: caller.user },
+        engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost },
         updated_at: startedAt,
       };
       await this.ctx.store.create(record, queues);
@@ -147,7 +162,7 @@ export class MigrationService implements MigrationEngine {
 
   private async resumeOnce(): Promise<void> {
     if (this.closed) return;
-    const orphans = (await this.ctx.store.listRecords()).filter((r) => isActive(r) && !this.runs.has(r.id));
+    const orphans = (await this.ctx.store.listRecords()).filter((r) => this.isOurActive(r) && !this.runs.has(r.id));
     if (orphans.length === 0) return;
     let lock: ClusterLock;
     try {
@@ -206,7 +221,7 @@ export class MigrationService implements MigrationEngine {
   private async activeMigrationId(): Promise<string | null> {
     for (const run of this.runs.values()) if (isActive(run.record)) return run.id;
     for (let attempt = 0; attempt < 15; attempt++) {
-      const active = (await this.ctx.store.listRecords().catch(() => [])).find(isActive);
+      const active = (await this.ctx.store.listRecords().catch(() => [])).find(this.isOurActive);
       if (active) return active.id;
       await new Promise((r) => setTimeout(r, 200));
     }

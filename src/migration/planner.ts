@@ -9,6 +9,7 @@
  */
 import type { BrokerQueue } from '../broker/management-client.js';
 import type { MigrationOptions } from '../state/records.js';
+import { isInternalQueue } from './internal-queues.js';
 
 export interface NamedReason {
   name: string;
@@ -34,6 +35,7 @@ export function isMirroredClassic(q: BrokerQueue): boolean {
 }
 
 function whyIneligible(q: BrokerQueue): string {
+  if (isInternalQueue(q.name)) return 'an internal queue of qmig (lock, temporary or probe queue)';
   if (isQuorum(q)) return 'already a quorum queue';
   if (q.type === 'stream') return 'a stream, not a classic queue';
   return 'not mirrored (no ha-mode in its effective policy)';
@@ -50,12 +52,14 @@ export function selectQueues(queues: BrokerQueue[], options: Pick<MigrationOptio
     for (const name of new Set(options.queue_names)) {
       const q = byName.get(name);
       if (!q) notFound.push(name);
-      else if (!isMirroredClassic(q)) ineligible.push({ name, reason: whyIneligible(q) });
+      else if (isInternalQueue(name) || !isMirroredClassic(q)) ineligible.push({ name, reason: whyIneligible(q) });
       else candidates.push(q);
     }
     return { candidates, notFound, ineligible };
   }
-  const mirrored = queues.filter(isMirroredClassic);
+  // qmig's own queues (e.g. the exclusive lock queue in the state vhost, which a mirroring policy
+  // of that vhost also matches) are never candidates.
+  const mirrored = queues.filter((q) => !isInternalQueue(q.name) && isMirroredClassic(q));
   const sign = options.batch_order === 'largest_first' ? -1 : 1;
   mirrored.sort((a, b) => sign * (bytesOf(a) - bytesOf(b)) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const limit = options.batch_size === 'all' || options.batch_size === 0 ? mirrored.length : options.batch_size;

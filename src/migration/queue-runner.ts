@@ -52,6 +52,12 @@ export function shovelName(queue: string, direction: MoveDirection): string {
 export interface EngineHooks {
   beforeStep?(info: { migrationId: string; queue: string; step: Step }): void | Promise<void>;
   onShovelCreated?(info: { migrationId: string; queue: string; shovel: string; direction: MoveDirection }): void | Promise<void>;
+  /**
+   * Run-level points (test/reliability kills a sidecar there): `validating` (lock held, no record
+   * yet; migrationId null), `before_fence` (record saved, nothing touched), `fence_revoked` (after
+   * each permission revoked; `user`), `permission_restored` (after each one put back; `user`).
+   */
+  atPoint?(info: { migrationId: string | null; point: 'validating' | 'before_fence' | 'fence_revoked' | 'permission_restored'; user?: string }): void | Promise<void>;
 }
 
 export interface QueueRunEnv {

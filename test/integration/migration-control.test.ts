@@ -8,6 +8,7 @@ import amqplib from 'amqplib';
 import { test } from 'node:test';
 import { InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../../src/errors.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
+import { ClusterLock, MIGRATION_LOCK } from '../../src/state/cluster-lock.js';
 import { newMigrationId } from '../../src/state/migration-id.js';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish } from '../support/messages.js';
@@ -232,4 +233,58 @@ test('clients of the vhost are kept out during the migration and let back in aft
   assert.deepEqual(await mgmt.permission(vhost, app.user), permBefore, 'permission restored exactly');
   const again = await amqplib.connect(amqpUrl(vhost, 0, app.user, app.password));
   await again.close();
+});
+
+test('the lock connection dies mid-run: the owner takes the lock again at once and finishes', async (t) => {
+  const vhost = await testVhost(t);
+  const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
+  const probe = engineContext(t, vhost, {}, 1);
+  const ids: string[] = [];
+  cleanupRecords(t, () => ctx, () => ids);
+  await mirrorPolicy(vhost, '.*');
+  for (const n of ['l1', 'l2', 'l3']) await classicQueue(vhost, n, {}, 0);
+  for (const n of ['l1', 'l2', 'l3']) await publish(vhost, { queue: n }, 15);
+  await waitSynchronised(vhost);
+
+  const observed: Record<string, unknown> = {};
+  const service = new MigrationService(ctx, {
+    hooks: {
+      beforeStep: async ({ queue, step }) => {
+        if (queue !== 'l1' || step !== 'save' || observed.closed) return;
+        // Find the lock's connection (listed from statistics: may take a moment) and kill it.
+        const lockConnections = async () =>
+          (await admin().ok<Array<{ name: string; client_properties?: { connection_name?: string } }>>('GET', `/vhosts/${encodeURIComponent(vhost)}/connections`))
+            .filter((c) => c.client_properties?.connection_name === 'qmig lock qmig.lock.migration')
+            .map((c) => c.name);
+        const deadline = Date.now() + 15_000;
+        let first: string | undefined;
+        while (!(first = (await lockConnections())[0])) {
+          if (Date.now() > deadline) throw new Error('lock connection not listed');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        observed.closed = await admin().closeConnection(first, 'test: lock connection lost');
+        // The owner re-acquires on its own, on a new connection. (Probing the lock from here
+        // would race the owner for it, so the test only watches the connections.)
+        const until = Date.now() + 15_000;
+        for (;;) {
+          const now = await lockConnections();
+          if (now.some((n) => n !== first)) {
+            observed.heldAgain = true;
+            break;
+          }
+          if (Date.now() > until) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    },
+  });
+  const { migration_id: id } = await service.start(vhost, startOptions(), caller);
+  ids.push(id);
+  await service.whenFinished(id);
+  const record = (await ctx.store.loadRecord(id))!;
+  assert.equal(observed.closed, true);
+  assert.equal(observed.heldAgain, true);
+  assert.equal(record.status, 'completed', record.error ?? '');
+  assert.equal(record.completed_queues, 3);
+  assert.equal(await ClusterLock.isHeld(probe.amqp, vhost, MIGRATION_LOCK), false, 'released at the end');
 });

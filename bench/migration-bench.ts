@@ -132,7 +132,9 @@ async function partA(nodes: string[]): Promise<{ ratio: number; baseMs: number; 
   try {
     await mgmt.declareQueue(vhost, 'bench-base', { durable: true, arguments: {}, node: nodes[0] });
     await mgmt.declareQueue(vhost, 'bench-mig', { durable: true, arguments: {}, node: nodes[0] });
-    await mgmt.declareQueue(vhost, 'base.temporary', { durable: true, arguments: { 'x-queue-type': 'quorum' }, node: nodes[0] });
+    // The same queues the engine uses: a temporary quorum queue with as many copies as the
+    // classic queue had (2: exactly-2 mirroring), then a quorum queue with the default membership.
+    await mgmt.declareQueue(vhost, 'base.temporary', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 2 }, node: nodes[0] });
     await mgmt.declareQueue(vhost, 'base.final', { durable: true, arguments: { 'x-queue-type': 'quorum' }, node: nodes[0] });
     console.log(`(a) publishing 2 × ${MESSAGES} × ${BODY.length} B …`);
     await publishTo(vhost, new Map([['bench-base', MESSAGES], ['bench-mig', MESSAGES]]));

@@ -146,6 +146,9 @@ export class ManagementClient {
         : undefined,
       headers: { 'content-type': 'application/json' },
       validateStatus: () => true,
+      // The API never redirects a call it serves; it redirects a path with a `.`/`..` segment (a
+      // vhost or queue named "..") to another resource, whose answer must not be taken for this one.
+      maxRedirects: 0,
     });
   }
 
@@ -168,17 +171,17 @@ export class ManagementClient {
     return { status: res.status, data: res.data as T };
   }
 
-  /** Request that must succeed (2xx); a 4xx becomes BrokerRequestError. */
+  /** Request that must succeed (2xx); a 3xx/4xx becomes BrokerRequestError. */
   async ok<T>(method: string, path: string, data?: unknown, config?: AxiosRequestConfig): Promise<T> {
     const res = await this.request<T>(method, path, data, config);
-    if (res.status >= 400) throw new BrokerRequestError(res.status, method, path, reasonOf(res.data));
+    if (res.status >= 300) throw new BrokerRequestError(res.status, method, path, reasonOf(res.data));
     return res.data;
   }
 
-  /** GET that answers null on 404. */
+  /** GET that answers null on 404 (and on a redirect: the path cannot name such an object). */
   async getOrNull<T>(path: string, config?: AxiosRequestConfig): Promise<T | null> {
     const res = await this.request<T>('GET', path, undefined, config);
-    if (res.status === 404) return null;
+    if (res.status === 404 || (res.status >= 300 && res.status < 400)) return null;
     if (res.status >= 400) throw new BrokerRequestError(res.status, 'GET', path, reasonOf(res.data));
     return res.data;
   }
@@ -187,7 +190,7 @@ export class ManagementClient {
   async deleteIfExists(path: string, config?: AxiosRequestConfig): Promise<boolean> {
     const res = await this.request('DELETE', path, undefined, config);
     if (res.status === 404) return false;
-    if (res.status >= 400) throw new BrokerRequestError(res.status, 'DELETE', path, reasonOf(res.data));
+    if (res.status >= 300) throw new BrokerRequestError(res.status, 'DELETE', path, reasonOf(res.data));
     return true;
   }
 

@@ -6,7 +6,7 @@
  * `check/all` gathers the cluster part once and the vhost part per vhost.
  */
 import type { BrokerNode, BrokerPolicy, BrokerQueue, BrokerVhost, ManagementClient } from '../broker/management-client.js';
-import { VhostNotFoundError } from '../errors.js';
+import { BrokerUnavailableError, VhostNotFoundError } from '../errors.js';
 import { timestamp } from '../state/records.js';
 import { isInternalQueue } from '../migration/internal-queues.js';
 
@@ -72,7 +72,34 @@ export async function gatherVhostState(mgmt: ManagementClient, vhost: string): P
   if (!info) throw new VhostNotFoundError(vhost);
   // qmig's own queues are not user queues: the lock queues of the state vhost, temporary queues,
   // a relaxed-checks probe (this check's or another sidecar's) that exists for a moment.
-  return { vhost: info, queues: queues.filter((q) => !isInternalQueue(q.name)), policies };
+  const userQueues = await withStatistics(mgmt, vhost, queues.filter((q) => !isInternalQueue(q.name)));
+  return { vhost: info, queues: userQueues, policies };
+}
+
+const STATISTICS_ATTEMPTS = 6;
+const STATISTICS_RETRY_MS = 500;
+
+/**
+ * A queue row without `effective_policy_definition` has no statistics yet (just declared, or a
+ * node whose management agent is not reporting): judging it would silently treat a mirrored
+ * queue as unmirrored and leave it out. Re-read for a few seconds; if rows are still incomplete,
+ * refuse with 503 naming them rather than answer from partial data.
+ */
+async function withStatistics(mgmt: ManagementClient, vhost: string, queues: BrokerQueue[]): Promise<BrokerQueue[]> {
+  let current = queues;
+  for (let attempt = 1; ; attempt++) {
+    const missing = current.filter((q) => q.effective_policy_definition === undefined);
+    if (missing.length === 0) return current;
+    if (attempt >= STATISTICS_ATTEMPTS) {
+      const names = missing.slice(0, 5).map((q) => `'${q.name}'`).join(', ');
+      throw new BrokerUnavailableError(
+        `the broker has no statistics yet for ${missing.length} queue(s) of vhost '${vhost}' (${names}${missing.length > 5 ? ', …' : ''}); ` +
+          'a node may not be reporting to the management API. Retry in a few seconds.',
+      );
+    }
+    await new Promise((r) => setTimeout(r, STATISTICS_RETRY_MS));
+    current = (await mgmt.queues(vhost, QUEUE_COLUMNS).catch(notFoundAs<BrokerQueue[]>([]))).filter((q) => !isInternalQueue(q.name));
+  }
 }
 
 export async function gatherClusterSnapshot(mgmt: ManagementClient, vhost: string): Promise<ClusterSnapshot> {

@@ -98,7 +98,8 @@ export class Authenticator {
   private async verify(creds: BasicCredentials): Promise<Caller> {
     // The service-account client with the caller's credentials for this one request.
     const res = await this.ctx.mgmt.request<Whoami>('GET', '/whoami', undefined, { auth: { username: creds.user, password: creds.password } });
-    if (res.status === 401 || res.status === 403) throw new NotAuthorizedError('Login failed');
+    // 400/431…: credentials the broker cannot even read (e.g. kilobytes long) are a failed login too.
+    if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new NotAuthorizedError('Login failed');
     if (res.status >= 400 || !res.data || typeof res.data.name !== 'string') {
       throw new BrokerError(`the broker answered ${res.status} to /api/whoami`);
     }

@@ -96,10 +96,16 @@ export class QueueFailure extends Error {
 class QueueSkip extends Error {}
 
 const MAX_TRANSIENT_RETRIES = 3;
+const MAX_TRANSIENT_BACKOFF_MS = 5000;
 
-/** Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost. */
+/**
+ * Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost, or a
+ * management call that the answering node could not carry out on another node that is stopping
+ * or booting (3.10 answers 400 "Request to node … failed with …" then).
+ */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
+  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc/i.test(err.brokerReason)) return true;
   const message = (err as Error)?.message ?? '';
   return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
 }
@@ -136,6 +142,8 @@ export class QueueMigrator {
     q.error = null;
     let step: Step = 'save';
     let transientFailures = 0;
+    /** Since when the broker keeps failing transiently (null: the last step went through). */
+    let outageSince: number | null = null;
     try {
       if (resume && q.phase !== 'pending') step = await this.recover();
       for (;;) {
@@ -143,17 +151,22 @@ export class QueueMigrator {
         try {
           await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
           const next = await this.perform(step);
+          outageSince = null;
+          transientFailures = 0;
           if (next === null) break;
           step = next;
         } catch (err) {
-          // A broker that is briefly overloaded or unreachable: wait, then carry on from what
-          // the broker shows (every step is safe to redo after recover()).
-          if (!isTransient(err) || transientFailures >= MAX_TRANSIENT_RETRIES) throw err;
+          // A broker that is briefly overloaded or unreachable (a management API gone for a few
+          // seconds, a node restarting): wait, then carry on from what the broker shows (every
+          // step is safe to redo after recover()). At least MAX_TRANSIENT_RETRIES tries, and for
+          // as long as QMIG_MIGRATION_BROKER_TIMEOUT_MS since the broker started failing.
+          outageSince ??= Date.now();
+          if (!isTransient(err) || (transientFailures >= MAX_TRANSIENT_RETRIES && Date.now() - outageSince > this.outageBudgetMs)) throw err;
           transientFailures++;
           this.env.log.warn('transient broker error; retrying the queue from its observed state', { queue: q.name, step, attempt: transientFailures, error: describe(err) });
-          await new Promise((r) => setTimeout(r, 1000 * 2 ** (transientFailures - 1)));
+          await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (transientFailures - 1), MAX_TRANSIENT_BACKOFF_MS)));
           if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
-          step = await this.recover();
+          step = await this.recoverThroughOutage(outageSince);
         }
       }
     } catch (err) {
@@ -167,6 +180,24 @@ export class QueueMigrator {
         return;
       }
       await this.fail(step, err);
+    }
+  }
+
+  private get outageBudgetMs(): number {
+    return this.env.ctx.config.migrationBrokerTimeoutMs;
+  }
+
+  /** recover(), retried while the broker stays unreachable (within the outage budget). */
+  private async recoverThroughOutage(outageSince: number): Promise<Step> {
+    for (;;) {
+      try {
+        return await this.recover();
+      } catch (err) {
+        if (!isTransient(err) || Date.now() - outageSince > this.outageBudgetMs) throw err;
+        this.env.log.warn('broker still unreachable; waiting to recover the queue', { queue: this.q.name, error: describe(err) });
+        await new Promise((r) => setTimeout(r, 2000));
+        if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
+      }
     }
   }
 
@@ -208,17 +239,14 @@ export class QueueMigrator {
   }
 
   /**
-   * Records a phase change. `durable`: written before this resolves — the original before the
-   * first change, and the move of the messages' home to the temporary queue before the classic
-   * queue is deleted. Other phase changes are written within a second (a resume reads the
-   * broker's state anyway), which keeps a migration of thousands of queues from spending its
-   * time rewriting its own records.
+   * Records a phase change durably (resolved = in the broker) before the step acts, so that the
+   * record always names where the messages are. Declaring queues changes no location and is
+   * only kept in memory (and written with the next change).
    */
-  private async phase(phase: Step, location?: QueueRecord['location'], durable = false): Promise<void> {
+  private async phase(phase: Step, location?: QueueRecord['location']): Promise<void> {
     this.q.phase = phase;
     if (location) this.q.location = location;
-    if (durable) await this.env.writer.checkpoint(this.index);
-    else this.env.writer.touch(this.index);
+    await this.env.writer.checkpoint(this.index);
   }
 
   private audit(action: string, details: Record<string, unknown> = {}): void {
@@ -252,7 +280,7 @@ export class QueueMigrator {
     q.detail.consumers_at_start = info.consumers ?? 0;
     const translated = translateArguments(info.arguments);
     if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
-    await this.phase('save', 'classic', true);
+    await this.phase('save', 'classic');
     return count === 0 ? 'empty_fast_path' : 'declare_temporary';
   }
 
@@ -298,7 +326,7 @@ export class QueueMigrator {
   private async deleteClassic(): Promise<Step> {
     // The temporary queue takes over the bindings first, so nothing routed meanwhile is dropped.
     await this.bindAll(this.temporary);
-    await this.phase('delete_classic', 'temporary', true);
+    await this.phase('delete_classic', 'temporary');
     this.audit('delete_queue', { type: 'classic', if_empty: true, messages_moved_to: this.temporary });
     try {
       await this.mgmt.deleteQueue(this.vhost, this.q.name, { ifEmpty: true });

@@ -51,6 +51,7 @@ export class MigrationStateWriter {
   private readonly dirty = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private disabled = false;
+  private recordDirty = false;
 
   constructor(
     private readonly store: MigrationStore,
@@ -85,20 +86,34 @@ export class MigrationStateWriter {
   touch(queueIndex: number): void {
     if (this.disabled) return;
     this.dirty.add(chunkOf(queueIndex));
+    this.schedule();
+  }
+
+  saveRecord(): Promise<void> {
+    this.recordDirty = false;
+    return this.record.request();
+  }
+
+  /** The record changed (counters): written within touchIntervalMs. */
+  touchRecord(): void {
+    if (this.disabled) return;
+    this.recordDirty = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.timer ??= setTimeout(() => {
       this.timer = null;
       void this.flushDirty().catch(() => undefined);
     }, this.touchIntervalMs);
   }
 
-  saveRecord(): Promise<void> {
-    return this.record.request();
-  }
-
   private async flushDirty(): Promise<void> {
     const chunks = [...this.dirty];
     this.dirty.clear();
-    await Promise.all(chunks.map((c) => this.chunk(c).request()));
+    const writes = chunks.map((c) => this.chunk(c).request());
+    if (this.recordDirty) writes.push(this.saveRecord());
+    await Promise.all(writes);
   }
 
   /** Writes every dirty chunk and waits for every write in flight. */

@@ -13,6 +13,7 @@
  * throws — except when the caller aborts (lock lost): the shovel is then left for the sidecar that
  * takes over, which deletes it.
  */
+import { recordShovelError, shovelErrorReason } from '../metrics/metrics.js';
 import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { enc, type ManagementClient } from './management-client.js';
@@ -168,7 +169,10 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
   let dst = dst0;
   let rounds = 0;
   while (src > 0) {
-    if (rounds >= maxRounds) throw new MoveError(`'${spec.source}' still holds ${src} message(s) after ${rounds} shovel round(s)`, src, dst);
+    if (rounds >= maxRounds) {
+      recordShovelError('rounds_exhausted');
+      throw new MoveError(`'${spec.source}' still holds ${src} message(s) after ${rounds} shovel round(s)`, src, dst);
+    }
     rounds++;
     const target = src + dst;
     await mgmt.putShovel(spec.vhost, spec.name, shovelDefinition(spec.vhost, spec.source, spec.destination, prefetchFor(src)));
@@ -177,6 +181,7 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
       ({ src, dst } = await awaitCompletion(mgmt, counts, spec, target, dst0, deadline));
     } catch (err) {
       if (err instanceof MoveAbortedError) throw err;
+      recordShovelError(shovelErrorReason((err as Error).message));
       await mgmt.deleteShovel(spec.vhost, spec.name).catch(() => undefined);
       throw err;
     }

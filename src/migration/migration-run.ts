@@ -9,6 +9,7 @@
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
  */
+import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
 import { closeClientConnections, restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
@@ -77,6 +78,7 @@ export class MigrationRun {
       tlsInsecure: c.tlsInsecure,
       timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
     });
+    instrumentBrokerClient(this.mgmt.http);
   }
 
   get id(): string {

@@ -14,6 +14,7 @@
  * state calls for (resume.ts). On failure the queue is `failed` with a readable error, no shovel
  * is left, and the messages are gathered under one name that the record gives.
  */
+import { recordPhaseDuration } from '../metrics/metrics.js';
 import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
@@ -150,7 +151,9 @@ export class QueueMigrator {
         if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
         try {
           await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
+          const phaseStarted = performance.now();
           const next = await this.perform(step);
+          recordPhaseDuration(step, (performance.now() - phaseStarted) / 1000);
           outageSince = null;
           transientFailures = 0;
           if (next === null) break;

@@ -23,6 +23,7 @@
  * unacked at any time, so a cancel duplicates at most that many messages per queue in flight and
  * loses none. A completed move (the shovel finishes by itself) has no such window.
  */
+import { recordTransferQueue } from '../metrics/metrics.js';
 import { enc, type BrokerQueue } from '../broker/management-client.js';
 import type { Context } from '../context.js';
 import { BrokerRequestError } from '../errors.js';
@@ -147,6 +148,7 @@ export class QueueTransfer {
     } finally {
       q.shovel = null;
       q.completed_at = timestamp();
+      recordTransferQueue(q.status, q.moved_messages);
     }
   }
 

@@ -16,6 +16,7 @@
  * Every queue that reaches an end (completed, failed, cancelled) writes an audit record with who,
  * what (vhost/queue), where (target, no credentials), why (the reason) and the counts.
  */
+import { recordTransferFinished } from '../metrics/metrics.js';
 import type { Context } from '../context.js';
 import { BadRequestError, BrokerRequestError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError, InvalidStateError } from '../errors.js';
 import { logger } from '../logging.js';
@@ -262,6 +263,7 @@ export class TransferService {
       await poller;
       record.status = record.error ? 'failed' : finalStatus(record);
       record.completed_at = timestamp();
+      recordTransferFinished(record.status);
       await persist();
       await this.store.clearCancel(record.id).catch(() => undefined);
       await target.close().catch(() => undefined);

@@ -39,6 +39,14 @@ test('qmig start --watch, status, watch, interrupt on a live sidecar', async (t)
   for (let i = 0; i < seeded.length; i++) await classicQueue(vhost, seeded[i][0], {}, i);
   for (const [name, n] of seeded) await publish(vhost, { queue: name }, n);
   await waitSynchronised(vhost, 180_000);
+  // batch_order sorts by the broker's sampled message_bytes: wait until the samples show the
+  // published messages, or "smallest first" would compare stale zeros.
+  for (let i = 0; ; i++) {
+    const sampled = await admin().queues(vhost, ['name', 'messages', 'message_bytes']);
+    if (seeded.every(([name, n]) => sampled.find((q) => q.name === name)?.messages === n)) break;
+    if (i > 200) throw new Error(`queue statistics never showed the published messages: ${JSON.stringify(sampled)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const caller = await testUser(t, ['administrator'], [vhost]);
   // The lock queue lives in the state vhost: not the migrated one, where it would be judged a queue.
   const stateVhost = await testVhost(t);

@@ -8,7 +8,7 @@
 import amqplib from 'amqplib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { enc, ManagementClient } from '../src/broker/management-client.js';
 
@@ -116,6 +116,33 @@ export function memoryOf(pid: number): Memory | null {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks at 100 Hz). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Pids of the broker nodes of the local cluster (beam.smp processes whose data is under qmig-clusters/<name>/). */
+export function brokerPids(): number[] {
+  const name = process.env.QMIG_CLUSTER_NAME ?? 'test';
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.includes('beam.smp') && cmd.includes(`qmig-clusters/${name}/`)) pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
 }
 
 export interface SidecarProcess {

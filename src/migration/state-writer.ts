@@ -1,6 +1,6 @@
 /**
  * Durable state of one running migration: the record and its queue chunks (MigrationStore).
- * Unlike QueueChunkWriter, which queues one full write per call, concurrent requests for the
+ * Writes are coalesced: concurrent requests for the
  * same parameter are coalesced: at most one write runs and one waits; every caller's change is in
  * a write that starts after its call, so `checkpoint` still means "durable when this resolves".
  * With several queues in flight that share a chunk, this keeps checkpoints from queueing up

@@ -4,7 +4,8 @@
  *   qmig.migration.<id>          the MigrationRecord (small)
  *   qmig.queues.<id>.<chunk>     QueueRecords, QUEUES_PER_CHUNK per parameter
  * Writes are bounded: a change to one queue rewrites only its chunk (≈ 200 queues), so a
- * migration of 10,000 queues is 50 chunks and no single write grows with the migration.
+ * migration of 10,000 queues is 50 chunks and no single write grows with the migration. The
+ * running migration coalesces its chunk writes in src/migration/state-writer.ts.
  */
 import type { ManagementClient } from '../broker/management-client.js';
 import type { MigrationRecord, QueueRecord } from './records.js';
@@ -71,51 +72,4 @@ export class MigrationStore {
 
 export function newestFirst(a: MigrationRecord, b: MigrationRecord): number {
   return a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : a.id < b.id ? 1 : -1;
-}
-
-/**
- * Persists the queue records of a running migration: `touch` marks a queue changed and writes
- * its chunk within `intervalMs` (progress), `checkpoint` writes it now and resolves when the broker
- * has it (phase changes before destructive steps). Writes of one chunk never overlap.
- */
-export class QueueChunkWriter {
-  private readonly dirty = new Set<number>();
-  private readonly writing = new Map<number, Promise<void>>();
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly store: MigrationStore,
-    private readonly id: string,
-    private readonly queues: QueueRecord[],
-    private readonly intervalMs = 1000,
-  ) {}
-
-  touch(queueIndex: number): void {
-    this.dirty.add(chunkOf(queueIndex));
-    if (!this.timer) this.timer = setTimeout(() => void this.flush().catch(() => undefined), this.intervalMs);
-  }
-
-  async checkpoint(queueIndex: number): Promise<void> {
-    await this.write(chunkOf(queueIndex));
-  }
-
-  async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const chunks = [...this.dirty];
-    await Promise.all(chunks.map((c) => this.write(c)));
-  }
-
-  private write(chunk: number): Promise<void> {
-    this.dirty.delete(chunk);
-    const previous = this.writing.get(chunk) ?? Promise.resolve();
-    // Chain after the previous write of this chunk; the chunk is serialised when the write starts,
-    // so the newest in-memory state is what lands last.
-    const next = previous.catch(() => undefined).then(() => this.store.saveChunk(this.id, chunk, this.queues));
-    this.writing.set(chunk, next);
-    next.finally(() => {
-      if (this.writing.get(chunk) === next) this.writing.delete(chunk);
-    }).catch(() => undefined);
-    return next;
-  }
 }

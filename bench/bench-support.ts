@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { enc, ManagementClient } from '../src/broker/management-client.js';
+import { MigrationStore } from '../src/state/migration-store.js';
 
 export const MGMT_URLS = (process.env.QMIG_CLUSTER_MGMT_URLS ?? 'http://127.0.0.1:16672,http://127.0.0.1:16673,http://127.0.0.1:16674').split(',');
 export const AMQP_URLS = (process.env.QMIG_CLUSTER_AMQP_URLS ?? 'amqp://127.0.0.1:6672,amqp://127.0.0.1:6673,amqp://127.0.0.1:6674').split(',');
@@ -43,8 +44,13 @@ export async function freshVhost(label: string): Promise<string> {
   return vhost;
 }
 
+/** Removes the vhost and the migration records of it (records are cluster-wide global parameters). */
 export async function deleteVhost(vhost: string): Promise<void> {
   await mgmt.deleteIfExists(`/vhosts/${enc(vhost)}`).catch((err) => console.error(`cannot delete ${vhost}: ${(err as Error).message}`));
+  const store = new MigrationStore(mgmt);
+  for (const r of await store.listRecords().catch(() => [])) {
+    if (r.vhost === vhost) await store.delete(r).catch((err) => console.error(`cannot delete record ${r.id}: ${(err as Error).message}`));
+  }
 }
 
 /** Declares durable classic queues over AMQP (fast), masters spread over `nodes` by connecting to each. */

@@ -9,11 +9,12 @@ import { runCheck, runCheckAll } from '../../checks/assessment.js';
 import { InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
 import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
-import type { MigrationReader, MigrationSnapshot } from '../../state/migration-reader.js';
-import { presentMigration, presentMigrationDetail, presentQueue } from '../../state/presenters.js';
+import type { MigrationReader } from '../../state/migration-reader.js';
+import { presentMigration, presentMigrationDetail } from '../../state/presenters.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../../state/records.js';
 import { authenticateMiddleware, requireChanger, requireChangerTag, requireReader, type Authenticator } from '../auth.js';
 import { callerOf } from '../request-context.js';
+import { DetailBodies } from '../detail-serializer.js';
 import { parseJsonObject, rawBody, validateBody } from '../request-validation.js';
 import { toCheckOptions, toMigrationOptions, type CheckRequestBody, type StartRequestBody } from '../start-options.js';
 import { routerFromTable, type RouteSpec } from './route-table.js';
@@ -42,8 +43,8 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
     return record;
   }
 
-  // GET status/:id is the hot path of pollers: serialize once per view.
-  const serialized = new WeakMap<MigrationSnapshot, Buffer>();
+  // GET status/:id is the hot path of pollers: serialize once per view, large ones without stalling.
+  const details = new DetailBodies();
 
   const routes: RouteSpec[] = [
     {
@@ -101,12 +102,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
         const view = await reader.get(id);
         if (!view) throw new ObjectNotFoundError();
-        let json = serialized.get(view);
-        if (json === undefined) {
-          json = Buffer.from(JSON.stringify({ migration: presentMigrationDetail(view.record), queues: view.queues.map(presentQueue) }), 'utf8');
-          serialized.set(view, json);
-        }
-        res.type('application/json').send(json);
+        res.type('application/json').send(await details.body(id, view));
       },
     },
     {
@@ -131,6 +127,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
           live.record.updated_at = updated.updated_at;
         }
         reader.invalidate(id);
+        details.forget(id);
         res.json(presentMigrationDetail(updated));
       },
     },
@@ -148,6 +145,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         }
         await engine.interrupt(id, caller);
         reader.invalidate(id);
+        details.forget(id);
         res.json({ interrupted: true, migration_id: id });
       },
     },

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops local RabbitMQ clusters on loopback, without the system service.
 #
-#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K]
+#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh]
 #   scripts/cluster.sh down   [--name NAME]
 #   scripts/cluster.sh status [--name NAME]
 #   scripts/cluster.sh env    [--name NAME]      # prints export lines for the cluster's URLs
@@ -11,6 +11,8 @@
 # 15672+K+i-1 and distribution 25672+K+i-1, all on 127.0.0.1. Defaults: NAME=main, N=3, K=0.
 # A second, independent cluster (e.g. a transfer target) needs another NAME and OFFSET, for
 # example `--name target --nodes 1 --offset 100`.
+# `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node
+# VMs runs is wiped and created anew (tests: state left by a killed run is never reused).
 # State lives in ${QMIG_CLUSTER_DIR:-/tmp/qmig-clusters}/NAME. The default user is guest/guest.
 set -euo pipefail
 
@@ -20,6 +22,7 @@ NAME=main
 NODES=3
 OFFSET=0
 NODE_INDEX=1
+FRESH=0
 cmd=${1:-}
 shift || true
 ARGS=("$@")
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --nodes) NODES=$2; shift 2 ;;
     --offset) OFFSET=$2; shift 2 ;;
     --node) NODE_INDEX=$2; shift 2 ;;
+    --fresh) FRESH=1; shift ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -110,6 +114,9 @@ wait_http_nodes() {
 
 start_node() {
   local i=$1 nd="$DIR/node$1"
+  # A pid file left by a VM that was killed would make wait_node watch a dead process.
+  rm -f "$nd/rabbit.pid" "$nd/launcher.pid"
+  [ -f "$nd/log/$(node_name "$i").log" ] && mv "$nd/log/$(node_name "$i").log" "$nd/log/$(node_name "$i").log.previous"
   ( node_env "$i"; setsid "$BIN/rabbitmq-server" >"$nd/log/stdout.log" 2>&1 < /dev/null & echo $! > "$nd/launcher.pid" )
 }
 
@@ -117,7 +124,25 @@ wait_node() {
   local i=$1 nd="$DIR/node$1" pid
   for _ in $(seq 1 100); do [ -s "$nd/rabbit.pid" ] && break; sleep 0.2; done
   pid=$(cat "$nd/rabbit.pid" 2>/dev/null || cat "$nd/launcher.pid")
-  ctl "$i" wait --pid "$pid" --timeout 90 >/dev/null
+  if ! ctl "$i" wait --pid "$pid" --timeout 90 >/dev/null; then
+    log "node $i ($(node_name "$i")) did not start; the end of its logs:"
+    tail -n 20 "$nd/log/stdout.log" >&2 2>/dev/null || true
+    tail -n 40 "$nd/log/$(node_name "$i").log" >&2 2>/dev/null || true
+    return 1
+  fi
+}
+
+# Nodes with existing data must not sync feature flags with each other while booting (3.10 fails
+# with incompatible_feature_flags {badmap,undefined}): start them one by one, each after the one
+# before has got past that step (it then waits for its peers' Mnesia tables, which is fine).
+start_node_after_feature_flags() {
+  local i=$1 nd="$DIR/node$1" deadline=$((SECONDS + 60))
+  start_node "$i"
+  while [ $SECONDS -lt $deadline ]; do
+    grep -qE 'Running boot step database|Server startup complete' "$nd/log/$(node_name "$i").log" 2>/dev/null && return 0
+    if [ -s "$nd/rabbit.pid" ] && ! kill -0 "$(cat "$nd/rabbit.pid")" 2>/dev/null; then return 0; fi  # wait_node reports it
+    sleep 0.2
+  done
 }
 
 is_up() { curl -s -o /dev/null -w '%{http_code}' -u guest:guest "http://127.0.0.1:$(mgmt_port 1)/api/overview" 2>/dev/null | grep -q 200; }
@@ -133,7 +158,7 @@ up() {
   if [ -d "$DIR/node1/mnesia" ] && [ "$(alive_count)" -gt 0 ]; then
     if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
     log "$(alive_count) of $NODES node(s) running; starting the others"
-    for i in $(seq 1 "$NODES"); do node_alive "$i" || start_node "$i"; done
+    for i in $(seq 1 "$NODES"); do node_alive "$i" || start_node_after_feature_flags "$i"; done
     for i in $(seq 1 "$NODES"); do wait_node "$i"; done
     wait_http_nodes "$NODES"
     log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
@@ -141,7 +166,7 @@ up() {
   fi
   if is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
   local fresh=1
-  [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] && fresh=0
+  [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] && fresh=0
   if [ $fresh -eq 1 ]; then rm -rf "$DIR"; fi
   mkdir -p "$DIR/home"
   : > "$DIR/empty-env.conf"
@@ -160,9 +185,8 @@ up() {
       ctl "$i" start_app >/dev/null 2>&1
     done
   else
-    # Existing data: node 1 first (it was stopped last), then the others.
-    start_node 1
-    for i in $(seq 2 "$NODES"); do start_node "$i"; done
+    # Existing data: node 1 first (`down` stops it last), then the others one by one.
+    for i in $(seq 1 "$NODES"); do start_node_after_feature_flags "$i"; done
     for i in $(seq 1 "$NODES"); do wait_node "$i"; done
   fi
   wait_http_nodes "$NODES"
@@ -233,5 +257,5 @@ case "$cmd" in
   status) status ;;
   env) print_env ;;
   ctl) load_meta; ctl "$NODE_INDEX" "$@" ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n '2,/^set -/p' "$0" | grep '^#'; exit 2 ;;
 esac

@@ -27,11 +27,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 if ! bash scripts/cluster.sh status "${CLUSTER_ARGS[@]}" >/dev/null 2>&1; then
   started_source=1
-  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}" &
+  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}" --fresh &
 fi
 if ! bash scripts/cluster.sh status "${TARGET_ARGS[@]}" >/dev/null 2>&1; then
   started_target=1
-  bash scripts/cluster.sh up "${TARGET_ARGS[@]}" &
+  bash scripts/cluster.sh up "${TARGET_ARGS[@]}" --fresh &
 fi
 wait_all_ok=0
 for job in $(jobs -p); do wait "$job" || wait_all_ok=1; done

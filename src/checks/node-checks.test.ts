@@ -20,6 +20,9 @@ test('shovel plugin must run on every running node; the spec message names the f
   // without an applications list the enabled plugins decide
   assert.equal(checkShovelPlugin([n('a', { running_applications: undefined, enabled_plugins: ['rabbitmq_shovel'] })]).status, 'passed');
   assert.equal(checkShovelPlugin([n('a', { running_applications: undefined, enabled_plugins: [] })]).status, 'failed');
+  // an applications list without `rabbit` itself is no real sample (a node just started): the enabled plugins decide
+  assert.equal(checkShovelPlugin([n('a', { running_applications: [], enabled_plugins: ['rabbitmq_shovel'] })]).status, 'passed');
+  assert.equal(checkShovelPlugin([n('a', { running_applications: ['rabbitmq_management'], enabled_plugins: [] })]).status, 'failed');
 });
 
 test('cluster health: a node down or a partition fails', () => {

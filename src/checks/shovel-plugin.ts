@@ -1,8 +1,9 @@
 /**
  * shovel_plugin: qmig moves messages with dynamic shovels, so `rabbitmq_shovel` must run on every
  * running node (a dynamic shovel may be started on any of them). A node counts as running the
- * plugin when the application is running there (or, if the broker did not list applications,
- * when the plugin is enabled).
+ * plugin when the application is running there, or, when the broker's list of applications is
+ * not a real sample (missing, or without `rabbit` itself — seen on 3.10 right after a node's
+ * `start_app`, while its statistics agent catches up), when the plugin is enabled.
  */
 import type { NodeState } from './cluster-snapshot.js';
 import { failed, passed, type SystemCheck } from './types.js';
@@ -11,7 +12,8 @@ export const SHOVEL_PLUGIN_REASON =
   'rabbitmq_shovel plugin must be enabled for migration. Enable the plugin with: rabbitmq-plugins enable rabbitmq_shovel';
 
 export function runsShovel(node: NodeState): boolean {
-  if (node.running_applications) return node.running_applications.includes('rabbitmq_shovel');
+  const apps = node.running_applications;
+  if (apps && apps.includes('rabbit')) return apps.includes('rabbitmq_shovel');
   return (node.enabled_plugins ?? []).includes('rabbitmq_shovel');
 }
 

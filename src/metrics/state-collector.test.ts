@@ -30,7 +30,7 @@ test('gauges come from one read per scrape; a failed read keeps the last values 
         return migrations;
       },
     },
-    live: { get: () => undefined },
+    live: { get: () => undefined, all: () => [] },
     transfers: { list: async () => transfers },
     cacheMs: 0,
   });
@@ -52,4 +52,22 @@ test('gauges come from one read per scrape; a failed read keeps the last values 
   assert.match(failed, /^qmig_state_read_success\{source="migrations"\} 0$/m);
   assert.match(failed, /^qmig_state_read_success\{source="transfers"\} 1$/m);
   assert.match(failed, /^qmig_migrations\{status="completed"\} 1$/m, 'the last values stay');
+});
+
+test('a migration this process starts is counted at the next scrape, even while the stored read is cached', async () => {
+  const running: Array<{ record: MigrationRecord; queues: QueueRecord[] }> = [];
+  let reads = 0;
+  const collector = new StateCollector({
+    reader: { listRecords: async () => (reads++, [rec('old', 'completed')]) },
+    live: { get: (id) => running.find((m) => m.record.id === id), all: () => running },
+    cacheMs: 60_000,
+  });
+  assert.match(await collector.registry.metrics(), /^qmig_migration_in_progress 0$/m);
+  running.push({ record: rec('new', 'in_progress', { total_queues: 2 }), queues: [q('in_progress'), q('pending')] });
+  const text = await collector.registry.metrics();
+  assert.equal(reads, 1, 'the stored read is still the cached one');
+  assert.match(text, /^qmig_migration_in_progress 1$/m);
+  assert.match(text, /^qmig_migrations\{status="in_progress"\} 1$/m);
+  assert.match(text, /^qmig_migrations\{status="completed"\} 1$/m);
+  assert.match(text, /^qmig_migration_queues\{status="in_progress"\} 1$/m);
 });

@@ -2,8 +2,10 @@
  * Gauges read from the state at scrape time (one registry per sidecar): migrations by status,
  * queues of the active migrations by status, transfers by status and their messages. Reads go
  * through the migration reader's cache and a short single-flight cache of the transfer list, so
- * a scrape costs at most one broker read of each per `cacheMs`. When a read fails, the previous
- * values stay and `qmig_state_read_success{source}` says 0.
+ * a scrape costs at most one broker read of each per `cacheMs`. The migrations this process runs
+ * are laid over that read at every scrape (they are in memory), so a migration started here is
+ * counted from its first scrape on, not only once a cached read has expired. When a read fails,
+ * the previous values stay and `qmig_state_read_success{source}` says 0.
  */
 import { Gauge, Registry } from 'prom-client';
 import type { LiveRegistry } from '../state/live-registry.js';
@@ -17,7 +19,7 @@ export interface TransferLister {
 
 export interface StateSources {
   reader: Pick<MigrationReader, 'listRecords'>;
-  live: Pick<LiveRegistry, 'get'>;
+  live: Pick<LiveRegistry, 'get' | 'all'>;
   transfers?: TransferLister | null;
   /** How long one read of the state is reused (default 1000 ms). */
   cacheMs?: number;
@@ -36,7 +38,7 @@ const ACTIVE = new Set(['pending', 'in_progress']);
 const ACTIVE_TRANSFER = new Set(['pending', 'in_progress']);
 
 /** Queues of active migrations by status: exact for runs of this process, else the record's counters. */
-export function activeQueueCounts(records: MigrationRecord[], live: StateSources['live']): Record<string, number> {
+export function activeQueueCounts(records: MigrationRecord[], live: Pick<LiveRegistry, 'get'>): Record<string, number> {
   const counts: Record<string, number> = Object.fromEntries(QUEUE_STATUSES.map((s) => [s, 0]));
   for (const r of records) {
     if (!ACTIVE.has(r.status)) continue;
@@ -62,7 +64,7 @@ export class StateCollector {
   private last: StateSnapshot = { migrations: null, transfers: null, migrationsOk: false, transfersOk: false };
 
   constructor(private readonly sources: StateSources) {
-    const snapshot = () => this.snapshot();
+    const snapshot = () => this.withLiveRuns(this.snapshot());
     const sourcesRef = sources;
     new Gauge({
       name: 'qmig_migrations',
@@ -171,6 +173,18 @@ export class StateCollector {
         if (hasTransfers) this.set({ source: 'transfers' }, s.transfersOk ? 1 : 0);
       },
     });
+  }
+
+  /** The state read with this process's running migrations in place of (or beside) their stored records. */
+  private async withLiveRuns(read: Promise<StateSnapshot>): Promise<StateSnapshot> {
+    const state = await read;
+    const running = this.sources.live.all();
+    if (running.length === 0 || !state.migrations) return state;
+    const byId = new Map(running.map((m) => [m.record.id, m.record]));
+    const migrations = state.migrations.map((r) => byId.get(r.id) ?? r);
+    const stored = new Set(state.migrations.map((r) => r.id));
+    for (const r of byId.values()) if (!stored.has(r.id)) migrations.push(r);
+    return { ...state, migrations };
   }
 
   /** One read of the state per `cacheMs`, shared by every gauge of a scrape. */

@@ -8,6 +8,11 @@
  *                                                   the old master's node, bindings) ◄┘
  *              → move_to_quorum (temporary unbound; shovel, verify) → delete_temporary → finish
  *
+ * Shovels are at-least-once: a node that stops during a move can make the broker redeliver
+ * messages that were already moved. With clients fenced nobody else can add a message, so any
+ * surplus over the exact count is copies: the second move (or a move back, when the copies are
+ * in the quorum queue) takes them out with copy-removal.ts before the count is verified.
+ *
  * The original (arguments, bindings, policy, node, exact count) is checkpointed before anything
  * is touched; the phase and where the messages are (`location`) are checkpointed at every phase
  * change. Steps are idempotent, and a resumed queue starts from the step that the broker's actual
@@ -19,6 +24,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { moveRemovingCopies } from '../broker/copy-removal.js';
 import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
 import type { AuditEntry } from '../state/audit-log.js';
@@ -35,6 +41,8 @@ export const SHOVEL_PREFIX = 'qmig.shovel.';
 const MAX_NAME_BYTES = 255;
 /** Rounds of "new messages appeared, move them too" before a queue gives up. */
 const MAX_STRAGGLER_ROUNDS = 3;
+/** Times one queue's copies are taken out after broker redeliveries before the count check decides. */
+const MAX_COPY_REMOVAL_ROUNDS = 3;
 
 /** Deterministic temporary queue name (hashed when the plain name would pass 255 bytes). */
 export function temporaryQueueName(queue: string): string {
@@ -320,7 +328,11 @@ export class QueueMigrator {
   private async moveToTemporary(): Promise<Step> {
     await this.phase('move_to_temporary', 'classic');
     const result = await this.move(this.q.name, this.temporary, 'to-temporary');
-    this.check(result, 'temporary queue');
+    if (this.clientsFenced && result.destinationCount > expectedCount(this.q)) {
+      // Copies from a broker redelivery: the second move takes them out (moveToQuorum).
+      this.q.detail.surplus_in_temporary = result.destinationCount - expectedCount(this.q);
+      this.env.log.warn('the temporary queue holds more messages than expected (broker redelivery); the second move removes the copies', { queue: this.q.name, surplus: this.q.detail.surplus_in_temporary });
+    } else this.check(result, 'temporary queue');
     this.q.location = 'temporary';
     this.q.detail.verified_temporary = { expected: expectedCount(this.q), actual: result.destinationCount };
     return 'delete_classic';
@@ -367,7 +379,20 @@ export class QueueMigrator {
       await this.mgmt.unbindQueue(this.vhost, b.source, this.temporary, b.properties_key);
     }
     await this.phase('move_to_quorum', 'temporary');
+    const expected = expectedCount(this.q);
+    const removable = this.clientsFenced && this.q.detail.copies_indistinct !== true;
+    if (removable) {
+      const surplus = ((await this.amqp.messageCount(this.vhost, this.temporary)) ?? 0) - expected;
+      if (surplus > 0) await this.removeCopies(this.temporary, this.q.name, surplus);
+    }
     const result = await this.move(this.temporary, this.q.name, 'to-quorum');
+    const over = result.destinationCount - expected;
+    if (removable && this.q.detail.copies_indistinct !== true && over > 0 && this.copyRemovalRounds() < MAX_COPY_REMOVAL_ROUNDS) {
+      // The broker redelivered during this move: take the messages back into the temporary
+      // queue without the copies, then move them again.
+      await this.removeCopies(this.q.name, this.temporary, over);
+      return 'move_to_quorum';
+    }
     this.check(result, 'quorum queue');
     this.q.location = 'quorum';
     this.q.detail.verified_quorum = { expected: expectedCount(this.q), actual: result.destinationCount };
@@ -398,11 +423,12 @@ export class QueueMigrator {
       this.verifiedInThisRun = false;
       return this.recoverStep();
     }
-    if (!this.verifiedInThisRun && expectedCount(q) > 0) {
-      const count = (await this.amqp.messageCount(this.vhost, q.name)) ?? 0;
-      const verdict = verifyCount(expectedCount(q), count, this.env.tolerance, 'quorum queue');
-      this.noteVerdict(verdict.message, verdict.ok);
-      if (!verdict.ok) throw new QueueFailure(verdict.message!);
+    // The last word is the quorum queue's count now: a resumed run has not verified it, and a
+    // redelivery after a broker failure can land after the move's own check. With clients fenced
+    // nothing else changes it; without the fence clients may already consume, so only a resumed
+    // run (which has no other check) looks.
+    if ((this.clientsFenced || !this.verifiedInThisRun) && expectedCount(q) > 0) {
+      this.verify((await this.amqp.messageCount(this.vhost, q.name)) ?? 0, 'quorum queue');
     }
     q.status = 'completed';
     q.completed_at = timestamp();
@@ -427,14 +453,67 @@ export class QueueMigrator {
     }
   }
 
-  /** Messages that appeared after the count was saved become part of what must arrive. */
+  /**
+   * Clients are kept out of the vhost (the fence stands): nobody can publish, so a message that
+   * shows up in a queue after it was emptied is one the broker handed back — a shovel delivery
+   * whose acknowledgement was lost when a node stopped — and its copy is most likely already in
+   * the destination (at-least-once).
+   */
+  private get clientsFenced(): boolean {
+    return (this.env.migration.engine.fence as { active?: boolean } | undefined)?.active === true;
+  }
+
+  /**
+   * Messages found in `where` after it was emptied. They are always moved too (nothing is left
+   * behind). Without the fence they are new publishes and become part of what must arrive; with
+   * the fence they are redeliveries: the expected count stays, the copies they make are taken
+   * out by the second move, and what cannot be taken out meets the count check (reported, never
+   * silently accepted).
+   */
   private adopt(extra: number, why: string): void {
     const rounds = (typeof this.q.detail.straggler_rounds === 'number' ? this.q.detail.straggler_rounds : 0) + 1;
     if (rounds > MAX_STRAGGLER_ROUNDS) throw new QueueFailure(`new messages keep arriving (${extra} ${why}); are clients still publishing?`);
     this.q.detail.straggler_rounds = rounds;
+    if (this.clientsFenced) {
+      this.q.detail.redelivered_messages = (typeof this.q.detail.redelivered_messages === 'number' ? this.q.detail.redelivered_messages : 0) + extra;
+      this.env.log.warn('messages reappeared while clients are fenced (broker redelivery, possible duplicates); moving them, the count check decides', { queue: this.q.name, extra, why });
+      return;
+    }
     this.q.detail.expected = expectedCount(this.q) + extra;
     this.q.total_messages = this.q.detail.expected as number;
     this.env.log.warn('messages appeared during the migration; moving them too', { queue: this.q.name, extra, why });
+  }
+
+  private copyRemovalRounds(): number {
+    return typeof this.q.detail.copy_removal_rounds === 'number' ? this.q.detail.copy_removal_rounds : 0;
+  }
+
+  /**
+   * Moves `source` into `destination` leaving out the `surplus` copies a broker redelivery made
+   * (src/broker/copy-removal.ts); when copies cannot be told apart from messages that were
+   * identical before, nothing is dropped and the count check judges the surplus.
+   */
+  private async removeCopies(source: string, destination: string, surplus: number): Promise<void> {
+    this.q.detail.copy_removal_rounds = this.copyRemovalRounds() + 1;
+    this.audit('remove_copies', { from: source, into: destination, surplus });
+    const result = await moveRemovingCopies(this.amqp, {
+      vhost: this.vhost,
+      source,
+      destination,
+      surplus,
+      idleTimeoutMs: this.env.ctx.config.shovelStartTimeoutSeconds * 1000,
+    });
+    this.audit('copies_removed', { from: source, into: destination, ...result });
+    if (result.removed > 0) {
+      this.q.detail.copies_removed = (typeof this.q.detail.copies_removed === 'number' ? this.q.detail.copies_removed : 0) + result.removed;
+      this.noteVerdict(`${result.removed} duplicate(s) that the broker redelivered after a failure were removed (each was an exact copy of a message already moved)`, true);
+      this.env.log.warn('removed copies made by a broker redelivery', { queue: this.q.name, removed: result.removed });
+    } else {
+      // The same messages would be just as indistinct in another pass.
+      this.q.detail.copies_indistinct = true;
+      this.noteVerdict(`${surplus} surplus message(s) after a broker redelivery could not be told apart from messages that were identical before; none was removed`, true);
+      this.env.log.warn('surplus messages could not be told apart; none removed', { queue: this.q.name, surplus, candidates: result.candidates });
+    }
   }
 
   private async bindAll(queue: string): Promise<void> {
@@ -450,7 +529,6 @@ export class QueueMigrator {
     const total = expectedCount(this.q);
     const base = direction === 'to-quorum' ? Math.floor(total / 2) : 0;
     this.q.detail.shovel = name;
-    this.audit('create_shovel', { shovel: name, source, destination });
     const result = await moveMessages(this.mgmt, this.amqp, {
       vhost: this.vhost,
       name,
@@ -459,22 +537,36 @@ export class QueueMigrator {
       startTimeoutMs: cfg.shovelStartTimeoutSeconds * 1000,
       timeoutMs: cfg.shovelTimeoutSeconds * 1000,
       shouldAbort: () => this.env.shouldAbort(),
-      onShovelCreated: () => this.env.hooks?.onShovelCreated?.({ migrationId: this.env.migration.id, queue: this.q.name, shovel: name, direction }),
+      onShovelCreated: () => {
+        this.audit('create_shovel', { shovel: name, source, destination });
+        return this.env.hooks?.onShovelCreated?.({ migrationId: this.env.migration.id, queue: this.q.name, shovel: name, direction });
+      },
       onProgress: (moved) => {
         this.q.migrated_messages = Math.min(total, base + Math.floor(Math.min(moved, total) / 2));
         this.env.writer.touch(this.index);
       },
     });
-    this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
+    if (result.rounds > 0) this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
     delete this.q.detail.shovel;
     return result;
   }
 
   private check(result: MoveResult, where: string): void {
-    const verdict = verifyCount(expectedCount(this.q), result.destinationCount, this.env.tolerance, where);
+    this.verify(result.destinationCount, where);
+    this.verifiedInThisRun = true;
+  }
+
+  /** The count check against what must arrive; a surplus is recorded (`excess_messages`) and explained. */
+  private verify(actual: number, where: string): void {
+    const verdict = verifyCount(expectedCount(this.q), actual, this.env.tolerance, where);
+    if (verdict.actual > verdict.expected) {
+      this.q.detail.excess_messages = verdict.actual - verdict.expected;
+      if (this.clientsFenced && verdict.message) {
+        verdict.message += '; clients are fenced, so the surplus are copies the broker redelivered (at-least-once, e.g. after a node stopped during the move)';
+      }
+    } else delete this.q.detail.excess_messages;
     this.noteVerdict(verdict.message, verdict.ok);
     if (!verdict.ok) throw new QueueFailure(verdict.message!);
-    this.verifiedInThisRun = true;
   }
 
   private noteVerdict(message: string | null, ok: boolean): void {

@@ -1,0 +1,170 @@
+/**
+ * Moving a queue's messages to another queue while taking out the copies a broker failure made.
+ *
+ * Shovels are at-least-once: when a node stops during a move, deliveries whose acknowledgement
+ * was lost (a mirrored queue's promoted mirror never heard of it) come back and are shovelled a
+ * second time. The engine knows exactly how many surplus messages that made (clients are fenced,
+ * the count before the move is exact), but not which ones. This mover reads the source itself
+ * (amqplib), forwards every message in order to the destination (publisher confirms; the source
+ * message is acknowledged only once its copy is confirmed) and holds back each message whose
+ * fingerprint — body, properties and headers, as the shovel copied them — it has already seen.
+ * When the source is drained and it holds back exactly `surplus` messages, every held message is
+ * a copy and is dropped; otherwise (messages that were identical before the move, or a surplus
+ * that copies do not explain) nothing is dropped: the held messages are forwarded as well and the
+ * caller's count check judges the surplus. Nothing is ever acknowledged before it is either
+ * confirmed in the destination or known to be a copy, so a failure at any point loses nothing.
+ */
+import { createHash } from 'node:crypto';
+import type { ConsumeMessage, Options } from 'amqplib';
+import type { AmqpPool } from './amqp.js';
+
+export interface CopyRemovalSpec {
+  vhost: string;
+  source: string;
+  destination: string;
+  /** Messages more than the source should hold (its count minus the expected count). */
+  surplus: number;
+  /** Longest wait for the next message while the source is not drained. */
+  idleTimeoutMs: number;
+}
+
+export interface CopyRemovalResult {
+  /** Messages read from the source. */
+  read: number;
+  /** Messages forwarded to the destination. */
+  forwarded: number;
+  /** Copies dropped (0 or `surplus`). */
+  removed: number;
+  /** Messages held back as possible copies (more or fewer than `surplus` means none was dropped). */
+  candidates: number;
+}
+
+/** Headers a queue adds on redelivery: not part of what was published. */
+const BROKER_HEADERS = ['x-delivery-count'];
+
+/** Publish options that reproduce a delivered message's properties. */
+export function republishOptions(msg: Pick<ConsumeMessage, 'properties'>): Options.Publish {
+  const p = msg.properties;
+  const headers = { ...(p.headers ?? {}) };
+  for (const h of BROKER_HEADERS) delete headers[h];
+  const out: Options.Publish = { headers };
+  if (p.contentType !== undefined) out.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) out.contentEncoding = p.contentEncoding;
+  if (p.deliveryMode !== undefined) out.deliveryMode = p.deliveryMode;
+  if (p.priority !== undefined) out.priority = p.priority;
+  if (p.correlationId !== undefined) out.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) out.replyTo = p.replyTo;
+  if (p.expiration !== undefined) out.expiration = p.expiration;
+  if (p.messageId !== undefined) out.messageId = p.messageId;
+  if (p.timestamp !== undefined) out.timestamp = p.timestamp;
+  if (p.type !== undefined) out.type = p.type;
+  if (p.userId !== undefined) out.userId = p.userId;
+  if (p.appId !== undefined) out.appId = p.appId;
+  return out;
+}
+
+function canonical(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return { buffer: value.toString('base64') };
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+/** Identity of a message as published: two shovelled copies of one message have the same one. */
+export function messageFingerprint(msg: Pick<ConsumeMessage, 'content' | 'properties'>): string {
+  return createHash('sha256').update(msg.content).update('\0').update(JSON.stringify(canonical(republishOptions(msg)))).digest('base64');
+}
+
+/**
+ * Which held-back messages to drop: all of them when they are exactly the surplus, else none
+ * (pure: the decision the mover takes once the source is drained).
+ */
+export function copiesToDrop(candidates: number, surplus: number): number {
+  return surplus > 0 && candidates === surplus ? candidates : 0;
+}
+
+export async function moveRemovingCopies(amqp: AmqpPool, spec: CopyRemovalSpec): Promise<CopyRemovalResult> {
+  const conn = await amqp.openConnection(spec.vhost, `copy removal ${spec.source}`);
+  try {
+    const sub = await conn.createChannel();
+    const pub = await conn.createConfirmChannel();
+    const failure = new Promise<never>((_, reject) => {
+      const fail = (what: string) => (err?: Error) => reject(new Error(`copy removal: ${what} channel closed${err ? `: ${err.message}` : ''}`));
+      sub.once('error', fail('consumer'));
+      pub.once('error', fail('publisher'));
+      conn.once('close', fail('connection'));
+    });
+    failure.catch(() => undefined);
+    const total = (await sub.checkQueue(spec.source)).messageCount;
+    const result: CopyRemovalResult = { read: 0, forwarded: 0, removed: 0, candidates: 0 };
+    if (total === 0) return result;
+    // Held copies keep their prefetch slots: leave room for them and for a flowing window.
+    await sub.prefetch(Math.min(spec.surplus + 2000, 65535));
+    await pub.checkQueue(spec.destination);
+
+    const seen = new Set<string>();
+    const held: ConsumeMessage[] = [];
+    let holding = spec.surplus > 0;
+    const forward = (msg: ConsumeMessage) => {
+      result.forwarded++;
+      pub.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
+        if (!err) sub.ack(msg);
+      });
+    };
+    let drained!: () => void;
+    const allRead = new Promise<void>((resolve) => (drained = resolve));
+    let lastDelivery = Date.now();
+    const { consumerTag } = await sub.consume(spec.source, (msg) => {
+      if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
+      lastDelivery = Date.now();
+      result.read++;
+      const fp = messageFingerprint(msg);
+      if (holding && seen.has(fp)) {
+        held.push(msg);
+        if (held.length > spec.surplus) {
+          // More repeats than surplus: the queue held identical messages before. Drop nothing.
+          holding = false;
+          for (const h of held.splice(0)) forward(h);
+          result.candidates = spec.surplus + 1;
+        }
+      } else {
+        seen.add(fp);
+        forward(msg);
+      }
+      if (result.read === total) drained();
+    }, { noAck: false });
+
+    const idle = new Promise<never>((_, reject) => {
+      const timer = setInterval(() => {
+        if (Date.now() - lastDelivery > spec.idleTimeoutMs) {
+          clearInterval(timer);
+          reject(new Error(`copy removal: no message from '${spec.source}' for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
+        }
+      }, 250);
+      void allRead.then(() => clearInterval(timer));
+      failure.catch(() => clearInterval(timer));
+    });
+    idle.catch(() => undefined);
+    await Promise.race([allRead, failure, idle]);
+    if (holding) result.candidates = held.length;
+    const drop = copiesToDrop(holding ? held.length : result.candidates, spec.surplus);
+    if (holding && drop > 0) {
+      await Promise.race([pub.waitForConfirms(), failure]);
+      for (const h of held) sub.ack(h);
+      result.removed = drop;
+    } else {
+      for (const h of held.splice(0)) forward(h);
+    }
+    await Promise.race([pub.waitForConfirms(), failure]);
+    // Acknowledgements are asynchronous: a round trip on the consumer channel flushes them. Only
+    // then is the consumer cancelled — a quorum queue hands a cancelled consumer's unsettled
+    // messages back, and acknowledgements that arrive after that are void.
+    await sub.checkQueue(spec.source);
+    await sub.cancel(consumerTag);
+    return result;
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}

@@ -12,6 +12,20 @@ const QUEUES = Number(process.env.BENCH_QUEUES ?? 500);
 const QUEUE_MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 100);
 const BODY = Buffer.alloc(100, 'x');
 const MB = (kb: number) => kb / 1024;
+const lastHeap: Record<string, number> = {};
+
+/** Management API requests the sidecar made so far, by "METHOD endpoint", and its heap (its own /metrics). */
+async function managementCalls(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes) (\S+)/gm)) lastHeap[m[1]] = Number(m[2]);
+  const calls = new Map<string, number>();
+  for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.method} ${labels.endpoint}`;
+    calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
+  }
+  return calls;
+}
 
 export async function manyQueues(nodes: string[]): Promise<Figure[]> {
   const vhost = await freshVhost('many');
@@ -30,9 +44,16 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
     // Where the time goes: CPU used by the sidecar and by the broker nodes during the run.
     const brokers = brokerPids();
     const cpu = () => ({ sidecar: cpuSecondsOf(sidecar!.child.pid!), brokers: brokers.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) });
+    const calls0 = await managementCalls(sidecar.url);
     const cpu0 = cpu();
     const mig = await migrateThroughSidecar(sidecar.url, vhost);
     const cpu1 = cpu();
+    const calls1 = await managementCalls(sidecar.url);
+    const perQueue = [...calls1.entries()]
+      .map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n.toFixed(1)}`);
     const peak = sidecar.peak();
     if (mig.status !== 'completed' || mig.completed !== QUEUES) throw new Error(`migration ended ${mig.status} with ${mig.completed} queues: ${mig.error}`);
     const peakMb = MB(Math.max(peak.hwmKb, peak.rssKb));
@@ -46,6 +67,7 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
         details: [
           `masters per node ${JSON.stringify(masters)}`,
           `${mig.completed} queues completed; ${(QUEUES / (mig.ms / 1000)).toFixed(1)} queues/s`,
+          `management API calls per queue: ${perQueue.join(', ')}`,
           `CPU during the run: sidecar ${(cpu1.sidecar - cpu0.sidecar).toFixed(1)} s, ${brokers.length} broker nodes ${(cpu1.brokers - cpu0.brokers).toFixed(1)} s, over ${seconds(mig.ms)} s of wall time on ${os.availableParallelism()} cores`,
         ],
       },
@@ -55,7 +77,7 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
         value: `${peakMb.toFixed(1)} MB`,
         target: '≤ 150 MB',
         met: peakMb <= 150,
-        details: [`VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, dist build)`],
+        details: [`at the end: V8 heap ${((lastHeap.nodejs_heap_size_used_bytes ?? 0) / 1048576).toFixed(1)} MB used of ${((lastHeap.nodejs_heap_size_total_bytes ?? 0) / 1048576).toFixed(1)} MB, external ${((lastHeap.nodejs_external_memory_bytes ?? 0) / 1048576).toFixed(1)} MB`, `VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, dist build)`],
       },
     ];
   } finally {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops local RabbitMQ clusters on loopback, without the system service.
 #
-#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh]
+#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh] [--default-intervals]
 #   scripts/cluster.sh down   [--name NAME]
 #   scripts/cluster.sh status [--name NAME]
 #   scripts/cluster.sh env    [--name NAME]      # prints export lines for the cluster's URLs
@@ -13,6 +13,9 @@
 # example `--name target --nodes 1 --offset 100`.
 # `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node
 # VMs runs is wiped and created anew (tests: state left by a killed run is never reused).
+# Statistics and quorum ticks run every second (counts in the management API lag 1-2 s, which
+# tests want); --default-intervals keeps RabbitMQ's defaults (5 s), as production clusters run,
+# where the broker's idle work per queue is 5 times smaller (benchmarks).
 # State lives in ${QMIG_CLUSTER_DIR:-/tmp/qmig-clusters}/NAME. The default user is guest/guest.
 set -euo pipefail
 
@@ -23,6 +26,8 @@ NODES=3
 OFFSET=0
 NODE_INDEX=1
 FRESH=0
+INTERVALS=fast
+INTERVALS_SET=0
 cmd=${1:-}
 shift || true
 ARGS=("$@")
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --offset) OFFSET=$2; shift 2 ;;
     --node) NODE_INDEX=$2; shift 2 ;;
     --fresh) FRESH=1; shift ;;
+    --default-intervals) INTERVALS=default; INTERVALS_SET=1; shift ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -88,15 +94,19 @@ loopback_users = none
 default_user = guest
 default_pass = guest
 vm_memory_high_watermark.relative = 0.2
-collect_statistics_interval = 1000
 CONF
-  cat > "$nd/advanced.config" <<'CONF'
+  if [ "$INTERVALS" = fast ]; then
+    echo 'collect_statistics_interval = 1000' >> "$nd/rabbitmq.conf"
+    cat > "$nd/advanced.config" <<'CONF'
 [
  {rabbit, [{quorum_tick_interval, 1000}]},
  {rabbitmq_management_agent, [{sample_retention_policies,
     [{global, [{605, 1}]}, {basic, [{605, 1}]}, {detailed, [{10, 1}]}]}]}
 ].
 CONF
+  else
+    echo '[].' > "$nd/advanced.config"
+  fi
   echo '[rabbitmq_management,rabbitmq_shovel,rabbitmq_shovel_management].' > "$nd/enabled_plugins"
 }
 
@@ -153,6 +163,10 @@ alive_count() { local n=0 i; for i in $(seq 1 "$NODES"); do node_alive "$i" && n
 
 up() {
   ensure_installed
+  # A running or restarted cluster keeps the intervals it was created with, unless told otherwise.
+  if [ "$INTERVALS_SET" = 0 ] && [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ]; then
+    INTERVALS=$(sed -n 's/^INTERVALS=//p' "$DIR/meta"); INTERVALS=${INTERVALS:-fast}
+  fi
   # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
   # never boot a second VM for a running node; start only the stopped ones and wait for all.
   if [ -d "$DIR/node1/mnesia" ] && [ "$(alive_count)" -gt 0 ]; then
@@ -193,7 +207,7 @@ up() {
   log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
 }
 
-save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\n' "$NODES" "$OFFSET" > "$DIR/meta"; }
+save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\nINTERVALS=%s\n' "$NODES" "$OFFSET" "$INTERVALS" > "$DIR/meta"; }
 load_meta() { if [ -f "$DIR/meta" ]; then . "$DIR/meta"; fi; }
 
 down() {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ConfigError, configMarkdown, loadConfig, VARIABLES } from './config.js';
 
@@ -47,4 +48,9 @@ test('the markdown table lists every variable with its default', () => {
   const md = configMarkdown();
   for (const v of Object.values(VARIABLES)) assert.ok(md.includes(`\`${v.name}\``), v.name);
   assert.ok(md.includes('| `QMIG_LISTEN_PORT` | `15680` |'));
+});
+
+test("the README's configuration table is this one (documented defaults never drift)", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(configMarkdown().trim()), 'README.md: regenerate the table with `qmig config --markdown` output');
 });

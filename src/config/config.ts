@@ -118,6 +118,12 @@ export const VARIABLES = {
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
   shovelTimeoutSeconds: variable('QMIG_SHOVEL_TIMEOUT_SECONDS', '3600', 'Longest a single shovel move may run before the queue fails.', positiveInt(5, 604800)),
+  shovelMinMessages: variable(
+    'QMIG_SHOVEL_MIN_MESSAGES',
+    '1000',
+    "Queues holding fewer messages are moved by the sidecar over AMQP (confirmed, then acknowledged) instead of a dynamic shovel, whose set-up costs the broker more than such a move; 0: always shovels.",
+    positiveInt(0, 100000000),
+  ),
   shovelStartTimeoutSeconds: variable('QMIG_SHOVEL_START_TIMEOUT_SECONDS', '30', 'Longest a shovel may stay "starting" before the queue fails.', positiveInt(2, 3600)),
   fenceClients: variable('QMIG_FENCE_CLIENTS', 'true', "Revoke application users' access to the vhost and close its connections while migrating.", bool),
   peers: variable('QMIG_PEERS', '', 'Comma-separated URLs of the other sidecars of the cluster (for snapshots).', urlList),

@@ -34,7 +34,7 @@ test('selectQueues never takes qmig\'s own queues, and reports them as ineligibl
 test('the exclusive lock queue in the state vhost does not make start refuse "Found 1 queue(s) with issues"', () => {
   const snapshot = {
     nodes: ['n1', 'n2', 'n3'].map((name) => ({
-      name, running: true, mem_used: 1, mem_limit: 1e9, mem_alarm: false, disk_free: 1e12, disk_free_limit: 1, disk_free_alarm: false, partitions: [], running_applications: ['rabbitmq_shovel'],
+      name, running: true, mem_used: 1, mem_limit: 1e9, mem_alarm: false, disk_free: 1e12, disk_free_limit: 1, disk_free_alarm: false, partitions: [], running_applications: ['rabbit', 'rabbitmq_shovel'],
     })),
     rabbitmq_version: '3.10.8', cluster_name: 'c', gathered_at: '2025-01-01 00:00:00',
     vhost: { name: '/' }, queues: [mirrored('a'), lockQueue],

@@ -11,7 +11,7 @@
  * Shovels are at-least-once: a node that stops during a move can make the broker redeliver
  * messages that were already moved. With clients fenced nobody else can add a message, so any
  * surplus over the exact count is copies: the second move (or a move back, when the copies are
- * in the quorum queue) takes them out with copy-removal.ts before the count is verified.
+ * in the quorum queue) takes them out with sidecar-move.ts before the count is verified.
  *
  * The original (arguments, bindings, policy, node, exact count) is checkpointed before anything
  * is touched; the phase and where the messages are (`location`) are checkpointed at every phase
@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { moveRemovingCopies } from '../broker/copy-removal.js';
+import { moveThroughSidecar } from '../broker/sidecar-move.js';
 import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
 import type { AuditEntry } from '../state/audit-log.js';
@@ -130,10 +130,15 @@ export class QueueMigrator {
   private temporaryExists: boolean | null = null;
   /** The last move was verified in this run (a resumed `finish` verifies itself). */
   private verifiedInThisRun = false;
+  /** Where the stored record says the messages are. */
+  private durableLocation: QueueRecord['location'] | null;
+  /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
+  private shovelsPossible = false;
 
   constructor(private readonly env: QueueRunEnv, private readonly q: QueueRecord, private readonly index: number) {
     this.vhost = q.vhost;
     this.temporary = typeof q.detail.temporary_queue === 'string' ? q.detail.temporary_queue : temporaryQueueName(q.name);
+    this.durableLocation = q.phase === 'pending' ? null : q.location;
   }
 
   private get mgmt() {
@@ -214,6 +219,7 @@ export class QueueMigrator {
 
   /** Removes this queue's shovels and picks the step that the broker's state calls for. */
   private async recover(): Promise<Step> {
+    this.shovelsPossible = true;
     await this.removeShovels();
     return this.recoverStep();
   }
@@ -250,14 +256,19 @@ export class QueueMigrator {
   }
 
   /**
-   * Records a phase change durably (resolved = in the broker) before the step acts, so that the
-   * record always names where the messages are. Declaring queues changes no location and is
-   * only kept in memory (and written with the next change).
+   * Records a phase change before the step acts. A change of where the messages are (and the
+   * saved original) is made durable (resolved = in the broker) first, so that the record always
+   * names where the messages are; a phase change alone is written with the next periodic flush —
+   * a resumed queue picks its step from the broker's state, not from the phase, and every write
+   * of a 200-queue chunk costs the broker a replicated transaction.
    */
   private async phase(phase: Step, location?: QueueRecord['location']): Promise<void> {
     this.q.phase = phase;
     if (location) this.q.location = location;
-    await this.env.writer.checkpoint(this.index);
+    if (phase === 'save' || this.q.location !== this.durableLocation) {
+      await this.env.writer.checkpoint(this.index);
+      this.durableLocation = this.q.location;
+    } else this.env.writer.touch(this.index);
   }
 
   private audit(action: string, details: Record<string, unknown> = {}): void {
@@ -418,7 +429,7 @@ export class QueueMigrator {
     const q = this.q;
     // A shovel of this queue that exists now was created by a request the broker carried out
     // late (after the client gave up on it): remove it and start again from what is there.
-    if ((await this.removeShovels()) > 0) {
+    if (this.shovelsPossible && (await this.removeShovels()) > 0) {
       this.env.log.warn('a late shovel of this queue was found and removed; re-checking the queue', { queue: q.name });
       this.verifiedInThisRun = false;
       return this.recoverStep();
@@ -490,13 +501,13 @@ export class QueueMigrator {
 
   /**
    * Moves `source` into `destination` leaving out the `surplus` copies a broker redelivery made
-   * (src/broker/copy-removal.ts); when copies cannot be told apart from messages that were
+   * (src/broker/sidecar-move.ts); when copies cannot be told apart from messages that were
    * identical before, nothing is dropped and the count check judges the surplus.
    */
   private async removeCopies(source: string, destination: string, surplus: number): Promise<void> {
     this.q.detail.copy_removal_rounds = this.copyRemovalRounds() + 1;
     this.audit('remove_copies', { from: source, into: destination, surplus });
-    const result = await moveRemovingCopies(this.amqp, {
+    const result = await moveThroughSidecar(this.amqp, {
       vhost: this.vhost,
       source,
       destination,
@@ -528,7 +539,17 @@ export class QueueMigrator {
     const cfg = this.env.ctx.config;
     const total = expectedCount(this.q);
     const base = direction === 'to-quorum' ? Math.floor(total / 2) : 0;
+    const progress = (moved: number) => {
+      this.q.migrated_messages = Math.min(total, base + Math.floor(Math.min(moved, total) / 2));
+      this.env.writer.touch(this.index);
+    };
+    const waiting = (await this.amqp.messageCount(this.vhost, source)) ?? 0;
+    if (waiting < cfg.shovelMinMessages) {
+      const moved = await this.moveSmall(source, destination, progress);
+      if (moved) return moved;
+    }
     this.q.detail.shovel = name;
+    this.shovelsPossible = true;
     const result = await moveMessages(this.mgmt, this.amqp, {
       vhost: this.vhost,
       name,
@@ -541,14 +562,49 @@ export class QueueMigrator {
         this.audit('create_shovel', { shovel: name, source, destination });
         return this.env.hooks?.onShovelCreated?.({ migrationId: this.env.migration.id, queue: this.q.name, shovel: name, direction });
       },
-      onProgress: (moved) => {
-        this.q.migrated_messages = Math.min(total, base + Math.floor(Math.min(moved, total) / 2));
-        this.env.writer.touch(this.index);
-      },
+      onProgress: progress,
     });
     if (result.rounds > 0) this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
     delete this.q.detail.shovel;
     return result;
+  }
+
+  /**
+   * A queue below QMIG_SHOVEL_MIN_MESSAGES is moved by the sidecar itself (sidecar-move.ts):
+   * cheaper for the broker than a shovel's set-up and removal. Messages that arrive meanwhile
+   * (clients not fenced) are moved by further rounds, as a shovel move would. Null when the
+   * sidecar cannot move these messages (e.g. one carries a user-id the broker will not let the
+   * service account publish): the caller then uses a shovel for what is left.
+   */
+  private async moveSmall(source: string, destination: string, progress: (moved: number) => void): Promise<MoveResult | null> {
+    const started = Date.now();
+    const count = async (queue: string) => (await this.amqp.messageCount(this.vhost, queue)) ?? 0;
+    const destinationBefore = await count(destination);
+    let src = await count(source);
+    let moved = 0;
+    for (let round = 1; src > 0 && round <= 3; round++) {
+      this.audit('sidecar_move', { from: source, into: destination, messages: src, round });
+      try {
+        const r = await moveThroughSidecar(this.amqp, {
+          vhost: this.vhost,
+          source,
+          destination,
+          surplus: 0,
+          idleTimeoutMs: this.env.ctx.config.shovelStartTimeoutSeconds * 1000,
+          onProgress: (n) => progress(moved + n),
+        });
+        moved += r.forwarded;
+      } catch (err) {
+        if (isTransient(err)) throw err;
+        this.env.log.warn('the sidecar could not move these messages itself; a shovel moves the rest', { queue: this.q.name, from: source, error: describe(err) });
+        return null;
+      }
+      src = await count(source);
+    }
+    if (src > 0) return null; // still arriving: the shovel path's rounds decide
+    const destinationCount = await count(destination);
+    progress(Math.max(0, destinationCount - destinationBefore));
+    return { sourceCount: src, destinationCount, destinationBefore, rounds: 0, durationMs: Date.now() - started };
   }
 
   private check(result: MoveResult, where: string): void {

@@ -1,34 +1,41 @@
 /**
- * Moving a queue's messages to another queue while taking out the copies a broker failure made.
+ * Moving a queue's messages into another queue with the sidecar's own AMQP channels, optionally
+ * taking out the copies a broker failure made. Used where a dynamic shovel does not fit:
  *
- * Shovels are at-least-once: when a node stops during a move, deliveries whose acknowledgement
- * was lost (a mirrored queue's promoted mirror never heard of it) come back and are shovelled a
- * second time. The engine knows exactly how many surplus messages that made (clients are fenced,
- * the count before the move is exact), but not which ones. This mover reads the source itself
- * (amqplib), forwards every message in order to the destination (publisher confirms; the source
- * message is acknowledged only once its copy is confirmed) and holds back each message whose
- * fingerprint — body, properties and headers, as the shovel copied them — it has already seen.
- * When the source is drained and it holds back exactly `surplus` messages, every held message is
- * a copy and is dropped; otherwise (messages that were identical before the move, or a surplus
- * that copies do not explain) nothing is dropped: the held messages are forwarded as well and the
- * caller's count check judges the surplus. Nothing is ever acknowledged before it is either
- * confirmed in the destination or known to be a copy, so a failure at any point loses nothing.
+ * - small queues: a shovel's set-up and removal (a replicated runtime parameter, a supervised
+ *   worker with two connections) costs the broker more than moving a few hundred messages;
+ * - copy removal: shovels are at-least-once; when a node stops during a move, deliveries whose
+ *   acknowledgement was lost (a mirrored queue's promoted mirror never heard of it) come back and
+ *   are shovelled a second time. The engine knows how many surplus messages that made (clients
+ *   are fenced, the count before the move is exact), not which ones.
+ *
+ * The source is read in order with manual acknowledgements; every message is published to the
+ * destination on a confirm channel and acknowledged in the source only once its copy is confirmed,
+ * so a failure at any point loses nothing (at worst a message is in both queues, which copy
+ * removal takes out later). With `surplus` > 0 each message whose fingerprint — body, properties
+ * and headers, as the shovel copied them — was already seen is held back; when the source is
+ * drained and exactly `surplus` messages are held, every one is a copy and is dropped; otherwise
+ * (messages that were identical before the move, or a surplus that copies do not explain)
+ * nothing is dropped: the held messages are forwarded as well (a little out of order) and the
+ * caller's count check judges the surplus.
  */
 import { createHash } from 'node:crypto';
-import type { ConsumeMessage, Options } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpPool } from './amqp.js';
 
-export interface CopyRemovalSpec {
+export interface SidecarMoveSpec {
   vhost: string;
   source: string;
   destination: string;
-  /** Messages more than the source should hold (its count minus the expected count). */
+  /** Copies to take out: messages more than the source should hold (0: move everything). */
   surplus: number;
   /** Longest wait for the next message while the source is not drained. */
   idleTimeoutMs: number;
+  /** Called with the messages forwarded so far. */
+  onProgress?: (forwarded: number) => void;
 }
 
-export interface CopyRemovalResult {
+export interface SidecarMoveResult {
   /** Messages read from the source. */
   read: number;
   /** Messages forwarded to the destination. */
@@ -85,32 +92,46 @@ export function copiesToDrop(candidates: number, surplus: number): number {
   return surplus > 0 && candidates === surplus ? candidates : 0;
 }
 
-export async function moveRemovingCopies(amqp: AmqpPool, spec: CopyRemovalSpec): Promise<CopyRemovalResult> {
-  const conn = await amqp.openConnection(spec.vhost, `copy removal ${spec.source}`);
+/**
+ * Moves the messages `source` holds when the move starts. Channels of the shared connection are
+ * used and closed at the end (closing hands back anything not yet acknowledged).
+ */
+export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec): Promise<SidecarMoveResult> {
+  const conn = await amqp.connection(spec.vhost);
+  const sub = await conn.createChannel();
+  // A refused operation closes the channel with an 'error' event: reported through `failure`.
+  sub.on('error', () => undefined);
+  let pub: ConfirmChannel | null = null;
   try {
-    const sub = await conn.createChannel();
-    const pub = await conn.createConfirmChannel();
+    pub = await conn.createConfirmChannel();
+    pub.on('error', () => undefined);
+    const publisher = pub;
     const failure = new Promise<never>((_, reject) => {
-      const fail = (what: string) => (err?: Error) => reject(new Error(`copy removal: ${what} channel closed${err ? `: ${err.message}` : ''}`));
-      sub.once('error', fail('consumer'));
-      pub.once('error', fail('publisher'));
-      conn.once('close', fail('connection'));
+      const fail = (what: string) => (err?: Error) => reject(new Error(`moving '${spec.source}' to '${spec.destination}': ${what} closed${err ? `: ${err.message}` : ''}`));
+      sub.once('error', fail('consumer channel'));
+      sub.once('close', fail('consumer channel'));
+      publisher.once('error', fail('publisher channel'));
+      publisher.once('close', fail('publisher channel'));
     });
     failure.catch(() => undefined);
     const total = (await sub.checkQueue(spec.source)).messageCount;
-    const result: CopyRemovalResult = { read: 0, forwarded: 0, removed: 0, candidates: 0 };
+    const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0 };
     if (total === 0) return result;
     // Held copies keep their prefetch slots: leave room for them and for a flowing window.
     await sub.prefetch(Math.min(spec.surplus + 2000, 65535));
-    await pub.checkQueue(spec.destination);
+    await publisher.checkQueue(spec.destination);
 
+    let acked = 0;
     const seen = new Set<string>();
     const held: ConsumeMessage[] = [];
     let holding = spec.surplus > 0;
     const forward = (msg: ConsumeMessage) => {
       result.forwarded++;
-      pub.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
-        if (!err) sub.ack(msg);
+      publisher.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
+        if (err) return;
+        sub.ack(msg);
+        acked++;
+        spec.onProgress?.(acked);
       });
     };
     let drained!: () => void;
@@ -140,7 +161,7 @@ export async function moveRemovingCopies(amqp: AmqpPool, spec: CopyRemovalSpec):
       const timer = setInterval(() => {
         if (Date.now() - lastDelivery > spec.idleTimeoutMs) {
           clearInterval(timer);
-          reject(new Error(`copy removal: no message from '${spec.source}' for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
+          reject(new Error(`moving '${spec.source}' to '${spec.destination}': no message '${spec.source}' for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
         }
       }, 250);
       void allRead.then(() => clearInterval(timer));
@@ -151,13 +172,13 @@ export async function moveRemovingCopies(amqp: AmqpPool, spec: CopyRemovalSpec):
     if (holding) result.candidates = held.length;
     const drop = copiesToDrop(holding ? held.length : result.candidates, spec.surplus);
     if (holding && drop > 0) {
-      await Promise.race([pub.waitForConfirms(), failure]);
+      await Promise.race([publisher.waitForConfirms(), failure]);
       for (const h of held) sub.ack(h);
       result.removed = drop;
     } else {
       for (const h of held.splice(0)) forward(h);
     }
-    await Promise.race([pub.waitForConfirms(), failure]);
+    await Promise.race([publisher.waitForConfirms(), failure]);
     // Acknowledgements are asynchronous: a round trip on the consumer channel flushes them. Only
     // then is the consumer cancelled — a quorum queue hands a cancelled consumer's unsettled
     // messages back, and acknowledgements that arrive after that are void.
@@ -165,6 +186,9 @@ export async function moveRemovingCopies(amqp: AmqpPool, spec: CopyRemovalSpec):
     await sub.cancel(consumerTag);
     return result;
   } finally {
-    await conn.close().catch(() => undefined);
+    sub.removeAllListeners('close');
+    pub?.removeAllListeners('close');
+    await sub.close().catch(() => undefined);
+    await pub?.close().catch(() => undefined);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
-import { copiesToDrop, messageFingerprint, republishOptions } from './copy-removal.js';
+import { copiesToDrop, messageFingerprint, republishOptions } from './sidecar-move.js';
 
 const msg = (body: string, properties: Partial<ConsumeMessage['properties']>) => ({ content: Buffer.from(body), properties: { headers: {}, ...properties } as ConsumeMessage['properties'] });
 

@@ -13,16 +13,27 @@ const QUEUE_MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 100);
 const BODY = Buffer.alloc(100, 'x');
 const MB = (kb: number) => kb / 1024;
 const lastHeap: Record<string, number> = {};
+const slowBelow = new Map<string, number>();
+const slowAll = new Map<string, number>();
 
 /** Management API requests the sidecar made so far, by "METHOD endpoint", and its heap (its own /metrics). */
 async function managementCalls(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
+  slowBelow.clear();
+  slowAll.clear();
   for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes) (\S+)/gm)) lastHeap[m[1]] = Number(m[2]);
   const calls = new Map<string, number>();
   for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
     const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
     const key = `${labels.method} ${labels.endpoint}`;
     calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
+  }
+  // Requests slower than 5 s (count minus the 5-second bucket), by "METHOD endpoint".
+  for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.method} ${labels.endpoint}`;
+    if (labels.le === '5') slowBelow.set(key, (slowBelow.get(key) ?? 0) + Number(m[2]));
+    if (labels.le === '+Inf') slowAll.set(key, (slowAll.get(key) ?? 0) + Number(m[2]));
   }
   return calls;
 }
@@ -68,6 +79,7 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
           `masters per node ${JSON.stringify(masters)}`,
           `${mig.completed} queues completed; ${(QUEUES / (mig.ms / 1000)).toFixed(1)} queues/s`,
           `management API calls per queue: ${perQueue.join(', ')}`,
+          `management API calls slower than 5 s: ${[...slowAll.entries()].map(([k, n]) => [k, n - (slowBelow.get(k) ?? 0)] as const).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
           `CPU during the run: sidecar ${(cpu1.sidecar - cpu0.sidecar).toFixed(1)} s, ${brokers.length} broker nodes ${(cpu1.brokers - cpu0.brokers).toFixed(1)} s, over ${seconds(mig.ms)} s of wall time on ${os.availableParallelism()} cores`,
         ],
       },

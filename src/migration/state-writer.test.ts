@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MigrationStore } from '../state/migration-store.js';
+import { chunkSizeFor, chunkSizeOf, type MigrationStore } from '../state/migration-store.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { CoalescingWriter, MigrationStateWriter } from './state-writer.js';
 
@@ -77,4 +77,14 @@ test('MigrationStateWriter: checkpoint writes the queue\'s chunk; disable stops 
   await w.saveRecord();
   assert.equal(chunks.length, 2);
   assert.equal(records.length, 1);
+});
+
+test('chunk sizes: at most 50 chunks a migration, 25 to 200 queues each; old records keep 200', () => {
+  assert.equal(chunkSizeFor(1), 25);
+  assert.equal(chunkSizeFor(500), 25);
+  assert.equal(chunkSizeFor(2000), 40);
+  assert.equal(chunkSizeFor(10_000), 200);
+  assert.equal(chunkSizeFor(50_000), 200);
+  assert.equal(chunkSizeOf({}), 200);
+  assert.equal(chunkSizeOf({ queue_chunk_size: 25 }), 25);
 });

@@ -7,7 +7,7 @@
  * behind each other (hundreds of small queues at once).
  * After `disable()` (ownership lost) nothing more is written.
  */
-import { chunkOf, QUEUES_PER_CHUNK, type MigrationStore } from '../state/migration-store.js';
+import { chunkOf, chunkSizeOf, type MigrationStore } from '../state/migration-store.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 
@@ -71,13 +71,13 @@ export class MigrationStateWriter {
 
   private chunk(c: number): CoalescingWriter {
     let w = this.chunks.get(c);
-    if (!w) this.chunks.set(c, (w = new CoalescingWriter(() => this.guard(() => this.store.saveChunk(this.migration.id, c, this.queues)))));
+    if (!w) this.chunks.set(c, (w = new CoalescingWriter(() => this.guard(() => this.store.saveChunk(this.migration, c, this.queues)))));
     return w;
   }
 
   /** Durable when resolved: the queue's chunk as it is now (or newer). */
   checkpoint(queueIndex: number): Promise<void> {
-    const c = chunkOf(queueIndex);
+    const c = chunkOf(queueIndex, chunkSizeOf(this.migration));
     this.dirty.delete(c);
     return this.chunk(c).request();
   }
@@ -85,7 +85,7 @@ export class MigrationStateWriter {
   /** Progress: written within touchIntervalMs. */
   touch(queueIndex: number): void {
     if (this.disabled) return;
-    this.dirty.add(chunkOf(queueIndex));
+    this.dirty.add(chunkOf(queueIndex, chunkSizeOf(this.migration)));
     this.schedule();
   }
 
@@ -127,7 +127,7 @@ export class MigrationStateWriter {
 
   /** Every chunk and the record, now. */
   async saveAll(): Promise<void> {
-    const n = Math.max(this.migration.queue_chunks, Math.ceil(this.queues.length / QUEUES_PER_CHUNK));
+    const n = Math.max(this.migration.queue_chunks, Math.ceil(this.queues.length / chunkSizeOf(this.migration)));
     await Promise.all(Array.from({ length: n }, (_, c) => this.chunk(c).request()));
     await this.saveRecord();
   }

@@ -2,21 +2,30 @@
  * Migration records live in the broker as global runtime parameters, so that every sidecar of the
  * cluster answers for every migration and a restarted sidecar loses nothing:
  *   qmig.migration.<id>          the MigrationRecord (small)
- *   qmig.queues.<id>.<chunk>     QueueRecords, QUEUES_PER_CHUNK per parameter
- * Writes are bounded: a change to one queue rewrites only its chunk (≈ 200 queues), so a
- * migration of 10,000 queues is 50 chunks and no single write grows with the migration. The
- * running migration coalesces its chunk writes in src/migration/state-writer.ts.
+ *   qmig.queues.<id>.<chunk>     QueueRecords, `queue_chunk_size` per parameter
+ * Writes are bounded: a change to one queue rewrites only its chunk. Chunks are as small as
+ * 50 chunks a migration allow, between 25 and 200 queues: every checkpoint rewrites a whole chunk
+ * in a replicated broker transaction, and 200-queue chunks (≈ 100 KB) written several times per
+ * queue stalled the broker for seconds in a 500-queue migration; a 10,000-queue migration is
+ * still 50 chunks to read. The running migration coalesces its chunk writes in
+ * src/migration/state-writer.ts.
  */
 import type { ManagementClient } from '../broker/management-client.js';
 import type { MigrationRecord, QueueRecord } from './records.js';
 
-export const QUEUES_PER_CHUNK = 200;
+export const MAX_QUEUES_PER_CHUNK = 200;
+export const MIN_QUEUES_PER_CHUNK = 25;
+const TARGET_CHUNKS = 50;
 const RECORD_PREFIX = 'qmig.migration.';
 const CHUNK_PREFIX = 'qmig.queues.';
 
 export const recordParameter = (id: string) => `${RECORD_PREFIX}${id}`;
 export const chunkParameter = (id: string, chunk: number) => `${CHUNK_PREFIX}${id}.${chunk}`;
-export const chunkOf = (queueIndex: number) => Math.floor(queueIndex / QUEUES_PER_CHUNK);
+/** Queues per chunk for a new migration of `total` queues. */
+export const chunkSizeFor = (total: number) => Math.min(MAX_QUEUES_PER_CHUNK, Math.max(MIN_QUEUES_PER_CHUNK, Math.ceil(total / TARGET_CHUNKS)));
+/** Queues per chunk of a stored migration (records from before the field: 200). */
+export const chunkSizeOf = (record: Pick<MigrationRecord, 'queue_chunk_size'>) => record.queue_chunk_size ?? MAX_QUEUES_PER_CHUNK;
+export const chunkOf = (queueIndex: number, chunkSize: number) => Math.floor(queueIndex / chunkSize);
 
 export class MigrationStore {
   constructor(private readonly mgmt: ManagementClient) {}
@@ -25,16 +34,18 @@ export class MigrationStore {
     await this.mgmt.putGlobalParameter(recordParameter(record.id), record);
   }
 
-  async saveChunk(id: string, chunk: number, queues: QueueRecord[]): Promise<void> {
-    await this.mgmt.putGlobalParameter(chunkParameter(id, chunk), queues.slice(chunk * QUEUES_PER_CHUNK, (chunk + 1) * QUEUES_PER_CHUNK));
+  async saveChunk(record: Pick<MigrationRecord, 'id' | 'queue_chunk_size'>, chunk: number, queues: QueueRecord[]): Promise<void> {
+    const size = chunkSizeOf(record);
+    await this.mgmt.putGlobalParameter(chunkParameter(record.id, chunk), queues.slice(chunk * size, (chunk + 1) * size));
   }
 
   /** Writes every chunk, then the record (a record never points at chunks that do not exist). */
   async create(record: MigrationRecord, queues: QueueRecord[]): Promise<void> {
-    record.queue_chunks = Math.ceil(queues.length / QUEUES_PER_CHUNK);
+    record.queue_chunk_size ??= chunkSizeFor(queues.length);
+    record.queue_chunks = Math.ceil(queues.length / record.queue_chunk_size);
     for (let c = 0; c < record.queue_chunks; c += 8) {
       const batch = [];
-      for (let k = c; k < Math.min(c + 8, record.queue_chunks); k++) batch.push(this.saveChunk(record.id, k, queues));
+      for (let k = c; k < Math.min(c + 8, record.queue_chunks); k++) batch.push(this.saveChunk(record, k, queues));
       await Promise.all(batch);
     }
     await this.saveRecord(record);

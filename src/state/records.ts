@@ -53,6 +53,8 @@ export interface MigrationRecord {
   owner: string;
   /** Number of queue chunks stored beside the record. */
   queue_chunks: number;
+  /** Queues per chunk (absent in records from before it varied: 200). */
+  queue_chunk_size?: number;
   interrupt_requested: boolean;
   /** Anything the operator should know that is not an error (e.g. default queue type unchanged). */
   notes: string[];

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { AmqpPool } from '../../src/broker/amqp.js';
 import { ClusterLock, LockHeldError } from '../../src/state/cluster-lock.js';
 import { displayId, newMigrationId } from '../../src/state/migration-id.js';
-import { chunkOf, chunkParameter, MigrationStore, QUEUES_PER_CHUNK } from '../../src/state/migration-store.js';
+import { chunkOf, chunkParameter, chunkSizeOf, MigrationStore } from '../../src/state/migration-store.js';
 import { timestamp, type MigrationRecord, type QueueRecord } from '../../src/state/records.js';
 import { admin, cluster } from '../support/cluster.js';
 import { testVhost } from '../support/vhost.js';
@@ -30,12 +30,13 @@ test('records and chunked queue records round-trip through the broker', async (t
   const vhost = await testVhost(t);
   const store = new MigrationStore(admin());
   const id = newMigrationId('n@h');
-  const rec = record(id, vhost, timestamp(), QUEUES_PER_CHUNK * 2 + 5);
+  const rec = record(id, vhost, timestamp(), 405);
   const queues = Array.from({ length: rec.total_queues }, (_, i) => queue(i, vhost));
   t.after(() => store.delete(rec));
 
   await store.create(rec, queues);
-  assert.equal(rec.queue_chunks, 3);
+  assert.equal(rec.queue_chunk_size, 25, '405 queues: the smallest chunks (at most 50 chunks a migration)');
+  assert.equal(rec.queue_chunks, 17);
   assert.deepEqual(await store.loadRecord(id), rec);
   const loaded = await store.loadQueues(rec);
   assert.equal(loaded.length, queues.length);
@@ -43,13 +44,15 @@ test('records and chunked queue records round-trip through the broker', async (t
   assert.ok((await store.listIds()).includes(id));
 
   // A change to one queue rewrites only its chunk.
-  queues[QUEUES_PER_CHUNK + 1].status = 'completed';
-  queues[QUEUES_PER_CHUNK + 1].migrated_messages = 7;
-  await store.saveChunk(id, chunkOf(QUEUES_PER_CHUNK + 1), queues);
+  const size = chunkSizeOf(rec);
+  queues[size + 1].status = 'completed';
+  queues[size + 1].migrated_messages = 7;
+  await store.saveChunk(rec, chunkOf(size + 1, size), queues);
   const chunk1 = await admin().globalParameter<QueueRecord[]>(chunkParameter(id, 1));
   assert.equal(chunk1?.value[1].status, 'completed');
   assert.equal(chunk1?.value[1].migrated_messages, 7);
-  assert.equal((await store.loadQueues(rec))[QUEUES_PER_CHUNK + 1].migrated_messages, 7);
+  assert.equal(chunk1?.value.length, size);
+  assert.equal((await store.loadQueues(rec))[size + 1].migrated_messages, 7);
 
   await store.delete(rec);
   assert.equal(await store.loadRecord(id), null);

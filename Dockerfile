@@ -21,7 +21,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime --------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# A young generation of 4 MB semi-spaces (Node's default lets it grow to 16 MB each): the sidecar
+# allocates briskly while it moves small queues; this keeps its RSS near 130 MB in a 500-queue
+# migration instead of 160 MB, for a few percent more CPU (npm run bench:all uses the same).
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     QMIG_LISTEN_HOST=0.0.0.0 \
     QMIG_LISTEN_PORT=15680
 WORKDIR /app

@@ -163,6 +163,11 @@ export interface SidecarProcess {
  * `qmig serve` from the production build (dist/, built by `npm run bench:all`), beside node 1,
  * with its state vhost `stateVhost`. Resolves when /healthz answers.
  */
+/** The node options the image runs the sidecar with (Dockerfile `ENV NODE_OPTIONS=…`). */
+export function imageNodeOptions(): string {
+  return /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
+}
+
 export async function startSidecarProcess(stateVhost: string, env: Record<string, string> = {}): Promise<SidecarProcess> {
   const entry = existsSync('dist/cli/main.js') ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
   const port = await freePort();
@@ -170,6 +175,8 @@ export async function startSidecarProcess(stateVhost: string, env: Record<string
   const child = spawn(process.execPath, [...entry, 'serve'], {
     env: {
       ...process.env,
+      // Measured as deployed: the image's node options, unless the caller set its own.
+      NODE_OPTIONS: process.env.NODE_OPTIONS ?? imageNodeOptions(),
       QMIG_LISTEN_HOST: '127.0.0.1',
       QMIG_LISTEN_PORT: String(port),
       QMIG_MANAGEMENT_URL: MGMT_URLS[0],

@@ -4,7 +4,7 @@
  * (VmHWM from /proc, and the highest VmRSS sampled every 100 ms; target ≤ 150 MB).
  * BENCH_QUEUES / BENCH_QUEUE_MESSAGES override the load.
  */
-import { brokerPids, cpuSecondsOf, declareQueues, deleteVhost, freshVhost, memoryOf, mgmt, migrateThroughSidecar, publishTo, seconds, startSidecarProcess, waitMirrored, type SidecarProcess } from './bench-support.js';
+import { imageNodeOptions, brokerPids, cpuSecondsOf, declareQueues, deleteVhost, freshVhost, memoryOf, mgmt, migrateThroughSidecar, publishTo, seconds, startSidecarProcess, waitMirrored, type SidecarProcess } from './bench-support.js';
 import os from 'node:os';
 import type { Figure } from './figure.js';
 
@@ -89,7 +89,7 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
         value: `${peakMb.toFixed(1)} MB`,
         target: '≤ 150 MB',
         met: peakMb <= 150,
-        details: [`at the end: V8 heap ${((lastHeap.nodejs_heap_size_used_bytes ?? 0) / 1048576).toFixed(1)} MB used of ${((lastHeap.nodejs_heap_size_total_bytes ?? 0) / 1048576).toFixed(1)} MB, external ${((lastHeap.nodejs_external_memory_bytes ?? 0) / 1048576).toFixed(1)} MB`, `VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, dist build)`],
+        details: [`at the end: V8 heap ${((lastHeap.nodejs_heap_size_used_bytes ?? 0) / 1048576).toFixed(1)} MB used of ${((lastHeap.nodejs_heap_size_total_bytes ?? 0) / 1048576).toFixed(1)} MB, external ${((lastHeap.nodejs_external_memory_bytes ?? 0) / 1048576).toFixed(1)} MB`, `VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, NODE_OPTIONS ${process.env.NODE_OPTIONS ?? imageNodeOptions()}, dist build)`],
       },
     ];
   } finally {

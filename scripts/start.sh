@@ -112,12 +112,15 @@ for i in $(seq 1 "$NODES"); do
   done
   log="$LOG_DIR/sidecar$i.log"
   : > "$log"
+  # The node options of the image (Dockerfile ENV NODE_OPTIONS), so that sidecars run here as there.
+  SIDECAR_NODE_OPTIONS=$(sed -n 's/^ *NODE_OPTIONS=\([^ ]*\).*/\1/p' Dockerfile)
   QMIG_LISTEN_PORT=$(sidecar_port "$i") \
   QMIG_LISTEN_HOST=127.0.0.1 \
   QMIG_MANAGEMENT_URL="http://127.0.0.1:$(mgmt_port "$i")" \
   QMIG_AMQP_URL="amqp://127.0.0.1:$(amqp_port "$i")" \
   QMIG_USER=$USER_NAME QMIG_PASSWORD=$PASSWORD \
   QMIG_PEERS="$peers" \
+  NODE_OPTIONS="${NODE_OPTIONS:-$SIDECAR_NODE_OPTIONS}" \
     setsid node dist/cli/main.js serve >>"$log" 2>&1 < /dev/null &
   pids+=($!)
   echo $! > "$LOG_DIR/sidecar$i.pid"

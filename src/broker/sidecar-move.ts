@@ -141,18 +141,23 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
       if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
       lastDelivery = Date.now();
       result.read++;
-      const fp = messageFingerprint(msg);
-      if (holding && seen.has(fp)) {
-        held.push(msg);
-        if (held.length > spec.surplus) {
-          // More repeats than surplus: the queue held identical messages before. Drop nothing.
-          holding = false;
-          for (const h of held.splice(0)) forward(h);
-          result.candidates = spec.surplus + 1;
-        }
-      } else {
-        seen.add(fp);
+      if (!holding) {
         forward(msg);
+      } else {
+        const fp = messageFingerprint(msg);
+        if (!seen.has(fp)) {
+          seen.add(fp);
+          forward(msg);
+        } else {
+          held.push(msg);
+          if (held.length > spec.surplus) {
+            // More repeats than surplus: the queue held identical messages before. Drop nothing.
+            holding = false;
+            seen.clear();
+            for (const h of held.splice(0)) forward(h);
+            result.candidates = spec.surplus + 1;
+          }
+        }
       }
       if (result.read === total) drained();
     }, { noAck: false });
@@ -161,7 +166,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
       const timer = setInterval(() => {
         if (Date.now() - lastDelivery > spec.idleTimeoutMs) {
           clearInterval(timer);
-          reject(new Error(`moving '${spec.source}' to '${spec.destination}': no message '${spec.source}' for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
+          reject(new Error(`moving '${spec.source}' to '${spec.destination}': no message for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
         }
       }, 250);
       void allRead.then(() => clearInterval(timer));

@@ -67,6 +67,7 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
       QMIG_DEMO_NO_BUILD: '1',
       QMIG_DEMO_FOLLOW_LOGS: '0',
       QMIG_LOG_LEVEL: 'info',
+      NODE_OPTIONS: '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -135,6 +136,10 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   for (let i = 1; i <= 3; i++) {
     const pid = Number(readFileSync(join(logDir, `sidecar${i}.pid`), 'utf8').trim());
     assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '), /dist\/cli\/main\.js serve/);
+    // With the image's node options (Dockerfile ENV NODE_OPTIONS).
+    const imageOptions = /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+    assert.ok(imageOptions, 'the Dockerfile sets NODE_OPTIONS');
+    assert.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NODE_OPTIONS=${imageOptions}`), `sidecar ${i} runs with NODE_OPTIONS=${imageOptions}`);
   }
 
   // One sidecar per node, each beside its own node.

@@ -31,6 +31,7 @@ export function amqpCode(err: unknown): number | undefined {
 
 export class AmqpPool {
   private readonly connections = new Map<string, Promise<ChannelModel>>();
+  private readonly countChannels = new Map<string, Promise<Channel>>();
   private closed = false;
 
   constructor(private readonly options: AmqpOptions) {}
@@ -85,18 +86,49 @@ export class AmqpPool {
     }
   }
 
-  /** Exact count of ready messages (passive declare), or null when the queue does not exist. */
+  /**
+   * Exact count of ready messages (passive declare), or null when the queue does not exist.
+   * Counts share one channel per vhost: a migration counts a queue a dozen times, and opening a
+   * channel for each costs the broker a channel process and its statistics. A declare of a
+   * missing queue closes that channel (404); calls queued behind it then fail with "channel
+   * closed" and are asked again on a new channel.
+   */
   async messageCount(vhost: string, queue: string): Promise<number | null> {
-    try {
-      return await this.withChannel(vhost, async (ch) => (await ch.checkQueue(queue)).messageCount);
-    } catch (err) {
-      if (amqpCode(err) === AMQP_NOT_FOUND) return null;
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const opening = this.countChannel(vhost);
+      try {
+        return (await (await opening).checkQueue(queue)).messageCount;
+      } catch (err) {
+        if (this.countChannels.get(vhost) === opening) this.countChannels.delete(vhost);
+        if (amqpCode(err) === AMQP_NOT_FOUND) return null;
+        if (attempt >= 3 || amqpCode(err) !== undefined) throw err;
+      }
     }
+  }
+
+  private countChannel(vhost: string): Promise<Channel> {
+    let ch = this.countChannels.get(vhost);
+    if (!ch) {
+      const opening = this.connection(vhost).then(async (conn) => {
+        const c = await conn.createChannel();
+        c.on('error', () => undefined);
+        c.on('close', () => {
+          if (this.countChannels.get(vhost) === opening) this.countChannels.delete(vhost);
+        });
+        return c;
+      });
+      opening.catch(() => {
+        if (this.countChannels.get(vhost) === opening) this.countChannels.delete(vhost);
+      });
+      this.countChannels.set(vhost, opening);
+      ch = opening;
+    }
+    return ch;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.countChannels.clear();
     const all = [...this.connections.values()];
     this.connections.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));

@@ -130,15 +130,12 @@ export class QueueMigrator {
   private temporaryExists: boolean | null = null;
   /** The last move was verified in this run (a resumed `finish` verifies itself). */
   private verifiedInThisRun = false;
-  /** Where the stored record says the messages are. */
-  private durableLocation: QueueRecord['location'] | null;
   /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
   private shovelsPossible = false;
 
   constructor(private readonly env: QueueRunEnv, private readonly q: QueueRecord, private readonly index: number) {
     this.vhost = q.vhost;
     this.temporary = typeof q.detail.temporary_queue === 'string' ? q.detail.temporary_queue : temporaryQueueName(q.name);
-    this.durableLocation = q.phase === 'pending' ? null : q.location;
   }
 
   private get mgmt() {
@@ -256,19 +253,15 @@ export class QueueMigrator {
   }
 
   /**
-   * Records a phase change before the step acts. A change of where the messages are (and the
-   * saved original) is made durable (resolved = in the broker) first, so that the record always
-   * names where the messages are; a phase change alone is written with the next periodic flush —
-   * a resumed queue picks its step from the broker's state, not from the phase, and every write
-   * of a 200-queue chunk costs the broker a replicated transaction.
+   * Records a phase change durably (resolved = in the broker) before the step acts, so that the
+   * record always names where the messages are, and a sidecar that dies mid-move leaves the step
+   * it was in. Declaring queues changes no location and is only kept in memory (and written with
+   * the next change).
    */
   private async phase(phase: Step, location?: QueueRecord['location']): Promise<void> {
     this.q.phase = phase;
     if (location) this.q.location = location;
-    if (phase === 'save' || this.q.location !== this.durableLocation) {
-      await this.env.writer.checkpoint(this.index);
-      this.durableLocation = this.q.location;
-    } else this.env.writer.touch(this.index);
+    await this.env.writer.checkpoint(this.index);
   }
 
   private audit(action: string, details: Record<string, unknown> = {}): void {

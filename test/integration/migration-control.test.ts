@@ -13,7 +13,7 @@ import { newMigrationId } from '../../src/state/migration-id.js';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, sleep, startOptions, waitSynchronised } from './migration-support.js';
 
 test('interrupt from another sidecar: the queue in flight finishes, the rest are skipped, status interrupted', async (t) => {
   const vhost = await testVhost(t);
@@ -112,6 +112,15 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
   await publish(vhost, { queue: 'm-victim' }, 10);
   await publish(vhost, { queue: 'z-last' }, 50);
   await waitSynchronised(vhost);
+  // smallest_first orders by the sizes the management API reports: wait until it reports them
+  // (its statistics lag), so that the order is a-first, m-victim, z-last.
+  const sizes = { 'a-first': 1, 'm-victim': 10, 'z-last': 50 } as Record<string, number>;
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const seen = await admin().queues(vhost, ['name', 'messages', 'message_bytes']);
+    if (seen.every((x) => !(x.name in sizes) || (x.messages === sizes[x.name] && (x.message_bytes ?? 0) > 0))) break;
+    assert.ok(Date.now() < deadline, `queue statistics did not catch up: ${JSON.stringify(seen)}`);
+    await sleep(200);
+  }
 
   // How the mismatch is forced: after the engine saved the exact count (10) and before the
   // first move, the test takes one message out of the classic queue, so 9 arrive.
@@ -140,7 +149,7 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
   assert.equal(record.status, 'rollback_pending');
   assert.equal(record.error, '1 queue(s) failed: m-victim: temporary queue has 9 of 10 messages (fewer than the 0% tolerance allows)');
   assert.equal(record.failed_queues, 1);
-  assert.equal(q('a-first').status, 'completed');
+  assert.equal(q('a-first').status, 'completed', q('a-first').error ?? '');
   assert.equal(q('m-victim').status, 'failed');
   assert.equal(q('m-victim').error, 'temporary queue has 9 of 10 messages (fewer than the 0% tolerance allows)');
   assert.equal(q('z-last').status, 'skipped');

@@ -283,6 +283,10 @@ export class ManagementClient {
   globalParameter<T>(name: string): Promise<{ name: string; value: T } | null> {
     return this.getOrNull(`/global-parameters/${enc(name)}`);
   }
+  /** A global parameter's JSON text as the broker sent it (null when absent), unparsed. */
+  globalParameterText(name: string): Promise<string | null> {
+    return this.getOrNull<string>(`/global-parameters/${enc(name)}`, { responseType: 'text', transformResponse: (body: unknown) => body });
+  }
   globalParameters(): Promise<Array<{ name: string; value: unknown }>> {
     return this.ok('GET', '/global-parameters');
   }

@@ -49,3 +49,22 @@ test('DetailBodies: one body per view; while a large new view is made the previo
   const waited = await bodies.body('big', third);
   assert.equal(JSON.parse(waited.toString('utf8')).migration.status, 'rollback_pending', 'after forget() the caller waits for the new body');
 });
+
+test('a stored view made of chunks serializes the same; a chunk shared with the next view keeps its JSON, a changed one is new', async () => {
+  const chunked = (v: MigrationSnapshot, size: number): MigrationSnapshot => {
+    const chunks = [];
+    for (let i = 0; i < v.queues.length; i += size) chunks.push({ text: `t${i}`, queues: v.queues.slice(i, i + size) });
+    return { ...v, chunks };
+  };
+  for (const n of [0, 1, 199, 200, 2501]) {
+    const v = chunked(view(n), 200);
+    assert.equal((await serializeDetail(v)).toString('utf8'), (await serializeDetail({ ...v, chunks: undefined })).toString('utf8'), `${n} queues`);
+  }
+  const first = chunked(view(600), 200);
+  await serializeDetail(first);
+  // The next read: chunk 1 changed (a new object), chunks 0 and 2 shared.
+  const changed = first.chunks![1].queues.map((q) => ({ ...q, migrated_messages: q.migrated_messages + 1000 }));
+  const next: MigrationSnapshot = { ...first, chunks: [first.chunks![0], { text: 'changed', queues: changed }, first.chunks![2]] };
+  next.queues = next.chunks!.flatMap((c) => c.queues);
+  assert.deepEqual(JSON.parse((await serializeDetail(next)).toString('utf8')), expected(next));
+});

@@ -6,12 +6,15 @@
  * So:
  * - each view is serialized once (cached by identity, as the reader allows); a large one
  *   (more than SYNC_LIMIT queues) in slices of SLICE queues with a turn of the event loop between;
+ *   a view read from the broker reuses the JSON of every chunk that did not change since the
+ *   previous read (the reader shares those chunks), so a refresh serializes only what changed;
  * - while a new view of a large migration is being serialized, requests for that migration get
  *   the previous body at once (at most one serialization older: the reader's views are already
  *   up to a second old); only the first request for a migration waits. A route that changes a
  *   migration calls `forget(id)`, so that its caller never reads the body from before its change.
  */
 import type { MigrationSnapshot } from '../state/migration-reader.js';
+import type { QueueChunk } from '../state/migration-store.js';
 import { presentMigrationDetail, presentQueue } from '../state/presenters.js';
 
 const SLICE = 500;
@@ -24,12 +27,34 @@ function serializeNow(view: MigrationSnapshot): Buffer {
   return Buffer.from(JSON.stringify({ migration: presentMigrationDetail(view.record), queues: view.queues.map(presentQueue) }), 'utf8');
 }
 
+/** Serialized queues of a stored chunk (without the brackets), kept as long as the chunk is. */
+const chunkJson = new WeakMap<QueueChunk, string>();
+
 export async function serializeDetail(view: MigrationSnapshot): Promise<Buffer> {
   const parts: string[] = [];
-  for (let i = 0; i < view.queues.length; i += SLICE) {
-    if (i > 0) await new Promise((r) => setImmediate(r));
-    const slice = JSON.stringify(view.queues.slice(i, i + SLICE).map(presentQueue));
-    if (slice.length > 2) parts.push(slice.slice(1, -1));
+  if (view.chunks) {
+    // A stored view: chunks unchanged since the previous read are shared with it, and so is
+    // their JSON; only changed chunks are serialized, a turn of the event loop every SLICE queues.
+    let sinceYield = 0;
+    for (const chunk of view.chunks) {
+      let json = chunkJson.get(chunk);
+      if (json === undefined) {
+        if (sinceYield >= SLICE) {
+          await new Promise((r) => setImmediate(r));
+          sinceYield = 0;
+        }
+        json = JSON.stringify(chunk.queues.map(presentQueue)).slice(1, -1);
+        chunkJson.set(chunk, json);
+        sinceYield += chunk.queues.length;
+      }
+      if (json.length > 0) parts.push(json);
+    }
+  } else {
+    for (let i = 0; i < view.queues.length; i += SLICE) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const slice = JSON.stringify(view.queues.slice(i, i + SLICE).map(presentQueue));
+      if (slice.length > 2) parts.push(slice.slice(1, -1));
+    }
   }
   return Buffer.from(`{"migration":${JSON.stringify(presentMigrationDetail(view.record))},"queues":[${parts.join(',')}]}`, 'utf8');
 }

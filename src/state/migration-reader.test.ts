@@ -21,9 +21,9 @@ function fakeStore(records: Map<string, MigrationRecord>) {
       const r = records.get(id);
       return r ? structuredClone(r) : null;
     },
-    async loadQueues(r: MigrationRecord): Promise<QueueRecord[]> {
+    async loadQueueChunks(r: MigrationRecord) {
       calls.queues++;
-      return [{ name: `q-of-${r.status}`, vhost: r.vhost } as QueueRecord];
+      return [{ text: r.status, queues: [{ name: `q-of-${r.status}`, vhost: r.vhost } as QueueRecord] }];
     },
     async listRecords() {
       calls.list++;

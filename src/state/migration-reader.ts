@@ -8,13 +8,15 @@
  * them: callers may cache what they derive from a view (e.g. its serialized JSON) by identity.
  */
 import type { Context } from '../context.js';
-import { newestFirst } from './migration-store.js';
+import { newestFirst, type QueueChunk } from './migration-store.js';
 import type { MigrationRecord, MigrationStatus, QueueRecord } from './records.js';
 
 export interface MigrationSnapshot {
   record: MigrationRecord;
   queues: QueueRecord[];
   source: 'live' | 'store';
+  /** Stored views: the chunks `queues` is made of (unchanged ones shared with the previous view). */
+  chunks?: QueueChunk[];
 }
 
 interface Cached<T> {
@@ -175,8 +177,8 @@ export class MigrationReader {
     if (previous && previous.source === 'store' && FINAL_QUEUES.includes(record.status) && JSON.stringify(previous.record) === JSON.stringify(record)) {
       return previous;
     }
-    const queues = await this.ctx.store.loadQueues(record);
-    return { record, queues, source: 'store' };
+    const chunks = await this.ctx.store.loadQueueChunks(record, previous?.source === 'store' ? previous.chunks : undefined);
+    return { record, queues: chunks.flatMap((c) => c.queues), source: 'store', chunks };
   }
 
   private pruneExpired(): void {

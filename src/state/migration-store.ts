@@ -27,6 +27,12 @@ export const chunkSizeFor = (total: number) => Math.min(MAX_QUEUES_PER_CHUNK, Ma
 export const chunkSizeOf = (record: Pick<MigrationRecord, 'queue_chunk_size'>) => record.queue_chunk_size ?? MAX_QUEUES_PER_CHUNK;
 export const chunkOf = (queueIndex: number, chunkSize: number) => Math.floor(queueIndex / chunkSize);
 
+/** One stored chunk of queue records and the text it was parsed from. */
+export interface QueueChunk {
+  text: string;
+  queues: QueueRecord[];
+}
+
 export class MigrationStore {
   constructor(private readonly mgmt: ManagementClient) {}
 
@@ -54,6 +60,21 @@ export class MigrationStore {
   async loadRecord(id: string): Promise<MigrationRecord | null> {
     const p = await this.mgmt.globalParameter<MigrationRecord>(recordParameter(id));
     return p ? p.value : null;
+  }
+
+  /**
+   * The queue chunks of `record`, each parsed only when its text differs from the one in
+   * `previous` (which is then reused as is): a reader that re-reads a large migration every
+   * second parses the few chunks that changed, not all fifty.
+   */
+  async loadQueueChunks(record: MigrationRecord, previous?: QueueChunk[]): Promise<QueueChunk[]> {
+    const texts = await Promise.all(Array.from({ length: record.queue_chunks }, (_, c) => this.mgmt.globalParameterText(chunkParameter(record.id, c))));
+    return texts.map((text, c) => {
+      if (text === null) return { text: '', queues: [] };
+      const before = previous?.[c];
+      if (before && before.text === text) return before;
+      return { text, queues: (JSON.parse(text) as { value: QueueRecord[] }).value };
+    });
   }
 
   async loadQueues(record: MigrationRecord): Promise<QueueRecord[]> {

@@ -45,6 +45,8 @@ test('records and chunked queue records round-trip through the broker', async (t
 
   // A change to one queue rewrites only its chunk.
   const size = chunkSizeOf(rec);
+  const chunksBefore = await store.loadQueueChunks(rec);
+  assert.deepEqual(chunksBefore.flatMap((c) => c.queues), queues);
   queues[size + 1].status = 'completed';
   queues[size + 1].migrated_messages = 7;
   await store.saveChunk(rec, chunkOf(size + 1, size), queues);
@@ -53,6 +55,12 @@ test('records and chunked queue records round-trip through the broker', async (t
   assert.equal(chunk1?.value[1].migrated_messages, 7);
   assert.equal(chunk1?.value.length, size);
   assert.equal((await store.loadQueues(rec))[size + 1].migrated_messages, 7);
+  // A re-read parses only the chunk that changed: the others are the previous objects.
+  const chunksAfter = await store.loadQueueChunks(rec, chunksBefore);
+  assert.equal(chunksAfter[0], chunksBefore[0]);
+  assert.equal(chunksAfter[2], chunksBefore[2]);
+  assert.notEqual(chunksAfter[1], chunksBefore[1]);
+  assert.equal(chunksAfter[1].queues[1].migrated_messages, 7);
 
   await store.delete(rec);
   assert.equal(await store.loadRecord(id), null);

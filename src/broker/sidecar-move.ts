@@ -33,6 +33,11 @@ export interface SidecarMoveSpec {
   idleTimeoutMs: number;
   /** Called with the messages forwarded so far. */
   onProgress?: (forwarded: number) => void;
+  /**
+   * The user the sidecar publishes as: a message whose user-id names someone else would make the
+   * broker close the publishing channel (only a shovel can move it), so the move stops before it.
+   */
+  publisherUser: string;
 }
 
 export interface SidecarMoveResult {
@@ -44,6 +49,8 @@ export interface SidecarMoveResult {
   removed: number;
   /** Messages held back as possible copies (more or fewer than `surplus` means none was dropped). */
   candidates: number;
+  /** Why the move stopped before the source was drained (the rest stays there), or null. */
+  stopped: string | null;
 }
 
 /** Headers a queue adds on redelivery: not part of what was published. */
@@ -115,7 +122,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     });
     failure.catch(() => undefined);
     const total = (await sub.checkQueue(spec.source)).messageCount;
-    const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0 };
+    const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0, stopped: null };
     if (total === 0) return result;
     // Held copies keep their prefetch slots: leave room for them and for a flowing window.
     await sub.prefetch(Math.min(spec.surplus + 2000, 65535));
@@ -139,7 +146,14 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     let lastDelivery = Date.now();
     const { consumerTag } = await sub.consume(spec.source, (msg) => {
       if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
+      if (result.stopped) return; // not acknowledged: handed back to the source when the channel closes
       lastDelivery = Date.now();
+      const userId = msg.properties.userId as string | undefined;
+      if (userId !== undefined && userId !== spec.publisherUser) {
+        result.stopped = `a message carries user-id '${userId}', which the sidecar (publishing as '${spec.publisherUser}') may not set`;
+        drained();
+        return;
+      }
       result.read++;
       if (!holding) {
         forward(msg);
@@ -175,7 +189,8 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     idle.catch(() => undefined);
     await Promise.race([allRead, failure, idle]);
     if (holding) result.candidates = held.length;
-    const drop = copiesToDrop(holding ? held.length : result.candidates, spec.surplus);
+    // A move that stopped early has not seen every message: nothing can be known to be a copy.
+    const drop = result.stopped ? 0 : copiesToDrop(holding ? held.length : result.candidates, spec.surplus);
     if (holding && drop > 0) {
       await Promise.race([publisher.waitForConfirms(), failure]);
       for (const h of held) sub.ack(h);

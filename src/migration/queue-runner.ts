@@ -506,8 +506,16 @@ export class QueueMigrator {
       destination,
       surplus,
       idleTimeoutMs: this.env.ctx.config.shovelStartTimeoutSeconds * 1000,
+      publisherUser: this.env.ctx.config.user,
     });
     this.audit('copies_removed', { from: source, into: destination, ...result });
+    if (result.stopped) {
+      // The rest stays in the source; the move that follows takes it (a shovel where needed).
+      this.q.detail.copies_indistinct = true;
+      this.noteVerdict(`${surplus} surplus message(s) after a broker redelivery were not removed: ${result.stopped}`, true);
+      this.env.log.warn('copies not removed: the sidecar cannot move every message itself', { queue: this.q.name, surplus, reason: result.stopped });
+      return;
+    }
     if (result.removed > 0) {
       this.q.detail.copies_removed = (typeof this.q.detail.copies_removed === 'number' ? this.q.detail.copies_removed : 0) + result.removed;
       this.noteVerdict(`${result.removed} duplicate(s) that the broker redelivered after a failure were removed (each was an exact copy of a message already moved)`, true);
@@ -585,8 +593,13 @@ export class QueueMigrator {
           surplus: 0,
           idleTimeoutMs: this.env.ctx.config.shovelStartTimeoutSeconds * 1000,
           onProgress: (n) => progress(moved + n),
+          publisherUser: this.env.ctx.config.user,
         });
         moved += r.forwarded;
+        if (r.stopped) {
+          this.env.log.warn('the sidecar could not move every message itself; a shovel moves the rest', { queue: this.q.name, from: source, reason: r.stopped });
+          return null;
+        }
       } catch (err) {
         if (isTransient(err)) throw err;
         this.env.log.warn('the sidecar could not move these messages itself; a shovel moves the rest', { queue: this.q.name, from: source, error: describe(err) });

@@ -12,9 +12,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MigrationService } from '../../src/migration/migration-service.js';
-import { admin } from '../support/cluster.js';
+import amqplib from 'amqplib';
+import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish, type TestMessage } from '../support/messages.js';
-import { mirrorPolicy, testVhost } from '../support/vhost.js';
+import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
 
 const COUNT = 200;
@@ -134,4 +135,36 @@ test('clients not fenced: messages published during the migration become part of
   assert.equal(late.detail.redelivered_messages, undefined);
   assert.equal((await admin().queue(vhost, 'late'))!.type, 'quorum');
   assert.equal(await messageCount(vhost, 'late'), COUNT + 30);
+});
+
+test('a small queue holding a message with another user\'s user-id: the sidecar cannot republish it, a shovel moves the queue, nothing lost', async (t) => {
+  const vhost = await testVhost(t);
+  const ctx = engineContext(t, vhost);
+  const ids: string[] = [];
+  cleanupRecords(t, () => ctx, () => ids);
+  await mirrorPolicy(vhost, '.*');
+  await classicQueue(vhost, 'stamped', {}, 1);
+  await publish(vhost, { queue: 'stamped' }, 20);
+  // A publisher with the impersonator tag may stamp any user-id.
+  const stamper = await testUser(t, ['impersonator'], [vhost]);
+  const conn = await amqplib.connect(amqpUrl(vhost, 0, stamper.user, stamper.password));
+  const ch = await conn.createConfirmChannel();
+  ch.publish('', 'stamped', Buffer.from('stamped'), { userId: 'someone-else', messageId: 'stamped-1', persistent: true });
+  await ch.waitForConfirms();
+  await conn.close();
+  await waitSynchronised(vhost);
+  const before = await fingerprint(vhost, 'stamped');
+
+  const service = new MigrationService(ctx);
+  const { migration_id: id } = await service.start(vhost, startOptions(), caller);
+  ids.push(id);
+  await service.whenFinished(id);
+  const record = (await ctx.store.loadRecord(id))!;
+  const [q] = await ctx.store.loadQueues(record);
+  t.diagnostic(`stamped: migration ${record.status}, queue ${q.status} at ${q.location}: ${q.error ?? ''}`);
+  const where = q.location === 'temporary' ? String(q.detail.temporary_queue) : 'stamped';
+  assert.deepEqual(await fingerprint(vhost, where), before, 'every message, the stamped one included, is where the record says');
+  assert.equal(record.status, 'completed', record.error ?? '');
+  assert.equal((await admin().queue(vhost, 'stamped'))!.type, 'quorum');
+  assert.deepEqual(await shovelsOf(vhost), []);
 });

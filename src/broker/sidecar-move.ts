@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpPool } from './amqp.js';
+import { canonical } from './canonical-json.js';
 
 export interface SidecarMoveSpec {
   vhost: string;
@@ -75,15 +76,6 @@ export function republishOptions(msg: Pick<ConsumeMessage, 'properties'>): Optio
   if (p.userId !== undefined) out.userId = p.userId;
   if (p.appId !== undefined) out.appId = p.appId;
   return out;
-}
-
-function canonical(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { buffer: value.toString('base64') };
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
-  }
-  return value;
 }
 
 /** Identity of a message as published: two shovelled copies of one message have the same one. */

@@ -546,7 +546,7 @@ export class QueueMigrator {
     };
     const waiting = (await this.amqp.messageCount(this.vhost, source)) ?? 0;
     if (waiting < cfg.shovelMinMessages) {
-      const moved = await this.moveSmall(source, destination, progress);
+      const moved = await this.moveSmall(source, destination, waiting, progress);
       if (moved) return moved;
     }
     this.q.detail.shovel = name;
@@ -577,11 +577,11 @@ export class QueueMigrator {
    * sidecar cannot move these messages (e.g. one carries a user-id the broker will not let the
    * service account publish): the caller then uses a shovel for what is left.
    */
-  private async moveSmall(source: string, destination: string, progress: (moved: number) => void): Promise<MoveResult | null> {
+  private async moveSmall(source: string, destination: string, waiting: number, progress: (moved: number) => void): Promise<MoveResult | null> {
     const started = Date.now();
     const count = async (queue: string) => (await this.amqp.messageCount(this.vhost, queue)) ?? 0;
     const destinationBefore = await count(destination);
-    let src = await count(source);
+    let src = waiting;
     let moved = 0;
     for (let round = 1; src > 0 && round <= 3; round++) {
       this.audit('sidecar_move', { from: source, into: destination, messages: src, round });

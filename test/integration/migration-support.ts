@@ -4,13 +4,13 @@
  * queues with chosen masters, and waiting for a migration's end.
  */
 import amqplib from 'amqplib';
-import { createHash } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createContext, type Context } from '../../src/context.js';
 import type { MigrationRecord, MigrationOptions, QueueRecord } from '../../src/state/records.js';
 import { admin, amqpUrl, cluster, repairNodeStatistics } from '../support/cluster.js';
+import { fingerprintOf } from '../support/messages.js';
 
 type After = Pick<TestContext, 'after'> | { after(fn: () => unknown): void };
 
@@ -107,15 +107,6 @@ export async function shovelsOf(vhost: string): Promise<string[]> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function canonical(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { buffer: value.toString('base64') };
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
-  }
-  return value;
-}
-
 /**
  * The same fingerprint as test/support/messages.ts `fingerprint`, read with a consumer instead of
  * basic.get (a quorum queue with single-active-consumer refuses basic.get). Messages are not
@@ -137,11 +128,7 @@ export async function consumeFingerprint(vhost: string, queue: string, expected:
       };
       void ch.consume(queue, (msg) => {
         if (!msg) return;
-        const headers = { ...(msg.properties.headers ?? {}) };
-        for (const h of ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']) delete headers[h];
-        const { headers: _h, ...props } = msg.properties;
-        const cleanProps = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
-        out.push(JSON.stringify(canonical({ sha: createHash('sha256').update(msg.content).digest('hex'), props: cleanProps, headers })));
+        out.push(fingerprintOf(msg));
         done();
       }, { noAck: false }).then(done, reject);
     });

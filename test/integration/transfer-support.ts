@@ -5,7 +5,7 @@
  * exactly the format of test/support/messages.ts `fingerprint()`.
  */
 import amqp from 'amqplib';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { createContext, type Context } from '../../src/context.js';
 import type { AuditRecord } from '../../src/state/audit-log.js';
 import { TransferStore } from '../../src/transfer/transfer-store.js';
 import { admin, cluster } from '../support/cluster.js';
+import { fingerprintOf } from '../support/messages.js';
 
 type After = { after(fn: () => unknown): void };
 
@@ -125,24 +126,6 @@ export async function countAt(url: string, queue: string): Promise<number> {
   } finally {
     await conn.close().catch(() => undefined);
   }
-}
-
-function canonical(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { buffer: value.toString('base64') };
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
-  }
-  return value;
-}
-
-function fingerprintOf(msg: amqp.Message): string {
-  const headers = { ...(msg.properties.headers ?? {}) };
-  for (const h of ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']) delete headers[h];
-  const { headers: _h, ...props } = msg.properties;
-  void _h;
-  const cleanProps = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
-  return JSON.stringify(canonical({ sha: createHash('sha256').update(msg.content).digest('hex'), props: cleanProps, headers }));
 }
 
 /**

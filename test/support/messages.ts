@@ -5,6 +5,7 @@
  */
 import amqp from 'amqplib';
 import { createHash } from 'node:crypto';
+import { canonical } from '../../src/broker/canonical-json.js';
 import { amqpUrl } from './cluster.js';
 
 export interface TestMessage {
@@ -45,13 +46,17 @@ export async function messageCount(vhost: string, queue: string, node = 0): Prom
   }
 }
 
-function canonical(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { buffer: value.toString('base64') };
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
-  }
-  return value;
+/**
+ * The integrity fingerprint of one delivered message: body checksum, properties and headers,
+ * without what the broker itself sets on redelivery or dead-lettering.
+ */
+export function fingerprintOf(msg: Pick<amqp.Message, 'content' | 'properties'>): string {
+  const headers = { ...(msg.properties.headers ?? {}) };
+  for (const h of ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']) delete headers[h];
+  const { headers: _h, ...props } = msg.properties;
+  void _h;
+  const cleanProps = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
+  return JSON.stringify(canonical({ sha: createHash('sha256').update(msg.content).digest('hex'), props: cleanProps, headers }));
 }
 
 /**
@@ -67,11 +72,7 @@ export async function fingerprint(vhost: string, queue: string, node = 0): Promi
     for (;;) {
       const msg = await ch.get(queue, { noAck: false });
       if (!msg) break;
-      const headers = { ...(msg.properties.headers ?? {}) };
-      for (const h of ['x-delivery-count', 'x-death', 'x-first-death-exchange', 'x-first-death-queue', 'x-first-death-reason']) delete headers[h];
-      const { headers: _h, ...props } = msg.properties;
-      const cleanProps = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
-      out.push(JSON.stringify(canonical({ sha: createHash('sha256').update(msg.content).digest('hex'), props: cleanProps, headers })));
+      out.push(fingerprintOf(msg));
     }
   } finally {
     await conn.close().catch(() => undefined);

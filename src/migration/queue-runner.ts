@@ -598,6 +598,10 @@ export class QueueMigrator {
         moved += r.forwarded;
         if (r.stopped) {
           this.env.log.warn('the sidecar could not move every message itself; a shovel moves the rest', { queue: this.q.name, from: source, reason: r.stopped });
+          // The messages it did not move go back to the source asynchronously (a quorum queue
+          // through its log): the shovel's move must see them there, or it would end early.
+          const left = src - r.forwarded;
+          for (const until = Date.now() + 10_000; (await count(source)) < left && Date.now() < until; ) await new Promise((res) => setTimeout(res, 50));
           return null;
         }
       } catch (err) {

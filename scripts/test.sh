@@ -14,8 +14,15 @@ if [ "${QMIG_FAST:-0}" != 1 ]; then
 fi
 
 # The source cluster (3 nodes) and an independent 1-node target cluster for transfer tests.
-CLUSTER_ARGS=(--name test --nodes 3 --offset 1000)
-TARGET_ARGS=(--name test-target --nodes 1 --offset 1100)
+# QMIG_TEST_CLUSTER (name, default "test") and QMIG_TEST_OFFSET (port offset, default 1000) give
+# a second checkout on the same machine clusters of its own; the target cluster is named
+# "<name>-target" at offset +100.
+TEST_CLUSTER=${QMIG_TEST_CLUSTER:-test}
+TEST_OFFSET=${QMIG_TEST_OFFSET:-1000}
+[[ "$TEST_OFFSET" =~ ^[0-9]+$ ]] || { echo "test.sh: QMIG_TEST_OFFSET must be a whole number" >&2; exit 2; }
+TARGET_OFFSET=$((TEST_OFFSET + 100))
+CLUSTER_ARGS=(--name "$TEST_CLUSTER" --nodes 3 --offset "$TEST_OFFSET")
+TARGET_ARGS=(--name "$TEST_CLUSTER-target" --nodes 1 --offset "$TARGET_OFFSET")
 started_source=0
 started_target=0
 cleanup() {
@@ -37,9 +44,9 @@ wait_all_ok=0
 for job in $(jobs -p); do wait "$job" || wait_all_ok=1; done
 [ "$wait_all_ok" = 0 ] || { echo "test.sh: a cluster failed to start" >&2; exit 1; }
 eval "$(bash scripts/cluster.sh env "${CLUSTER_ARGS[@]}")"
-export QMIG_TARGET_MGMT_URL=http://127.0.0.1:16772
-export QMIG_TARGET_AMQP_URL=amqp://127.0.0.1:6772
-export QMIG_TARGET_NODE=test-target1@localhost
+export QMIG_TARGET_MGMT_URL=http://127.0.0.1:$((15672 + TARGET_OFFSET))
+export QMIG_TARGET_AMQP_URL=amqp://127.0.0.1:$((5672 + TARGET_OFFSET))
+export QMIG_TARGET_NODE=$TEST_CLUSTER-target1@localhost
 export QMIG_LOG_LEVEL=${QMIG_LOG_LEVEL:-error}
 
 targets=("$@")

@@ -22,6 +22,7 @@ import { transferRouter } from './transfer/router.js';
 import { TransferService } from './transfer/transfer-service.js';
 import { startMetrics } from './metrics/index.js';
 import { queueMigrationUiRouter } from './http/ui/router.js';
+import { verifyStateVhostAtStart } from './state/state-vhost.js';
 
 export interface SidecarOptions {
   /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
@@ -74,6 +75,8 @@ async function resolveNodeName(config: Config, waitMs: number): Promise<string> 
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<RunningSidecar> {
   const nodeName = await resolveNodeName(config, opts.brokerWaitMs ?? 5000);
   const ctx = createContext(config, nodeName);
+  // The lock queues and the fence vault live there: created when missing, reserved to the service account.
+  if (nodeName !== 'unknown') await verifyStateVhostAtStart(ctx.mgmt, config.stateVhost, config.user);
   const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
   const transfers = new TransferService(ctx);
   // GET /metrics, broker latency interceptors, observer of the migrations run here (src/metrics).

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ConfigError, configMarkdown, loadConfig, VARIABLES } from './config.js';
 
+/** The one variable without a default. */
+const SECRET = { QMIG_STATE_SECRET: 'k'.repeat(32) };
+
 test('defaults load and are typed', () => {
-  const c = loadConfig({});
+  const c = loadConfig(SECRET);
   assert.equal(c.listenPort, 15680);
   assert.equal(c.managementUrl.toString(), 'http://127.0.0.1:15672/');
   assert.equal(c.amqpUrl.protocol, 'amqp:');
@@ -26,11 +29,18 @@ const bad: Array<[string, string, RegExp]> = [
   ['QMIG_MIGRATION_CONCURRENCY', '0', /between 1 and 64/],
   ['QMIG_HOUSEKEEPING_CRON', 'every minute', /cron expression/],
   ['QMIG_USER', '', /must not be empty/],
+  ['QMIG_STATE_SECRET', 'short', /at least 32 characters/],
+  ['QMIG_STATE_SECRET_PREVIOUS', 'short', /at least 32 characters/],
+  ['QMIG_AUTH_CACHE_SECONDS', '61', /between 0 and 60/],
 ];
+
+test('QMIG_STATE_SECRET is required', () => {
+  assert.throws(() => loadConfig({}), /^ConfigError: QMIG_STATE_SECRET: is required|QMIG_STATE_SECRET: is required/);
+});
 
 for (const [name, value, message] of bad) {
   test(`a bad ${name}=${JSON.stringify(value)} fails naming the variable`, () => {
-    assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => {
+    assert.throws(() => loadConfig({ ...SECRET, [name]: value }), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.variable, name);
       assert.match(err.message, new RegExp(`^${name}: `));
@@ -41,7 +51,7 @@ for (const [name, value, message] of bad) {
 }
 
 test('tar snapshots need a data directory', () => {
-  assert.throws(() => loadConfig({ QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);
+  assert.throws(() => loadConfig({ ...SECRET, QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);
 });
 
 test('the markdown table lists every variable with its default', () => {

@@ -63,6 +63,13 @@ const text: Parser<string> = (raw, name) => {
 
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 
+/** A key for HMAC-SHA256: at least 32 characters (e.g. `openssl rand -hex 32`). */
+const stateSecret: Parser<string> = (raw, name) => {
+  if (raw.length < 32) throw new ConfigError(name, `must be at least 32 characters (e.g. the output of \`openssl rand -hex 32\`), got ${raw.length}`);
+  return raw;
+};
+const optionalStateSecret: Parser<string | undefined> = (raw, name) => (raw === '' ? undefined : stateSecret(raw, name));
+
 const bool: Parser<boolean> = (raw, name) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -111,9 +118,28 @@ export const VARIABLES = {
   caFile: variable('QMIG_CA_FILE', '', 'PEM CA bundle for https/amqps to the broker (empty: system CAs).', readableFile),
   tlsInsecure: variable('QMIG_TLS_INSECURE', 'false', 'Skip TLS certificate verification to the broker (tests only).', bool),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
-  stateVhost: variable('QMIG_STATE_VHOST', '/', 'Vhost that holds the cluster-wide lock queues.', text),
+  stateVhost: variable(
+    'QMIG_STATE_VHOST',
+    'qmig.state',
+    'Vhost of the cluster-wide lock queues and the fence vault (saved permissions, run markers). The sidecar creates it when missing; only the service account may have permissions on it (`check` fails otherwise).',
+    text,
+  ),
+  stateSecret: variable(
+    'QMIG_STATE_SECRET',
+    undefined,
+    'Required. Key (≥ 32 characters, the same on every sidecar of the cluster) that seals the state qmig keeps in the broker (HMAC-SHA256); state that does not verify is never acted on. Never logged.',
+    stateSecret,
+    true,
+  ),
+  stateSecretPrevious: variable(
+    'QMIG_STATE_SECRET_PREVIOUS',
+    '',
+    'The key before a rotation: accepted to verify state, never used to seal (empty: none). Never logged.',
+    optionalStateSecret,
+    true,
+  ),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
-  authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials).', positiveInt(0, 3600)),
+  authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials; at most 60 s, dropped when a re-check fails).', positiveInt(0, 60)),
   authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins per address per minute before 429.', positiveInt(1, 100000)),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
@@ -171,6 +197,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Markdown table of every variable, for the README. */
 export function configMarkdown(): string {
-  const rows = Object.values(VARIABLES).map((v) => `| \`${v.name}\` | \`${v.default === '' ? '(empty)' : v.default}\` | ${v.description} |`);
+  const rows = Object.values(VARIABLES).map((v) => `| \`${v.name}\` | ${v.default === undefined ? '(required)' : `\`${v.default === '' ? '(empty)' : v.default}\``} | ${v.description} |`);
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

@@ -11,6 +11,7 @@ import { chunkOf, chunkParameter, chunkSizeOf, MigrationStore } from '../../src/
 import { timestamp, type MigrationRecord, type QueueRecord } from '../../src/state/records.js';
 import { admin, cluster } from '../support/cluster.js';
 import { testVhost } from '../support/vhost.js';
+import { testSeal } from '../support/state-secret.js';
 
 function record(id: string, vhost: string, startedAt: string, total: number): MigrationRecord {
   return {
@@ -28,7 +29,7 @@ function queue(i: number, vhost: string): QueueRecord {
 
 test('records and chunked queue records round-trip through the broker', async (t) => {
   const vhost = await testVhost(t);
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   const id = newMigrationId('n@h');
   const rec = record(id, vhost, timestamp(), 405);
   const queues = Array.from({ length: rec.total_queues }, (_, i) => queue(i, vhost));
@@ -69,7 +70,7 @@ test('records and chunked queue records round-trip through the broker', async (t
 
 test('listRecords answers newest first', async (t) => {
   const vhost = await testVhost(t);
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   const older = record(newMigrationId('n@h'), vhost, '2001-01-01 00:00:00', 0);
   const newer = record(newMigrationId('n@h'), vhost, '2001-01-02 00:00:00', 0);
   t.after(async () => {

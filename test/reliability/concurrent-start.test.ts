@@ -18,8 +18,9 @@ import { startTestSidecar } from '../support/sidecar.js';
 import { testVhost } from '../support/vhost.js';
 import { engineContext, startOptions } from '../integration/migration-support.js';
 import { apiJson, prepareVhost, reliabilityEnv, waitTerminal } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 
 function cleanupRecords(t: { after(fn: () => unknown): void }, vhosts: string[]): void {
   t.after(async () => {

@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/config.js';
 import { startSidecar, type RunningSidecar, type SidecarOptions } from '../../src/sidecar.js';
 import { cluster } from './cluster.js';
+import { TEST_STATE_SECRET } from './state-secret.js';
 
 type After = Pick<TestContext, 'after'> | { after(fn: () => unknown): void };
 
@@ -38,6 +39,7 @@ export function sidecarEnv(node = 0, env: Record<string, string> = {}): Record<s
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
     QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'error',
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     ...env,
   };
 }

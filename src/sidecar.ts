@@ -84,7 +84,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   const { app, deps } = createApp(ctx, {
     engine,
     routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth })), metrics.routesBeforeApi],
-    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers })],
+    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) })],
     // The Queue Migration page of the management UI (src/http/ui): /api/extensions, /js/queue-migration*.
     localRoutes: [...(opts.localRoutes ?? []), metrics.localRoutes, (a) => a.use(queueMigrationUiRouter(ctx))],
   });

@@ -31,6 +31,7 @@ import { checkQueueSynchronization } from './queue-synchronization.js';
 import { judgeRelaxedChecks, probeRelaxedRedeclaration, type RelaxedProbeResult } from './relaxed-checks.js';
 import { checkShovelPlugin } from './shovel-plugin.js';
 import { judgeSnapshotActivity } from './snapshot-in-progress.js';
+import { gatherStateIntegrity, judgeStateIntegrity } from './state-integrity.js';
 import type { CheckReport, QueueIssue, SystemCheck } from './types.js';
 
 export type { CheckReport, CheckStatus, QueueIssue, SystemCheck } from './types.js';
@@ -67,7 +68,21 @@ export function checkAsStart(options: CheckOptions): AssessOptions {
 
 /** POST check/:vhost. Throws VhostNotFoundError for an unknown vhost. */
 export async function runCheck(ctx: Context, vhost: string, options: CheckOptions): Promise<CheckReport> {
-  return (await assess(ctx, vhost, checkAsStart(options))).report;
+  const [a, integrity] = await Promise.all([assess(ctx, vhost, checkAsStart(options)), gatherStateIntegrity(ctx)]);
+  return withStateIntegrity(a.report, judgeStateIntegrity(integrity, ctx.config.stateVhost));
+}
+
+/**
+ * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts); start
+ * does not judge it (a tenant who can write a global parameter must not block migrations).
+ */
+function withStateIntegrity(report: CheckReport, check: SystemCheck): CheckReport {
+  const checks = [...report.system_checks.checks, check];
+  return {
+    ...report,
+    overall_ready: report.overall_ready && check.status !== 'failed',
+    system_checks: { all_passed: checks.every((c) => c.status === 'passed'), checks },
+  };
 }
 
 /**
@@ -80,7 +95,8 @@ export async function runCheckAll(
   /** Only these vhosts (tests on a shared cluster keep to their own); default: every vhost. */
   include: (vhost: string) => boolean = () => true,
 ): Promise<{ vhost: 'all'; overall_ready: boolean; vhosts: CheckReport[] }> {
-  const [cluster, vhosts, activity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx)]);
+  const [cluster, vhosts, activity, integrity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx), gatherStateIntegrity(ctx)]);
+  const integrityCheck = judgeStateIntegrity(integrity, ctx.config.stateVhost);
   const names = vhosts.map((v) => v.name).filter(include).sort();
   const results = await mapLimit(names, 4, async (name) => {
     try {
@@ -90,12 +106,12 @@ export async function runCheckAll(
       throw err;
     }
   });
-  const assessed = results.filter((r): r is StartAssessment => r !== null);
-  const withQueues = assessed.filter((a) => a.report.queue_checks.summary.total_queues > 0);
+  const reports = results.filter((r): r is StartAssessment => r !== null).map((a) => withStateIntegrity(a.report, integrityCheck));
+  const withQueues = reports.filter((r) => r.queue_checks.summary.total_queues > 0);
   return {
     vhost: 'all',
-    overall_ready: withQueues.length > 0 && withQueues.every((a) => a.report.overall_ready),
-    vhosts: assessed.map((a) => a.report),
+    overall_ready: withQueues.length > 0 && withQueues.every((r) => r.overall_ready),
+    vhosts: reports,
   };
 }
 

@@ -24,7 +24,7 @@ import type { StateSeal } from './state-seal.js';
 export const MAX_QUEUES_PER_CHUNK = 200;
 export const MIN_QUEUES_PER_CHUNK = 25;
 const TARGET_CHUNKS = 50;
-const RECORD_PREFIX = 'qmig.migration.';
+export const RECORD_PREFIX = 'qmig.migration.';
 const CHUNK_PREFIX = 'qmig.queues.';
 
 export const recordParameter = (id: string) => `${RECORD_PREFIX}${id}`;

@@ -14,8 +14,9 @@ import type { StateSeal } from '../state/state-seal.js';
 import { decodeMigrationId } from '../state/migration-id.js';
 import type { TransferRecord } from './transfer-record.js';
 
-const RECORD_PREFIX = 'qmig.xfer.';
-const CANCEL_PREFIX = 'qmig.xfer-cancel.';
+export const TRANSFER_RECORD_PREFIX = 'qmig.xfer.';
+const RECORD_PREFIX = TRANSFER_RECORD_PREFIX;
+export const CANCEL_PREFIX = 'qmig.xfer-cancel.';
 
 export const transferParameter = (id: string) => `${RECORD_PREFIX}${id}`;
 export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;

@@ -51,10 +51,11 @@ test('records and chunked queue records round-trip through the broker', async (t
   queues[size + 1].status = 'completed';
   queues[size + 1].migrated_messages = 7;
   await store.saveChunk(rec, chunkOf(size + 1, size), queues);
-  const chunk1 = await admin().globalParameter<QueueRecord[]>(chunkParameter(id, 1));
-  assert.equal(chunk1?.value[1].status, 'completed');
-  assert.equal(chunk1?.value[1].migrated_messages, 7);
-  assert.equal(chunk1?.value.length, size);
+  // Stored sealed: {qmig_seal, mac, data}.
+  const chunk1 = (await admin().globalParameter<{ data: QueueRecord[] }>(chunkParameter(id, 1)))?.value.data;
+  assert.equal(chunk1?.[1].status, 'completed');
+  assert.equal(chunk1?.[1].migrated_messages, 7);
+  assert.equal(chunk1?.length, size);
   assert.equal((await store.loadQueues(rec))[size + 1].migrated_messages, 7);
   // A re-read parses only the chunk that changed: the others are the previous objects.
   const chunksAfter = await store.loadQueueChunks(rec, chunksBefore);

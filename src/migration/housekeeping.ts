@@ -13,16 +13,14 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Context } from '../context.js';
 import { logger } from '../logging.js';
-import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError } from '../state/cluster-lock.js';
-import { acquireLock, lockHeld } from '../state/lock-guard.js';
-import { ACTIVE_STATUSES, type MigrationRecord } from '../state/records.js';
-import type { MigrationEngine } from './contract.js';
-import { INTERRUPT_PREFIX, type FenceState } from './migration-run.js';
-import { restoreFromVault } from './fence-restore.js';
 import { auditLog } from '../state/audit-log.js';
-import { MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
 import { RUN_PREFIX } from '../state/fence-vault.js';
-import { timestamp } from '../state/records.js';
+import { acquireLock } from '../state/lock-guard.js';
+import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../state/records.js';
+import type { MigrationEngine } from './contract.js';
+import { restoreFromVault } from './fence-restore.js';
+import { INTERRUPT_PREFIX, type FenceState } from './migration-run.js';
 import { SHOVEL_PREFIX, TEMPORARY_PREFIX } from './queue-runner.js';
 
 export interface Leftover {

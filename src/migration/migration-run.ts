@@ -17,7 +17,7 @@ import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
-import { acquireLock, lockHeld } from '../state/lock-guard.js';
+import { acquireLock } from '../state/lock-guard.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 import { interleaveByNode } from './planner.js';

@@ -12,7 +12,7 @@ import { logger } from '../logging.js';
 import { assessStart } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
-import { acquireLock, lockHeld } from '../state/lock-guard.js';
+import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import type { Caller, MigrationEngine } from './contract.js';

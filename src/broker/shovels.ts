@@ -17,6 +17,7 @@ import { recordShovelError, shovelErrorReason } from '../metrics/metrics.js';
 import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { enc, type ManagementClient } from './management-client.js';
+import type { Pace } from './pace.js';
 
 export interface MoveSpec {
   vhost: string;
@@ -143,6 +144,49 @@ async function shovelState(mgmt: ManagementClient, vhost: string, name: string):
 
 export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: string): Promise<boolean> {
   return mgmt.deleteShovel(vhost, name);
+}
+
+/**
+ * Removes the shovels in `names` that exist in `vhost` (left by a dead sidecar, or created late),
+ * one at a time through `pace`, then waits briefly until the broker no longer reports them running.
+ * Returns how many existed.
+ *
+ * Why they are removed one at a time, and why a 500 here means "read back" (RabbitMQ 3.10.8):
+ * `DELETE /api/parameters/shovel/{vhost}/{name}` first removes the parameter from the database,
+ * then stops the worker (rabbit_shovel_dyn_worker_sup_sup:stop_child), which asserts
+ * `ok = mirrored_supervisor:terminate_child(…)` and `ok = mirrored_supervisor:delete_child(…)`.
+ * Every dynamic shovel start and stop in the cluster takes one and the same global lock
+ * (rabbit_shovel_locks passes `{dynamic_shovel, Name}` as global's {Resource, Requester}, so the
+ * resource is `dynamic_shovel` for all of them) while a busy on-confirm worker drains, and a start
+ * first deletes the supervisor specs of every worker not running at that moment (cleanup_specs).
+ * With several stops, and the starts of the other queues, at once, a stop finds its spec already
+ * deleted: `{error,not_found}` fails the assertion, the management handler crashes and answers 500
+ * with an empty body — after the parameter is gone. ManagementClient settles such an answer by
+ * reading the parameter back (call-policy.ts); pacing the deletes keeps them from colliding.
+ */
+export async function removeShovels(
+  mgmt: ManagementClient,
+  vhost: string,
+  names: string[],
+  opts: { pace?: Pace; onDelete?: (name: string) => void; stopWaitMs?: number } = {},
+): Promise<number> {
+  const wanted = new Set(names);
+  const present = (await mgmt.shovelParameters(vhost)).filter((p) => wanted.has(p.name)).map((p) => p.name);
+  for (const name of present) {
+    opts.onDelete?.(name);
+    const del = () => mgmt.deleteShovel(vhost, name);
+    await (opts.pace ? opts.pace.run(del) : del());
+  }
+  if (present.length === 0) return 0;
+  // The worker stops after its parameter is gone; its unacknowledged messages go back to the
+  // source only then, and the caller's next step reads counts.
+  const until = Date.now() + (opts.stopWaitMs ?? 10_000);
+  for (;;) {
+    const running = (await mgmt.shovels(vhost)).filter((s) => present.includes(s.name) && s.state !== 'terminated');
+    if (running.length === 0 || Date.now() > until) break;
+    await sleep(100);
+  }
+  return present.length;
 }
 
 /**

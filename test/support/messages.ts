@@ -60,8 +60,10 @@ export function fingerprintOf(msg: Pick<amqp.Message, 'content' | 'properties'>)
 }
 
 /**
- * Reads every message of the queue without removing it (get without ack, then the connection
- * closes and they are requeued) and returns the sorted list of fingerprints.
+ * Reads every message of the queue without removing it (received without ack, then the connection
+ * closes and they are requeued) and returns the sorted list of fingerprints. The messages counted
+ * at the start are taken by a consumer without a prefetch limit (they all stay unacknowledged;
+ * fast for queues of thousands), then any later arrival by basic.get until the queue answers empty.
  * Properties the broker itself sets on redelivery or per hop are left out.
  */
 export async function fingerprint(vhost: string, queue: string, node = 0): Promise<string[]> {
@@ -69,6 +71,23 @@ export async function fingerprint(vhost: string, queue: string, node = 0): Promi
   const out: string[] = [];
   try {
     const ch = await conn.createChannel();
+    const ready = (await ch.checkQueue(queue)).messageCount;
+    if (ready > 0) {
+      let consumer: Promise<{ consumerTag: string }> | null = null;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`fingerprint of ${queue}: ${out.length} of ${ready} message(s) received in 60 s`)), 60_000);
+        consumer = ch.consume(queue, (msg) => {
+          if (!msg) return;
+          out.push(fingerprintOf(msg));
+          if (out.length === ready) {
+            clearTimeout(timer);
+            resolve();
+          }
+        }, { noAck: false });
+        consumer.catch(reject);
+      });
+      await ch.cancel((await consumer!).consumerTag);
+    }
     for (;;) {
       const msg = await ch.get(queue, { noAck: false });
       if (!msg) break;

@@ -13,7 +13,7 @@ import { MigrationStore } from '../../src/state/migration-store.js';
 import { admin } from '../support/cluster.js';
 import { assertIntegrity } from '../support/integrity.js';
 import { spawnSidecar, type SpawnedSidecar } from '../support/sidecar.js';
-import { cleanupRecords, ISSUE_RUN, prepareLargeVhost, shovelParameterNames, startAll, waitCompletedQueues } from './large-vhost.js';
+import { cleanupRecords, diagnose, ISSUE_RUN, prepareLargeVhost, shovelParameterNames, startAll, waitCompletedQueues } from './large-vhost.js';
 import { reliabilityEnv, sleep, waitTerminal } from './reliability-support.js';
 
 const store = new MigrationStore(admin());
@@ -29,7 +29,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
   const p = await prepareLargeVhost(t);
   cleanupRecords(t, p.vhost);
   await standby?.(p.vhost);
-  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost) });
+  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }) });
   const id = await startAll(first.url, p.vhost);
   const seen = await waitCompletedQueues(first.url, id, killAt);
   await first.kill('SIGKILL');
@@ -39,7 +39,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
   await sleep(3000);
   const second = await resumer(p.vhost);
   const detail = await waitTerminal(second.url, id, 300_000);
-  assert.equal(detail.migration.status, 'completed', `${detail.migration.status}: ${detail.migration.error}`);
+  if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   const { record, queues } = await assertIntegrity(p.baseline, id);
   assert.equal(queues.length, TOTAL);
   for (const q of queues) assert.equal(q.status, 'completed', `${q.name}: ${q.status} ${q.error}`);
@@ -52,7 +52,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
 }
 
 /** The killed sidecar started again beside the same node. */
-const restart = (t: After) => (vhost: string) => spawnSidecar(t, { env: reliabilityEnv(vhost) });
+const restart = (t: After) => (vhost: string) => spawnSidecar(t, { env: reliabilityEnv(vhost, { QMIG_LOG_LEVEL: 'info' }) });
 
 test('SIGKILL a quarter into a 40-queue run, restarted 3 s later: the migration completes', async (t) => {
   await killAndResume(t, Math.round(TOTAL / 4), restart(t));
@@ -74,6 +74,6 @@ test('SIGKILL a quarter into a 40-queue run; a second sidecar beside another nod
     t,
     Math.round(TOTAL / 4),
     async () => second!,
-    async (vhost) => (second = await spawnSidecar(t, { node: 1, env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *' }) })),
+    async (vhost) => (second = await spawnSidecar(t, { node: 1, env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *', QMIG_LOG_LEVEL: 'info' }) })),
   );
 });

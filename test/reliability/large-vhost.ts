@@ -105,6 +105,31 @@ export function cleanupRecords(t: After, vhost: string): void {
   });
 }
 
+/**
+ * What a failed large run looked like, for the assertion message: the queues that did not
+ * complete (record, broker counts), every shovel the broker reports, and the sidecars' log lines
+ * about those queues.
+ */
+export async function diagnose(id: string, vhost: string, logs: string[]): Promise<string> {
+  const mgmt = admin();
+  const store = new MigrationStore(mgmt);
+  const record = await store.loadRecord(id);
+  const queues = record ? await store.loadQueues(record) : [];
+  const bad = queues.filter((q) => q.status !== 'completed');
+  const counts = await mgmt.queues(vhost, ['name', 'type', 'messages']);
+  const lines = [
+    `record: ${record?.status} ${record?.error}`,
+    `shovel parameters: ${JSON.stringify(await shovelParameterNames(vhost))}`,
+    `shovels reported: ${JSON.stringify((await mgmt.shovels(vhost)).map((s) => [s.name, s.state, s.node]))}`,
+  ];
+  for (const q of bad) {
+    lines.push(`${q.name}: ${q.status} ${q.phase} ${q.location} ${q.error} ${JSON.stringify(q.detail)}`);
+    lines.push(`  broker: ${JSON.stringify(counts.filter((c) => c.name === q.name || c.name === `qmig.tmp.${q.name}`))}`);
+    for (const log of logs) for (const l of log.split('\n').filter((x) => x.includes(`"${q.name}"`) || x.includes(`.${q.name}.`) || x.includes(`tmp.${q.name}"`))) lines.push(`  ${l.slice(0, 600)}`);
+  }
+  return lines.join('\n');
+}
+
 /** Shovels of the vhost right now (parameters), for what the dead sidecar left behind. */
 export async function shovelParameterNames(vhost: string): Promise<string[]> {
   return (await admin().ok<Array<{ name: string }>>('GET', `/parameters/shovel/${enc(vhost)}`)).map((s) => s.name);

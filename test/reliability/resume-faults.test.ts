@@ -12,14 +12,14 @@ import { startHttpFaultProxy } from '../support/http-fault-proxy.js';
 import { assertIntegrity } from '../support/integrity.js';
 import { spawnSidecar } from '../support/sidecar.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
-import { cleanupRecords, prepareLargeVhost, startAll, waitCompletedQueues } from './large-vhost.js';
+import { cleanupRecords, diagnose, prepareLargeVhost, startAll, waitCompletedQueues } from './large-vhost.js';
 import { reliabilityEnv, sleep, waitTerminal } from './reliability-support.js';
 
 test('500 answers to the first shovel and queue deletes of a resume: the migration still completes', async (t) => {
   const spec = { full: 12, messages: 3000, empty: 4 };
   const p = await prepareLargeVhost(t, spec);
   cleanupRecords(t, p.vhost);
-  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost) });
+  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }) });
   const id = await startAll(first.url, p.vhost);
   await waitCompletedQueues(first.url, id, 4);
   await first.kill('SIGKILL');
@@ -31,9 +31,9 @@ test('500 answers to the first shovel and queue deletes of a resume: the migrati
   ]);
   t.after(() => proxy.close());
   await sleep(3000);
-  const second = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_MANAGEMENT_URL: proxy.url }) });
+  const second = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_MANAGEMENT_URL: proxy.url, QMIG_LOG_LEVEL: 'info' }) });
   const detail = await waitTerminal(second.url, id, 300_000);
-  assert.equal(detail.migration.status, 'completed', `${detail.migration.status}: ${detail.migration.error}`);
+  if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   assert.equal(proxy.faults.length, 8, `every fault was injected: ${JSON.stringify(proxy.faults)}`);
   assert.ok(proxy.faults.some((f) => f.mode === 'after') && proxy.faults.some((f) => f.mode === 'dropped'));
   const { queues } = await assertIntegrity(p.baseline, id);

@@ -151,18 +151,21 @@ export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: 
  * one at a time through `pace`, then waits briefly until the broker no longer reports them running.
  * Returns how many existed.
  *
- * Why they are removed one at a time, and why a 500 here means "read back" (RabbitMQ 3.10.8):
+ * Why RabbitMQ 3.10.8 answers such a delete with HTTP 500 and an empty body (seen in the broker
+ * log as a crashed `cowboy_stream_h:request_process` with `no match of right hand side value
+ * {error,not_found}` in rabbit_shovel_dyn_worker_sup_sup:stop_child/1):
  * `DELETE /api/parameters/shovel/{vhost}/{name}` first removes the parameter from the database,
- * then stops the worker (rabbit_shovel_dyn_worker_sup_sup:stop_child), which asserts
- * `ok = mirrored_supervisor:terminate_child(…)` and `ok = mirrored_supervisor:delete_child(…)`.
- * Every dynamic shovel start and stop in the cluster takes one and the same global lock
- * (rabbit_shovel_locks passes `{dynamic_shovel, Name}` as global's {Resource, Requester}, so the
- * resource is `dynamic_shovel` for all of them) while a busy on-confirm worker drains, and a start
- * first deletes the supervisor specs of every worker not running at that moment (cleanup_specs).
- * With several stops, and the starts of the other queues, at once, a stop finds its spec already
- * deleted: `{error,not_found}` fails the assertion, the management handler crashes and answers 500
- * with an empty body — after the parameter is gone. ManagementClient settles such an answer by
- * reading the parameter back (call-policy.ts); pacing the deletes keeps them from colliding.
+ * then stops the worker, asserting `ok = mirrored_supervisor:terminate_child(…)` (line 70) and
+ * `ok = mirrored_supervisor:delete_child(…)` (line 71). Every dynamic shovel start and stop in the
+ * cluster waits for one global lock (rabbit_shovel_locks uses the resource `dynamic_shovel` for
+ * all of them), so under load a creation can take many seconds; a sidecar killed meanwhile (or a
+ * client that gave up) abandons a PUT whose parameter is already written but whose worker was
+ * never started. Deleting such a leftover fails at line 70 — exactly the shovels a resumed run
+ * removes first. A stop that runs beside shovel starts can also find its child spec already gone
+ * (a start deletes the specs of workers not running at that moment) and fail at line 71; the
+ * stopped shovel may then stay listed in /api/shovels. Either way the parameter is gone when the
+ * 500 arrives: ManagementClient settles the answer by reading it back (call-policy.ts), and the
+ * deletes of one run go one at a time (Pace) instead of all at once.
  */
 export async function removeShovels(
   mgmt: ManagementClient,

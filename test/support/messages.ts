@@ -63,7 +63,8 @@ export function fingerprintOf(msg: Pick<amqp.Message, 'content' | 'properties'>)
  * Reads every message of the queue without removing it (received without ack, then the connection
  * closes and they are requeued) and returns the sorted list of fingerprints. The messages counted
  * at the start are taken by a consumer without a prefetch limit (they all stay unacknowledged;
- * fast for queues of thousands), then any later arrival by basic.get until the queue answers empty.
+ * fast for queues of thousands), the rest (a quorum queue's consumer gets 2,000 at most) and any
+ * later arrival by basic.get until the queue answers empty.
  * Properties the broker itself sets on redelivery or per hop are left out.
  */
 export async function fingerprint(vhost: string, queue: string, node = 0): Promise<string[]> {
@@ -73,18 +74,25 @@ export async function fingerprint(vhost: string, queue: string, node = 0): Promi
     const ch = await conn.createChannel();
     const ready = (await ch.checkQueue(queue)).messageCount;
     if (ready > 0) {
+      // A quorum queue gives a consumer without a prefetch limit 2,000 messages at most: when
+      // deliveries stop short, the rest is read by basic.get below.
       let consumer: Promise<{ consumerTag: string }> | null = null;
+      let last = Date.now();
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`fingerprint of ${queue}: ${out.length} of ${ready} message(s) received in 60 s`)), 60_000);
+        const timer = setInterval(() => {
+          if (out.length < ready && Date.now() - last < 1000) return;
+          clearInterval(timer);
+          resolve();
+        }, 25);
         consumer = ch.consume(queue, (msg) => {
           if (!msg) return;
           out.push(fingerprintOf(msg));
-          if (out.length === ready) {
-            clearTimeout(timer);
-            resolve();
-          }
+          last = Date.now();
         }, { noAck: false });
-        consumer.catch(reject);
+        consumer.catch((err) => {
+          clearInterval(timer);
+          reject(err);
+        });
       });
       await ch.cancel((await consumer!).consumerTag);
     }

@@ -27,6 +27,7 @@ import type { Logger } from '../logging.js';
 import { moveThroughSidecar } from '../broker/sidecar-move.js';
 import { moveMessages, MoveAbortedError, removeShovels, type MoveResult } from '../broker/shovels.js';
 import type { Pace } from '../broker/pace.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY } from '../broker/call-policy.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
 import type { AuditEntry } from '../state/audit-log.js';
 import type { MigrationRecord, OriginalQueue, QueueRecord } from '../state/records.js';
@@ -108,7 +109,9 @@ export class QueueFailure extends Error {
 class QueueSkip extends Error {}
 
 const MAX_TRANSIENT_RETRIES = 3;
-const MAX_TRANSIENT_BACKOFF_MS = 5000;
+/** Back-off of a queue that retries from its observed state: jittered, so parallel queues do not come back in lockstep. */
+const QUEUE_BACKOFF = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1000, maxDelayMs: 5000 };
+const queueBackoff = (retry: number) => new Promise((r) => setTimeout(r, backoffDelay(QUEUE_BACKOFF, retry, Math.random)));
 
 /**
  * Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost, or a
@@ -191,7 +194,7 @@ export class QueueMigrator {
           if (!isTransient(err) || (transientFailures >= MAX_TRANSIENT_RETRIES && Date.now() - outageSince > this.outageBudgetMs)) throw err;
           transientFailures++;
           this.env.log.warn('transient broker error; retrying the queue from its observed state', { queue: q.name, step, attempt: transientFailures, error: describe(err) });
-          await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (transientFailures - 1), MAX_TRANSIENT_BACKOFF_MS)));
+          await queueBackoff(transientFailures);
           if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
           step = await this.recoverThroughOutage(outageSince);
         }
@@ -222,7 +225,7 @@ export class QueueMigrator {
       } catch (err) {
         if (!isTransient(err) || Date.now() - outageSince > this.outageBudgetMs) throw err;
         this.env.log.warn('broker still unreachable; waiting to recover the queue', { queue: this.q.name, error: describe(err) });
-        await new Promise((r) => setTimeout(r, 2000));
+        await queueBackoff(2);
         if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
       }
     }

@@ -29,7 +29,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
   const p = await prepareLargeVhost(t);
   cleanupRecords(t, p.vhost);
   await standby?.(p.vhost);
-  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }) });
+  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
   const id = await startAll(first.url, p.vhost);
   const seen = await waitCompletedQueues(first.url, id, killAt);
   await first.kill('SIGKILL');
@@ -52,7 +52,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
 }
 
 /** The killed sidecar started again beside the same node. */
-const restart = (t: After) => (vhost: string) => spawnSidecar(t, { env: reliabilityEnv(vhost, { QMIG_LOG_LEVEL: 'info' }) });
+const restart = (t: After) => (vhost: string) => spawnSidecar(t, { env: reliabilityEnv(vhost, { QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
 
 test('SIGKILL a quarter into a 40-queue run, restarted 3 s later: the migration completes', async (t) => {
   await killAndResume(t, Math.round(TOTAL / 4), restart(t));
@@ -74,6 +74,6 @@ test('SIGKILL a quarter into a 40-queue run; a second sidecar beside another nod
     t,
     Math.round(TOTAL / 4),
     async () => second!,
-    async (vhost) => (second = await spawnSidecar(t, { node: 1, env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *', QMIG_LOG_LEVEL: 'info' }) })),
+    async (vhost) => (second = await spawnSidecar(t, { node: 1, env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *', QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 })),
   );
 });

@@ -19,7 +19,7 @@ test('500 answers to the first shovel and queue deletes of a resume: the migrati
   const spec = { full: 12, messages: 3000, empty: 4 };
   const p = await prepareLargeVhost(t, spec);
   cleanupRecords(t, p.vhost);
-  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }) });
+  const first = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
   const id = await startAll(first.url, p.vhost);
   await waitCompletedQueues(first.url, id, 4);
   await first.kill('SIGKILL');
@@ -31,7 +31,7 @@ test('500 answers to the first shovel and queue deletes of a resume: the migrati
   ]);
   t.after(() => proxy.close());
   await sleep(3000);
-  const second = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_MANAGEMENT_URL: proxy.url, QMIG_LOG_LEVEL: 'info' }) });
+  const second = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_MANAGEMENT_URL: proxy.url, QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
   const detail = await waitTerminal(second.url, id, 300_000);
   if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   assert.equal(proxy.faults.length, 8, `every fault was injected: ${JSON.stringify(proxy.faults)}`);

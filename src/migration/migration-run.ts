@@ -5,7 +5,10 @@
  *   spread over the nodes → clients let back in → final status, record saved, lock released.
  * - interrupt (a sealed global parameter any sidecar may write, or the local flag): checked before each
  *   queue starts; queues in flight finish, the rest become `skipped` / `interrupted`.
- * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`.
+ * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`;
+ *   except a queue that failed while a resumed run removed what the dead owner left (before
+ *   this run took a step on it): the other queues go on, and the end status counts it as failed.
+ * - leftover shovels of a resumed run are removed one at a time across the queues (cleanupPace).
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
  */
@@ -13,6 +16,7 @@ import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
 import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
+import { Pace } from '../broker/pace.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
@@ -47,6 +51,8 @@ export interface RunOptions {
 }
 
 const LOCK_RETRIES = 10;
+/** Leftover shovels are removed one at a time, at least this far apart (see removeShovels in shovels.ts). */
+const CLEANUP_GAP_MS = 50;
 const FENCE_SWEEP_MS = 2000;
 
 export class MigrationRun {
@@ -63,6 +69,7 @@ export class MigrationRun {
   private readonly log: Logger;
   /** The service account with the migration's (longer) request timeout. */
   private readonly mgmt: ManagementClient;
+  private readonly cleanupPace = new Pace(1, CLEANUP_GAP_MS);
 
   constructor(
     private readonly ctx: Context,
@@ -82,6 +89,7 @@ export class MigrationRun {
       caFile: c.caFile,
       tlsInsecure: c.tlsInsecure,
       timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
+      log: this.log,
     });
     instrumentBrokerClient(this.mgmt.http);
   }
@@ -221,12 +229,13 @@ export class MigrationRun {
         shouldAbort: () => this.aborted,
         hooks: this.options.hooks,
         preexistingTemporaryQueues: preexisting,
+        cleanupPace: this.cleanupPace,
       },
       q,
       index,
     );
     await migrator.run(resume);
-    if (q.status === 'failed') this.stopReason = 'failure';
+    if (q.status === 'failed' && !migrator.failedInResumeCleanup) this.stopReason = 'failure';
     this.recount();
     // Counters are live in memory (ctx.live); the stored record follows within a second.
     this.writer.touchRecord();

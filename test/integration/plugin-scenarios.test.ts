@@ -67,6 +67,15 @@ async function finished(s: TestSidecar, id: string, timeoutMs = 180_000): Promis
   }
 }
 
+/** Waits until the management API reports every queue's size (batch_order reads them). */
+async function waitForSizes(vhost: string, queues: string[]): Promise<void> {
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(250)) {
+    const rows = (await admin().queues(vhost)).filter((q) => queues.includes(q.name));
+    if (rows.length === queues.length && rows.every((q) => typeof q.messages === 'number' && q.messages > 0)) return;
+  }
+  throw new Error('queue sizes not reported');
+}
+
 async function queueTypes(vhost: string): Promise<Record<string, string>> {
   return Object.fromEntries((await admin().queues(vhost)).filter((q) => q.name.startsWith('test.')).map((q) => [q.name, q.type ?? 'classic']));
 }
@@ -101,7 +110,7 @@ test('already-quorum: 15 mirrored queues × 200 messages beside 10 quorum queues
   assert.match(check.body.queue_checks.results[0].reason, /queue-version/);
 
   // Every quorum queue of the vhost (the temporary ones too) gets a busy leader now and then.
-  await makeLeadersBusy({ vhost, prefixes: [], busyMs: 400, idleMs: 400, forMs: 60_000 });
+  await makeLeadersBusy({ vhost, prefixes: [], busyMs: 300, idleMs: 600, forMs: 45_000 });
   const id = await start(s, vhost);
   const done = await finished(s, id);
   assert.equal(done.migration.status, 'completed', JSON.stringify(done.queues.filter((q: any) => q.status !== 'completed')));
@@ -110,4 +119,148 @@ test('already-quorum: 15 mirrored queues × 200 messages beside 10 quorum queues
   const types = await queueTypes(vhost);
   assert.equal(Object.values(types).filter((x) => x === 'quorum').length, 25);
   for (const name of classic) assert.equal(await exactCount(vhost, name), 200, name);
+});
+
+test("endpoint discovery: GET /api/overview through the sidecar names the sidecar for every node's management listener", async (t) => {
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  const own = new URL(s.url);
+  const direct = await admin().ok<{ listeners: Array<{ node: string; protocol: string; port: number }> }>('GET', '/overview');
+  for (const encoding of ['identity', 'gzip, deflate']) {
+    const res = await s.api('/api/overview', { headers: { 'accept-encoding': encoding } });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    const http = body.listeners.filter((l: any) => l.protocol === 'http' || l.protocol === 'https');
+    // one management listener per node, each the sidecar's address (what a Hop client connects to)
+    assert.deepEqual(http.map((l: any) => l.node).sort(), [...cluster.nodeNames].sort());
+    for (const l of http) assert.deepEqual([l.protocol, l.ip_address, l.port], ['http', own.hostname, Number(own.port)]);
+    // the AMQP listeners are the brokers' own, unchanged
+    assert.deepEqual(body.listeners.filter((l: any) => l.protocol === 'amqp'), direct.listeners.filter((l) => l.protocol === 'amqp'));
+  }
+  // Behind a Service: the configured address.
+  const behind = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_ADVERTISED_URL: 'https://qmig.example.svc:8443' } });
+  const body = await (await behind.api('/api/overview')).json();
+  const ports = body.listeners.filter((l: any) => l.protocol.startsWith('http') && l.protocol !== 'http/prometheus').map((l: any) => [l.protocol, l.ip_address, l.port]);
+  assert.equal(ports.length, cluster.nodeNames.length);
+  for (const p of ports) assert.deepEqual(p, ['https', 'qmig.example.svc', 8443]);
+});
+
+test('a client that closes every connection (qmig\'s own included) does not stop qmig: it reconnects and migrates', async (t) => {
+  const vhost = await scenarioVhost(t);
+  await mirrored(vhost, ['test.queue.ha-all.1', 'test.queue.ha-all.2']);
+  await publish(vhost, { queue: 'test.queue.ha-all.1' }, 50);
+  await publish(vhost, { queue: 'test.queue.ha-all.2' }, 50);
+  await waitSynchronised(vhost);
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  // A first migration: qmig now holds AMQP connections (counts, moves, locks).
+  const first = await finished(s, await start(s, vhost, { queue_names: ['test.queue.ha-all.1'] }));
+  assert.equal(first.migration.status, 'completed');
+  const connections = async () => admin().ok<Array<{ name: string; client_properties?: { connection_name?: string } }>>('GET', '/connections');
+  const ours = (list: Awaited<ReturnType<typeof connections>>) => list.filter((c) => c.client_properties?.connection_name?.startsWith('qmig'));
+  // The management API lists a connection once its statistics arrived.
+  for (const until = Date.now() + 20_000; ours(await connections()).length === 0 && Date.now() < until; ) await sleep(250);
+  assert.ok(ours(await connections()).length > 0, "qmig's own connections are listed");
+  // The scenarios' clean-up: every connection of the cluster is closed, qmig's own included.
+  for (const c of await connections()) await admin().deleteIfExists(`/connections/${enc(c.name)}`).catch(() => undefined);
+  const second = await finished(s, await start(s, vhost));
+  assert.equal(second.migration.status, 'completed', JSON.stringify(second.queues));
+  assert.deepEqual(await queueTypes(vhost), { 'test.queue.ha-all.1': 'quorum', 'test.queue.ha-all.2': 'quorum' });
+  for (const name of ['test.queue.ha-all.1', 'test.queue.ha-all.2']) assert.equal(await exactCount(vhost, name), 50, name);
+});
+
+test('empty queue: an empty mirrored queue becomes an empty quorum queue', async (t) => {
+  const vhost = await scenarioVhost(t);
+  await mirrored(vhost, ['test.queue.empty']);
+  await waitSynchronised(vhost);
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  const done = await finished(s, await start(s, vhost));
+  assert.equal(done.migration.status, 'completed');
+  assert.deepEqual([done.queues[0].status, done.queues[0].total_messages], ['completed', 0]);
+  assert.deepEqual(await queueTypes(vhost), { 'test.queue.empty': 'quorum' });
+  assert.equal(await exactCount(vhost, 'test.queue.empty'), 0);
+});
+
+test('batch: batch_size 2 smallest_first migrates the two smallest, the rest stay classic for the next batch', async (t) => {
+  const vhost = await scenarioVhost(t);
+  const qs = names('test.queue.batch.', 4);
+  await mirrored(vhost, qs);
+  for (const [i, name] of qs.entries()) await publish(vhost, { queue: name }, 10 * (4 - i));
+  await waitSynchronised(vhost);
+  await waitForSizes(vhost, qs);
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  const done = await finished(s, await start(s, vhost, { batch_size: 2, batch_order: 'smallest_first' }));
+  assert.equal(done.migration.status, 'completed');
+  assert.equal(done.migration.total_queues, 2);
+  assert.deepEqual(done.queues.map((q: any) => q.resource.name).sort(), ['test.queue.batch.3', 'test.queue.batch.4']);
+  assert.deepEqual(await queueTypes(vhost), { 'test.queue.batch.1': 'classic', 'test.queue.batch.2': 'classic', 'test.queue.batch.3': 'quorum', 'test.queue.batch.4': 'quorum' });
+  // the next batch takes the rest
+  const next = await finished(s, await start(s, vhost, { batch_size: 'all' }));
+  assert.equal(next.migration.status, 'completed');
+  assert.equal(next.migration.total_queues, 2);
+  for (const [i, name] of qs.entries()) assert.equal(await exactCount(vhost, name), 10 * (4 - i), name);
+});
+
+test('skip-unsuitable: skipped queues carry the bare reason token, the explanation beside it', async (t) => {
+  const vhost = await scenarioVhost(t);
+  await mirrored(vhost, ['test.queue.ok.1', 'test.queue.ok.2']);
+  await mirrored(vhost, ['test.queue.unsuitable.overflow'], { 'x-overflow': 'reject-publish-dlx' });
+  await mirrored(vhost, ['test.queue.unsuitable.expires'], { 'x-expires': 3_600_000 });
+  await mirrored(vhost, ['test.queue.unsuitable.ttl'], { 'x-message-ttl': 3_600_000 });
+  await publish(vhost, { queue: 'test.queue.ok.1' }, 20);
+  await waitSynchronised(vhost);
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  // without skip mode: the spec's refusal
+  const refused = await call(s, 'POST', `/api/queue-migration/start/${enc(vhost)}`, {});
+  assert.equal(refused.status, 400);
+  assertSchema('error-response', refused.body);
+  assert.match(refused.body.reason, /^Found 3 queue\(s\) with issues/);
+  const done = await finished(s, await start(s, vhost, { skip_unsuitable_queues: true }));
+  assert.equal(done.migration.status, 'completed');
+  assert.equal(done.migration.skipped_queues, 3);
+  const byName = Object.fromEntries(done.queues.map((q: any) => [q.resource.name, q]));
+  assert.deepEqual(
+    ['overflow', 'expires', 'ttl'].map((k) => [byName[`test.queue.unsuitable.${k}`].status, byName[`test.queue.unsuitable.${k}`].error]),
+    [['skipped', 'unsuitable_overflow'], ['skipped', 'queue_expires'], ['skipped', 'message_ttl']],
+  );
+  assert.match(byName['test.queue.unsuitable.overflow'].error_detail, /^unsuitable_overflow: overflow=reject-publish-dlx/);
+  const types = await queueTypes(vhost);
+  assert.deepEqual([types['test.queue.ok.1'], types['test.queue.ok.2'], types['test.queue.unsuitable.overflow']], ['quorum', 'quorum', 'classic']);
+  assert.equal(await exactCount(vhost, 'test.queue.ok.1'), 20);
+});
+
+test('allow-message-ttl: TTL queues refuse a start unless allow_message_ttl is set, then migrate', async (t) => {
+  const vhost = await scenarioVhost(t);
+  await mirrored(vhost, ['test.queue.ttl.1', 'test.queue.ttl.2'], { 'x-message-ttl': 3_600_000 });
+  await publish(vhost, { queue: 'test.queue.ttl.1' }, 30);
+  await waitSynchronised(vhost);
+  const s = await startTestSidecar(t, { env: SIDECAR_ENV });
+  const refused = await call(s, 'POST', `/api/queue-migration/start/${enc(vhost)}`, {});
+  assert.equal(refused.status, 400);
+  assert.match(refused.body.reason, /unsuitable/);
+  const done = await finished(s, await start(s, vhost, { allow_message_ttl: true, tolerance: 10 }));
+  assert.equal(done.migration.status, 'completed');
+  assert.deepEqual(await queueTypes(vhost), { 'test.queue.ttl.1': 'quorum', 'test.queue.ttl.2': 'quorum' });
+  const args = (await admin().queue(vhost, 'test.queue.ttl.1'))?.arguments;
+  assert.equal(args?.['x-message-ttl'], 3_600_000, 'the TTL is kept on the quorum queue');
+  assert.equal(await exactCount(vhost, 'test.queue.ttl.1'), 30);
+});
+
+test('interrupt: queues in flight finish, the rest are skipped as `interrupted`, nothing is lost', async (t) => {
+  const vhost = await scenarioVhost(t);
+  const qs = names('test.queue.int.', 12);
+  await mirrored(vhost, qs);
+  for (const name of qs) await publish(vhost, { queue: name }, 100);
+  await waitSynchronised(vhost);
+  const s = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_MIGRATION_CONCURRENCY: '1' } });
+  const id = await start(s, vhost);
+  const r = await call(s, 'POST', `/api/queue-migration/interrupt/${enc(id)}`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assertSchema('interrupt-response', r.body);
+  const done = await finished(s, id);
+  assert.equal(done.migration.status, 'interrupted');
+  const skipped = done.queues.filter((q: any) => q.status === 'skipped');
+  assert.ok(skipped.length > 0, 'some queues were not started');
+  assert.ok(skipped.every((q: any) => q.error === 'interrupted'), JSON.stringify(skipped.map((q: any) => q.error)));
+  const types = await queueTypes(vhost);
+  for (const q of done.queues) assert.equal(types[q.resource.name], q.status === 'completed' ? 'quorum' : 'classic', q.resource.name);
+  for (const name of qs) assert.equal(await exactCount(vhost, name), 100, name);
 });

@@ -22,6 +22,7 @@ test("every node's management listeners become one entry for the sidecar; other 
     ['r2@b', 'http', 'qmig.svc', 15680],
     ['r2@b', 'http/prometheus', '127.0.0.1', 15692],
   ]);
+  assert.ok(!('socket_opts' in out.listeners[1]), "the broker's socket options are not the sidecar's");
   assert.deepEqual(advertiseListeners({ no: 'listeners' }, { protocol: 'http', host: 'h', port: 1 }), { no: 'listeners' });
 });
 

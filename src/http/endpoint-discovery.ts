@@ -43,7 +43,9 @@ export function advertiseListeners(overview: unknown, to: Advertised): unknown {
     }
     if (advertisedFor.has(l.node)) continue; // http and https of one node become one entry
     advertisedFor.add(l.node);
-    out.push({ ...l, protocol: to.protocol, ip_address: to.host, port: to.port });
+    // socket_opts describe the broker's own socket (its ip and port): not the sidecar's.
+    const { socket_opts: _brokerSocket, ...rest } = l;
+    out.push({ ...rest, protocol: to.protocol, ip_address: to.host, port: to.port });
   }
   return { ...(overview as object), listeners: out };
 }

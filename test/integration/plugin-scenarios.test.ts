@@ -14,6 +14,7 @@ import { confirmedCount } from '../../src/broker/confirmed-count.js';
 import { enc } from '../../src/broker/management-client.js';
 import { admin, cluster } from '../support/cluster.js';
 import { makeLeadersBusy } from '../support/busy-leaders.js';
+import { takeBaseline, assertIntegrity, variedMessages } from '../support/integrity.js';
 import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
@@ -263,4 +264,41 @@ test('interrupt: queues in flight finish, the rest are skipped as `interrupted`,
   const types = await queueTypes(vhost);
   for (const q of done.queues) assert.equal(types[q.resource.name], q.status === 'completed' ? 'quorum' : 'classic', q.resource.name);
   for (const name of qs) assert.equal(await exactCount(vhost, name), 100, name);
+});
+
+test('end-to-end: queues bound to topic and headers exchanges migrate with their bindings and every message; status lists the migration first', async (t) => {
+  const vhost = await scenarioVhost(t);
+  const mgmt = admin();
+  await mgmt.ok('PUT', `/exchanges/${enc(vhost)}/test.exchange.0`, { type: 'topic', durable: true });
+  await mgmt.ok('PUT', `/exchanges/${enc(vhost)}/test.headers`, { type: 'headers', durable: true });
+  const qs = names('test.queue.e2e.', 3);
+  await mirrored(vhost, qs);
+  for (const [i, q] of qs.entries()) {
+    await mgmt.bindQueue(vhost, 'test.exchange.0', q, `orders.${i}.#`, {});
+    await mgmt.bindQueue(vhost, 'test.headers', q, '', { 'x-match': 'all', region: `r${i}` });
+  }
+  const bindingsOf = async (q: string) => (await mgmt.queueBindings(vhost, q)).filter((b) => b.source !== '').map((b) => [b.source, b.routing_key, JSON.stringify(b.arguments)].join('|')).sort();
+  const bindingsBefore = await Promise.all(qs.map(bindingsOf));
+  // through the exchanges (varied properties) and directly; the last queue passes the shovel threshold
+  await publish(vhost, { exchange: 'test.exchange.0', routingKey: 'orders.0.created' }, variedMessages(20, 'topic'));
+  await publish(vhost, { exchange: 'test.headers' }, variedMessages(15, 'headers').map((m) => ({ ...m, properties: { ...m.properties, headers: { ...m.properties?.headers, region: 'r1' } } })));
+  await publish(vhost, { queue: 'test.queue.e2e.3' }, variedMessages(120, 'direct'));
+  await waitSynchronised(vhost);
+  const before = await takeBaseline(vhost, qs, []);
+  assert.deepEqual(qs.map((q) => before.fingerprints.get(q)?.length), [20, 15, 120]);
+
+  const s = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_SHOVEL_MIN_MESSAGES: '100' } });
+  const id = await start(s, vhost);
+  // The scenarios find "their" migration as the latest started_at in GET status.
+  const list = await call(s, 'GET', '/api/queue-migration/status');
+  assertSchema('status-list-response', list.body);
+  const ours = list.body.migrations.find((m: any) => m.id === id);
+  assert.match(ours?.started_at ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  const done = await finished(s, id);
+  assert.equal(done.migration.status, 'completed');
+  await assertIntegrity(before, id);
+  assert.deepEqual(await Promise.all(qs.map(bindingsOf)), bindingsBefore, 'bindings are kept');
+  // routing still works: a message through the topic exchange lands in the quorum queue
+  await publish(vhost, { exchange: 'test.exchange.0', routingKey: 'orders.0.after' }, 1);
+  assert.equal(await exactCount(vhost, 'test.queue.e2e.1'), 21);
 });

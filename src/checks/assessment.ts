@@ -9,7 +9,8 @@
  *   snapshot_not_in_progress, eligible_queues.
  * So `overall_ready` is false exactly when start (with the same options) would refuse, and the
  * refusal always names a check the report shows as failed. A `warning` never blocks.
- * Skip mode: queues with a blocking per-queue issue become `skipped` (with the issues' reasons)
+ * Skip mode: queues with a blocking per-queue issue become `skipped` (reason: the plugin's bare
+ * token, e.g. `unsuitable_overflow`; the issues' explanations in `error_detail`)
  * and queue_synchronization / queue_suitability turn into warnings.
  */
 import type { BrokerQueue } from '../broker/management-client.js';
@@ -26,7 +27,7 @@ import { checkDiskSpace } from './disk-space.js';
 import { checkEligibleQueues } from './eligible-queues.js';
 import { checkLeaderBalance } from './leader-balance.js';
 import { checkMemoryUsage } from './memory-usage.js';
-import { checkQueueSuitability, findQueueIssues, unsuitableQueueNames } from './queue-suitability.js';
+import { checkQueueSuitability, findQueueIssues, skipReason, unsuitableQueueNames } from './queue-suitability.js';
 import { checkQueueSynchronization } from './queue-synchronization.js';
 import { judgeRelaxedChecks, probeRelaxedRedeclaration, type RelaxedProbeResult } from './relaxed-checks.js';
 import { checkShovelPlugin } from './shovel-plugin.js';
@@ -169,7 +170,7 @@ export function evaluate(snapshot: ClusterSnapshot, probe: RelaxedProbeResult, a
 
   const toMigrate = skip ? candidates.filter((q) => !unsuitable.has(q.name)) : candidates;
   const skippedUnsuitable: NamedReason[] = skip
-    ? candidates.filter((q) => unsuitable.has(q.name)).map((q) => ({ name: q.name, reason: (issuesByQueue.get(q.name) ?? []).map((i) => `${i.type}: ${i.reason}`).join(' | ') }))
+    ? candidates.filter((q) => unsuitable.has(q.name)).map((q) => ({ name: q.name, ...skipReason(issuesByQueue.get(q.name) ?? [])! }))
     : [];
   const skipped: NamedReason[] = [
     ...selection.notFound.map((name) => ({ name, reason: 'queue does not exist' })),

@@ -89,6 +89,8 @@ const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
   return parsed;
 };
 
+const optionalUrl: Parser<URL | undefined> = (raw, name) => (raw === '' ? undefined : url('http:', 'https:')(raw, name));
+
 const urlList: Parser<URL[]> = (raw, name) =>
   raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => url('http:', 'https:')(s, name));
 
@@ -152,6 +154,12 @@ export const VARIABLES = {
   ),
   shovelStartTimeoutSeconds: variable('QMIG_SHOVEL_START_TIMEOUT_SECONDS', '30', 'Longest a shovel may stay "starting" before the queue fails.', positiveInt(2, 3600)),
   fenceClients: variable('QMIG_FENCE_CLIENTS', 'true', "Revoke application users' access to the vhost and close its connections while migrating.", bool),
+  advertisedUrl: variable(
+    'QMIG_ADVERTISED_URL',
+    '',
+    "How clients reach the sidecars (e.g. a Service's URL): GET /api/overview names it for every node's management (http/https) listener, so clients that discover endpoints there (Hop-based tools) reach a sidecar, not a broker without the plugin. Empty: the scheme, host and port the request came in on.",
+    optionalUrl,
+  ),
   peers: variable('QMIG_PEERS', '', 'Comma-separated URLs of the other sidecars of the cluster (for snapshots).', urlList),
   snapshotMode: variable('QMIG_SNAPSHOT_MODE', 'none', 'none, tar or ebs.', oneOf('none', 'tar', 'ebs')),
   snapshotDataDir: variable('QMIG_SNAPSHOT_DATA_DIR', '', "The node's data directory (tar mode).", optionalText),

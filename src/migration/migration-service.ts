@@ -108,7 +108,7 @@ export class MigrationService implements MigrationEngine {
           phase: 'skipped',
           location: s.reason === 'queue does not exist' ? 'unknown' : 'classic',
           original: null,
-          detail: {},
+          detail: s.detail ? { error_detail: s.detail } : {},
         })),
       ];
       const record: MigrationRecord = {

@@ -113,6 +113,7 @@ export const VARIABLES = {
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
   stateVhost: variable('QMIG_STATE_VHOST', '/', 'Vhost that holds the cluster-wide lock queues.', text),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
+  proxyTimeoutMs: variable('QMIG_PROXY_TIMEOUT_MS', '60000', 'Longest the management-UI/API proxy waits for the management listener to start answering before it answers 504.', positiveInt(100, 600000)),
   authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials).', positiveInt(0, 3600)),
   authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins per address per minute before 429.', positiveInt(1, 100000)),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),

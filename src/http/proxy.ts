@@ -3,7 +3,14 @@
  * both ways (no buffering): the rest of /api/*, the management UI and its assets. The caller's
  * own Authorization header and query string go along unchanged, so a management-UI-style client
  * can point at the sidecar as if it were the management listener with the plugin installed.
- * Upstream unreachable → 502 JSON.
+ * Upstream unreachable → 502 JSON; no response head within `proxyTimeoutMs` (a hung management
+ * listener) → 504 JSON, so the UI never hangs on it.
+ *
+ * Framing: the body goes upstream with exactly the framing it was accepted with
+ * (src/http/request-framing.ts): Content-Length as given, chunked re-chunked, none as none;
+ * ambiguous or unforwardable framing is refused with 400 before anything is sent upstream.
+ * `WWW-Authenticate` challenges of the broker are not passed on: a browser that answered one
+ * would cache the credentials and attach them to requests any other web page makes (CSRF).
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
@@ -11,7 +18,8 @@ import { readFileSync } from 'node:fs';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config/config.js';
 import { logger } from '../logging.js';
-import { sendError } from './error-mapper.js';
+import { sendError, toQmigError } from './error-mapper.js';
+import { requestFraming, type Framing } from './request-framing.js';
 import { requestIdOf } from './request-context.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded. */
@@ -32,7 +40,7 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure'>): ManagementProxy {
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'proxyTimeoutMs'>): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -42,7 +50,21 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
   const send = https ? httpsRequest : httpRequest;
 
   const handler: RequestHandler = (req, res) => {
+    let framing: Framing;
+    try {
+      framing = requestFraming(req.method, req.headers);
+    } catch (err) {
+      const known = toQmigError(err)!;
+      res.setHeader('connection', 'close'); // what follows on this connection cannot be trusted
+      sendError(res, known.status, known.body());
+      req.resume();
+      return;
+    }
     const headers = forwardable(req.headers);
+    // Framing headers are set from the decision above, whatever `Connection` lists.
+    delete headers['content-length'];
+    if (framing.kind === 'length') headers['content-length'] = String(framing.length);
+    if (framing.kind === 'chunked') headers['transfer-encoding'] = 'chunked';
     headers.host = upstream.host;
     const priorFor = req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = [priorFor, req.socket.remoteAddress].filter(Boolean).join(', ');
@@ -50,6 +72,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-request-id'] = requestIdOf(res);
 
+    let clientGone = false;
     const upstreamReq = send({
       protocol: upstream.protocol,
       hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
@@ -60,17 +83,29 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
       agent,
     });
 
+    // No response head in time: the management listener hangs; answer 504 instead of waiting.
+    const headTimer = setTimeout(() => {
+      if (res.headersSent) return;
+      logger.warn('management API did not answer through the proxy in time', { request_id: requestIdOf(res), path: req.path, timeout_ms: config.proxyTimeoutMs });
+      sendError(res, 504, { error: 'gateway_timeout', reason: `management API at ${upstream.origin} did not answer within ${config.proxyTimeoutMs} ms (QMIG_PROXY_TIMEOUT_MS)` });
+      clientGone = true;
+      upstreamReq.destroy();
+    }, config.proxyTimeoutMs);
+
     upstreamReq.on('response', (upstreamRes) => {
+      clearTimeout(headTimer);
       res.status(upstreamRes.statusCode ?? 502);
-      for (const [k, v] of Object.entries(forwardable(upstreamRes.headers))) {
+      const responseHeaders = forwardable(upstreamRes.headers);
+      delete responseHeaders['www-authenticate'];
+      for (const [k, v] of Object.entries(responseHeaders)) {
         if (v !== undefined) res.setHeader(k, v);
       }
       upstreamRes.pipe(res);
       upstreamRes.on('error', () => res.destroy());
     });
 
-    let clientGone = false;
     upstreamReq.on('error', (err) => {
+      clearTimeout(headTimer);
       if (clientGone) return;
       if (res.headersSent) {
         res.destroy();
@@ -82,13 +117,19 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
 
     // The caller went away: stop the upstream request too.
     res.on('close', () => {
+      clearTimeout(headTimer);
       if (!res.writableFinished) {
         clientGone = true;
         upstreamReq.destroy();
       }
     });
 
-    req.pipe(upstreamReq);
+    if (framing.kind === 'none') {
+      req.resume();
+      upstreamReq.end();
+    } else {
+      req.pipe(upstreamReq);
+    }
   };
   return Object.assign(handler, { close: () => agent.destroy() });
 }

@@ -24,7 +24,11 @@ export class BadRequestError extends QmigError {
   }
 }
 
-/** 401 with WWW-Authenticate. */
+/**
+ * 401. Deliberately without a `WWW-Authenticate: Basic` challenge: a browser that answers one
+ * caches the credentials and attaches them to requests any web page makes to the sidecar (CSRF).
+ * API clients (CLI, curl -u) send their credentials without being challenged.
+ */
 export class NotAuthorizedError extends QmigError {
   readonly status = 401;
   constructor(readonly reason = 'Login failed') {
@@ -32,9 +36,6 @@ export class NotAuthorizedError extends QmigError {
   }
   body(): ErrorBody {
     return { error: 'not_authorized', reason: this.reason };
-  }
-  override headers(): Record<string, string> {
-    return { 'WWW-Authenticate': 'Basic realm="RabbitMQ Management"' };
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * The sidecar's HTTP surface, in order:
- *   1. request id + one access log line per request (every path);
+ *   1. request id + one access log line per request (every path); changing requests from another
+ *      site are refused on every path, and on /api/queue-migration must carry JSON or no body
+ *      (src/http/cross-site-guard.ts);
  *   2. routes served by qmig itself: /healthz (no auth) and /api/queue-migration/* (auth);
  *      - `routesBeforeApi`: routers with their own paths and auth that must win over the
  *        /api/queue-migration fallback (e.g. the peer snapshot routes);
@@ -17,6 +19,7 @@ import type { MigrationEngine } from '../migration/contract.js';
 import { MigrationReader } from '../state/migration-reader.js';
 import { Authenticator } from './auth.js';
 import { errorMapper } from './error-mapper.js';
+import { crossSiteGuard, jsonOnlyChanges } from './cross-site-guard.js';
 import { BrokerHealth, healthzHandler } from './health.js';
 import { managementProxy, type ManagementProxy } from './proxy.js';
 import { requestContext } from './request-context.js';
@@ -62,6 +65,8 @@ export function createApp(ctx: Context, options: AppOptions): { app: Express; de
   app.set('query parser', 'simple');
 
   app.use(requestContext);
+  app.use(crossSiteGuard);
+  app.use(API_PREFIX, jsonOnlyChanges);
   app.get('/healthz', healthzHandler(deps.health));
   for (const mount of options.routesBeforeApi ?? []) mount(app, deps);
   app.use(API_PREFIX, queueMigrationRouter({ ...deps, extensions: (options.apiRouters ?? []).map((make) => make(deps)) }));

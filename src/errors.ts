@@ -152,11 +152,12 @@ export class PayloadTooLargeError extends QmigError {
 
 export class TooManyRequestsError extends QmigError {
   readonly status = 429;
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(readonly retryAfterSeconds: number, readonly limit: 'user' | 'address' = 'address') {
     super('too many failed logins');
   }
   body(): ErrorBody {
-    return { error: 'too_many_requests', reason: `Too many failed logins from this address; retry in ${this.retryAfterSeconds} s` };
+    const what = this.limit === 'user' ? 'for this user name' : 'from this address';
+    return { error: 'too_many_requests', reason: `Too many failed logins ${what}; retry in ${this.retryAfterSeconds} s` };
   }
   override headers(): Record<string, string> {
     return { 'Retry-After': String(this.retryAfterSeconds) };

@@ -115,7 +115,7 @@ export const VARIABLES = {
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
   proxyTimeoutMs: variable('QMIG_PROXY_TIMEOUT_MS', '60000', 'Longest the management-UI/API proxy waits for the management listener to start answering before it answers 504.', positiveInt(100, 600000)),
   authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials).', positiveInt(0, 3600)),
-  authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins per address per minute before 429.', positiveInt(1, 100000)),
+  authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins in a row per user name (×5 per client address) before each further attempt must wait, 1 s doubling up to 60 s (429 meanwhile); on qmig routes and proxied ones.', positiveInt(1, 100000)),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
   shovelTimeoutSeconds: variable('QMIG_SHOVEL_TIMEOUT_SECONDS', '3600', 'Longest a single shovel move may run before the queue fails.', positiveInt(5, 604800)),

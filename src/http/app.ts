@@ -22,6 +22,7 @@ import { errorMapper } from './error-mapper.js';
 import { crossSiteGuard, jsonOnlyChanges } from './cross-site-guard.js';
 import { BrokerHealth, healthzHandler } from './health.js';
 import { managementProxy, type ManagementProxy } from './proxy.js';
+import { proxyLoginLimit } from './proxy-login-limit.js';
 import { requestContext } from './request-context.js';
 import { queueMigrationRouter } from './routes/queue-migration.js';
 
@@ -51,13 +52,15 @@ export interface AppOptions {
 }
 
 export function createApp(ctx: Context, options: AppOptions): { app: Express; deps: AppDeps } {
+  const auth = new Authenticator(ctx);
   const deps: AppDeps = {
     ctx,
     engine: options.engine,
     reader: options.reader ?? new MigrationReader(ctx),
-    auth: new Authenticator(ctx),
+    auth,
     health: new BrokerHealth(ctx),
-    proxy: managementProxy(ctx.config),
+    // One failed-login limiter for qmig's routes and the proxied ones.
+    proxy: managementProxy(ctx.config, proxyLoginLimit(auth.limiter)),
   };
   const app = express();
   app.disable('x-powered-by');

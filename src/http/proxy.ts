@@ -9,6 +9,7 @@
  * Framing: the body goes upstream with exactly the framing it was accepted with
  * (src/http/request-framing.ts): Content-Length as given, chunked re-chunked, none as none;
  * ambiguous or unforwardable framing is refused with 400 before anything is sent upstream.
+ * Failed logins through the proxy are limited like those on qmig's routes (`logins`).
  * `WWW-Authenticate` challenges of the broker are not passed on: a browser that answered one
  * would cache the credentials and attach them to requests any other web page makes (CSRF).
  */
@@ -19,6 +20,7 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../config/config.js';
 import { logger } from '../logging.js';
 import { sendError, toQmigError } from './error-mapper.js';
+import type { ProxyLoginLimit } from './proxy-login-limit.js';
 import { requestFraming, type Framing } from './request-framing.js';
 import { requestIdOf } from './request-context.js';
 
@@ -40,7 +42,7 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'proxyTimeoutMs'>): ManagementProxy {
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'proxyTimeoutMs'>, logins?: ProxyLoginLimit): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -58,6 +60,13 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
       res.setHeader('connection', 'close'); // what follows on this connection cannot be trusted
       sendError(res, known.status, known.body());
       req.resume();
+      return;
+    }
+    // Failed logins back off here as on qmig's own routes (proxy-login-limit.ts).
+    const refused = logins?.refusal(req);
+    if (refused) {
+      req.resume();
+      sendError(res, refused.status, refused.body(), refused.headers());
       return;
     }
     const headers = forwardable(req.headers);
@@ -94,6 +103,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
 
     upstreamReq.on('response', (upstreamRes) => {
       clearTimeout(headTimer);
+      logins?.answered(req, upstreamRes.statusCode ?? 502);
       res.status(upstreamRes.statusCode ?? 502);
       const responseHeaders = forwardable(upstreamRes.headers);
       delete responseHeaders['www-authenticate'];

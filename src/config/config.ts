@@ -5,6 +5,7 @@
  * list (`qmig config --markdown` prints it).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -167,7 +168,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.snapshotMode === 'tar' && !config.snapshotDataDir) {
     throw new ConfigError('QMIG_SNAPSHOT_DATA_DIR', 'is required when QMIG_SNAPSHOT_MODE=tar');
   }
+  refuseGuestOffLoopback(config);
   return config;
+}
+
+/** `localhost`, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost') return true;
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  if (/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(host)) return true; // ::ffff:127.x.y.z as URL writes it
+  return isIPv6(host) && /^(0{0,4}:){1,7}0{0,3}1$|^::1$/.test(host);
+}
+
+/**
+ * The defaults guest/guest are for a broker on the same host only: RabbitMQ refuses `guest` off
+ * loopback, and a sidecar reaching a remote broker with the well-known password is a default
+ * nobody should run with. Refuse to start, naming the variables to set.
+ */
+function refuseGuestOffLoopback(config: Config): void {
+  if (config.user !== 'guest' || config.password !== 'guest') return;
+  for (const [name, url] of [['QMIG_MANAGEMENT_URL', config.managementUrl], ['QMIG_AMQP_URL', config.amqpUrl]] as const) {
+    if (!isLoopbackHost(url.hostname)) {
+      throw new ConfigError(
+        'QMIG_USER',
+        `the default credentials guest/guest (QMIG_USER, QMIG_PASSWORD) cannot be used with ${name} ${url.host}, which is not loopback (RabbitMQ refuses guest off loopback): set QMIG_USER and QMIG_PASSWORD to the service account`,
+      );
+    }
+  }
 }
 
 /** Markdown table of every variable, for the README. */

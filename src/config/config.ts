@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { redactUrlCredentials, registerSecret } from '../redaction.js';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -75,7 +76,7 @@ const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+    throw new ConfigError(name, `must be a URL, got "${redactUrlCredentials(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must use ${protocols.map((p) => p.replace(':', '')).join(' or ')}, got "${parsed.protocol.replace(':', '')}"`);
@@ -162,7 +163,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, v] of Object.entries(VARIABLES) as [string, Variable<unknown>][]) {
     const raw = env[v.name] ?? v.default;
     if (raw === undefined) throw new ConfigError(v.name, 'is required');
-    out[key] = v.parse(raw, v.name);
+    if (v.secret) registerSecret(raw);
+    try {
+      out[key] = v.parse(raw, v.name);
+    } catch (err) {
+      // A secret's value is never part of an error (qmig config --check prints them).
+      if (v.secret && err instanceof ConfigError) throw new ConfigError(v.name, 'is invalid (its value is not shown)');
+      throw err;
+    }
   }
   const config = out as Config;
   if (config.snapshotMode === 'tar' && !config.snapshotDataDir) {

@@ -16,9 +16,9 @@
  */
 import type { Request, RequestHandler } from 'express';
 import { BadRequestError, ForbiddenError } from '../errors.js';
+import { JSON_TYPE } from './request-validation.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
 
 function hostOf(origin: string): string | null {
   try {

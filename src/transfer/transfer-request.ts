@@ -17,6 +17,7 @@
  */
 import { RE2JS } from 're2js';
 import type { BrokerQueue } from '../broker/management-client.js';
+import { registerSecret } from '../redaction.js';
 import { BadRequestError } from '../errors.js';
 import type { TransferSelection } from './transfer-record.js';
 
@@ -120,6 +121,7 @@ export function parseTransferRequest(body: Record<string, unknown>): TransferReq
   if (body.target_password === undefined) throw new BadRequestError('target_password is required');
   if (typeof body.target_password !== 'string' || body.target_password === '') throw new BadRequestError('target_password must be a non-empty string');
   const targetPassword = body.target_password;
+  registerSecret(targetPassword); // never in a log line or an error, whatever carries it
 
   const reason = nonEmptyString(body, 'reason', true)!.trim();
   if (reason.length > MAX_REASON_LENGTH) throw new BadRequestError(`reason must be at most ${MAX_REASON_LENGTH} characters, got ${reason.length}`);

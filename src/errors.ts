@@ -24,7 +24,11 @@ export class BadRequestError extends QmigError {
   }
 }
 
-/** 401 with WWW-Authenticate. */
+/**
+ * 401. Deliberately without a `WWW-Authenticate: Basic` challenge: a browser that answers one
+ * caches the credentials and attaches them to requests any web page makes to the sidecar (CSRF).
+ * API clients (CLI, curl -u) send their credentials without being challenged.
+ */
 export class NotAuthorizedError extends QmigError {
   readonly status = 401;
   constructor(readonly reason = 'Login failed') {
@@ -32,9 +36,6 @@ export class NotAuthorizedError extends QmigError {
   }
   body(): ErrorBody {
     return { error: 'not_authorized', reason: this.reason };
-  }
-  override headers(): Record<string, string> {
-    return { 'WWW-Authenticate': 'Basic realm="RabbitMQ Management"' };
   }
 }
 
@@ -151,11 +152,12 @@ export class PayloadTooLargeError extends QmigError {
 
 export class TooManyRequestsError extends QmigError {
   readonly status = 429;
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(readonly retryAfterSeconds: number, readonly limit: 'user' | 'address' = 'address') {
     super('too many failed logins');
   }
   body(): ErrorBody {
-    return { error: 'too_many_requests', reason: `Too many failed logins from this address; retry in ${this.retryAfterSeconds} s` };
+    const what = this.limit === 'user' ? 'for this user name' : 'from this address';
+    return { error: 'too_many_requests', reason: `Too many failed logins ${what}; retry in ${this.retryAfterSeconds} s` };
   }
   override headers(): Record<string, string> {
     return { 'Retry-After': String(this.retryAfterSeconds) };

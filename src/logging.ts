@@ -1,15 +1,16 @@
 /**
  * Structured JSON logs (winston). Use `logger.child({ migration_id, queue })` so every line of a
- * migration carries both. Secrets never reach the output: keys that look like secrets are masked
- * and credentials inside URLs are stripped.
+ * migration carries both. Secrets never reach the output: keys that look like secrets are masked,
+ * and every string is cleaned by src/redaction.ts (URL credentials found by parsing, known
+ * secrets wherever they appear).
  */
 import winston from 'winston';
+import { redactText } from './redaction.js';
 
 const SECRET_KEY = /pass(word)?|secret|authorization|token|credential|cookie/i;
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]*:[^/\s@]*@/gi;
 
 export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(URL_CREDENTIALS, '$1***@');
+  if (typeof value === 'string') return redactText(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return { name: value.name, message: redact(value.message) };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));

@@ -23,6 +23,7 @@ import { TransferService } from './transfer/transfer-service.js';
 import { startMetrics } from './metrics/index.js';
 import { queueMigrationUiRouter } from './http/ui/router.js';
 import { verifyStateVhostAtStart } from './state/state-vhost.js';
+import { answerMalformedRequests } from './http/malformed-requests.js';
 
 export interface SidecarOptions {
   /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
@@ -91,6 +92,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
 
   const server = createServer(app);
+  answerMalformedRequests(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,8 +1,10 @@
 /**
  * `qmig config --markdown`: the table of configuration variables (the README's table).
- * `qmig config --check`: validates the current environment and says what is wrong.
+ * `qmig config --check`: validates the current environment and says what is wrong (never
+ * printing a secret: see src/redaction.ts).
  */
 import { configMarkdown, ConfigError, loadConfig } from '../config/config.js';
+import { redactText } from '../redaction.js';
 import type { Subcommand } from './main.js';
 
 export const configCommand: Subcommand = {
@@ -19,7 +21,7 @@ export const configCommand: Subcommand = {
         loadConfig(process.env);
       } catch (err) {
         if (err instanceof ConfigError) {
-          console.error(`qmig: invalid configuration: ${err.message}`);
+          console.error(`qmig: invalid configuration: ${redactText(err.message)}`);
           return 2;
         }
         throw err;

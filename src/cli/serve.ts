@@ -3,6 +3,7 @@
  * and stops it gracefully on SIGTERM/SIGINT (a second signal exits at once).
  */
 import { ConfigError, loadConfig } from '../config/config.js';
+import { redactText } from '../redaction.js';
 import { logger, setLogLevel } from '../logging.js';
 import type { Subcommand } from './main.js';
 
@@ -16,7 +17,7 @@ export const serveCommand: Subcommand = {
       config = loadConfig(process.env);
     } catch (err) {
       if (err instanceof ConfigError) {
-        console.error(`qmig: invalid configuration: ${err.message}`);
+        console.error(`qmig: invalid configuration: ${redactText(err.message)}`);
         return 2;
       }
       throw err;

@@ -5,6 +5,8 @@
  * list (`qmig config --markdown` prints it).
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { redactUrlCredentials, registerSecret } from '../redaction.js';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -81,7 +83,7 @@ const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+    throw new ConfigError(name, `must be a URL, got "${redactUrlCredentials(raw)}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must use ${protocols.map((p) => p.replace(':', '')).join(' or ')}, got "${parsed.protocol.replace(':', '')}"`);
@@ -141,8 +143,9 @@ export const VARIABLES = {
     true,
   ),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
+  proxyTimeoutMs: variable('QMIG_PROXY_TIMEOUT_MS', '60000', 'Longest the management-UI/API proxy waits for the management listener to start answering before it answers 504.', positiveInt(100, 600000)),
   authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials; at most 60 s, dropped when a re-check fails).', positiveInt(0, 60)),
-  authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins per address per minute before 429.', positiveInt(1, 100000)),
+  authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins in a row per user name (×5 per client address) before each further attempt must wait, 1 s doubling up to 60 s (429 meanwhile); on qmig routes and proxied ones.', positiveInt(1, 100000)),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
   shovelTimeoutSeconds: variable('QMIG_SHOVEL_TIMEOUT_SECONDS', '3600', 'Longest a single shovel move may run before the queue fails.', positiveInt(5, 604800)),
@@ -194,13 +197,48 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, v] of Object.entries(VARIABLES) as [string, Variable<unknown>][]) {
     const raw = env[v.name] ?? v.default;
     if (raw === undefined) throw new ConfigError(v.name, 'is required');
-    out[key] = v.parse(raw, v.name);
+    if (v.secret) registerSecret(raw);
+    try {
+      out[key] = v.parse(raw, v.name);
+    } catch (err) {
+      // A secret's value is never part of an error (qmig config --check prints them).
+      if (v.secret && err instanceof ConfigError) throw new ConfigError(v.name, 'is invalid (its value is not shown)');
+      throw err;
+    }
   }
   const config = out as Config;
   if (config.snapshotMode === 'tar' && !config.snapshotDataDir) {
     throw new ConfigError('QMIG_SNAPSHOT_DATA_DIR', 'is required when QMIG_SNAPSHOT_MODE=tar');
   }
+  refuseGuestOffLoopback(config);
   return config;
+}
+
+/** `localhost`, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost') return true;
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  if (isIPv4(v4)) return v4.startsWith('127.');
+  if (/^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(host)) return true; // ::ffff:127.x.y.z as URL writes it
+  return isIPv6(host) && /^(0{0,4}:){1,7}0{0,3}1$|^::1$/.test(host);
+}
+
+/**
+ * The defaults guest/guest are for a broker on the same host only: RabbitMQ refuses `guest` off
+ * loopback, and a sidecar reaching a remote broker with the well-known password is a default
+ * nobody should run with. Refuse to start, naming the variables to set.
+ */
+function refuseGuestOffLoopback(config: Config): void {
+  if (config.user !== 'guest' || config.password !== 'guest') return;
+  for (const [name, url] of [['QMIG_MANAGEMENT_URL', config.managementUrl], ['QMIG_AMQP_URL', config.amqpUrl]] as const) {
+    if (!isLoopbackHost(url.hostname)) {
+      throw new ConfigError(
+        'QMIG_USER',
+        `the default credentials guest/guest (QMIG_USER, QMIG_PASSWORD) cannot be used with ${name} ${url.host}, which is not loopback (RabbitMQ refuses guest off loopback): set QMIG_USER and QMIG_PASSWORD to the service account`,
+      );
+    }
+  }
 }
 
 /** Markdown table of every variable, for the README. */

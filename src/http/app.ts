@@ -1,6 +1,8 @@
 /**
  * The sidecar's HTTP surface, in order:
- *   1. request id + one access log line per request (every path);
+ *   1. request id + one access log line per request (every path); changing requests from another
+ *      site are refused on every path, and on /api/queue-migration must carry JSON or no body
+ *      (src/http/cross-site-guard.ts);
  *   2. routes served by qmig itself: /healthz (no auth) and /api/queue-migration/* (auth);
  *      - `routesBeforeApi`: routers with their own paths and auth that must win over the
  *        /api/queue-migration fallback (e.g. the peer snapshot routes);
@@ -17,9 +19,11 @@ import type { MigrationEngine } from '../migration/contract.js';
 import { MigrationReader } from '../state/migration-reader.js';
 import { Authenticator } from './auth.js';
 import { errorMapper } from './error-mapper.js';
+import { crossSiteGuard, jsonOnlyChanges } from './cross-site-guard.js';
 import { BrokerHealth, healthzHandler } from './health.js';
 import { managementProxy, type ManagementProxy } from './proxy.js';
 import { rejectBadSegments } from './path-segments.js';
+import { proxyLoginLimit } from './proxy-login-limit.js';
 import { requestContext } from './request-context.js';
 import { queueMigrationRouter } from './routes/queue-migration.js';
 
@@ -49,13 +53,15 @@ export interface AppOptions {
 }
 
 export function createApp(ctx: Context, options: AppOptions): { app: Express; deps: AppDeps } {
+  const auth = new Authenticator(ctx);
   const deps: AppDeps = {
     ctx,
     engine: options.engine,
     reader: options.reader ?? new MigrationReader(ctx),
-    auth: new Authenticator(ctx),
+    auth,
     health: new BrokerHealth(ctx),
-    proxy: managementProxy(ctx.config),
+    // One failed-login limiter for qmig's routes and the proxied ones.
+    proxy: managementProxy(ctx.config, proxyLoginLimit(auth.limiter)),
   };
   const app = express();
   app.disable('x-powered-by');
@@ -63,6 +69,8 @@ export function createApp(ctx: Context, options: AppOptions): { app: Express; de
   app.set('query parser', 'simple');
 
   app.use(requestContext);
+  app.use(crossSiteGuard);
+  app.use(API_PREFIX, jsonOnlyChanges);
   app.get('/healthz', healthzHandler(deps.health));
   // `.`, `..` and empty segments: 400 before any route (and any broker call) sees them.
   app.use(API_PREFIX, rejectBadSegments);

@@ -4,8 +4,8 @@
  * Authentication: HTTP Basic, verified by the broker itself (`GET /api/whoami` with the caller's
  * credentials). Verified callers are cached for `config.authCacheSeconds` (at most 60 s) under a
  * sha256 of user+password — the password itself is never stored; a failed re-check drops the
- * entry. More than `config.authFailureLimit` failed logins per minute from one address → 429
- * (callers already verified are not locked out).
+ * entry. Failed logins are limited per user name and per address with back-off
+ * (src/http/login-rate-limiter.ts, shared with the proxy) → 429.
  *
  * Authorization (README "Authorization"; nobody gets through qmig what they could not do by hand):
  * - read routes (status, rollback-pending, check, xfer lists): tag `monitoring` or
@@ -15,13 +15,12 @@
  *   configure, write and read permissions on the vhost concerned are each exactly `.*`;
  * - a vhost the caller may not use answers 403 whether or not it exists (no existence oracle).
  */
-import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { tagsOf, type Permission, type Whoami } from '../broker/management-client.js';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, ForbiddenError, NotAuthorizedError, TooManyRequestsError } from '../errors.js';
 import type { Caller } from '../migration/contract.js';
-import { LoginRateLimiter } from './login-rate-limiter.js';
+import { credentialKey, LoginRateLimiter } from './login-rate-limiter.js';
 import { callerOf, locals } from './request-context.js';
 
 export interface BasicCredentials {
@@ -57,29 +56,25 @@ export class Authenticator {
   private readonly verified = new Map<string, CacheEntry>();
   private readonly vhostCache = new Map<string, VhostsEntry>();
   private readonly inFlight = new Map<string, Promise<Caller>>();
-  private readonly limiter: LoginRateLimiter;
-
-  constructor(private readonly ctx: Context) {
-    this.limiter = new LoginRateLimiter(ctx.config.authFailureLimit);
-  }
+  constructor(private readonly ctx: Context, readonly limiter = new LoginRateLimiter(ctx.config.authFailureLimit)) {}
 
   /** The verified caller of `req`, or throws 401 / 429 / 503. */
   async authenticate(req: Request): Promise<Caller> {
     const address = req.socket.remoteAddress ?? 'unknown';
     const creds = parseBasicAuth(req.get('authorization'));
-    if (!creds) {
-      this.refuseIfLimited(address);
-      throw new NotAuthorizedError('Authentication required (HTTP Basic with RabbitMQ credentials)');
-    }
-    const key = createHash('sha256').update(creds.user).update('\u0000').update(creds.password).digest('hex');
+    if (!creds) throw new NotAuthorizedError('Authentication required (HTTP Basic with RabbitMQ credentials)');
+    const key = credentialKey(creds.user, creds.password);
     const cached = this.verified.get(key);
     if (cached && cached.expires > Date.now()) return cached.caller;
-    this.refuseIfLimited(address);
+    const refusal = this.limiter.check(address, creds.user, key, 'api');
+    if (refusal) throw new TooManyRequestsError(refusal.retryAfterSeconds, refusal.limit);
     try {
-      return await this.verifyOnce(key, creds);
+      const caller = await this.verifyOnce(key, creds);
+      this.limiter.recordSuccess(address, creds.user, key);
+      return caller;
     } catch (err) {
       if (err instanceof NotAuthorizedError) {
-        this.limiter.recordFailure(address);
+        this.limiter.recordFailure(address, creds.user, 'api');
         // A failed re-check (password changed, user deleted) forgets the caller at once.
         this.verified.delete(key);
         this.vhostCache.delete(creds.user);
@@ -106,11 +101,6 @@ export class Authenticator {
       if (this.vhostCache.size > 10_000) this.vhostCache.clear();
     }
     return { all: false, vhosts: await entry.vhosts };
-  }
-
-  private refuseIfLimited(address: string): void {
-    const wait = this.limiter.retryAfterSeconds(address);
-    if (wait > 0) throw new TooManyRequestsError(wait);
   }
 
   /** One broker round trip per credentials at a time, however many requests wait for it. */

@@ -4,7 +4,15 @@
  * own Authorization header and query string go along unchanged, so a management-UI-style client
  * can point at the sidecar as if it were the management listener with the plugin installed;
  * `GET /api/overview` advertises the sidecar for the management listeners (endpoint-discovery.ts).
- * Upstream unreachable → 502 JSON.
+ * Upstream unreachable → 502 JSON; no response head within `proxyTimeoutMs` (a hung management
+ * listener) → 504 JSON, so the UI never hangs on it.
+ *
+ * Framing: the body goes upstream with exactly the framing it was accepted with
+ * (src/http/request-framing.ts): Content-Length as given, chunked re-chunked, none as none;
+ * ambiguous or unforwardable framing is refused with 400 before anything is sent upstream.
+ * Failed logins through the proxy are limited like those on qmig's routes (`logins`).
+ * `WWW-Authenticate` challenges of the broker are not passed on: a browser that answered one
+ * would cache the credentials and attach them to requests any other web page makes (CSRF).
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
@@ -13,7 +21,9 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../config/config.js';
 import { logger } from '../logging.js';
 import { overviewRewriter } from './endpoint-discovery.js';
-import { sendError } from './error-mapper.js';
+import { sendError, toQmigError } from './error-mapper.js';
+import type { ProxyLoginLimit } from './proxy-login-limit.js';
+import { requestFraming, type Framing } from './request-framing.js';
 import { requestIdOf } from './request-context.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded. */
@@ -34,7 +44,7 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'advertisedUrl'>): ManagementProxy {
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'advertisedUrl' | 'proxyTimeoutMs'>, logins?: ProxyLoginLimit): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -45,7 +55,28 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
   const overview = overviewRewriter(config);
 
   const handler: RequestHandler = (req, res) => {
+    let framing: Framing;
+    try {
+      framing = requestFraming(req.method, req.headers);
+    } catch (err) {
+      const known = toQmigError(err)!;
+      res.setHeader('connection', 'close'); // what follows on this connection cannot be trusted
+      sendError(res, known.status, known.body());
+      req.resume();
+      return;
+    }
+    // Failed logins back off here as on qmig's own routes (proxy-login-limit.ts).
+    const refused = logins?.refusal(req);
+    if (refused) {
+      req.resume();
+      sendError(res, refused.status, refused.body(), refused.headers());
+      return;
+    }
     const headers = forwardable(req.headers);
+    // Framing headers are set from the decision above, whatever `Connection` lists.
+    delete headers['content-length'];
+    if (framing.kind === 'length') headers['content-length'] = String(framing.length);
+    if (framing.kind === 'chunked') headers['transfer-encoding'] = 'chunked';
     headers.host = upstream.host;
     const priorFor = req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = [priorFor, req.socket.remoteAddress].filter(Boolean).join(', ');
@@ -53,6 +84,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-request-id'] = requestIdOf(res);
 
+    let clientGone = false;
     const upstreamReq = send({
       protocol: upstream.protocol,
       hostname: upstream.hostname.replace(/^\[|\]$/g, ''),
@@ -63,18 +95,31 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
       agent,
     });
 
+    // No response head in time: the management listener hangs; answer 504 instead of waiting.
+    const headTimer = setTimeout(() => {
+      if (res.headersSent) return;
+      logger.warn('management API did not answer through the proxy in time', { request_id: requestIdOf(res), path: req.path, timeout_ms: config.proxyTimeoutMs });
+      sendError(res, 504, { error: 'gateway_timeout', reason: `management API at ${upstream.origin} did not answer within ${config.proxyTimeoutMs} ms (QMIG_PROXY_TIMEOUT_MS)` });
+      clientGone = true;
+      upstreamReq.destroy();
+    }, config.proxyTimeoutMs);
+
     upstreamReq.on('response', (upstreamRes) => {
+      clearTimeout(headTimer);
+      logins?.answered(req, upstreamRes.statusCode ?? 502);
       if (overview.applies(req, upstreamRes)) return overview.send(req, upstreamRes, res);
       res.status(upstreamRes.statusCode ?? 502);
-      for (const [k, v] of Object.entries(forwardable(upstreamRes.headers))) {
+      const responseHeaders = forwardable(upstreamRes.headers);
+      delete responseHeaders['www-authenticate'];
+      for (const [k, v] of Object.entries(responseHeaders)) {
         if (v !== undefined) res.setHeader(k, v);
       }
       upstreamRes.pipe(res);
       upstreamRes.on('error', () => res.destroy());
     });
 
-    let clientGone = false;
     upstreamReq.on('error', (err) => {
+      clearTimeout(headTimer);
       if (clientGone) return;
       if (res.headersSent) {
         res.destroy();
@@ -86,13 +131,19 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
 
     // The caller went away: stop the upstream request too.
     res.on('close', () => {
+      clearTimeout(headTimer);
       if (!res.writableFinished) {
         clientGone = true;
         upstreamReq.destroy();
       }
     });
 
-    req.pipe(upstreamReq);
+    if (framing.kind === 'none') {
+      req.resume();
+      upstreamReq.end();
+    } else {
+      req.pipe(upstreamReq);
+    }
   };
   return Object.assign(handler, { close: () => agent.destroy() });
 }

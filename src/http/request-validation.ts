@@ -17,7 +17,7 @@ export function rawBody(limit: number): RequestHandler {
   return express.raw({ type: () => true, limit });
 }
 
-const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
+export const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
 
 /** The body as a plain object: {} when empty; BadRequestError when it is anything but a JSON object. */
 export function parseJsonObject(raw: unknown, contentType: string | undefined): Record<string, unknown> {

@@ -8,7 +8,9 @@
  *     one whose record was deleted or forged — and removes run markers of migrations that ended;
  *  3. prunes finished records older than QMIG_RETENTION_DAYS and stale interrupt flags;
  *  4. reports shovels and temporary queues of the engine that no record explains (it never
- *     deletes them: they may hold messages).
+ *     deletes them: they may hold messages);
+ *  5. deletes transfer shovels of transfers that are no longer active (they hold the password of a
+ *     temporary target user; src/transfer/transfer-housekeeping.ts).
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Context } from '../context.js';
@@ -22,6 +24,8 @@ import type { MigrationEngine } from './contract.js';
 import { restoreFromVault } from './fence-restore.js';
 import { INTERRUPT_PREFIX, type FenceState } from './migration-run.js';
 import { SHOVEL_PREFIX, TEMPORARY_PREFIX } from './queue-runner.js';
+import { deleteStaleTransferShovels } from '../transfer/transfer-housekeeping.js';
+import { TransferStore } from '../transfer/transfer-store.js';
 
 export interface Leftover {
   vhost: string;
@@ -35,6 +39,8 @@ export interface HousekeepingReport {
   pruned: string[];
   unexplainedShovels: Leftover[];
   unexplainedTemporaryQueues: Leftover[];
+  /** `vhost/name` of transfer shovels deleted because no active transfer explains them (src/transfer/transfer-housekeeping.ts). */
+  transferShovelsDeleted: string[];
   errors: string[];
 }
 
@@ -87,7 +93,7 @@ export class Housekeeper {
   }
 
   private async tick(now: Date): Promise<HousekeepingReport> {
-    const report: HousekeepingReport = { ran: false, fencesRestored: [], pruned: [], unexplainedShovels: [], unexplainedTemporaryQueues: [], errors: [] };
+    const report: HousekeepingReport = { ran: false, fencesRestored: [], pruned: [], unexplainedShovels: [], unexplainedTemporaryQueues: [], transferShovelsDeleted: [], errors: [] };
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, HOUSEKEEPING_LOCK);
@@ -123,6 +129,10 @@ export class Housekeeper {
         for (const p of params) {
           if (p.name.startsWith(INTERRUPT_PREFIX) && !keep.has(p.name.slice(INTERRUPT_PREFIX.length))) await this.ctx.mgmt.deleteGlobalParameter(p.name);
         }
+      });
+      await step('delete stale transfer shovels', async () => {
+        report.transferShovelsDeleted = await deleteStaleTransferShovels(this.ctx.mgmt, new TransferStore(this.ctx.mgmt, this.ctx.seal));
+        if (report.transferShovelsDeleted.length > 0) logger.warn('housekeeping: deleted shovels of transfers that are no longer active', { shovels: report.transferShovelsDeleted });
       });
       await step('report leftovers', async () => {
         const remaining = records.filter((r) => !report.pruned.includes(r.id));

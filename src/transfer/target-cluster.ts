@@ -4,7 +4,8 @@
  * - its management API (the URL the caller gave: the target's management listener, or a qmig
  *   sidecar, which proxies every non-qmig /api path to its broker);
  * - its AMQP listener, discovered from the target's `/api/overview` `listeners`; the shovels,
- *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`).
+ *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`) as a
+ *   temporary least-privilege user (shovel-user.ts), never with the target credentials.
  *
  * `connectTarget` is the validation of a transfer request against the target: reachable, the
  * credentials accepted (by the management API and by the AMQP listener), the user an
@@ -15,6 +16,7 @@ import { AmqpPool } from '../broker/amqp.js';
 import { ManagementClient, reasonOf, tagsOf, type Whoami } from '../broker/management-client.js';
 import type { Context } from '../context.js';
 import { BadRequestError, BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+import type { ShovelUser } from './shovel-user.js';
 
 export interface AmqpListener {
   node?: string;
@@ -109,9 +111,20 @@ export class TargetCluster {
     private readonly tls: { caFile?: string; tlsInsecure?: boolean },
   ) {}
 
-  /** For the shovel's dest-uri only: carries the target credentials. */
+  private shovelUser: ShovelUser | null = null;
+
+  /** The temporary user the shovels log in with (shovel-user.ts). */
+  useShovelUser(user: ShovelUser): void {
+    this.shovelUser = user;
+  }
+
+  /**
+   * For the shovel's dest-uri only: carries the temporary shovel user's credentials — never the
+   * caller's target administrator password, which any policymaker of the source vhost could read.
+   */
   secretAmqpUri(vhost: string): string {
-    return buildAmqpUri(this.endpoint, vhost, { user: this.user, password: this.password });
+    if (!this.shovelUser) throw new Error('no temporary shovel user on the target yet');
+    return buildAmqpUri(this.endpoint, vhost, { user: this.shovelUser.user, password: this.shovelUser.password });
   }
 
   publicAmqpUri(vhost: string): string {

@@ -47,6 +47,11 @@ export interface TransferRecord {
   target_amqp: string;
   target_cluster_name: string;
   target_user: string;
+  /**
+   * The temporary user the shovels log in to the target with (src/transfer/shovel-user.ts): never
+   * the target administrator. Absent in records written before it existed.
+   */
+  target_shovel_user?: string | null;
   selection: TransferSelection;
   remove_source_queue: boolean;
   reason: string;

@@ -9,14 +9,31 @@
  *
  * Also here: which queues of the vhost a selection picks (`selectTransferQueues`), with the reason
  * each picked queue that cannot be moved is skipped.
+ *
+ * A `pattern` is a caller's regular expression run by the sidecar over every queue name: it is
+ * compiled and matched with RE2JS (re2js, a linear-time engine), never with the backtracking
+ * RegExp, so a pattern like `^(a+)+$` cannot stall the sidecar (catastrophic backtracking).
+ * RE2 syntax is the usual one without backreferences and lookaround; those are refused with 400.
  */
+import { RE2JS } from 're2js';
 import type { BrokerQueue } from '../broker/management-client.js';
+import { registerSecret } from '../redaction.js';
 import { BadRequestError } from '../errors.js';
 import type { TransferSelection } from './transfer-record.js';
 
 export const MAX_REASON_LENGTH = 1000;
 export const MAX_QUEUES_PER_TRANSFER = 1000;
 const MAX_PATTERN_LENGTH = 1000;
+
+/** The compiled pattern (linear-time matching); BadRequestError naming what RE2 refuses. */
+export function compilePattern(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(pattern);
+  } catch (err) {
+    const why = String((err as Error).message ?? err).replace(/^error parsing regexp: /, '');
+    throw new BadRequestError(`pattern is not a valid regular expression for RE2 (matched in linear time: no backreferences or lookaround): ${why}`);
+  }
+}
 /** RabbitMQ's limit on queue names, in bytes. */
 const MAX_QUEUE_NAME_BYTES = 255;
 
@@ -81,11 +98,7 @@ function parseSelection(body: Record<string, unknown>): TransferSelection {
   if (field === 'pattern') {
     const pattern = nonEmptyString(body, 'pattern', true)!;
     if (pattern.length > MAX_PATTERN_LENGTH) throw new BadRequestError(`pattern must be at most ${MAX_PATTERN_LENGTH} characters`);
-    try {
-      new RegExp(pattern, 'u');
-    } catch (err) {
-      throw new BadRequestError(`pattern is not a valid regular expression: ${(err as Error).message}`);
-    }
+    compilePattern(pattern);
     return { pattern };
   }
   const names = body.queue_names;
@@ -108,6 +121,7 @@ export function parseTransferRequest(body: Record<string, unknown>): TransferReq
   if (body.target_password === undefined) throw new BadRequestError('target_password is required');
   if (typeof body.target_password !== 'string' || body.target_password === '') throw new BadRequestError('target_password must be a non-empty string');
   const targetPassword = body.target_password;
+  registerSecret(targetPassword); // never in a log line or an error, whatever carries it
 
   const reason = nonEmptyString(body, 'reason', true)!.trim();
   if (reason.length > MAX_REASON_LENGTH) throw new BadRequestError(`reason must be at most ${MAX_REASON_LENGTH} characters, got ${reason.length}`);
@@ -168,8 +182,8 @@ export function selectTransferQueues(queues: BrokerQueue[], selection: TransferS
       else skipped.push({ name, reason: 'queue does not exist in the vhost' });
     }
   } else if ('pattern' in selection) {
-    const re = new RegExp(selection.pattern, 'u');
-    for (const q of queues) if (re.test(q.name)) consider(q);
+    const re = compilePattern(selection.pattern);
+    for (const q of queues) if (re.matcher(q.name).find()) consider(q);
   } else {
     for (const q of queues) consider(q);
   }

@@ -26,6 +26,7 @@ import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { decodeMigrationId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp } from '../state/records.js';
 import { connectTarget, type TargetCluster } from './target-cluster.js';
+import { createShovelUser, deleteLeftoverShovelUsers, deleteShovelUser, shovelUserName } from './shovel-user.js';
 import { ensureTargetVhost } from './topology-copy.js';
 import {
   ACTIVE_TRANSFER_STATUSES,
@@ -127,6 +128,7 @@ export class TransferService {
         target_amqp: target.publicAmqpUri(vhost),
         target_cluster_name: target.identity.clusterName,
         target_user: request.targetUser,
+        target_shovel_user: null,
         selection: request.selection,
         remove_source_queue: request.removeSourceQueue,
         reason: request.reason,
@@ -228,6 +230,7 @@ export class TransferService {
       await persist();
       const vhostNote = await ensureTargetVhost(this.ctx.mgmt, target.mgmt, target.user, record.vhost);
       if (vhostNote) record.notes.push(vhostNote);
+      await this.prepareShovelUser(record, target, log);
 
       const pending = record.queues.map((q, i) => ({ q, i })).filter(({ q }) => q.status === 'pending');
       const worker = async () => {
@@ -262,6 +265,13 @@ export class TransferService {
     } finally {
       stop = true;
       await poller;
+      if (record.target_shovel_user) {
+        // Every shovel of this transfer is stopped or finished by now.
+        await deleteShovelUser(target.mgmt, record.target_shovel_user).catch((err) => {
+          log.warn('cannot delete the temporary shovel user on the target', { user: record.target_shovel_user, error: (err as Error).message });
+          record.notes.push(`the temporary shovel user '${record.target_shovel_user}' could not be deleted on the target (${(err as Error).message}); the next transfer to this target deletes it`);
+        });
+      }
       record.status = record.error ? 'failed' : finalStatus(record);
       record.completed_at = timestamp();
       recordTransferFinished(record.status);
@@ -289,6 +299,24 @@ export class TransferService {
       });
       this.running.delete(record.id);
     }
+  }
+
+  /**
+   * Creates the temporary least-privilege user the shovels log in to the target with (first
+   * deleting the leftovers of this cluster's transfers that are no longer active).
+   */
+  private async prepareShovelUser(record: TransferRecord, target: TargetCluster, log: typeof logger): Promise<void> {
+    const sourceCluster = String((await this.ctx.mgmt.overview()).cluster_name ?? '');
+    const name = shovelUserName(sourceCluster, record.id);
+    const active = (await this.store.list()).filter((r) => ACTIVE_TRANSFER_STATUSES.includes(r.status)).map((r) => r.id);
+    const leftovers = await deleteLeftoverShovelUsers(target.mgmt, sourceCluster, active, name).catch((err) => {
+      log.warn('cannot look for leftover shovel users on the target', { error: (err as Error).message });
+      return [];
+    });
+    if (leftovers.length > 0) record.notes.push(`deleted ${leftovers.length} temporary shovel user(s) left on the target by earlier transfers that did not end cleanly`);
+    const queues = record.queues.filter((q) => q.status === 'pending').map((q) => q.name);
+    record.target_shovel_user = name; // recorded before it exists: a crash right after leaves a name to clean up
+    target.useShovelUser(await createShovelUser(target.mgmt, name, record.vhost, queues, target.tags.includes('impersonator')));
   }
 
   private markCancelRequested(record: TransferRecord, running: RunningTransfer | null, by: string, at: string): void {

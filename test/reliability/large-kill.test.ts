@@ -7,6 +7,7 @@
  * verified by content (the full integrity check: every message identical to before, no shovel or
  * temporary queue left, permissions and limits restored).
  */
+import { testSeal } from '../support/state-secret.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MigrationStore } from '../../src/state/migration-store.js';
@@ -16,7 +17,7 @@ import { spawnSidecar, type SpawnedSidecar } from '../support/sidecar.js';
 import { cleanupRecords, diagnose, ISSUE_RUN, prepareLargeVhost, shovelParameterNames, startAll, waitCompletedQueues } from './large-vhost.js';
 import { reliabilityEnv, sleep, waitTerminal } from './reliability-support.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 const TOTAL = ISSUE_RUN.full + ISSUE_RUN.empty;
 
 type After = { after(fn: () => unknown): void };

@@ -6,6 +6,7 @@
  * Also what the suites do to a sidecar running such a migration: start it, wait until a number of
  * queues completed, and the status of the run.
  */
+import { testSeal } from '../support/state-secret.js';
 import assert from 'node:assert/strict';
 import { enc } from '../../src/broker/management-client.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
@@ -95,7 +96,7 @@ export async function waitCompletedQueues(sidecarUrl: string, id: string, n: num
 
 /** Records are cluster-wide: remove the ones of this test's vhost. */
 export function cleanupRecords(t: After, vhost: string): void {
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   t.after(async () => {
     for (const r of await store.listRecords().catch(() => [])) {
       if (r.vhost !== vhost) continue;
@@ -112,7 +113,7 @@ export function cleanupRecords(t: After, vhost: string): void {
  */
 export async function diagnose(id: string, vhost: string, logs: string[]): Promise<string> {
   const mgmt = admin();
-  const store = new MigrationStore(mgmt);
+  const store = new MigrationStore(mgmt, testSeal());
   const record = await store.loadRecord(id);
   const queues = record ? await store.loadQueues(record) : [];
   const bad = queues.filter((q) => q.status !== 'completed');

@@ -5,6 +5,7 @@
  * through an HTTP fault proxy (test/support/http-fault-proxy.ts); the migration still completes
  * and every queue is verified by content.
  */
+import { testSeal } from '../support/state-secret.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { admin, cluster } from '../support/cluster.js';
@@ -23,7 +24,7 @@ test('500 answers to the first shovel and queue deletes of a resume: the migrati
   const id = await startAll(first.url, p.vhost);
   await waitCompletedQueues(first.url, id, 4);
   await first.kill('SIGKILL');
-  assert.equal((await new MigrationStore(admin()).loadRecord(id))?.status, 'in_progress');
+  assert.equal((await new MigrationStore(admin(), testSeal()).loadRecord(id))?.status, 'in_progress');
 
   const proxy = await startHttpFaultProxy(cluster.managementUrls[0], [
     { method: 'DELETE', path: /^\/api\/parameters\/shovel\//, count: 4 },

@@ -8,15 +8,14 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
 
-export interface ManagementClientOptions {
+/** CA, client certificate (mutual TLS) and verification for an https baseUrl: see tls-options.ts. */
+export interface ManagementClientOptions extends ClientTlsFiles {
   baseUrl: URL | string;
   user: string;
   password: string;
-  caFile?: string;
-  tlsInsecure?: boolean;
   timeoutMs?: number;
 }
 
@@ -140,8 +139,7 @@ export class ManagementClient {
         ? new HttpsAgent({
             keepAlive: true,
             maxSockets: 32,
-            ca: options.caFile ? readFileSync(options.caFile) : undefined,
-            rejectUnauthorized: !options.tlsInsecure,
+            ...clientTlsOptions(options),
           })
         : undefined,
       headers: { 'content-type': 'application/json' },

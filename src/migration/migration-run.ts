@@ -13,6 +13,7 @@ import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
 import { closeClientConnections, restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
+import { brokerTlsFiles } from '../broker/tls-options.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
@@ -74,8 +75,7 @@ export class MigrationRun {
       baseUrl: c.managementUrl,
       user: c.user,
       password: c.password,
-      caFile: c.caFile,
-      tlsInsecure: c.tlsInsecure,
+      ...brokerTlsFiles(c),
       timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
     });
     instrumentBrokerClient(this.mgmt.http);

@@ -66,7 +66,8 @@ export function shovelTlsProblem(config: ShovelTlsConfig, endpoint: AmqpEndpoint
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       const hint = /certificate required|handshake failure|bad certificate/i.test(err.message) && !withCert ? ' (the target wants a client certificate: set QMIG_SHOVEL_CERT_FILE and QMIG_SHOVEL_KEY_FILE)' : '';
-      done(`TLS to ${endpoint.host}:${endpoint.port} with QMIG_SHOVEL_CA_FILE ${config.shovelCaFile} failed: ${err.code ? `${err.code}: ` : ''}${err.message}${hint}`);
+      const message = err.message.replace(/\s+/g, ' ').trim();
+      done(`TLS to ${endpoint.host}:${endpoint.port} with QMIG_SHOVEL_CA_FILE ${config.shovelCaFile} failed: ${err.code ? `${err.code}: ` : ''}${message}${hint}`);
     });
     socket.once('close', () => done(`${endpoint.host}:${endpoint.port} closed the TLS connection before answering the AMQP header (client certificate refused?)`));
   });

@@ -211,6 +211,9 @@ is_up() { curl -s -o /dev/null -w '%{http_code}' -u guest:guest "http://127.0.0.
 node_alive() { local f="$DIR/node$1/rabbit.pid"; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
 alive_count() { local n=0 i; for i in $(seq 1 "$NODES"); do node_alive "$i" && n=$((n + 1)); done; echo "$n"; }
 
+# A cluster started by an older version of this script has no TLS listeners until it is recreated.
+warn_no_tls() { [ -s "$DIR/tls/server.pem" ] || log "this cluster has no TLS listeners (started before they existed): 'down' then 'up' recreates it with them"; }
+
 up() {
   ensure_installed
   # A running or restarted cluster keeps the intervals it was created with, unless told otherwise.
@@ -220,7 +223,7 @@ up() {
   # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
   # never boot a second VM for a running node; start only the stopped ones and wait for all.
   if [ -d "$DIR/node1/mnesia" ] && [ "$(alive_count)" -gt 0 ]; then
-    if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
+    if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; warn_no_tls; save_meta; return 0; fi
     log "$(alive_count) of $NODES node(s) running; starting the others"
     for i in $(seq 1 "$NODES"); do node_alive "$i" || start_node_after_feature_flags "$i"; done
     for i in $(seq 1 "$NODES"); do wait_node "$i"; done
@@ -228,7 +231,7 @@ up() {
     log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
     return 0
   fi
-  if is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
+  if is_up; then log "already running (management on $(mgmt_port 1))"; warn_no_tls; save_meta; return 0; fi
   local fresh=1
   [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] && fresh=0
   if [ $fresh -eq 1 ]; then rm -rf "$DIR"; fi

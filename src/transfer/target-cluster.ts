@@ -4,7 +4,8 @@
  * - its management API (the URL the caller gave: the target's management listener, or a qmig
  *   sidecar, which proxies every non-qmig /api path to its broker);
  * - its AMQP listener, discovered from the target's `/api/overview` `listeners`; the shovels,
- *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`).
+ *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`, or
+ *   for a target given as https:// its amqps listener, with verified TLS options: shovel-tls.ts).
  *
  * `connectTarget` is the validation of a transfer request against the target: reachable, the
  * credentials accepted (by the management API and by the AMQP listener), the user an

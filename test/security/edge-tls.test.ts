@@ -19,7 +19,7 @@ import { cluster } from '../support/cluster.js';
 import { assertSchema } from '../support/schemas.js';
 import { sidecarEnv, startTestSidecar } from '../support/sidecar.js';
 import { clusterTls, httpsCall, listenerTlsEnv, makePki } from '../support/tls.js';
-import { eventually } from './transfer-support.js';
+import { eventually } from '../integration/transfer-support.js';
 
 const clientCert = () => ({ ca: readFileSync(clusterTls.ca), cert: readFileSync(clusterTls.clientCert), key: readFileSync(clusterTls.clientKey) });
 

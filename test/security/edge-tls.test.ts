@@ -6,7 +6,8 @@
  * - the certificate is reloaded without a restart when its files change (a Secret update swaps
  *   them), and a half-rotated pair keeps the current certificate in use;
  * - https:// peers (QMIG_PEERS) are verified against QMIG_PEER_CA_FILE and get the client
- *   certificate: another CA is refused naming the peer.
+ *   certificate: another CA is refused naming the peer;
+ * - the qmig CLI reaches an HTTPS sidecar with QMIG_CLI_CA_FILE and QMIG_CLI_CERT_FILE/KEY_FILE.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { assertSchema } from '../support/schemas.js';
 import { sidecarEnv, startTestSidecar } from '../support/sidecar.js';
 import { clusterTls, httpsCall, listenerTlsEnv, makePki } from '../support/tls.js';
 import { eventually } from '../integration/transfer-support.js';
+import { assertExit, runCli } from '../integration/cli-support.js';
 
 const clientCert = () => ({ ca: readFileSync(clusterTls.ca), cert: readFileSync(clusterTls.clientCert), key: readFileSync(clusterTls.clientKey) });
 
@@ -108,4 +110,21 @@ test('https peers are verified against QMIG_PEER_CA_FILE and get the client cert
   // Trusted, but without the client certificate the peer's mutual TLS refuses the connection.
   const noClientCert = new PeerSidecars(peersConfig({ QMIG_PEER_CA_FILE: clusterTls.ca }));
   await assert.rejects(noClientCert.activity(noClientCert.urls[0]), SnapshotFailedError);
+});
+
+test('the qmig CLI reaches a mutual-TLS sidecar with QMIG_CLI_CA_FILE and its client certificate, never unverified', async (t) => {
+  const s = await startTestSidecar(t, { env: listenerTlsEnv(true) });
+  const base = { QMIG_URL: s.url, QMIG_CLI_USER: cluster.user, QMIG_CLI_PASSWORD: cluster.password };
+  const ok = await runCli(['status', '--json'], { ...base, QMIG_CLI_CA_FILE: clusterTls.ca, QMIG_CLI_CERT_FILE: clusterTls.clientCert, QMIG_CLI_KEY_FILE: clusterTls.clientKey });
+  assertExit(ok, 0, 'status over mutual TLS');
+  assert.ok(Array.isArray(JSON.parse(ok.stdout).migrations), ok.stdout);
+
+  const noCert = await runCli(['status'], { ...base, QMIG_CLI_CA_FILE: clusterTls.ca });
+  assertExit(noCert, 3, 'without a client certificate the sidecar refuses the connection');
+  const untrusted = await runCli(['status'], { ...base, QMIG_CLI_CERT_FILE: clusterTls.clientCert, QMIG_CLI_KEY_FILE: clusterTls.clientKey });
+  assertExit(untrusted, 3, 'without the CA the sidecar certificate is not trusted');
+  assert.match(untrusted.stderr, /TLS error/);
+  const halfPair = await runCli(['status'], { ...base, QMIG_CLI_CERT_FILE: clusterTls.clientCert });
+  assertExit(halfPair, 2, 'a certificate without its key is a usage error');
+  assert.match(halfPair.stderr, /QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together/);
 });

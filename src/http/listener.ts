@@ -105,5 +105,6 @@ export function createListener(app: RequestListener, config: ListenerConfig): Li
     clearInterval(fallback);
     if (timer) clearTimeout(timer);
   };
+  // An https.Server has the connection API the sidecar uses (listen, close, closeIdleConnections, …).
   return { server: server as HttpsServer as unknown as Server, scheme: 'https', reload, close };
 }

@@ -1,3 +1,7 @@
+/**
+ * The TLS options of amqps shovel URIs (pure) and the refusals that need no network.
+ * The handshake itself is tested against the real target cluster in test/integration/tls-transfer.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shovelTlsProblem, shovelTlsQuery } from './shovel-tls.js';
@@ -24,5 +28,6 @@ describe('shovelTlsQuery', () => {
   it('never builds an unverified amqps URI', async () => {
     assert.throws(() => shovelTlsQuery({ shovelCaFile: undefined, shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint), /QMIG_SHOVEL_CA_FILE/);
     assert.match((await shovelTlsProblem({ shovelCaFile: undefined, shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!, /QMIG_SHOVEL_CA_FILE is not set/);
+    assert.match((await shovelTlsProblem({ shovelCaFile: '/nonexistent/ca.pem', shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!, /cannot be read by the sidecar/);
   });
 });

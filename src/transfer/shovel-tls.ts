@@ -41,14 +41,22 @@ export function shovelTlsProblem(config: ShovelTlsConfig, endpoint: AmqpEndpoint
     return Promise.resolve('QMIG_SHOVEL_CA_FILE is not set: shovels to an amqps target must verify its certificate (set it to the CA bundle, on the broker nodes and the sidecar)');
   }
   const withCert = Boolean(config.shovelCertFile && config.shovelKeyFile);
+  let files: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  try {
+    files = {
+      ca: readFileSync(config.shovelCaFile),
+      cert: withCert ? readFileSync(config.shovelCertFile!) : undefined,
+      key: withCert ? readFileSync(config.shovelKeyFile!) : undefined,
+    };
+  } catch (err) {
+    return Promise.resolve(`the shovel TLS files cannot be read by the sidecar (mount them at the same path as on the broker): ${(err as Error).message}`);
+  }
   return new Promise((resolve) => {
     const socket = connect({
       host: endpoint.host,
       port: endpoint.port,
       servername: isIP(endpoint.host) ? undefined : endpoint.host,
-      ca: readFileSync(config.shovelCaFile!),
-      cert: withCert ? readFileSync(config.shovelCertFile!) : undefined,
-      key: withCert ? readFileSync(config.shovelKeyFile!) : undefined,
+      ...files,
       rejectUnauthorized: true,
     });
     const done = (problem: string | null) => {

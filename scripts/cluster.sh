@@ -9,6 +9,13 @@
 #
 # Node i (1-based) of a cluster with port offset K listens on AMQP 5672+K+i-1, management
 # 15672+K+i-1 and distribution 25672+K+i-1, all on 127.0.0.1. Defaults: NAME=main, N=3, K=0.
+# Next to them, the broker's own TLS listeners: AMQPS on 35672+K+i-1 and management HTTPS on
+# 45672+K+i-1 (the plain ports + 30000: for offsets below 10000 they meet no plain port of any
+# cluster). Both require a client certificate (verify_peer, fail_if_no_peer_cert). Certificates
+# live in NAME/tls: ca.pem, server.pem/server.key (SAN localhost and 127.0.0.1), client.pem/
+# client.key; every cluster's are signed by one test CA shared by all clusters of this machine
+# (${QMIG_CLUSTER_DIR}/.tls-ca), so one cluster's client certificate is accepted by another
+# (a transfer's shovel presents it to the target).
 # A second, independent cluster (e.g. a transfer target) needs another NAME and OFFSET, for
 # example `--name target --nodes 1 --offset 100`.
 # `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node
@@ -62,6 +69,36 @@ node_name() { echo "${NAME}$1@localhost"; }
 amqp_port() { echo $((5672 + OFFSET + $1 - 1)); }
 mgmt_port() { echo $((15672 + OFFSET + $1 - 1)); }
 dist_port() { echo $((25672 + OFFSET + $1 - 1)); }
+TLS_PORT_SHIFT=30000
+amqps_port() { echo $(($(amqp_port "$1") + TLS_PORT_SHIFT)); }
+mgmt_tls_port() { echo $(($(mgmt_port "$1") + TLS_PORT_SHIFT)); }
+
+# The machine's test CA (made once, under a lock: clusters start in parallel) and this cluster's
+# server and client certificates signed by it (made when missing; EC keys: fast to generate).
+ensure_tls() {
+  local ca_dir="$BASE_DIR/.tls-ca" tls="$DIR/tls"
+  mkdir -p "$ca_dir" "$tls"
+  (
+    flock 9
+    if [ ! -s "$ca_dir/ca.pem" ] || [ ! -s "$ca_dir/ca.key" ]; then
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj '/CN=qmig test CA' -keyout "$ca_dir/ca.key.tmp" -out "$ca_dir/ca.pem.tmp" 2>/dev/null
+      mv "$ca_dir/ca.key.tmp" "$ca_dir/ca.key"; mv "$ca_dir/ca.pem.tmp" "$ca_dir/ca.pem"
+    fi
+  ) 9>"$BASE_DIR/.tls-ca.lock"
+  if [ -s "$tls/server.pem" ] && [ -s "$tls/client.pem" ] && cmp -s "$ca_dir/ca.pem" "$tls/ca.pem"; then return 0; fi
+  cp "$ca_dir/ca.pem" "$tls/ca.pem"
+  local who usage
+  for who in server client; do
+    usage=clientAuth; [ "$who" = server ] && usage=serverAuth,clientAuth
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$NAME-$who" \
+      -keyout "$tls/$who.key" -out "$tls/$who.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=%s\n' "$usage" > "$tls/$who.ext"
+    openssl x509 -req -in "$tls/$who.csr" -CA "$ca_dir/ca.pem" -CAkey "$ca_dir/ca.key" -CAcreateserial \
+      -CAserial "$tls/ca.srl" -days 825 -extfile "$tls/$who.ext" -out "$tls/$who.pem" 2>/dev/null
+    rm -f "$tls/$who.csr" "$tls/$who.ext"
+  done
+}
 
 node_env() {
   local i=$1 nd="$DIR/node$1"
@@ -94,6 +131,19 @@ loopback_users = none
 default_user = guest
 default_pass = guest
 vm_memory_high_watermark.relative = 0.2
+listeners.ssl.1 = 127.0.0.1:$(amqps_port "$i")
+ssl_options.cacertfile = $DIR/tls/ca.pem
+ssl_options.certfile = $DIR/tls/server.pem
+ssl_options.keyfile = $DIR/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+management.ssl.port = $(mgmt_tls_port "$i")
+management.ssl.ip = 127.0.0.1
+management.ssl.cacertfile = $DIR/tls/ca.pem
+management.ssl.certfile = $DIR/tls/server.pem
+management.ssl.keyfile = $DIR/tls/server.key
+management.ssl.verify = verify_peer
+management.ssl.fail_if_no_peer_cert = true
 CONF
   if [ "$INTERVALS" = fast ]; then
     echo 'collect_statistics_interval = 1000' >> "$nd/rabbitmq.conf"
@@ -161,6 +211,9 @@ is_up() { curl -s -o /dev/null -w '%{http_code}' -u guest:guest "http://127.0.0.
 node_alive() { local f="$DIR/node$1/rabbit.pid"; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
 alive_count() { local n=0 i; for i in $(seq 1 "$NODES"); do node_alive "$i" && n=$((n + 1)); done; echo "$n"; }
 
+# A cluster started by an older version of this script has no TLS listeners until it is recreated.
+warn_no_tls() { [ -s "$DIR/tls/server.pem" ] || log "this cluster has no TLS listeners (started before they existed): 'down' then 'up' recreates it with them"; }
+
 up() {
   ensure_installed
   # A running or restarted cluster keeps the intervals it was created with, unless told otherwise.
@@ -170,7 +223,7 @@ up() {
   # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
   # never boot a second VM for a running node; start only the stopped ones and wait for all.
   if [ -d "$DIR/node1/mnesia" ] && [ "$(alive_count)" -gt 0 ]; then
-    if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
+    if [ "$(alive_count)" -eq "$NODES" ] && is_up; then log "already running (management on $(mgmt_port 1))"; warn_no_tls; save_meta; return 0; fi
     log "$(alive_count) of $NODES node(s) running; starting the others"
     for i in $(seq 1 "$NODES"); do node_alive "$i" || start_node_after_feature_flags "$i"; done
     for i in $(seq 1 "$NODES"); do wait_node "$i"; done
@@ -178,7 +231,7 @@ up() {
     log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
     return 0
   fi
-  if is_up; then log "already running (management on $(mgmt_port 1))"; save_meta; return 0; fi
+  if is_up; then log "already running (management on $(mgmt_port 1))"; warn_no_tls; save_meta; return 0; fi
   local fresh=1
   [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] && fresh=0
   if [ $fresh -eq 1 ]; then rm -rf "$DIR"; fi
@@ -188,6 +241,7 @@ up() {
     head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F > "$HOME/.erlang.cookie"
     chmod 400 "$HOME/.erlang.cookie"
   fi
+  ensure_tls
   for i in $(seq 1 "$NODES"); do write_node_files "$i"; done
   save_meta
   if [ $fresh -eq 1 ]; then
@@ -241,16 +295,21 @@ status() {
 
 print_env() {
   load_meta
-  local urls="" amqps=""
+  local urls="" amqps="" tls_urls="" tls_amqps=""
   for i in $(seq 1 "$NODES"); do
     urls="$urls${urls:+,}http://127.0.0.1:$(mgmt_port "$i")"
     amqps="$amqps${amqps:+,}amqp://guest:guest@127.0.0.1:$(amqp_port "$i")"
+    tls_urls="$tls_urls${tls_urls:+,}https://localhost:$(mgmt_tls_port "$i")"
+    tls_amqps="$tls_amqps${tls_amqps:+,}amqps://guest:guest@localhost:$(amqps_port "$i")"
   done
   echo "export QMIG_CLUSTER_NAME=$NAME"
   echo "export QMIG_CLUSTER_NODES=$NODES"
   echo "export QMIG_CLUSTER_HOME=$HOME"
   echo "export QMIG_CLUSTER_MGMT_URLS=$urls"
   echo "export QMIG_CLUSTER_AMQP_URLS=$amqps"
+  echo "export QMIG_CLUSTER_MGMT_TLS_URLS=$tls_urls"
+  echo "export QMIG_CLUSTER_AMQPS_URLS=$tls_amqps"
+  echo "export QMIG_CLUSTER_TLS_DIR=$DIR/tls"
 }
 
 # up and down of one cluster never overlap (two `npm test` runs, a test run and `npm start`):

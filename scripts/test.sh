@@ -47,6 +47,9 @@ eval "$(bash scripts/cluster.sh env "${CLUSTER_ARGS[@]}")"
 export QMIG_TARGET_MGMT_URL=http://127.0.0.1:$((15672 + TARGET_OFFSET))
 export QMIG_TARGET_AMQP_URL=amqp://127.0.0.1:$((5672 + TARGET_OFFSET))
 export QMIG_TARGET_NODE=$TEST_CLUSTER-target1@localhost
+# The target's own TLS listeners (scripts/cluster.sh: plain ports + 30000, client certificate required).
+export QMIG_TARGET_MGMT_TLS_URL=https://localhost:$((45672 + TARGET_OFFSET))
+export QMIG_TARGET_AMQPS_URL=amqps://localhost:$((35672 + TARGET_OFFSET))
 export QMIG_LOG_LEVEL=${QMIG_LOG_LEVEL:-error}
 # The key that seals qmig's broker-held state: test sidecars and the tests that write records
 # directly must share it (test/support/state-secret.ts reads it).

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AmqpPool } from './broker/amqp.js';
 import { ManagementClient } from './broker/management-client.js';
+import { brokerTlsFiles } from './broker/tls-options.js';
 import type { Config } from './config/config.js';
 import { LiveRegistry } from './state/live-registry.js';
 import { FenceVault } from './state/fence-vault.js';
@@ -33,16 +34,14 @@ export function createContext(config: Config, nodeName = 'unknown'): Context {
     baseUrl: config.managementUrl,
     user: config.user,
     password: config.password,
-    caFile: config.caFile,
-    tlsInsecure: config.tlsInsecure,
+    ...brokerTlsFiles(config),
     timeoutMs: config.brokerTimeoutMs,
   });
   const amqp = new AmqpPool({
     url: config.amqpUrl,
     user: config.user,
     password: config.password,
-    caFile: config.caFile,
-    tlsInsecure: config.tlsInsecure,
+    ...brokerTlsFiles(config),
     connectionName: 'qmig',
   });
   const seal = new StateSeal(config.stateSecret, config.stateSecretPrevious);

@@ -5,7 +5,7 @@
  * stop their background work, then closes the AMQP connections (which also frees any
  * cluster-wide lock this process held).
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/config.js';
 import { createContext, type Context } from './context.js';
@@ -15,6 +15,7 @@ import { logger } from './logging.js';
 import { MigrationService } from './migration/migration-service.js';
 import type { MigrationEngine } from './migration/contract.js';
 import { ManagementClient } from './broker/management-client.js';
+import { brokerTlsFiles } from './broker/tls-options.js';
 import { requireAdministrator } from './http/auth.js';
 import { Housekeeper } from './migration/housekeeping.js';
 import { peerSnapshotRouter } from './snapshots/peer-router.js';
@@ -24,6 +25,7 @@ import { startMetrics } from './metrics/index.js';
 import { queueMigrationUiRouter } from './http/ui/router.js';
 import { verifyStateVhostAtStart } from './state/state-vhost.js';
 import { answerMalformedRequests } from './http/malformed-requests.js';
+import { createListener } from './http/listener.js';
 
 export interface SidecarOptions {
   /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
@@ -53,8 +55,7 @@ async function resolveNodeName(config: Config, waitMs: number): Promise<string> 
     baseUrl: config.managementUrl,
     user: config.user,
     password: config.password,
-    caFile: config.caFile,
-    tlsInsecure: config.tlsInsecure,
+    ...brokerTlsFiles(config),
     timeoutMs: Math.min(config.brokerTimeoutMs, 5000),
   });
   const deadline = Date.now() + waitMs;
@@ -91,7 +92,9 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   });
   const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
 
-  const server = createServer(app);
+  // Plain HTTP, or HTTPS (mutual TLS) with certificates reloaded on change (src/http/listener.ts).
+  const listener = createListener(app, config);
+  const server = listener.server;
   answerMalformedRequests(server);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -103,7 +106,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost === '0.0.0.0' ? '127.0.0.1' : config.listenHost;
-  const url = `http://${host}:${port}`;
+  const url = `${listener.scheme}://${host}:${port}`;
   housekeeper?.start();
   logger.info('sidecar listening', { url, node: nodeName, management_url: String(config.managementUrl), instance: ctx.instanceId });
 
@@ -112,6 +115,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     closing ??= (async () => {
       logger.info('sidecar stopping', { url });
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      listener.close();
       server.closeIdleConnections();
       await housekeeper?.stop().catch((err) => logger.error('housekeeping stop failed', { error: (err as Error).message }));
       await Promise.all([

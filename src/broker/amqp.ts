@@ -5,17 +5,16 @@
  * locks (exclusive queues, see src/state/cluster-lock.ts).
  */
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import { readFileSync } from 'node:fs';
 import { BrokerUnavailableError } from '../errors.js';
 import { confirmedCount } from './confirmed-count.js';
 import { logger } from '../logging.js';
+import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
 
-export interface AmqpOptions {
+/** For an amqps url: CA, client certificate (mutual TLS) and verification, see tls-options.ts. */
+export interface AmqpOptions extends ClientTlsFiles {
   url: URL | string;
   user: string;
   password: string;
-  caFile?: string;
-  tlsInsecure?: boolean;
   connectionName?: string;
 }
 
@@ -46,8 +45,7 @@ export class AmqpPool {
     base.searchParams.set('heartbeat', '10');
     try {
       const conn = await amqp.connect(base.toString(), {
-        ca: this.options.caFile ? [readFileSync(this.options.caFile)] : undefined,
-        rejectUnauthorized: !this.options.tlsInsecure,
+        ...clientTlsOptions(this.options),
         clientProperties: { connection_name: `${this.options.connectionName ?? 'qmig'} ${purpose}` },
         timeout: 10000,
       });

@@ -11,18 +11,17 @@
 import axios, { AxiosError, type AxiosAdapter, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { BrokerError, BrokerRequestError } from '../errors.js';
+import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import { logger as rootLogger, type Logger } from '../logging.js';
 import { canonical } from './canonical-json.js';
 import { callWithPolicy, DEFAULT_RETRY_POLICY, TransportError, type RetryClock, type RetryPolicy } from './call-policy.js';
+import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
 
-export interface ManagementClientOptions {
+/** CA, client certificate (mutual TLS) and verification for an https baseUrl: see tls-options.ts. */
+export interface ManagementClientOptions extends ClientTlsFiles {
   baseUrl: URL | string;
   user: string;
   password: string;
-  caFile?: string;
-  tlsInsecure?: boolean;
   timeoutMs?: number;
   /** Retries of idempotent calls (default DEFAULT_RETRY_POLICY; budget two request timeouts: a timed-out call is made once more). */
   retry?: Partial<RetryPolicy>;
@@ -158,8 +157,7 @@ export class ManagementClient {
         ? new HttpsAgent({
             keepAlive: true,
             maxSockets: 32,
-            ca: options.caFile ? readFileSync(options.caFile) : undefined,
-            rejectUnauthorized: !options.tlsInsecure,
+            ...clientTlsOptions(options),
           })
         : undefined,
       headers: { 'content-type': 'application/json' },

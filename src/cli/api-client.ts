@@ -6,6 +6,8 @@
  * credentials: they live only in the Authorization header.
  */
 import axios, { type AxiosInstance } from 'axios';
+import { Agent as HttpsAgent } from 'node:https';
+import { clientTlsOptions } from '../broker/tls-options.js';
 import { displayUrl, type Connection } from './args.js';
 import { EXIT, exitCodeForStatus } from './exit-codes.js';
 
@@ -53,6 +55,8 @@ export class SidecarClient {
       transformResponse: [(data: unknown) => data],
       maxRedirects: 0,
       headers: { accept: 'application/json' },
+      // An https:// sidecar: its CA and, for mutual TLS, the client certificate (never unverified).
+      httpsAgent: connection.tls ? new HttpsAgent(clientTlsOptions(connection.tls)) : undefined,
     });
   }
 

@@ -2,8 +2,11 @@
  * Argument parsing of the client subcommands (node:util parseArgs, strict): every problem is a
  * UsageError whose message names the flag (exit 2), never a stack trace. Also the connection
  * options shared by every client command (--url/--user/--password with QMIG_URL,
- * QMIG_CLI_USER, QMIG_CLI_PASSWORD fallbacks) and the parsers of typed values.
+ * QMIG_CLI_USER, QMIG_CLI_PASSWORD fallbacks; for an https sidecar QMIG_CLI_CA_FILE and, for mutual
+ * TLS, QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE) and the parsers of typed values.
  */
+import { existsSync } from 'node:fs';
+import type { ClientTlsFiles } from '../broker/tls-options.js';
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {}
@@ -114,6 +117,21 @@ export interface Connection {
   url: URL;
   user: string;
   password: string;
+  /** For an https:// sidecar: QMIG_CLI_CA_FILE, QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE (mutual TLS). */
+  tls?: ClientTlsFiles;
+}
+
+/** The CLI's TLS files from the environment, each checked readable (a usage error names the variable). */
+function cliTlsFiles(env: NodeJS.ProcessEnv): ClientTlsFiles | undefined {
+  const files: Record<string, string | undefined> = {};
+  for (const name of ['QMIG_CLI_CA_FILE', 'QMIG_CLI_CERT_FILE', 'QMIG_CLI_KEY_FILE']) {
+    const path = env[name] || undefined;
+    if (path && !existsSync(path)) throw new UsageError(`${name}: no file "${path}"`);
+    files[name] = path;
+  }
+  if (Boolean(files.QMIG_CLI_CERT_FILE) !== Boolean(files.QMIG_CLI_KEY_FILE)) throw new UsageError('QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together (a client certificate and its key)');
+  if (!files.QMIG_CLI_CA_FILE && !files.QMIG_CLI_CERT_FILE) return undefined;
+  return { caFile: files.QMIG_CLI_CA_FILE, certFile: files.QMIG_CLI_CERT_FILE, keyFile: files.QMIG_CLI_KEY_FILE };
 }
 
 /** The sidecar URL and credentials from flags, then the environment. */
@@ -137,7 +155,8 @@ export function resolveConnection(values: Values, env: NodeJS.ProcessEnv): Conne
   const password = stringValue(values, 'password') ?? env.QMIG_CLI_PASSWORD;
   if (!user) throw new UsageError('no user: give --user or set QMIG_CLI_USER');
   if (password === undefined || password === '') throw new UsageError('no password: set QMIG_CLI_PASSWORD (or give --password)');
-  return { url, user, password };
+  const tls = cliTlsFiles(env);
+  return tls ? { url, user, password, tls } : { url, user, password };
 }
 
 /** The URL as it may be shown: origin and path only. */

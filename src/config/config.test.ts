@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { ConfigError, configMarkdown, loadConfig, VARIABLES } from './config.js';
 
 /** The one variable without a default. */
@@ -45,6 +48,57 @@ for (const [name, value, message] of bad) {
       assert.equal(err.variable, name);
       assert.match(err.message, new RegExp(`^${name}: `));
       assert.match(err.message, message);
+      return true;
+    });
+  });
+}
+
+// TLS files: two real certificate/key pairs made with openssl, and files that are not what they claim.
+const dir = mkdtempSync(join(tmpdir(), 'qmig-config-tls-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const f = (n: string) => join(dir, n);
+for (const name of ['a', 'b']) {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`)], { stdio: 'ignore' });
+}
+writeFileSync(f('garbage.pem'), 'not a certificate\n');
+writeFileSync(f('broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+
+test('TLS files load: listener pair with client CA, client pair, peer and shovel CAs', () => {
+  const c = loadConfig({
+    QMIG_TLS_CERT_FILE: f('a.pem'),
+    QMIG_TLS_KEY_FILE: f('a.key'),
+    QMIG_TLS_CLIENT_CA_FILE: f('b.pem'),
+    QMIG_CLIENT_CERT_FILE: f('b.pem'),
+    QMIG_CLIENT_KEY_FILE: f('b.key'),
+    QMIG_PEER_CA_FILE: f('a.pem'),
+    QMIG_SHOVEL_CA_FILE: f('a.pem'),
+  });
+  assert.equal(c.tlsCertFile, f('a.pem'));
+  assert.equal(c.tlsClientCaFile, f('b.pem'));
+  assert.equal(c.clientKeyFile, f('b.key'));
+  const plain = loadConfig({});
+  assert.equal(plain.tlsCertFile, undefined, 'plain HTTP by default');
+  assert.equal(plain.shovelCaFile, undefined);
+});
+
+const badTls: Array<[string, Record<string, string>, string, RegExp]> = [
+  ['a certificate without its key', { QMIG_TLS_CERT_FILE: f('a.pem') }, 'QMIG_TLS_KEY_FILE', /required when QMIG_TLS_CERT_FILE is set/],
+  ['a key without its certificate', { QMIG_CLIENT_KEY_FILE: f('a.key') }, 'QMIG_CLIENT_CERT_FILE', /required when QMIG_CLIENT_KEY_FILE is set/],
+  ['a shovel certificate without its key', { QMIG_SHOVEL_CERT_FILE: f('a.pem') }, 'QMIG_SHOVEL_KEY_FILE', /required/],
+  ['a certificate with the key of another', { QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('b.key') }, 'QMIG_TLS_CERT_FILE', /not a usable PEM certificate and key/],
+  ['a client CA without a listener certificate', { QMIG_TLS_CLIENT_CA_FILE: f('a.pem') }, 'QMIG_TLS_CLIENT_CA_FILE', /needs QMIG_TLS_CERT_FILE/],
+  ['a CA file without a certificate', { QMIG_SHOVEL_CA_FILE: f('garbage.pem') }, 'QMIG_SHOVEL_CA_FILE', /holds no PEM certificate/],
+  ['a CA file whose certificate does not parse', { QMIG_PEER_CA_FILE: f('broken.pem') }, 'QMIG_PEER_CA_FILE', /does not parse/],
+  ['a missing certificate file', { QMIG_TLS_CERT_FILE: f('none.pem'), QMIG_TLS_KEY_FILE: f('a.key') }, 'QMIG_TLS_CERT_FILE', /cannot read file/],
+];
+
+for (const [what, env, variable, message] of badTls) {
+  test(`TLS: ${what} fails naming ${variable}`, () => {
+    assert.throws(() => loadConfig(env), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.variable, variable);
+      assert.match(err.message, message);
+      assert.ok(!err.message.includes('PRIVATE KEY'), 'no key material in the message');
       return true;
     });
   });

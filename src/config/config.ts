@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { redactUrlCredentials, registerSecret } from '../redaction.js';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -119,8 +121,17 @@ export const VARIABLES = {
   amqpUrl: variable('QMIG_AMQP_URL', 'amqp://127.0.0.1:5672', "The node's AMQP listener (amqp or amqps); credentials come from QMIG_USER/QMIG_PASSWORD.", url('amqp:', 'amqps:')),
   user: variable('QMIG_USER', 'guest', 'Service account the sidecar drives the broker with (needs the administrator tag).', text),
   password: variable('QMIG_PASSWORD', 'guest', 'Password of QMIG_USER. Never logged.', text, true),
-  caFile: variable('QMIG_CA_FILE', '', 'PEM CA bundle for https/amqps to the broker (empty: system CAs).', readableFile),
+  caFile: variable('QMIG_CA_FILE', '', 'PEM CA bundle for https/amqps to the broker and to transfer targets (empty: system CAs).', readableFile),
   tlsInsecure: variable('QMIG_TLS_INSECURE', 'false', 'Skip TLS certificate verification to the broker (tests only).', bool),
+  clientCertFile: variable('QMIG_CLIENT_CERT_FILE', '', 'PEM client certificate the sidecar presents on its TLS connections (management, AMQP, https peers, transfer targets) for mutual TLS; needs QMIG_CLIENT_KEY_FILE (empty: none).', readableFile),
+  clientKeyFile: variable('QMIG_CLIENT_KEY_FILE', '', 'PEM private key of QMIG_CLIENT_CERT_FILE.', readableFile),
+  tlsCertFile: variable('QMIG_TLS_CERT_FILE', '', 'PEM certificate (chain) of the sidecar\'s own HTTPS listener; set with QMIG_TLS_KEY_FILE to serve HTTPS instead of plain HTTP (empty: plain HTTP). Reloaded when the file changes.', readableFile),
+  tlsKeyFile: variable('QMIG_TLS_KEY_FILE', '', 'PEM private key of QMIG_TLS_CERT_FILE. Reloaded when the file changes.', readableFile),
+  tlsClientCaFile: variable('QMIG_TLS_CLIENT_CA_FILE', '', 'PEM CA bundle: when set, the HTTPS listener requires a client certificate signed by it (mutual TLS; Basic Auth is still required). Reloaded when the file changes.', readableFile),
+  peerCaFile: variable('QMIG_PEER_CA_FILE', '', 'PEM CA bundle that https:// QMIG_PEERS must present a certificate from (empty: QMIG_CA_FILE, else system CAs). Peers are always verified.', readableFile),
+  shovelCaFile: variable('QMIG_SHOVEL_CA_FILE', '', "CA bundle that an amqps transfer target's certificate is verified against by the shovels (cacertfile in the shovel URI). A path on the broker nodes, readable at the same path by the sidecar, which checks the target with it first. Required for transfers to an amqps target.", readableFile),
+  shovelCertFile: variable('QMIG_SHOVEL_CERT_FILE', '', 'Client certificate the shovels present to an amqps transfer target (certfile in the shovel URI; same path on the broker nodes and the sidecar; empty: none).', readableFile),
+  shovelKeyFile: variable('QMIG_SHOVEL_KEY_FILE', '', 'Private key of QMIG_SHOVEL_CERT_FILE (keyfile in the shovel URI).', readableFile),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
   stateVhost: variable(
     'QMIG_STATE_VHOST',
@@ -211,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('QMIG_SNAPSHOT_DATA_DIR', 'is required when QMIG_SNAPSHOT_MODE=tar');
   }
   refuseGuestOffLoopback(config);
+  checkTlsPairs(config);
   return config;
 }
 
@@ -237,6 +249,48 @@ function refuseGuestOffLoopback(config: Config): void {
         'QMIG_USER',
         `the default credentials guest/guest (QMIG_USER, QMIG_PASSWORD) cannot be used with ${name} ${url.host}, which is not loopback (RabbitMQ refuses guest off loopback): set QMIG_USER and QMIG_PASSWORD to the service account`,
       );
+    }
+  }
+}
+
+
+/** Certificates come with their keys, and each pair must load (a wrong file fails at start, not at the first connection). */
+function checkTlsPairs(config: Config): void {
+  const pairs: Array<[string, string | undefined, string, string | undefined]> = [
+    ['QMIG_TLS_CERT_FILE', config.tlsCertFile, 'QMIG_TLS_KEY_FILE', config.tlsKeyFile],
+    ['QMIG_CLIENT_CERT_FILE', config.clientCertFile, 'QMIG_CLIENT_KEY_FILE', config.clientKeyFile],
+    ['QMIG_SHOVEL_CERT_FILE', config.shovelCertFile, 'QMIG_SHOVEL_KEY_FILE', config.shovelKeyFile],
+  ];
+  for (const [certName, cert, keyName, key] of pairs) {
+    if (cert && !key) throw new ConfigError(keyName, `is required when ${certName} is set`);
+    if (key && !cert) throw new ConfigError(certName, `is required when ${keyName} is set`);
+    if (cert && key) {
+      try {
+        createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+      } catch (err) {
+        throw new ConfigError(certName, `"${cert}" with key ${keyName} is not a usable PEM certificate and key: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (config.tlsClientCaFile && !config.tlsCertFile) {
+    throw new ConfigError('QMIG_TLS_CLIENT_CA_FILE', 'needs QMIG_TLS_CERT_FILE and QMIG_TLS_KEY_FILE (client certificates are asked for by the HTTPS listener only)');
+  }
+  const cas: Array<[string, string | undefined]> = [
+    ['QMIG_CA_FILE', config.caFile],
+    ['QMIG_TLS_CLIENT_CA_FILE', config.tlsClientCaFile],
+    ['QMIG_PEER_CA_FILE', config.peerCaFile],
+    ['QMIG_SHOVEL_CA_FILE', config.shovelCaFile],
+  ];
+  for (const [name, file] of cas) {
+    if (!file) continue;
+    const blocks = readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new ConfigError(name, `"${file}" holds no PEM certificate (a CA bundle is one or more BEGIN CERTIFICATE blocks)`);
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch (err) {
+        throw new ConfigError(name, `"${file}" holds a certificate that does not parse: ${(err as Error).message}`);
+      }
     }
   }
 }

@@ -16,8 +16,8 @@
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { RequestHandler } from 'express';
+import { brokerTlsFiles, clientTlsOptions } from '../broker/tls-options.js';
 import type { Config } from '../config/config.js';
 import { logger } from '../logging.js';
 import { overviewRewriter } from './endpoint-discovery.js';
@@ -44,12 +44,12 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'tlsInsecure' | 'advertisedUrl' | 'proxyTimeoutMs'>, logins?: ProxyLoginLimit): ManagementProxy {
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'clientCertFile' | 'clientKeyFile' | 'tlsInsecure' | 'advertisedUrl' | 'proxyTimeoutMs'>, logins?: ProxyLoginLimit): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const agent = https
-    ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ca: config.caFile ? readFileSync(config.caFile) : undefined, rejectUnauthorized: !config.tlsInsecure })
+    ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ...clientTlsOptions(brokerTlsFiles(config)) })
     : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const send = https ? httpsRequest : httpRequest;
   const overview = overviewRewriter(config);

@@ -17,6 +17,7 @@ import type { Context } from '../context.js';
 import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
 import { Pace } from '../broker/pace.js';
+import { brokerTlsFiles } from '../broker/tls-options.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
@@ -86,8 +87,7 @@ export class MigrationRun {
       baseUrl: c.managementUrl,
       user: c.user,
       password: c.password,
-      caFile: c.caFile,
-      tlsInsecure: c.tlsInsecure,
+      ...brokerTlsFiles(c),
       timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
       log: this.log,
     });

@@ -5,9 +5,9 @@
  * Any answer other than the expected 2xx JSON is a SnapshotFailedError naming the peer.
  */
 import axios, { type AxiosInstance } from 'axios';
-import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { reasonOf } from '../broker/management-client.js';
+import { clientTlsOptions, peerTlsFiles } from '../broker/tls-options.js';
 import type { Config } from '../config/config.js';
 import { SnapshotFailedError } from '../errors.js';
 import type { Snapshot } from '../state/records.js';
@@ -19,12 +19,13 @@ export class PeerSidecars {
   private readonly http: AxiosInstance;
   readonly urls: string[];
 
-  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'tlsInsecure' | 'snapshotTimeoutSeconds'>) {
+  /** https:// peers are always verified (QMIG_PEER_CA_FILE, else QMIG_CA_FILE) and get the client certificate. */
+  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'peerCaFile' | 'clientCertFile' | 'clientKeyFile' | 'snapshotTimeoutSeconds'>) {
     this.urls = config.peers.map((u) => u.href.replace(/\/+$/, ''));
     this.http = axios.create({
       auth: { username: config.user, password: config.password },
       timeout: config.snapshotTimeoutSeconds * 1000,
-      httpsAgent: new HttpsAgent({ ca: config.caFile ? readFileSync(config.caFile) : undefined, rejectUnauthorized: !config.tlsInsecure }),
+      httpsAgent: new HttpsAgent(clientTlsOptions(peerTlsFiles(config))),
       headers: { 'content-type': 'application/json' },
       validateStatus: () => true,
     });

@@ -19,6 +19,10 @@ describe('buildAmqpUri', () => {
     assert.equal(buildAmqpUri(endpoint, 'v', { user: 'a@b', password: 'p:w/d%#' }), 'amqp://a%40b:p%3Aw%2Fd%25%23@127.0.0.1:6772/v');
   });
 
+  it('appends the TLS query of an amqps shovel after the vhost', () => {
+    assert.equal(buildAmqpUri({ protocol: 'amqps', host: 'b.example', port: 5671 }, '/', { user: 'u', password: 'p' }, '?verify=verify_peer'), 'amqps://u:p@b.example:5671/%2F?verify=verify_peer');
+  });
+
   it('brackets IPv6 hosts and keeps amqps', () => {
     assert.equal(buildAmqpUri({ protocol: 'amqps', host: 'fd00::1', port: 5671 }, 'v'), 'amqps://[fd00::1]:5671/v');
   });
@@ -45,6 +49,9 @@ describe('pickAmqpEndpoint', () => {
     assert.equal(pickAmqpEndpoint(both, 'http://x')!.protocol, 'amqp');
     assert.equal(pickAmqpEndpoint(both, 'http://x', 'r2@b')!.host, '10.0.0.2');
     assert.deepEqual(pickAmqpEndpoint([both[0]], 'https://x.example'), { protocol: 'amqps', host: 'x.example', port: 5671 });
+    // A target given as https:// gets its amqps listener (TLS end to end), plain only when it has none.
+    assert.deepEqual(pickAmqpEndpoint(both, 'https://x.example'), { protocol: 'amqps', host: 'x.example', port: 5671 });
+    assert.equal(pickAmqpEndpoint(both.slice(1), 'https://x.example')!.protocol, 'amqp');
     assert.equal(pickAmqpEndpoint([{ protocol: 'http', ip_address: '::', port: 15672 }], 'http://x'), null);
   });
 });

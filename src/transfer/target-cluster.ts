@@ -4,8 +4,9 @@
  * - its management API (the URL the caller gave: the target's management listener, or a qmig
  *   sidecar, which proxies every non-qmig /api path to its broker);
  * - its AMQP listener, discovered from the target's `/api/overview` `listeners`; the shovels,
- *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`) as a
- *   temporary least-privilege user (shovel-user.ts), never with the target credentials.
+ *   which run inside the SOURCE broker, deliver there (`amqp://user:pass@host:port/<vhost>`, or
+ *   for a target given as https:// its amqps listener, with verified TLS options: shovel-tls.ts) as
+ *   a temporary least-privilege user (shovel-user.ts), never with the target credentials.
  *
  * `connectTarget` is the validation of a transfer request against the target: reachable, the
  * credentials accepted (by the management API and by the AMQP listener), the user an
@@ -15,8 +16,10 @@
 import { AmqpPool } from '../broker/amqp.js';
 import { ManagementClient, reasonOf, tagsOf, type Whoami } from '../broker/management-client.js';
 import type { Context } from '../context.js';
+import { brokerTlsFiles, type ClientTlsFiles } from '../broker/tls-options.js';
 import { BadRequestError, BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { ShovelUser } from './shovel-user.js';
+import { shovelTlsProblem, shovelTlsQuery } from './shovel-tls.js';
 
 export interface AmqpListener {
   node?: string;
@@ -41,7 +44,8 @@ const WILDCARD = new Set(['::', '0.0.0.0', '::0', '0:0:0:0:0:0:0:0']);
 const isLoopback = (ip: string) => /^127\./.test(ip) || ip === '::1' || ip === 'localhost';
 
 /**
- * Which AMQP listener of the target the shovels deliver to. Plain `amqp` is preferred, `amqp/ssl`
+ * Which AMQP listener of the target the shovels deliver to. A target given as https:// gets
+ * `amqp/ssl` when it has one (TLS end to end), otherwise plain `amqp` is preferred and `amqp/ssl`
  * used when it is the only one. A wildcard or loopback bind address is replaced by the host of the
  * target URL (the address the caller reaches the target at).
  */
@@ -49,24 +53,26 @@ export function pickAmqpEndpoint(listeners: AmqpListener[], targetUrl: string, p
   const byProtocol = (p: string) => listeners.filter((l) => l.protocol === p && Number.isInteger(l.port));
   const plain = byProtocol('amqp');
   const tls = byProtocol('amqp/ssl');
-  const candidates = plain.length > 0 ? plain : tls;
+  const wantTls = new URL(targetUrl).protocol === 'https:' && tls.length > 0;
+  const candidates = wantTls ? tls : plain.length > 0 ? plain : tls;
   if (candidates.length === 0) return null;
   const chosen = candidates.find((l) => preferNode && l.node === preferNode) ?? candidates[0];
   const urlHost = new URL(targetUrl).hostname.replace(/^\[|\]$/g, '');
   const ip = String(chosen.ip_address ?? '');
   const host = ip === '' || WILDCARD.has(ip) || isLoopback(ip) ? urlHost : ip;
-  return { protocol: plain.length > 0 ? 'amqp' : 'amqps', host, port: chosen.port };
+  return { protocol: chosen.protocol === 'amqp' ? 'amqp' : 'amqps', host, port: chosen.port };
 }
 
 /**
  * The AMQP URI of `vhost` on the endpoint. With credentials it is a secret (it goes only into
  * the shovel's dest-uri); without, it is what records and logs show. The vhost is always the
- * percent-encoded path (`/` → `/%2F`), as the shovel plugin expects.
+ * percent-encoded path (`/` → `/%2F`), as the shovel plugin expects. `query` (with its `?`) carries
+ * an amqps shovel's TLS options (shovel-tls.ts).
  */
-export function buildAmqpUri(endpoint: AmqpEndpoint, vhost: string, credentials?: { user: string; password: string }): string {
+export function buildAmqpUri(endpoint: AmqpEndpoint, vhost: string, credentials?: { user: string; password: string }, query = ''): string {
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   const auth = credentials ? `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@` : '';
-  return `${endpoint.protocol}://${auth}${host}:${endpoint.port}/${encodeURIComponent(vhost)}`;
+  return `${endpoint.protocol}://${auth}${host}:${endpoint.port}/${encodeURIComponent(vhost)}${query}`;
 }
 
 /**
@@ -108,7 +114,9 @@ export class TargetCluster {
     readonly endpoint: AmqpEndpoint,
     /** Tags of the target user on the target. */
     readonly tags: string[],
-    private readonly tls: { caFile?: string; tlsInsecure?: boolean },
+    private readonly tls: ClientTlsFiles,
+    /** TLS options of the shovels' URI to an amqps endpoint ('' for amqp). */
+    private readonly shovelQuery = '',
   ) {}
 
   private shovelUser: ShovelUser | null = null;
@@ -124,7 +132,7 @@ export class TargetCluster {
    */
   secretAmqpUri(vhost: string): string {
     if (!this.shovelUser) throw new Error('no temporary shovel user on the target yet');
-    return buildAmqpUri(this.endpoint, vhost, { user: this.shovelUser.user, password: this.shovelUser.password });
+    return buildAmqpUri(this.endpoint, vhost, { user: this.shovelUser.user, password: this.shovelUser.password }, this.shovelQuery);
   }
 
   publicAmqpUri(vhost: string): string {
@@ -138,8 +146,7 @@ export class TargetCluster {
         url: `${this.endpoint.protocol}://${this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host}:${this.endpoint.port}`,
         user: this.user,
         password: this.password,
-        caFile: this.tls.caFile,
-        tlsInsecure: this.tls.tlsInsecure,
+        ...this.tls,
         connectionName: 'qmig xfer',
       });
     }
@@ -188,7 +195,7 @@ export async function connectTarget(
   request: { target: string; targetUser: string; targetPassword: string; vhost: string },
 ): Promise<TargetCluster> {
   const url = request.target;
-  const tls = { caFile: ctx.config.caFile, tlsInsecure: ctx.config.tlsInsecure };
+  const tls = brokerTlsFiles(ctx.config);
   const mgmt = new ManagementClient({ baseUrl: url, user: request.targetUser, password: request.targetPassword, ...tls, timeoutMs: ctx.config.brokerTimeoutMs });
 
   const overview = await targetGet<Record<string, any>>(mgmt, url, '/overview');
@@ -208,7 +215,13 @@ export async function connectTarget(
   const endpoint = pickAmqpEndpoint(overview.listeners as AmqpListener[], url, typeof overview.node === 'string' ? overview.node : undefined);
   if (!endpoint) throw refusal(url, 'has no AMQP listener (none in /api/overview listeners)');
 
-  const handle = new TargetCluster(url, request.targetUser, request.targetPassword, mgmt, target, endpoint, tagsOf(whoami), tls);
+  let shovelQuery = '';
+  if (endpoint.protocol === 'amqps') {
+    const problem = await shovelTlsProblem(ctx.config, endpoint);
+    if (problem) throw refusal(url, `the shovels cannot verify the AMQPS listener: ${problem}`);
+    shovelQuery = shovelTlsQuery(ctx.config, endpoint);
+  }
+  const handle = new TargetCluster(url, request.targetUser, request.targetPassword, mgmt, target, endpoint, tagsOf(whoami), tls, shovelQuery);
 
   // The vhost on the target: if it exists, the target user must have permissions in it (qmig
   // does not change permissions on an existing target vhost); if not, the transfer creates it.

@@ -13,8 +13,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -149,7 +150,7 @@ test('every Kubernetes document validates against the Kubernetes schemas, with n
   }
   assert.deepEqual(
     docs.map((d) => kindKey(d.doc)).sort(),
-    ['apps/v1/StatefulSet', 'v1/ConfigMap', 'v1/Secret', 'v1/Secret', 'v1/Service', 'v1/Service'],
+    ['apps/v1/StatefulSet', 'v1/ConfigMap', 'v1/Secret', 'v1/Secret', 'v1/Secret', 'v1/Service', 'v1/Service'],
   );
 });
 
@@ -195,6 +196,46 @@ function containerEnv(c: Obj, secrets: Obj[]): Record<string, string> {
   return env;
 }
 
+/** A PEM certificate and key (throw-away, made with openssl once per run) standing in for a Secret's TLS keys. */
+const throwAway = (() => {
+  let made: { cert: string; key: string } | null = null;
+  return () => {
+    if (made) return made;
+    const dir = mkdtempSync(join(tmpdir(), 'qmig-deploy-tls-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=deploy-test', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    made = { cert, key };
+    return made;
+  };
+})();
+
+/**
+ * Variables naming a file under a Secret volume mounted in container `c`: each must be a key of
+ * that Secret. For loadConfig, which reads the files, they are replaced by throw-away PEM files of
+ * the same kind (a key for `*.key`, a certificate otherwise).
+ */
+function mountedSecretFiles(env: Record<string, string>, c: Obj, pod: Obj, secrets: Obj[]): { env: Record<string, string>; mounted: Record<string, { volume: string; key: string }> } {
+  const out = { ...env };
+  const mounted: Record<string, { volume: string; key: string }> = {};
+  for (const [name, value] of Object.entries(env)) {
+    for (const m of c.volumeMounts ?? []) {
+      if (!value.startsWith(m.mountPath + '/')) continue;
+      const volume = pod.volumes.find((v: Obj) => v.name === m.name);
+      if (!volume?.secret) continue;
+      assert.equal(m.subPath, undefined, `${m.name}: a Secret mounted with subPath never sees a renewal`);
+      const key = value.slice(m.mountPath.length + 1);
+      const secret = secrets.find((s) => s.metadata.name === volume.secret.secretName);
+      assert.ok(secret, `${name}: Secret ${volume.secret.secretName} is in secret.example.yaml`);
+      assert.ok(key in (secret.stringData ?? secret.data ?? {}), `${name}: Secret ${volume.secret.secretName} has the key ${key}`);
+      mounted[name] = { volume: m.name, key };
+      out[name] = /\.key$/.test(key) ? throwAway().key : throwAway().cert;
+    }
+  }
+  return { env: out, mounted };
+}
+
 test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret, probes on /healthz, non-root, resources', () => {
   const sts = statefulSet();
   const pod = sts.spec.template.spec;
@@ -212,13 +253,21 @@ test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret
   const env = containerEnv(qmig, secrets);
   const known = new Set(Object.values(VARIABLES).map((v) => v.name));
   for (const name of Object.keys(env)) assert.ok(known.has(name), `${name} is a qmig configuration variable`);
-  const config = loadConfig(env);
-  assert.equal(config.managementUrl.href, 'http://127.0.0.1:15672/');
-  assert.equal(config.amqpUrl.host, '127.0.0.1:5672');
+  const tls = mountedSecretFiles(env, qmig, pod, secrets);
+  // The TLS files are keys of the mounted Secret: the broker container mounts it at the same path
+  // (the shovels' TLS options are paths on the broker).
+  for (const name of ['QMIG_TLS_CERT_FILE', 'QMIG_TLS_KEY_FILE', 'QMIG_CA_FILE', 'QMIG_SHOVEL_CA_FILE', 'QMIG_SHOVEL_CERT_FILE']) assert.ok(name in tls.mounted, `${name} names a file of a mounted Secret`);
+  for (const name of ['QMIG_SHOVEL_CA_FILE', 'QMIG_SHOVEL_CERT_FILE', 'QMIG_SHOVEL_KEY_FILE']) {
+    assert.ok(rabbit.volumeMounts.some((m: Obj) => m.name === tls.mounted[name].volume && env[name].startsWith(m.mountPath + '/')), `${name}: the broker sees ${env[name]} too`);
+  }
+  const config = loadConfig(tls.env);
+  assert.equal(config.managementUrl.href, 'https://localhost:15671/');
+  assert.equal(config.amqpUrl.href, 'amqps://localhost:5671');
   assert.equal(config.listenHost, '0.0.0.0');
+  assert.ok(config.tlsCertFile, 'the sidecar serves HTTPS');
 
-  // Peers: every pod of the StatefulSet through the headless Service, on the sidecar's port.
-  const expectedPeers = Array.from({ length: sts.spec.replicas }, (_, i) => `http://${sts.metadata.name}-${i}.${sts.spec.serviceName}:${config.listenPort}/`);
+  // Peers: every pod of the StatefulSet through the headless Service, on the sidecar's port, over HTTPS.
+  const expectedPeers = Array.from({ length: sts.spec.replicas }, (_, i) => `https://${sts.metadata.name}-${i}.${sts.spec.serviceName}:${config.listenPort}/`);
   assert.deepEqual(config.peers.map((u) => u.href), expectedPeers);
 
   const qmigPort = qmig.ports.find((p: Obj) => p.containerPort === config.listenPort);
@@ -226,6 +275,7 @@ test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret
   for (const probe of ['readinessProbe', 'livenessProbe']) {
     assert.equal(qmig[probe]?.httpGet?.path, '/healthz', `${probe} on /healthz`);
     assert.ok([qmigPort.name, qmigPort.containerPort].includes(qmig[probe].httpGet.port), `${probe} targets the sidecar's port`);
+    assert.equal(qmig[probe].httpGet.scheme, 'HTTPS', `${probe} speaks HTTPS to the sidecar`);
   }
 
   assert.equal(pod.securityContext?.runAsNonRoot, true, 'pod runs as non-root');

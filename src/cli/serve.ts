@@ -3,7 +3,7 @@
  * and stops it gracefully on SIGTERM/SIGINT (a second signal exits at once).
  */
 import { ConfigError, loadConfig } from '../config/config.js';
-import { logger, setLogLevel } from '../logging.js';
+import { logger, setLogFormat, setLogLevel } from '../logging.js';
 import type { Subcommand } from './main.js';
 
 export const serveCommand: Subcommand = {
@@ -22,6 +22,7 @@ export const serveCommand: Subcommand = {
       throw err;
     }
     setLogLevel(config.logLevel);
+    setLogFormat(config.logFormat);
     let sidecar;
     try {
       // Loaded here, not at the top: client subcommands must not pay for loading the whole sidecar.

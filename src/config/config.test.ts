@@ -25,7 +25,11 @@ const bad: Array<[string, string, RegExp]> = [
   ['QMIG_PEERS', 'http://ok:1,nope', /must be a URL/],
   ['QMIG_MIGRATION_CONCURRENCY', '0', /between 1 and 64/],
   ['QMIG_HOUSEKEEPING_CRON', 'every minute', /cron expression/],
+  // Five or six fields, but out of range: node-cron would refuse them when `serve` schedules.
+  ['QMIG_HOUSEKEEPING_CRON', '99 99 * * * *', /not a valid cron expression/],
+  ['QMIG_HOUSEKEEPING_CRON', '0 0 32 * *', /not a valid cron expression/],
   ['QMIG_USER', '', /must not be empty/],
+  ['QMIG_PEERS_DNS', 'http://rabbitmq-nodes', /must be a DNS name/],
 ];
 
 for (const [name, value, message] of bad) {
@@ -39,6 +43,11 @@ for (const [name, value, message] of bad) {
     });
   });
 }
+
+test('QMIG_PEERS and QMIG_PEERS_DNS exclude each other', () => {
+  assert.throws(() => loadConfig({ QMIG_PEERS: 'http://a:15680', QMIG_PEERS_DNS: 'rabbitmq-nodes' }), /QMIG_PEERS_DNS: set either/);
+  assert.equal(loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes.rabbitmq.svc.cluster.local' }).peersDns, 'rabbitmq-nodes.rabbitmq.svc.cluster.local');
+});
 
 test('tar snapshots need a data directory', () => {
   assert.throws(() => loadConfig({ QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);

@@ -5,6 +5,7 @@
  * list (`qmig config --markdown` prints it).
  */
 import { readFileSync } from 'node:fs';
+import nodeCron from 'node-cron';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -85,6 +86,14 @@ const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
 const urlList: Parser<URL[]> = (raw, name) =>
   raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => url('http:', 'https:')(s, name));
 
+const hostName: Parser<string | undefined> = (raw, name) => {
+  if (raw === '') return undefined;
+  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(raw)) {
+    throw new ConfigError(name, `must be a DNS name (letters, digits, '-' and '.'), got "${raw}"`);
+  }
+  return raw;
+};
+
 const readableFile: Parser<string | undefined> = (raw, name) => {
   if (raw === '') return undefined;
   try {
@@ -95,9 +104,11 @@ const readableFile: Parser<string | undefined> = (raw, name) => {
   return raw;
 };
 
+/** Validated by node-cron itself (the scheduler that runs it): field count AND field ranges. */
 const cron: Parser<string> = (raw, name) => {
   const fields = raw.trim().split(/\s+/);
   if (fields.length < 5 || fields.length > 6) throw new ConfigError(name, `must be a cron expression of 5 or 6 fields, got "${raw}"`);
+  if (!nodeCron.validate(raw.trim())) throw new ConfigError(name, `is not a valid cron expression (a field is out of range or malformed), got "${raw}"`);
   return raw.trim();
 };
 
@@ -111,6 +122,7 @@ export const VARIABLES = {
   caFile: variable('QMIG_CA_FILE', '', 'PEM CA bundle for https/amqps to the broker (empty: system CAs).', readableFile),
   tlsInsecure: variable('QMIG_TLS_INSECURE', 'false', 'Skip TLS certificate verification to the broker (tests only).', bool),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
+  logFormat: variable('QMIG_LOG_FORMAT', 'json', 'json (one JSON object a line) or pretty (one human-readable line; `npm start` uses it). Secrets are redacted in both.', oneOf('json', 'pretty')),
   stateVhost: variable('QMIG_STATE_VHOST', '/', 'Vhost that holds the cluster-wide lock queues.', text),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
   authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials).', positiveInt(0, 3600)),
@@ -127,6 +139,12 @@ export const VARIABLES = {
   shovelStartTimeoutSeconds: variable('QMIG_SHOVEL_START_TIMEOUT_SECONDS', '30', 'Longest a shovel may stay "starting" before the queue fails.', positiveInt(2, 3600)),
   fenceClients: variable('QMIG_FENCE_CLIENTS', 'true', "Revoke application users' access to the vhost and close its connections while migrating.", bool),
   peers: variable('QMIG_PEERS', '', 'Comma-separated URLs of the other sidecars of the cluster (for snapshots).', urlList),
+  peersDns: variable(
+    'QMIG_PEERS_DNS',
+    '',
+    "Instead of QMIG_PEERS: a DNS name resolving to every pod of the cluster (the headless Service, e.g. `<cluster>-nodes` with the cluster operator); the peers are its addresses other than this pod's, on QMIG_LISTEN_PORT, looked up at each snapshot.",
+    hostName,
+  ),
   snapshotMode: variable('QMIG_SNAPSHOT_MODE', 'none', 'none, tar or ebs.', oneOf('none', 'tar', 'ebs')),
   snapshotDataDir: variable('QMIG_SNAPSHOT_DATA_DIR', '', "The node's data directory (tar mode).", optionalText),
   snapshotDir: variable('QMIG_SNAPSHOT_DIR', '/var/lib/qmig/snapshots', 'Where tar snapshots are written.', text),
@@ -165,6 +183,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = out as Config;
   if (config.snapshotMode === 'tar' && !config.snapshotDataDir) {
     throw new ConfigError('QMIG_SNAPSHOT_DATA_DIR', 'is required when QMIG_SNAPSHOT_MODE=tar');
+  }
+  if (config.peersDns && config.peers.length > 0) {
+    throw new ConfigError('QMIG_PEERS_DNS', 'set either QMIG_PEERS or QMIG_PEERS_DNS, not both');
   }
   return config;
 }

@@ -19,13 +19,16 @@ export class PeerSidecars {
   private readonly http: AxiosInstance;
   readonly urls: string[];
 
-  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'tlsInsecure' | 'snapshotTimeoutSeconds'>) {
-    this.urls = config.peers.map((u) => u.href.replace(/\/+$/, ''));
+  /** `urls`: the peers to ask (discoverPeers in peer-discovery.ts); default the QMIG_PEERS list. */
+  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'tlsInsecure' | 'snapshotTimeoutSeconds'>, urls?: string[]) {
+    this.urls = urls ?? config.peers.map((u) => u.href.replace(/\/+$/, ''));
     this.http = axios.create({
       auth: { username: config.user, password: config.password },
       timeout: config.snapshotTimeoutSeconds * 1000,
       httpsAgent: new HttpsAgent({ ca: config.caFile ? readFileSync(config.caFile) : undefined, rejectUnauthorized: !config.tlsInsecure }),
       headers: { 'content-type': 'application/json' },
+      // Straight to the peer sidecar, never through an environment HTTP_PROXY.
+      proxy: false,
       validateStatus: () => true,
     });
   }

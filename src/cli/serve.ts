@@ -9,6 +9,7 @@ import type { Subcommand } from './main.js';
 export const serveCommand: Subcommand = {
   name: 'serve',
   summary: 'start the sidecar (HTTP API + management proxy) for the node in QMIG_MANAGEMENT_URL',
+  options: ['--help'],
   usage: 'usage: qmig serve\n\nStarts the sidecar. Configuration: QMIG_* environment variables (qmig config --markdown).',
   async run() {
     let config;

@@ -178,7 +178,7 @@ export function resolveConnection(values: Values, env: NodeJS.ProcessEnv): Conne
   url.hash = '';
   const user = setting(values, 'user', profile, 'user', 'QMIG_CLI_USER', env).value;
   const password = setting(values, 'password', profile, 'password', 'QMIG_CLI_PASSWORD', env).value;
-  if (!user) throw new UsageError('no user: give --user, set QMIG_CLI_USER or a user in the profile');
+  if (!user) throw new UsageError('no user: give --user or set QMIG_CLI_USER (or user in a --node profile)');
   if (password === undefined || password === '') throw new UsageError('no password: set QMIG_CLI_PASSWORD (or give --password, or a password in the profile)');
   const insecureRaw = values.insecure === true ? 'true' : profile.profile.insecure;
   if (insecureRaw !== undefined && !/^(true|false|yes|no|1|0)$/i.test(insecureRaw)) throw new UsageError(`insecure of profile [${profile.name}] must be true or false, not '${insecureRaw}'`);

@@ -61,11 +61,12 @@ export function choosePresentation(input: PresentationInput): Presentation {
   return { tableStyle: style as TableStyle, headers: !input.noHeaders, color, timeZone, redraw: !input.nonInteractive };
 }
 
-/** An API time (ISO 8601) in the chosen zone as `YYYY-MM-DD HH:MM:SS ZONE`; as is without a zone. */
+/** An API time ("YYYY-MM-DD HH:MM:SS" UTC, or ISO 8601) in the chosen zone as `YYYY-MM-DD HH:MM:SS ZONE`; as is without a zone. */
 export function formatTime<T extends string | null | undefined>(iso: T): T | string {
   const zone = current.timeZone;
   if (!iso || !zone) return iso;
-  const date = new Date(iso);
+  // The API's "YYYY-MM-DD HH:MM:SS" is UTC (Date would read it as local time).
+  const date = new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(iso) ? `${iso.replace(' ', 'T')}Z` : iso);
   if (Number.isNaN(date.getTime())) return iso;
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' })

@@ -1,8 +1,9 @@
 /**
  * Argument parsing of the client subcommands (node:util parseArgs, strict): every problem is a
- * UsageError whose message names the flag (exit 2), never a stack trace. Also the connection
- * options shared by every client command (--url/--user/--password with QMIG_URL,
- * QMIG_CLI_USER, QMIG_CLI_PASSWORD fallbacks) and the parsers of typed values.
+ * UsageError whose message names the flag (exit 2), never a stack trace. Also the options shared
+ * by every client command: the connection (--url/--user/--password with QMIG_URL, QMIG_CLI_USER,
+ * QMIG_CLI_PASSWORD fallbacks, a --config/--node profile, TLS, --timeout) and the presentation
+ * (presentation.ts), and the parsers of typed values.
  */
 import { parseArgs } from 'node:util';
 import { loadProfile, type Profile } from './profiles.js';

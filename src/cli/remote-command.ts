@@ -10,7 +10,6 @@ import { EXIT } from './exit-codes.js';
 import { println, printJson, processIo, type Io } from './output.js';
 import { choosePresentation, setPresentation } from './presentation.js';
 
-
 export interface RemoteContext {
   values: Values;
   positionals: string[];

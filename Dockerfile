@@ -2,7 +2,9 @@
 # qmig sidecar image. Build from the repository root:  docker build -t qmig:0.1.0 .
 # Run beside a RabbitMQ node (same network namespace), e.g. deploy/compose or deploy/kubernetes.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 26, the Active LTS line (Node 20 reached end of life in April 2026). The code also runs
+# on Node >= 20.10 (package.json "engines"; the test suite runs on the development machine's Node).
+ARG NODE_IMAGE=node:26-trixie-slim
 
 # --- build: all dependencies, TypeScript compiled to dist/ ---------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -31,6 +33,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# `qmig` on the PATH (kubectl exec … -- qmig status): the bin of package.json, run by its shebang.
+RUN chmod 755 dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/qmig
 COPY package.json ./
 COPY schemas ./schemas
 # Writable place for tar snapshots (QMIG_SNAPSHOT_MODE=tar); everything else can be read-only.

@@ -16,7 +16,8 @@
 #   QMIG_DEMO_SIDECAR_PORT=15680   first sidecar port (node i listens on PORT+i-1)
 #   QMIG_DEMO_LOG_DIR=.qmig/demo   where the sidecars' logs go
 #   QMIG_DEMO_FOLLOW_LOGS=1    print the sidecars' logs here (0: only print the file paths)
-#   QMIG_LOG_LEVEL, and any other QMIG_* variable, is passed to the sidecars as is.
+#   QMIG_LOG_LEVEL, and any other QMIG_* variable, is passed to the sidecars as is; the logs are
+#   human-readable lines (QMIG_LOG_FORMAT=pretty) unless QMIG_LOG_FORMAT=json is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -133,6 +134,7 @@ for i in $(seq 1 "$NODES"); do
   QMIG_AMQP_URL="amqp://127.0.0.1:$(amqp_port "$i")" \
   QMIG_USER=$USER_NAME QMIG_PASSWORD=$PASSWORD \
   QMIG_PEERS="$peers" \
+  QMIG_LOG_FORMAT="${QMIG_LOG_FORMAT:-pretty}" \
   NODE_OPTIONS="${NODE_OPTIONS:-$SIDECAR_NODE_OPTIONS}" \
     setsid node dist/cli/main.js serve >>"$log" 2>&1 < /dev/null &
   pids+=($!)

@@ -161,6 +161,9 @@ export class ManagementClient {
           })
         : undefined,
       headers: { 'content-type': 'application/json' },
+      // Always straight to the broker: an HTTP_PROXY/HTTPS_PROXY in the environment must never
+      // see the service account's credentials or stand between the sidecar and its node.
+      proxy: false,
       validateStatus: () => true,
       // The API never redirects a call it serves; it redirects a path with a `.`/`..` segment (a
       // vhost or queue named "..") to another resource, whose answer must not be taken for this one.

@@ -6,9 +6,9 @@
  * credentials: they live only in the Authorization header.
  */
 import axios, { type AxiosInstance } from 'axios';
+import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
-import { clientTlsOptions } from '../broker/tls-options.js';
-import { displayUrl, type Connection } from './args.js';
+import { displayUrl, UsageError, type Connection, type Tls } from './args.js';
 import { EXIT, exitCodeForStatus } from './exit-codes.js';
 
 export const API_PREFIX = '/api/queue-migration';
@@ -44,19 +44,18 @@ export class SidecarClient {
   private readonly http: AxiosInstance;
   readonly shownUrl: string;
 
-  constructor(connection: Connection, timeoutMs = 120_000) {
+  constructor(connection: Connection, timeoutMs = connection.timeoutMs ?? 120_000) {
     this.shownUrl = displayUrl(connection.url);
     this.http = axios.create({
       baseURL: connection.url.toString().replace(/\/$/, '') + API_PREFIX,
       auth: { username: connection.user, password: connection.password },
       timeout: timeoutMs,
+      httpsAgent: connection.tls ? httpsAgent(connection.tls) : undefined,
       validateStatus: () => true,
       responseType: 'text',
       transformResponse: [(data: unknown) => data],
       maxRedirects: 0,
       headers: { accept: 'application/json' },
-      // An https:// sidecar: its CA and, for mutual TLS, the client certificate (never unverified).
-      httpsAgent: connection.tls ? new HttpsAgent(clientTlsOptions(connection.tls)) : undefined,
     });
   }
 
@@ -80,7 +79,7 @@ export class SidecarClient {
     } catch (err) {
       const e = err as { code?: string; cause?: { code?: string } };
       const code = e.code ?? e.cause?.code ?? 'unknown';
-      const reason = NETWORK_REASONS[code] ?? (/CERT|SSL|TLS/i.test(code) ? `TLS error (${code})` : `network error (${code})`);
+      const reason = NETWORK_REASONS[code] ?? (/CERT|SSL|TLS|UNABLE_TO_VERIFY|EPROTO/i.test(code) ? `TLS error (${code})` : `network error (${code})`);
       throw new SidecarUnreachableError(`cannot reach the sidecar at ${this.shownUrl}: ${reason}`);
     }
     const text = typeof res.data === 'string' ? res.data : '';
@@ -97,6 +96,20 @@ export class SidecarClient {
     }
     return { status: res.status, body: parsed as T };
   }
+}
+
+function pem(path: string | undefined, flag: string): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The TLS settings of --ca-file/--cert-file/--key-file/--insecure (or the profile's). */
+function httpsAgent(tls: Tls): HttpsAgent {
+  return new HttpsAgent({ ca: pem(tls.caFile, 'ca-file'), cert: pem(tls.certFile, 'cert-file'), key: pem(tls.keyFile, 'key-file'), rejectUnauthorized: !tls.insecure });
 }
 
 export interface Failure {

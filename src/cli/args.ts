@@ -1,13 +1,14 @@
 /**
  * Argument parsing of the client subcommands (node:util parseArgs, strict): every problem is a
- * UsageError whose message names the flag (exit 2), never a stack trace. Also the connection
- * options shared by every client command (--url/--user/--password with QMIG_URL,
- * QMIG_CLI_USER, QMIG_CLI_PASSWORD fallbacks; for an https sidecar QMIG_CLI_CA_FILE and, for mutual
- * TLS, QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE) and the parsers of typed values.
+ * UsageError whose message names the flag (exit 2), never a stack trace. Also the options shared
+ * by every client command: the connection (--url/--user/--password with QMIG_URL, QMIG_CLI_USER,
+ * QMIG_CLI_PASSWORD fallbacks, a --config/--node profile, TLS flags with QMIG_CLI_CA_FILE,
+ * QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE fallbacks, --timeout) and the presentation
+ * (presentation.ts), and the parsers of typed values.
  */
 import { existsSync } from 'node:fs';
-import type { ClientTlsFiles } from '../broker/tls-options.js';
 import { parseArgs } from 'node:util';
+import { loadProfile, type Profile } from './profiles.js';
 
 export class UsageError extends Error {}
 
@@ -30,6 +31,18 @@ export const COMMON_OPTIONS: OptionTable = {
   user: { type: 'string', value: 'USER', description: 'user to authenticate as (env QMIG_CLI_USER)' },
   password: { type: 'string', value: 'PASSWORD', description: 'password of that user (env QMIG_CLI_PASSWORD; prefer the variable)' },
   json: { type: 'boolean', description: 'print the API JSON as is (one JSON document per line when following)' },
+  config: { type: 'string', value: 'FILE', description: 'INI file of named connection profiles (env QMIG_CLI_CONFIG, default ~/.qmig.conf)' },
+  node: { type: 'string', value: 'NAME', description: 'use the [NAME] profile of the configuration file (default: [default] if present)' },
+  'ca-file': { type: 'string', value: 'PEM', description: 'CA bundle to verify an https sidecar with (profile key ca_file)' },
+  'cert-file': { type: 'string', value: 'PEM', description: 'client certificate for mutual TLS (profile key cert_file)' },
+  'key-file': { type: 'string', value: 'PEM', description: 'private key of the client certificate (profile key key_file)' },
+  insecure: { type: 'boolean', description: 'do not verify the sidecar TLS certificate (profile key insecure = true)' },
+  timeout: { type: 'string', value: 'SECONDS', description: 'HTTP timeout of one request (default 120; profile key timeout)' },
+  'non-interactive': { type: 'boolean', description: 'for scripts: no colour, no redrawn progress, plain tables' },
+  'table-style': { type: 'string', value: 'STYLE', description: 'tables as: aligned (default), markdown, tsv or plain (profile key table_style)' },
+  'no-headers': { type: 'boolean', description: 'print tables without their header line' },
+  'time-zone': { type: 'string', value: 'TZ', description: 'print times in this zone: UTC, local or an IANA name such as Europe/Paris (default: as the API gives them, UTC)' },
+  color: { type: 'string', value: 'WHEN', description: 'colour statuses: auto (on a terminal, unless NO_COLOR), always, never' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
 
@@ -112,33 +125,48 @@ export function parseChoice<T extends string>(name: string, raw: string, choices
   return raw as T;
 }
 
+export interface Tls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  insecure: boolean;
+}
+
 export interface Connection {
   /** Base URL without credentials. */
   url: URL;
   user: string;
   password: string;
-  /** For an https:// sidecar: QMIG_CLI_CA_FILE, QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE (mutual TLS). */
-  tls?: ClientTlsFiles;
+  tls?: Tls;
+  /** Timeout of one HTTP request. */
+  timeoutMs?: number;
 }
 
-/** The CLI's TLS files from the environment, each checked readable (a usage error names the variable). */
-function cliTlsFiles(env: NodeJS.ProcessEnv): ClientTlsFiles | undefined {
-  const files: Record<string, string | undefined> = {};
-  for (const name of ['QMIG_CLI_CA_FILE', 'QMIG_CLI_CERT_FILE', 'QMIG_CLI_KEY_FILE']) {
-    const path = env[name] || undefined;
-    if (path && !existsSync(path)) throw new UsageError(`${name}: no file "${path}"`);
-    files[name] = path;
-  }
-  if (Boolean(files.QMIG_CLI_CERT_FILE) !== Boolean(files.QMIG_CLI_KEY_FILE)) throw new UsageError('QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together (a client certificate and its key)');
-  if (!files.QMIG_CLI_CA_FILE && !files.QMIG_CLI_CERT_FILE) return undefined;
-  return { caFile: files.QMIG_CLI_CA_FILE, certFile: files.QMIG_CLI_CERT_FILE, keyFile: files.QMIG_CLI_KEY_FILE };
+/**
+ * One setting: the flag, then the chosen profile when picked with --node, then the environment
+ * variable, then the [default] profile. Returns the value and where it came from (for messages).
+ */
+function setting(values: Values, flagName: string, profile: { profile: Profile; explicit: boolean; name?: string }, key: keyof Profile, envName?: string, env: NodeJS.ProcessEnv = {}): { value?: string; source: string } {
+  const flagged = stringValue(values, flagName);
+  if (flagged !== undefined) return { value: flagged, source: `--${flagName}` };
+  const fromProfile = profile.profile[key];
+  if (profile.explicit && fromProfile !== undefined) return { value: fromProfile, source: `${key} of profile [${profile.name}]` };
+  if (envName && env[envName] !== undefined) return { value: env[envName], source: envName };
+  if (fromProfile !== undefined) return { value: fromProfile, source: `${key} of profile [${profile.name}]` };
+  return { source: 'default' };
 }
 
-/** The sidecar URL and credentials from flags, then the environment. */
+/** The presentation and connection settings a profile may also give (table style, time zone). */
+export function profileSetting(values: Values, env: NodeJS.ProcessEnv, flagName: string, key: keyof Profile): string | undefined {
+  return setting(values, flagName, loadProfile(stringValue(values, 'config'), stringValue(values, 'node'), env), key).value;
+}
+
+/** The sidecar URL, credentials, TLS and timeout from flags, the profile (--node) and the environment. */
 export function resolveConnection(values: Values, env: NodeJS.ProcessEnv): Connection {
-  const fromFlag = stringValue(values, 'url');
-  const raw = fromFlag ?? env.QMIG_URL ?? DEFAULT_URL;
-  const source = fromFlag !== undefined ? '--url' : env.QMIG_URL !== undefined ? 'QMIG_URL' : 'the default URL';
+  const profile = loadProfile(stringValue(values, 'config'), stringValue(values, 'node'), env);
+  const urlSetting = setting(values, 'url', profile, 'url', 'QMIG_URL', env);
+  const raw = urlSetting.value ?? DEFAULT_URL;
+  const source = urlSetting.value !== undefined ? urlSetting.source : 'the default URL';
   let url: URL;
   try {
     url = new URL(raw);
@@ -151,12 +179,22 @@ export function resolveConnection(values: Values, env: NodeJS.ProcessEnv): Conne
   }
   url.search = '';
   url.hash = '';
-  const user = stringValue(values, 'user') ?? env.QMIG_CLI_USER;
-  const password = stringValue(values, 'password') ?? env.QMIG_CLI_PASSWORD;
-  if (!user) throw new UsageError('no user: give --user or set QMIG_CLI_USER');
-  if (password === undefined || password === '') throw new UsageError('no password: set QMIG_CLI_PASSWORD (or give --password)');
-  const tls = cliTlsFiles(env);
-  return tls ? { url, user, password, tls } : { url, user, password };
+  const user = setting(values, 'user', profile, 'user', 'QMIG_CLI_USER', env).value;
+  const password = setting(values, 'password', profile, 'password', 'QMIG_CLI_PASSWORD', env).value;
+  if (!user) throw new UsageError('no user: give --user or set QMIG_CLI_USER (or user in a --node profile)');
+  if (password === undefined || password === '') throw new UsageError('no password: set QMIG_CLI_PASSWORD (or give --password, or a password in the profile)');
+  const insecureRaw = values.insecure === true ? 'true' : profile.profile.insecure;
+  if (insecureRaw !== undefined && !/^(true|false|yes|no|1|0)$/i.test(insecureRaw)) throw new UsageError(`insecure of profile [${profile.name}] must be true or false, not '${insecureRaw}'`);
+  const tls: Tls = {
+    caFile: readableSetting(setting(values, 'ca-file', profile, 'ca_file', 'QMIG_CLI_CA_FILE', env)),
+    certFile: readableSetting(setting(values, 'cert-file', profile, 'cert_file', 'QMIG_CLI_CERT_FILE', env)),
+    keyFile: readableSetting(setting(values, 'key-file', profile, 'key_file', 'QMIG_CLI_KEY_FILE', env)),
+    insecure: insecureRaw !== undefined && /^(true|yes|1)$/i.test(insecureRaw),
+  };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together (QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together: a client certificate and its key)');
+  const timeout = setting(values, 'timeout', profile, 'timeout');
+  const timeoutMs = timeout.value === undefined ? undefined : Math.round(parseNumber(timeout.source === '--timeout' ? 'timeout' : 'timeout (profile)', timeout.value, 0.1, 86400) * 1000);
+  return { url, user, password, tls, timeoutMs };
 }
 
 /** The URL as it may be shown: origin and path only. */
@@ -181,4 +219,11 @@ export function helpText(command: string, synopsis: string, description: string,
     '',
     'exit codes: 0 ready/succeeded, 1 not ready/refused/failed, 2 usage error, 3 cannot reach or authenticate',
   ].join('\n');
+}
+
+/** A TLS file setting: empty counts as unset, a path that does not exist is a usage error naming where it came from. */
+function readableSetting(s: { value?: string; source: string }): string | undefined {
+  if (s.value === undefined || s.value === '') return undefined;
+  if (!existsSync(s.value)) throw new UsageError(`${s.source}: no file "${s.value}"`);
+  return s.value;
 }

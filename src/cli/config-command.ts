@@ -11,6 +11,7 @@ export const configCommand: Subcommand = {
   name: 'config',
   summary: 'print the configuration variables (--markdown) or validate the environment (--check)',
   usage: 'usage: qmig config --markdown | --check',
+  options: ['--markdown', '--check', '--help'],
   async run(args) {
     if (args.includes('--markdown')) {
       console.log(configMarkdown());

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * `qmig` — one executable, a small table of subcommands. Add a subcommand by adding a row to
- * COMMANDS (name, one-line summary, run(args) → exit code).
+ * COMMANDS (name, one-line summary, run(args) → exit code). `qmig --version`, `qmig help CMD`
+ * (= `qmig CMD --help`) and `qmig completion SHELL` work from the same table.
  */
+import { readFileSync } from 'node:fs';
 import { checkCommand } from './commands/check.js';
 import { interruptCommand } from './commands/interrupt.js';
 import { startCommand } from './commands/start.js';
@@ -11,6 +13,8 @@ import { watchCommand } from './commands/watch.js';
 import { xferCancelCommand } from './commands/xfer-cancel.js';
 import { xferStatusCommand } from './commands/xfer-status.js';
 import { xferCommand } from './commands/xfer.js';
+import { rollbackCompletedCommand, rollbackPendingCommand } from './commands/rollback.js';
+import { completionCommand } from './completion.js';
 import { configCommand } from './config-command.js';
 import { serveCommand } from './serve.js';
 
@@ -18,6 +22,8 @@ export interface Subcommand {
   name: string;
   summary: string;
   usage?: string;
+  /** Its flags (`--name`), for shell completion. */
+  options?: string[];
   /** Resolves to the process exit code (a long-running command may never resolve). */
   run(args: string[]): Promise<number>;
 }
@@ -34,7 +40,19 @@ const COMMANDS: Subcommand[] = [
   xferCommand,
   xferStatusCommand,
   xferCancelCommand,
+  rollbackPendingCommand,
+  rollbackCompletedCommand,
+  completionCommand(() => COMMANDS),
 ];
+
+/** qmig's version (package.json, two levels above src/cli and dist/cli). */
+function version(): string {
+  try {
+    return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -44,12 +62,19 @@ function usage(): string {
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Configuration comes from QMIG_* environment variables: `qmig config --markdown` lists them.',
+    '`qmig help COMMAND` shows the options of a command; `qmig --version` the version.',
+    'The sidecar is configured by QMIG_* environment variables: `qmig config --markdown` lists them.',
+    'Client commands read connection profiles from ~/.qmig.conf (INI; --config, --node).',
   ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`qmig ${version()}`);
+    return 0;
+  }
+  if (name === 'help' && args.length > 0) return main([args[0], '--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;

@@ -3,6 +3,8 @@
  * percentages, JSON. `Io` is the process's stdout/stderr by default; tests pass fakes.
  */
 
+import { presentation, visibleLength } from './presentation.js';
+
 export interface OutStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
@@ -26,12 +28,24 @@ export function printJson(stream: OutStream, value: unknown, compact = false): v
   stream.write((compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + '\n');
 }
 
-/** Left-aligned columns separated by two spaces; the last column is never padded. */
+/**
+ * A table in the chosen style (presentation.ts): `aligned` left-aligned columns separated by two
+ * spaces (the last column never padded), `markdown`, `tsv` (tabs and newlines in cells become
+ * spaces), `plain` (one space between cells); without the header line when headers are off.
+ */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const { tableStyle, headers: withHeaders } = presentation();
+  const body = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
+  const cells = withHeaders ? [headers, ...body] : body;
+  if (tableStyle === 'tsv') return cells.map((r) => r.map((c) => c.replace(/[\t\r\n]/g, ' ')).join('\t')).join('\n');
+  if (tableStyle === 'plain') return cells.map((r) => r.join(' ')).join('\n');
+  if (tableStyle === 'markdown') {
+    const line = (r: string[]) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    return [line(headers), `|${headers.map(() => ' --- ').join('|')}|`, ...body.map(line)].slice(withHeaders ? 0 : 2).join('\n');
+  }
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => visibleLength(r[i] ?? ''))));
   return cells
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd())
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i] - visibleLength(c))))).join('  ').trimEnd())
     .join('\n');
 }
 

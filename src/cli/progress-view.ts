@@ -5,6 +5,7 @@
  * - otherwise (CI logs, pipes): plain lines, one when something changes (overall or per queue).
  * `renderFrame` is pure (tested with a fake width); the views only decide what to write.
  */
+import { presentation } from './presentation.js';
 import { percent, printable, truncate, type OutStream } from './output.js';
 
 export interface ProgressRow {
@@ -140,5 +141,6 @@ export class PlainProgressView implements ProgressView {
 }
 
 export function progressViewFor(out: OutStream): ProgressView {
-  return out.isTTY ? new TtyProgressView(out) : new PlainProgressView(out);
+  // --non-interactive: one line per change even on a terminal.
+  return out.isTTY && presentation().redraw ? new TtyProgressView(out) : new PlainProgressView(out);
 }

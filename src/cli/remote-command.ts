@@ -5,9 +5,10 @@
  */
 import type { Subcommand } from './main.js';
 import { failureOf, SidecarClient, SidecarUnreachableError, type ApiResponse } from './api-client.js';
-import { helpText, parseCommandArgs, resolveConnection, UsageError, type OptionTable, type PositionalSpec, type Values } from './args.js';
+import { COMMON_OPTIONS, flag, helpText, parseCommandArgs, profileSetting, resolveConnection, stringValue, UsageError, type OptionTable, type PositionalSpec, type Values } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { println, printJson, processIo, type Io } from './output.js';
+import { choosePresentation, setPresentation } from './presentation.js';
 
 export interface RemoteContext {
   values: Values;
@@ -45,6 +46,7 @@ export function remoteCommand(spec: RemoteCommandSpec, deps: RemoteCommandDeps =
     name: spec.name,
     summary: spec.summary,
     usage,
+    options: Object.keys({ ...spec.options, ...COMMON_OPTIONS }).map((n) => `--${n}`),
     async run(args) {
       const io = deps.io ?? processIo;
       const env = deps.env ?? process.env;
@@ -56,6 +58,17 @@ export function remoteCommand(spec: RemoteCommandSpec, deps: RemoteCommandDeps =
           return EXIT.ok;
         }
         const json = values.json === true;
+        setPresentation(
+          choosePresentation({
+            tableStyle: profileSetting(values, env, 'table-style', 'table_style'),
+            noHeaders: flag(values, 'no-headers'),
+            color: stringValue(values, 'color'),
+            timeZone: profileSetting(values, env, 'time-zone', 'time_zone'),
+            nonInteractive: flag(values, 'non-interactive'),
+            isTTY: io.stdout.isTTY === true,
+            env,
+          }),
+        );
         let client: SidecarClient | null = null;
         const ctx: RemoteContext = {
           values,

@@ -4,12 +4,13 @@
  */
 import { ConfigError, loadConfig } from '../config/config.js';
 import { redactText } from '../redaction.js';
-import { logger, setLogLevel } from '../logging.js';
+import { logger, setLogFormat, setLogLevel } from '../logging.js';
 import type { Subcommand } from './main.js';
 
 export const serveCommand: Subcommand = {
   name: 'serve',
   summary: 'start the sidecar (HTTP API + management proxy) for the node in QMIG_MANAGEMENT_URL',
+  options: ['--help'],
   usage: 'usage: qmig serve\n\nStarts the sidecar. Configuration: QMIG_* environment variables (qmig config --markdown).',
   async run() {
     let config;
@@ -23,6 +24,7 @@ export const serveCommand: Subcommand = {
       throw err;
     }
     setLogLevel(config.logLevel);
+    setLogFormat(config.logFormat);
     let sidecar;
     try {
       // Loaded here, not at the top: client subcommands must not pay for loading the whole sidecar.

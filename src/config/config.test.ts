@@ -31,10 +31,14 @@ const bad: Array<[string, string, RegExp]> = [
   ['QMIG_PEERS', 'http://ok:1,nope', /must be a URL/],
   ['QMIG_MIGRATION_CONCURRENCY', '0', /between 1 and 64/],
   ['QMIG_HOUSEKEEPING_CRON', 'every minute', /cron expression/],
+  // Five or six fields, but out of range: node-cron would refuse them when `serve` schedules.
+  ['QMIG_HOUSEKEEPING_CRON', '99 99 * * * *', /not a valid cron expression/],
+  ['QMIG_HOUSEKEEPING_CRON', '0 0 32 * *', /not a valid cron expression/],
   ['QMIG_USER', '', /must not be empty/],
   ['QMIG_STATE_SECRET', 'short', /at least 32 characters/],
   ['QMIG_STATE_SECRET_PREVIOUS', 'short', /at least 32 characters/],
   ['QMIG_AUTH_CACHE_SECONDS', '61', /between 0 and 60/],
+  ['QMIG_PEERS_DNS', 'http://rabbitmq-nodes', /must be a DNS name/],
 ];
 
 test('QMIG_STATE_SECRET is required', () => {
@@ -103,6 +107,12 @@ for (const [what, env, variable, message] of badTls) {
     });
   });
 }
+
+test('QMIG_PEERS and QMIG_PEERS_DNS exclude each other', () => {
+  assert.throws(() => loadConfig({ QMIG_PEERS: 'http://a:15680', QMIG_PEERS_DNS: 'rabbitmq-nodes' }), /QMIG_PEERS_DNS: set either/);
+  assert.equal(loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes.rabbitmq.svc.cluster.local' }).peersDns, 'rabbitmq-nodes.rabbitmq.svc.cluster.local');
+  assert.throws(() => loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('a.key') }), /QMIG_PEERS_DNS: cannot be used with QMIG_TLS_CERT_FILE/);
+});
 
 test('tar snapshots need a data directory', () => {
   assert.throws(() => loadConfig({ ...SECRET, QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);

@@ -9,6 +9,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { redactUrlCredentials, registerSecret } from '../redaction.js';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
+import nodeCron from 'node-cron';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -98,6 +99,14 @@ const optionalUrl: Parser<URL | undefined> = (raw, name) => (raw === '' ? undefi
 const urlList: Parser<URL[]> = (raw, name) =>
   raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => url('http:', 'https:')(s, name));
 
+const hostName: Parser<string | undefined> = (raw, name) => {
+  if (raw === '') return undefined;
+  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(raw)) {
+    throw new ConfigError(name, `must be a DNS name (letters, digits, '-' and '.'), got "${raw}"`);
+  }
+  return raw;
+};
+
 const readableFile: Parser<string | undefined> = (raw, name) => {
   if (raw === '') return undefined;
   try {
@@ -108,9 +117,11 @@ const readableFile: Parser<string | undefined> = (raw, name) => {
   return raw;
 };
 
+/** Validated by node-cron itself (the scheduler that runs it): field count AND field ranges. */
 const cron: Parser<string> = (raw, name) => {
   const fields = raw.trim().split(/\s+/);
   if (fields.length < 5 || fields.length > 6) throw new ConfigError(name, `must be a cron expression of 5 or 6 fields, got "${raw}"`);
+  if (!nodeCron.validate(raw.trim())) throw new ConfigError(name, `is not a valid cron expression (a field is out of range or malformed), got "${raw}"`);
   return raw.trim();
 };
 
@@ -133,6 +144,7 @@ export const VARIABLES = {
   shovelCertFile: variable('QMIG_SHOVEL_CERT_FILE', '', 'Client certificate the shovels present to an amqps transfer target (certfile in the shovel URI; same path on the broker nodes and the sidecar; empty: none).', readableFile),
   shovelKeyFile: variable('QMIG_SHOVEL_KEY_FILE', '', 'Private key of QMIG_SHOVEL_CERT_FILE (keyfile in the shovel URI).', readableFile),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
+  logFormat: variable('QMIG_LOG_FORMAT', 'json', 'json (one JSON object a line) or pretty (one human-readable line; `npm start` uses it). Secrets are redacted in both.', oneOf('json', 'pretty')),
   stateVhost: variable(
     'QMIG_STATE_VHOST',
     'qmig.state',
@@ -175,6 +187,12 @@ export const VARIABLES = {
     optionalUrl,
   ),
   peers: variable('QMIG_PEERS', '', 'Comma-separated URLs of the other sidecars of the cluster (for snapshots).', urlList),
+  peersDns: variable(
+    'QMIG_PEERS_DNS',
+    '',
+    "Instead of QMIG_PEERS: a DNS name resolving to every pod of the cluster (the headless Service, e.g. `<cluster>-nodes` with the cluster operator); the peers are its addresses other than this pod's, on QMIG_LISTEN_PORT, looked up at each snapshot.",
+    hostName,
+  ),
   snapshotMode: variable('QMIG_SNAPSHOT_MODE', 'none', 'none, tar or ebs.', oneOf('none', 'tar', 'ebs')),
   snapshotDataDir: variable('QMIG_SNAPSHOT_DATA_DIR', '', "The node's data directory (tar mode).", optionalText),
   snapshotDir: variable('QMIG_SNAPSHOT_DIR', '/var/lib/qmig/snapshots', 'Where tar snapshots are written.', text),
@@ -223,6 +241,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   refuseGuestOffLoopback(config);
   checkTlsPairs(config);
+  if (config.peersDns && config.peers.length > 0) {
+    throw new ConfigError('QMIG_PEERS_DNS', 'set either QMIG_PEERS or QMIG_PEERS_DNS, not both');
+  }
+  if (config.peersDns && config.tlsCertFile) {
+    // Discovered peers are addresses; an HTTPS peer is verified against the name it was issued to.
+    throw new ConfigError('QMIG_PEERS_DNS', 'cannot be used with QMIG_TLS_CERT_FILE: peers found by address cannot be verified against certificates issued to names; list the https:// peers by name in QMIG_PEERS');
+  }
   return config;
 }
 

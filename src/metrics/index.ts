@@ -8,6 +8,7 @@
 import type { LocalRoutes } from '../http/app.js';
 import type { Context } from '../context.js';
 import { instrumentBrokerClient } from './broker-instrumentation.js';
+import { buildInfoRegistry, qmigVersion } from './build-info.js';
 import { EngineObserver } from './engine-observer.js';
 import { collectProcessMetrics } from './metrics.js';
 import { checkResultsObserver, metricsRouter } from './router.js';
@@ -37,7 +38,12 @@ export function startMetrics(ctx: Context, options: MetricsOptions = {}): Sideca
     },
     localRoutes: (app, deps) => {
       const state = new StateCollector({ reader: deps.reader, live: ctx.live, transfers: options.transfers ?? null });
-      app.use(metricsRouter(state));
+      const buildInfo = buildInfoRegistry({
+        version: qmigVersion(),
+        node: ctx.nodeName,
+        clusterName: async () => String((await ctx.mgmt.overview()).cluster_name ?? ''),
+      });
+      app.use(metricsRouter(state, [buildInfo]));
     },
     stop: () => observer.stop(),
   };

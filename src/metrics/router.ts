@@ -6,13 +6,14 @@
  * POST /api/queue-migration/check/:vhost answer (one report, or one per vhost for `all`).
  */
 import { Router, type RequestHandler } from 'express';
+import type { Registry } from 'prom-client';
 import { exposition, recordCheckReport, type CheckReportLike } from './metrics.js';
 import type { StateCollector } from './state-collector.js';
 
-export function metricsRouter(state: StateCollector): Router {
+export function metricsRouter(state: StateCollector, extra: Registry[] = []): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {
-    const { contentType, body } = await exposition([state.registry]);
+    const { contentType, body } = await exposition([state.registry, ...extra]);
     res.setHeader('Cache-Control', 'no-store');
     res.type(contentType).send(body);
   });

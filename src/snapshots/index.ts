@@ -1,7 +1,7 @@
 /**
  * Snapshots of every node's data before any queue is touched (mode none | tar | ebs, from
  * QMIG_SNAPSHOT_MODE). Each sidecar snapshots its own node (tar-snapshot.ts, ebs-snapshot.ts);
- * the coordinating sidecar asks its peers (QMIG_PEERS) for theirs (peer-snapshots.ts), all in
+ * the coordinating sidecar asks its peers (QMIG_PEERS, or QMIG_PEERS_DNS: peer-discovery.ts) for theirs (peer-snapshots.ts), all in
  * parallel, and insists on one snapshot per running cluster node: a missing peer, a failed
  * snapshot or a node nobody answered for fails the whole step (the snapshots already taken are
  * removed again) with a SnapshotFailedError, before any queue is touched.
@@ -15,6 +15,7 @@ import { logger } from '../logging.js';
 import type { Snapshot } from '../state/records.js';
 import { EbsSnapshotter } from './ebs-snapshot.js';
 import type { NodeSnapshotActivity, NodeSnapshotter } from './node-snapshotter.js';
+import { discoverPeers } from './peer-discovery.js';
 import { PeerSidecars } from './peer-snapshots.js';
 import { TarSnapshotter } from './tar-snapshot.js';
 
@@ -61,7 +62,7 @@ export async function takeSnapshots(ctx: Context, migrationId: string): Promise<
   const local = localSnapshotter(ctx.config);
   if (!local) return [];
   const log = logger.child({ migration_id: migrationId });
-  const peers = new PeerSidecars(ctx.config);
+  const peers = new PeerSidecars(ctx.config, await discoverPeers(ctx.config));
   const nodes = (await ctx.mgmt.nodes()).filter((n) => n.running).map((n) => n.name);
   const outcomes = await Promise.all([
     settle(`this sidecar (${ctx.nodeName})`, local.take(ctx.nodeName, migrationId)),
@@ -74,7 +75,7 @@ export async function takeSnapshots(ctx: Context, migrationId: string): Promise<
   const missing = nodes.filter((n) => !counted.has(n));
   const twice = [...counted].filter(([, c]) => c > 1).map(([n]) => n);
   if (problems.length === 0 && missing.length > 0) {
-    problems.push(`no sidecar snapshotted node(s) ${missing.join(', ')}: list the sidecar of every node in QMIG_PEERS`);
+    problems.push(`no sidecar snapshotted node(s) ${missing.join(', ')}: list the sidecar of every node in QMIG_PEERS (or resolve them all with QMIG_PEERS_DNS)`);
   }
   if (twice.length > 0) problems.push(`node(s) ${twice.join(', ')} snapshotted by more than one sidecar: check QMIG_PEERS`);
   if (problems.length > 0) {
@@ -103,7 +104,7 @@ async function removeEverywhere(ctx: Context, snapshots: Snapshot[]): Promise<st
   const local = localSnapshotter(ctx.config);
   const mine = snapshots.filter((s) => s.node === ctx.nodeName);
   const others = snapshots.filter((s) => s.node !== ctx.nodeName);
-  const peers = new PeerSidecars(ctx.config);
+  const peers = new PeerSidecars(ctx.config, others.length > 0 ? await discoverPeers(ctx.config) : []);
   const removed: string[] = [];
   const errors: string[] = [];
   await Promise.all([
@@ -139,7 +140,8 @@ export interface ClusterSnapshotActivity {
 export async function snapshotActivity(ctx: Context): Promise<ClusterSnapshotActivity> {
   const local = localSnapshotter(ctx.config);
   if (!local) return { mode: 'none', nodes: [], errors: [] };
-  const peers = new PeerSidecars(ctx.config);
+  const discovery = await settle('peer discovery', discoverPeers(ctx.config));
+  const peers = new PeerSidecars(ctx.config, discovery.value ?? []);
   const outcomes = await Promise.all([
     settle(`this sidecar (${ctx.nodeName})`, local.activity(ctx.nodeName)),
     ...peers.urls.map((url) => settle(`peer ${url}`, peers.activity(url))),
@@ -147,6 +149,6 @@ export async function snapshotActivity(ctx: Context): Promise<ClusterSnapshotAct
   return {
     mode: ctx.config.snapshotMode,
     nodes: outcomes.filter((o) => o.value).map((o) => o.value as NodeSnapshotActivity),
-    errors: outcomes.filter((o) => o.error).map((o) => ({ source: o.source, error: o.error as string })),
+    errors: [discovery, ...outcomes].filter((o) => o.error).map((o) => ({ source: o.source, error: o.error as string })),
   };
 }

@@ -19,14 +19,19 @@ export class PeerSidecars {
   private readonly http: AxiosInstance;
   readonly urls: string[];
 
-  /** https:// peers are always verified (QMIG_PEER_CA_FILE, else QMIG_CA_FILE) and get the client certificate. */
-  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'peerCaFile' | 'clientCertFile' | 'clientKeyFile' | 'snapshotTimeoutSeconds'>) {
-    this.urls = config.peers.map((u) => u.href.replace(/\/+$/, ''));
+  /**
+   * `urls`: the peers to ask (discoverPeers in peer-discovery.ts); default the QMIG_PEERS list.
+   * https:// peers are always verified (QMIG_PEER_CA_FILE, else QMIG_CA_FILE) and get the client certificate.
+   */
+  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'peerCaFile' | 'clientCertFile' | 'clientKeyFile' | 'snapshotTimeoutSeconds'>, urls?: string[]) {
+    this.urls = urls ?? config.peers.map((u) => u.href.replace(/\/+$/, ''));
     this.http = axios.create({
       auth: { username: config.user, password: config.password },
       timeout: config.snapshotTimeoutSeconds * 1000,
       httpsAgent: new HttpsAgent(clientTlsOptions(peerTlsFiles(config))),
       headers: { 'content-type': 'application/json' },
+      // Straight to the peer sidecar, never through an environment HTTP_PROXY.
+      proxy: false,
       validateStatus: () => true,
     });
   }

@@ -3,7 +3,9 @@
  * sidecar, driven by headless Chromium (Debian's /usr/bin/chromium + playwright-core):
  * log in as guest, Admin → Queue Migration, choose the seeded vhost, run the compatibility check,
  * pick the queues and start a migration, watch the progress reach 100 %, find it in the history,
- * open its detail page, and see an API refusal shown as its readable reason.
+ * open its detail page, and see an API refusal shown as its readable reason; the plugin's deep
+ * links (#/queue-migration/status[/ID]), the history sorted by a column and paged, a vhost with
+ * nothing to migrate, the detail page titled with the migration's display name.
  * Screenshots go to test-output/ui-e2e-*.png.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
+import { migrationRecord, storeMigration } from '../support/migration-records.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
 import { classicQueue, waitSynchronised } from './migration-support.js';
@@ -369,6 +372,88 @@ test('interrupt with confirmation from the page; a transfer in the list and its 
   assert.match((await page.textContent('#qmig-detail')) ?? '', /ui test/);
   assert.ok(!((await page.textContent('#qmig-detail')) ?? '').includes(targetCluster.password + '@'), 'no credentials shown');
   await shot(page, '9-transfer');
+
+  assert.deepEqual(pageErrors, [], 'no JavaScript error on the page');
+});
+
+test("the plugin's deep links, history sorted and paged, nothing to migrate, the detail titled with the display name", { timeout: 300_000 }, async (t) => {
+  const sidecar = await startTestSidecar(t, { env: { QMIG_RELAXED_CHECKS_WARN_ONLY: 'true' } });
+  const vhost = await testVhost(t);
+  const empty = await testVhost(t);
+  // 22 finished migrations of 2025 (older than any other on the cluster), varied progress and status.
+  const statuses = ['completed', 'failed', 'interrupted', 'rollback_completed'] as const;
+  const stored = [];
+  for (let i = 0; i < 22; i++) {
+    const started = `2025-01-01 00:${String(i).padStart(2, '0')}:00`;
+    const status = statuses[i % statuses.length];
+    const completed = (i * 7) % 11;
+    stored.push(await storeMigration(t, sidecar.ctx, migrationRecord(vhost, sidecar.ctx.nodeName, { status, started_at: started, total_queues: 10, completed_queues: Math.min(completed, 10), skipped_queues: 0, failed_queues: 0 }), []));
+  }
+  const ours = new Set(stored.map((r) => r.id));
+  const oldest = stored[0];
+  const { page, pageErrors } = await openPage(t, sidecar.url);
+
+  // --- history: paged (20 a page), newest first ----------------------------------------------
+  const pager = '#qmig-history-pager';
+  await page.waitForSelector(pager);
+  const pages = Number(await page.getAttribute(pager, 'data-pages'));
+  assert.ok(pages >= 2, `at least 22 migrations give 2 pages (got ${pages})`);
+  assert.equal(await page.$$eval('#qmig-history-table tbody tr', (rows) => rows.length), 20);
+  assert.equal(await page.$(`#qmig-history-table tr[data-id="${oldest.id}"]`), null, 'the oldest migration is not on the first page');
+  for (let p = 1; p < pages; p++) {
+    await page.click(`${pager} button.qmig-page-next`);
+    await page.waitForSelector(`${pager}[data-page="${p + 1}"]`);
+  }
+  await page.waitForSelector(`#qmig-history-table tr[data-id="${oldest.id}"]`);
+  assert.match((await page.textContent(pager)) ?? '', new RegExp(`Page ${pages} of ${pages}`));
+  await shot(page, '10-history-last-page');
+
+  // --- sorted by a column: click its header; again: the other way ------------------------------
+  const column = async (selector: string) =>
+    page.$$eval('#qmig-history-table tbody tr', (rows, sel) => rows.map((r) => ({ id: r.getAttribute('data-id')!, v: r.querySelector(sel as string)?.getAttribute('data-pct') ?? r.children[5].textContent!.trim() })), selector);
+  await page.click('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]');
+  await page.waitForSelector(`${pager}[data-page="1"]`);
+  let rows = await column('.qmig-progress');
+  const pct = rows.map((r) => Number(r.v));
+  assert.deepEqual(pct, [...pct].sort((a, b) => b - a), `highest progress first: ${pct.join(',')}`);
+  assert.match((await page.textContent('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]')) ?? '', /▼/);
+  await page.click('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]');
+  await page.waitForFunction(() => /▲/.test(document.querySelector('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]')?.textContent ?? ''));
+  rows = await column('.qmig-progress');
+  const asc = rows.map((r) => Number(r.v));
+  assert.deepEqual(asc, [...asc].sort((a, b) => a - b), `lowest progress first: ${asc.join(',')}`);
+  await page.click('#qmig-history-table a.qmig-sort[data-sort=started_at]');
+  await page.click('#qmig-history-table a.qmig-sort[data-sort=started_at]'); // oldest first
+  await page.waitForFunction(() => /▲/.test(document.querySelector('#qmig-history-table a.qmig-sort[data-sort=started_at]')?.textContent ?? ''));
+  rows = await column('.none');
+  assert.equal(rows[0].id, oldest.id, 'oldest first');
+  assert.deepEqual(rows.filter((r) => ours.has(r.id)).map((r) => r.v), stored.slice(0, rows.filter((r) => ours.has(r.id)).length).map((r) => r.started_at));
+  await shot(page, '11-history-sorted');
+
+  // --- nothing to migrate: grey, Start disabled; the API answer stays the plugin's ------------
+  await page.waitForSelector(`#qmig-vhost option[value="${empty}"]`, { state: 'attached' });
+  await page.selectOption('#qmig-vhost', empty);
+  await page.waitForSelector('#qmig-start-note .qmig-nothing');
+  assert.equal(await page.isDisabled('#qmig-start-button'), true, 'Start is disabled');
+  await page.click('#qmig-check-button');
+  await page.waitForSelector('#qmig-check-ready');
+  assert.equal((await page.textContent('#qmig-check-ready'))?.trim(), 'nothing to migrate');
+  const answer = (await (await sidecar.api(`/api/queue-migration/check/${encodeURIComponent(empty)}`, { method: 'POST' })).json()) as { queue_checks: { summary: { total_queues: number } } };
+  assertSchema('check-response', answer);
+  assert.equal(answer.queue_checks.summary.total_queues, 0);
+  await shot(page, '12-nothing-to-migrate');
+
+  // --- the plugin's deep links -----------------------------------------------------------------
+  const target = stored[5];
+  await page.goto(`${sidecar.url}/#/queue-migration/status/${encodeURIComponent(target.id)}`);
+  await page.waitForSelector(`#qmig-page[data-page=migration] #qmig-detail .qmig-migration[data-id="${target.id}"]`);
+  assert.equal((await page.textContent('#qmig-title'))?.trim(), `Queue Migration: ${target.display_id}`, 'the title is the display name');
+  await shot(page, '13-deep-link-detail');
+  await page.goto(`${sidecar.url}/#/queue-migration/status`);
+  await page.waitForSelector('#qmig-page[data-page=main]');
+  assert.match(page.url(), /#\/queue-migration\/status$/);
+  await page.goto(`${sidecar.url}/#/queue-migration/migration/${encodeURIComponent(target.id)}`);
+  await page.waitForFunction((name) => document.getElementById('qmig-title')?.textContent === `Queue Migration: ${name}`, target.display_id);
 
   assert.deepEqual(pageErrors, [], 'no JavaScript error on the page');
 });

@@ -23,6 +23,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { loadConfig, VARIABLES } from '../../src/config/config.js';
+import { strictValidateWith, type KindEntry, type Obj } from '../support/k8s-validate.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const K8S_DIR = join(ROOT, 'deploy', 'kubernetes');
@@ -32,11 +33,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   dependencies: Record<string, string>;
 };
 
-type Obj = Record<string, any>;
-
 // --- Kubernetes schemas ---------------------------------------------------------------------
 
-const KINDS: Record<string, { model: new (data: any) => { validate(): void }; dts: string }> = {
+const KINDS: Record<string, KindEntry> = {
   'apps/v1/StatefulSet': { model: StatefulSet, dts: join(MODELS, 'apps', 'v1', 'StatefulSet.d.ts') },
   'v1/Service': { model: Service, dts: join(MODELS, 'v1', 'Service.d.ts') },
   'v1/Secret': { model: Secret, dts: join(MODELS, 'v1', 'Secret.d.ts') },
@@ -47,73 +46,10 @@ function kindKey(doc: Obj): string {
   return `${doc.apiVersion}/${doc.kind}`;
 }
 
-/** Throws (with the schema's message) when the document does not validate. */
-function schemaValidate(doc: Obj): void {
+function strictValidate(doc: Obj): void {
   const entry = KINDS[kindKey(doc)];
   if (!entry) throw new Error(`no model for ${kindKey(doc)}: add it to KINDS`);
-  new entry.model(structuredClone(doc)).validate();
-}
-
-interface Field {
-  /** Path of the .d.ts describing the field's object type, when it is a named object type. */
-  dts?: string;
-  array: boolean;
-}
-
-const interfaceCache = new Map<string, Map<string, Field> | null>();
-
-/**
- * Field names of the first interface declared in a kubernetes-models .d.ts, each with the file
- * of its own object type when it has one. Type aliases (IntOrString, Quantity, Time) and inline
- * object types are leaves: their keys are not checked.
- */
-function interfaceFields(dts: string): Map<string, Field> | null {
-  if (interfaceCache.has(dts)) return interfaceCache.get(dts)!;
-  const text = readFileSync(dts, 'utf8');
-  const imports = new Map<string, string>();
-  for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
-    const spec = m[2];
-    const file = spec.startsWith('.') ? resolve(dirname(dts), `${spec}.d.ts`) : join(ROOT, 'node_modules', `${spec}.d.ts`);
-    imports.set(m[1], file);
-  }
-  const body = /^export interface I\w+(?: extends [\w, ]+)? \{\n([\s\S]*?)^\}/m.exec(text);
-  if (!body) {
-    interfaceCache.set(dts, null);
-    return null;
-  }
-  const fields = new Map<string, Field>();
-  for (const m of body[1].matchAll(/^ {4}"([^"]+)"\??: (.*)$/gm)) {
-    const type = m[2].replace(/;$/, '');
-    const named = /^(Array<)?(IIoK8s\w+)>?$/.exec(type);
-    const file = named ? imports.get(named[2]) : undefined;
-    fields.set(m[1], { dts: file && existsSync(file) ? file : undefined, array: Boolean(named?.[1]) });
-  }
-  interfaceCache.set(dts, fields);
-  return fields;
-}
-
-/** Every key of `value` that its Kubernetes type does not have, as JSON-pointer-like paths. */
-function unknownFields(value: unknown, dts: string, path = ''): string[] {
-  const fields = interfaceFields(dts);
-  if (!fields || !value || typeof value !== 'object' || Array.isArray(value)) return [];
-  const out: string[] = [];
-  for (const [key, child] of Object.entries(value)) {
-    const field = fields.get(key);
-    if (!field) {
-      out.push(`${path}/${key}`);
-      continue;
-    }
-    if (!field.dts) continue;
-    if (field.array && Array.isArray(child)) child.forEach((c, i) => out.push(...unknownFields(c, field.dts!, `${path}/${key}/${i}`)));
-    else out.push(...unknownFields(child, field.dts, `${path}/${key}`));
-  }
-  return out;
-}
-
-function strictValidate(doc: Obj): void {
-  schemaValidate(doc);
-  const unknown = unknownFields(doc, KINDS[kindKey(doc)].dts);
-  if (unknown.length > 0) throw new Error(`${doc.kind} ${doc.metadata?.name}: unknown field(s) ${unknown.join(', ')}`);
+  strictValidateWith(entry, doc);
 }
 
 function loadK8sDocs(): Array<{ file: string; doc: Obj }> {
@@ -433,6 +369,30 @@ test('Dockerfile: multi-stage, ENTRYPOINT+CMD = `qmig serve`, non-root, HEALTHCH
   assert.match(dockerfileProblems(text.replace(/^CMD .*$/m, 'CMD ["start"]')).join(), /CMD \["start"\]/);
   assert.match(dockerfileProblems(text.replace(/^ENTRYPOINT .*$/m, 'ENTRYPOINT ["node", "dist/main.js"]')).join(), /ENTRYPOINT/);
   assert.match(dockerfileProblems(text.replace(/^HEALTHCHECK[\s\S]*?\n(?=\S)/m, '')).join(), /HEALTHCHECK/);
+});
+
+/** The image's Node.js major (ARG NODE_IMAGE=node:<major>-…) and whether `qmig` is linked onto the PATH. */
+function runtimeFacts(text: string): { nodeMajor: number; qmigOnPath: boolean } {
+  const image = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(text);
+  const onPath = parseDockerfile(text).some((i) => i.op === 'RUN' && new RegExp(`ln -s /app/${pkg.bin.qmig.replace(/\./g, '\\.')} /usr/(local/)?bin/qmig\\b`).test(i.args) && /chmod \d*7\d* /.test(i.args));
+  return { nodeMajor: image ? Number(image[1]) : 0, qmigOnPath: onPath };
+}
+
+test('Dockerfile: a current Node.js LTS (even major >= 26, Active LTS since 2026-10) and `qmig` on the PATH', () => {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const facts = runtimeFacts(text);
+  assert.ok(facts.nodeMajor >= 26 && facts.nodeMajor % 2 === 0, `node ${facts.nodeMajor}`);
+  assert.equal(facts.qmigOnPath, true);
+  // package.json "engines" stays honest: the lowest version the suite runs on here is allowed.
+  const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const min = /^>=(\d+)\.(\d+)/.exec(engines);
+  assert.ok(min, engines);
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  assert.ok(major > Number(min[1]) || (major === Number(min[1]) && minor >= Number(min[2])), `this Node ${process.versions.node} satisfies engines ${engines}`);
+  assert.ok(facts.nodeMajor >= Number(min[1]), 'the image satisfies engines');
+  // Broken copies.
+  assert.equal(runtimeFacts(text.replace(/^ARG NODE_IMAGE=.*$/m, 'ARG NODE_IMAGE=node:20-bookworm-slim')).nodeMajor, 20);
+  assert.equal(runtimeFacts(text.replace(/ln -s \S+ \/usr\/local\/bin\/qmig/, 'true')).qmigOnPath, false);
 });
 
 test('`serve` is a real subcommand of the qmig binary the image runs', async () => {

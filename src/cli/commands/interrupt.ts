@@ -5,16 +5,17 @@
 import { printJson, println } from '../output.js';
 import { EXIT } from '../exit-codes.js';
 import { remoteCommand } from '../remote-command.js';
+import { resolveMigrationHandle } from '../handles.js';
 
 export const interruptCommand = remoteCommand({
   name: 'interrupt',
   summary: 'interrupt a running migration (queues in flight finish, the rest are skipped)',
-  synopsis: 'ID',
+  synopsis: 'ID | latest | PREFIX',
   description: 'Interrupts a running migration (POST /api/queue-migration/interrupt/:id).\nFollow its end with `qmig watch ID`.',
   options: {},
   positionals: { names: ['ID'], required: 1 },
   async run(ctx) {
-    const id = ctx.positionals[0];
+    const id = await resolveMigrationHandle(ctx, ctx.positionals[0]);
     const res = await ctx.client().post<{ interrupted: true; migration_id: string }>(`/interrupt/${encodeURIComponent(id)}`);
     if (res.status !== 200) return ctx.fail(res);
     if (ctx.json) printJson(ctx.io.stdout, res.body);

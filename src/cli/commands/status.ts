@@ -5,7 +5,9 @@
 import type { StatusDetail, StatusList } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
 import { printable, printJson, println, table, type OutStream } from '../output.js';
+import { colorStatus, formatTime } from '../presentation.js';
 import { remoteCommand } from '../remote-command.js';
+import { resolveMigrationHandle } from '../handles.js';
 
 export function renderStatusList(out: OutStream, list: StatusList): void {
   println(out, `migrations: ${list.status === 'in_progress' ? 'one in progress' : 'none running'}`);
@@ -18,12 +20,12 @@ export function renderStatusList(out: OutStream, list: StatusList): void {
     table(
       ['STATUS', 'PROGRESS', 'QUEUES', 'VHOST', 'STARTED', 'COMPLETED', 'ID'],
       list.migrations.map((m) => [
-        m.status,
+        colorStatus(m.status),
         `${m.progress_percentage}%`,
         `${m.completed_queues}/${m.total_queues}${m.skipped_queues ? ` (${m.skipped_queues} skipped)` : ''}`,
         printable(m.vhost),
-        m.started_at,
-        m.completed_at,
+        formatTime(m.started_at),
+        formatTime(m.completed_at),
         m.id,
       ]),
     ),
@@ -37,10 +39,10 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
     ['display id', printable(m.display_id)],
     ['vhost', printable(m.vhost)],
     ['node', m.node],
-    ['status', m.status],
+    ['status', colorStatus(m.status)],
     ['progress', `${m.progress_percentage}% (${m.completed_queues}/${m.total_queues} queues, ${m.skipped_queues} skipped${m.failed_queues ? `, ${m.failed_queues} failed` : ''})`],
-    ['started', m.started_at],
-    ['completed', m.completed_at],
+    ['started', formatTime(m.started_at)],
+    ['completed', formatTime(m.completed_at)],
     ['skip unsuitable', String(m.skip_unsuitable_queues)],
     ['tolerance', m.tolerance === null ? 'exact' : `${m.tolerance}%`],
     ['error', m.error === null ? null : printable(m.error)],
@@ -58,11 +60,11 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
       ['QUEUE', 'STATUS', 'MESSAGES', 'PROGRESS', 'STARTED', 'COMPLETED', 'ERROR'],
       detail.queues.map((q) => [
         printable(q.resource.name),
-        q.status,
+        colorStatus(q.status),
         `${q.migrated_messages}/${q.total_messages}`,
         `${q.progress_percentage}%`,
-        q.started_at,
-        q.completed_at,
+        formatTime(q.started_at),
+        formatTime(q.completed_at),
         q.error === null ? '' : printable(q.error),
       ]),
     ),
@@ -72,8 +74,8 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
 export const statusCommand = remoteCommand({
   name: 'status',
   summary: 'list the migrations, or show one with its queues',
-  synopsis: '[ID]',
-  description: 'Without ID: every migration, newest first (GET /api/queue-migration/status).\nWith ID: that migration and each of its queues (GET /api/queue-migration/status/:id).',
+  synopsis: '[ID | latest | PREFIX]',
+  description: 'Without ID: every migration, newest first (GET /api/queue-migration/status).\nWith ID: that migration and each of its queues (GET /api/queue-migration/status/:id);\n`latest` is the most recent migration, a unique prefix of an id (or display id) names it too.',
   options: {},
   positionals: { names: ['ID'], required: 0 },
   async run(ctx) {
@@ -85,7 +87,7 @@ export const statusCommand = remoteCommand({
       else renderStatusList(ctx.io.stdout, res.body);
       return EXIT.ok;
     }
-    const res = await ctx.client().get<StatusDetail>(`/status/${encodeURIComponent(id)}`);
+    const res = await ctx.client().get<StatusDetail>(`/status/${encodeURIComponent(await resolveMigrationHandle(ctx, id))}`);
     if (res.status !== 200) return ctx.fail(res);
     if (ctx.json) printJson(ctx.io.stdout, res.body);
     else renderStatusDetail(ctx.io.stdout, res.body);

@@ -10,6 +10,7 @@ import { follow } from '../follow.js';
 import { printable, println } from '../output.js';
 import type { ProgressFrame } from '../progress-view.js';
 import { remoteCommand, type RemoteContext } from '../remote-command.js';
+import { resolveMigrationHandle } from '../handles.js';
 
 export function migrationFrame(detail: StatusDetail): ProgressFrame {
   const m = detail.migration;
@@ -52,12 +53,12 @@ export async function watchMigration(ctx: RemoteContext, id: string, everyMs: nu
 export const watchCommand = remoteCommand({
   name: 'watch',
   summary: 'follow a migration to its end: exit 0 completed, 1 failed/interrupted/rollback_pending',
-  synopsis: 'ID [--interval SECONDS]',
+  synopsis: 'ID|latest|PREFIX [--interval SECONDS]',
   description: 'Follows a migration (GET /api/queue-migration/status/:id) until it is no longer pending or in progress:\nprogress bars per queue on a terminal, plain lines otherwise. Ctrl-C stops watching, not the migration.',
   options: INTERVAL_OPTION,
   positionals: { names: ['ID'], required: 1 },
   async run(ctx) {
     const every = intervalMs(ctx);
-    return watchMigration(ctx, ctx.positionals[0], every);
+    return watchMigration(ctx, await resolveMigrationHandle(ctx, ctx.positionals[0]), every);
   },
 });

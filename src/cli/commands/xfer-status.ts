@@ -2,6 +2,7 @@
  * `qmig xfer-status [ID]`: the transfers (GET /xfer), or one transfer with its queues
  * (GET /xfer/:id). Exit 0 when the sidecar answered, 1 for an unknown id.
  */
+import { formatTime } from '../presentation.js';
 import type { TransferView } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
 import { printable, printJson, println, table, type OutStream } from '../output.js';
@@ -36,7 +37,7 @@ export function renderTransferList(out: OutStream, transfers: TransferView[]): v
     out,
     table(
       ['STATUS', 'QUEUES', 'MESSAGES', 'VHOST', 'TARGET', 'STARTED', 'ID'],
-      transfers.map((t) => [t.status, `${t.completed_queues}/${t.total_queues}`, `${t.moved_messages}/${t.expected_messages}`, printable(t.vhost), printable(t.target), t.started_at, t.id]),
+      transfers.map((t) => [t.status, `${t.completed_queues}/${t.total_queues}`, `${t.moved_messages}/${t.expected_messages}`, printable(t.vhost), printable(t.target), formatTime(t.started_at), t.id]),
     ),
   );
 }
@@ -52,8 +53,8 @@ export function renderTransfer(out: OutStream, t: TransferView): void {
     ['who', printable(t.who)],
     ['queues', `${t.completed_queues}/${t.total_queues} done, ${t.failed_queues} failed, ${t.cancelled_queues} cancelled, ${t.skipped_queues} skipped`],
     ['messages', `${t.moved_messages}/${t.expected_messages} moved`],
-    ['started', t.started_at],
-    ['completed', t.completed_at],
+    ['started', formatTime(t.started_at)],
+    ['completed', formatTime(t.completed_at)],
     ['error', t.error === null ? null : printable(t.error)],
   ];
   for (const [k, v] of lines) println(out, `${(k + ':').padEnd(11)}${v ?? '-'}`);

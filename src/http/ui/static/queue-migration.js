@@ -9,12 +9,16 @@
 //                                        migration (live), migration history, transfers
 //   #/queue-migration/migration/:id      one migration: record, snapshots, queues (live)
 //   #/queue-migration/transfer/:id       one transfer: record, queues (live)
+// The plugin's own addresses land on the same pages, so its bookmarks and links keep working:
+//   #/queue-migration/status             = #/queue-migration
+//   #/queue-migration/status/:id         = #/queue-migration/migration/:id
 // Live parts are refreshed every QMIG_POLL_MS while the page is shown (own timer, stopped as soon
 // as the page is left); the UI's own refresh timer does not touch them (no .updatable sections).
 
 var QMIG_POLL_MS = 2000;
 var QMIG_MAX_QUEUE_ROWS = 200;
 var QMIG_ACTIVE = ['pending', 'in_progress'];
+var QMIG_HISTORY_PAGE_SIZE = 20;
 
 var qmig_state = {
     page: null,          // 'main' | 'migration' | 'transfer'
@@ -25,6 +29,9 @@ var qmig_state = {
     latest_id: null,     // migration shown in the "Migration" section of the main page
     busy: {},            // requests in flight, by purpose (no pile-up when the broker is slow)
     history: [],         // the migrations list last read
+    history_sort: null,  // column the history is sorted by (null: the API's order, newest first)
+    history_reverse: false,
+    history_page: 1,
     queues: [],          // eligible queues of the chosen vhost (start form)
     queues_vhost: null,
     checked: Object.create(null) // queue names ticked in the start form (no prototype: any name is a key)
@@ -45,17 +52,23 @@ HELP['qmig-help-allow-ttl'] =
 HELP['qmig-help-default-queue-type'] =
     'Default queue type of the vhost to set once the migration has completed. On RabbitMQ 3.10 it can only be set when a vhost is created: the outcome is recorded in the migration notes.';
 
+function qmig_show_main() {
+    qmig_state.page = 'main';
+    qmig_state.id = null;
+    render({}, 'queue-migration', '#/queue-migration');
+}
+
+function qmig_show_migration(id) {
+    qmig_state.page = 'migration';
+    qmig_state.id = id;
+    render({}, 'queue-migration-migration', '#/queue-migration');
+}
+
 dispatcher_add(function(sammy) {
-    sammy.get('#/queue-migration', function() {
-        qmig_state.page = 'main';
-        qmig_state.id = null;
-        render({}, 'queue-migration', '#/queue-migration');
-    });
-    sammy.get('#/queue-migration/migration/:id', function() {
-        qmig_state.page = 'migration';
-        qmig_state.id = this.params['id'];
-        render({}, 'queue-migration-migration', '#/queue-migration');
-    });
+    sammy.get('#/queue-migration', qmig_show_main);
+    sammy.get('#/queue-migration/status', qmig_show_main);
+    sammy.get('#/queue-migration/migration/:id', function() { qmig_show_migration(this.params['id']); });
+    sammy.get('#/queue-migration/status/:id', function() { qmig_show_migration(this.params['id']); });
     sammy.get('#/queue-migration/transfer/:id', function() {
         qmig_state.page = 'transfer';
         qmig_state.id = this.params['id'];
@@ -279,6 +292,7 @@ function qmig_load_queues() {
         qmig_state.queues = eligible;
         qmig_state.queues_vhost = vhost;
         qmig_set('qmig-queue-list', format('queue-migration-queues', {queues: eligible, others: others, checked: qmig_state.checked, filter: ''}));
+        qmig_show_nothing_to_migrate(eligible.length == 0);
     }, function(msg) {
         qmig_set('qmig-queue-list', '<p class="warning">Cannot list the queues: ' + fmt_escape_html(msg) + '</p>');
     });
@@ -315,7 +329,9 @@ function qmig_run_check() {
     qmig_set('qmig-check-result', '<p><i>Checking ' + fmt_escape_html(vhost) + '...</i></p>');
     qmig_request('POST', '/queue-migration/check/' + esc(vhost), {skip_unsuitable_queues: skip}, function(report) {
         button.disabled = false;
-        qmig_set('qmig-check-result', format('queue-migration-check', {report: report}));
+        var nothing = qmig_nothing_to_migrate(report);
+        qmig_set('qmig-check-result', format('queue-migration-check', {report: report, nothing_to_migrate: nothing}));
+        if (nothing) qmig_show_nothing_to_migrate(true);
     }, function(msg) {
         button.disabled = false;
         qmig_set('qmig-check-result', '<p class="warning">Check failed: ' + fmt_escape_html(msg) + '</p>');
@@ -441,8 +457,75 @@ function qmig_refresh_main(all) {
     }
 }
 
+// --- history: sorted by a column (click its header; again: reversed), in pages ---------------------
+
+var QMIG_HISTORY_COLUMNS = {
+    display_id: function(m) { return String(m.display_id); },
+    vhost: function(m) { return String(m.vhost); },
+    status: function(m) { return String(m.status); },
+    progress_percentage: function(m) { return Number(m.progress_percentage) || 0; },
+    started_at: function(m) { return m.started_at || ''; },
+    completed_at: function(m) { return m.completed_at || ''; }
+};
+
+// The migrations in the chosen order (stable: equal keys keep the API's newest-first order).
+function qmig_sorted_history(migrations, column, reverse) {
+    var key = QMIG_HISTORY_COLUMNS[column];
+    var indexed = migrations.map(function(m, i) { return [m, i]; });
+    if (key) {
+        indexed.sort(function(a, b) {
+            var ka = key(a[0]), kb = key(b[0]);
+            var c = ka < kb ? -1 : (ka > kb ? 1 : 0);
+            return (reverse ? -c : c) || a[1] - b[1];
+        });
+    }
+    return indexed.map(function(x) { return x[0]; });
+}
+
+function qmig_sort_history(column) {
+    if (qmig_state.history_sort === column) qmig_state.history_reverse = !qmig_state.history_reverse;
+    else {
+        qmig_state.history_sort = column;
+        // Times and progress read best newest/highest first; names A to Z.
+        qmig_state.history_reverse = column == 'started_at' || column == 'completed_at' || column == 'progress_percentage';
+    }
+    qmig_state.history_page = 1;
+    qmig_render_history();
+}
+
+function qmig_history_page(page) {
+    qmig_state.history_page = page;
+    qmig_render_history();
+}
+
+// A sortable column header: the UI's own sort arrow look.
+function qmig_fmt_sort_header(label, column) {
+    var arrow = qmig_state.history_sort === column ? '<span class="arrow">' + (qmig_state.history_reverse ? '&#9660; ' : '&#9650; ') + '</span>' : '';
+    return '<a class="qmig-sort" href="javascript:void(0)" data-sort="' + column + '" onclick="qmig_sort_history(\'' + column + '\')">' + arrow + fmt_escape_html(label) + '</a>';
+}
+
 function qmig_render_history() {
-    qmig_set('qmig-history', format('queue-migration-history', {migrations: qmig_state.history || []}));
+    var all = qmig_sorted_history(qmig_state.history || [], qmig_state.history_sort, qmig_state.history_reverse);
+    var pages = Math.max(1, Math.ceil(all.length / QMIG_HISTORY_PAGE_SIZE));
+    var page = Math.min(Math.max(1, qmig_state.history_page), pages);
+    qmig_state.history_page = page;
+    qmig_set('qmig-history', format('queue-migration-history', {
+        migrations: all.slice((page - 1) * QMIG_HISTORY_PAGE_SIZE, page * QMIG_HISTORY_PAGE_SIZE),
+        total: all.length, page: page, pages: pages
+    }));
+}
+
+// --- "nothing to migrate": a vhost without mirrored classic queues is not "not ready" ------------
+
+// The check found no mirrored classic queue at all (the API answer stays the plugin's).
+function qmig_nothing_to_migrate(report) {
+    return !!report && !!report.queue_checks && report.queue_checks.summary.total_queues === 0;
+}
+
+function qmig_show_nothing_to_migrate(nothing) {
+    var button = document.getElementById('qmig-start-button');
+    if (button) button.disabled = nothing;
+    qmig_set('qmig-start-note', nothing ? '<p class="qmig-nothing">Nothing to migrate: this virtual host has no mirrored classic queue.</p>' : '');
 }
 
 function qmig_load_shown(id) {
@@ -473,6 +556,8 @@ function qmig_refresh_migration() {
     qmig_once('detail', function(done) {
         qmig_request('GET', '/queue-migration/status/' + esc(id), null, function(detail) {
             done();
+            var title = document.getElementById('qmig-title');
+            if (title) title.textContent = 'Queue Migration: ' + detail.migration.display_id;
             qmig_set('qmig-detail', format('queue-migration-progress', {detail: detail, compact: false}));
         }, function(msg, status) {
             done();
@@ -510,6 +595,9 @@ function qmig_refresh_transfer() {
         'table.qmig-facts th { text-align: right; padding-right: 10px; }' +
         'div.qmig-actions button { display: inline-block; margin: 10px 10px 0 0; }' +
         'p.qmig-note { margin: 3px 0; }' +
+        'a.qmig-sort { cursor: pointer; }' +
+        'p.qmig-pager button { margin: 0 10px; }' +
+        'p.qmig-nothing { color: #666; font-style: italic; }' +
         'h3.qmig-overall { margin-top: 10px; }';
     var style = document.createElement('style');
     style.id = 'qmig-style';

@@ -69,6 +69,7 @@ writeFileSync(f('broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERT
 
 test('TLS files load: listener pair with client CA, client pair, peer and shovel CAs', () => {
   const c = loadConfig({
+    ...SECRET,
     QMIG_TLS_CERT_FILE: f('a.pem'),
     QMIG_TLS_KEY_FILE: f('a.key'),
     QMIG_TLS_CLIENT_CA_FILE: f('b.pem'),
@@ -80,7 +81,7 @@ test('TLS files load: listener pair with client CA, client pair, peer and shovel
   assert.equal(c.tlsCertFile, f('a.pem'));
   assert.equal(c.tlsClientCaFile, f('b.pem'));
   assert.equal(c.clientKeyFile, f('b.key'));
-  const plain = loadConfig({});
+  const plain = loadConfig(SECRET);
   assert.equal(plain.tlsCertFile, undefined, 'plain HTTP by default');
   assert.equal(plain.shovelCaFile, undefined);
 });
@@ -98,7 +99,7 @@ const badTls: Array<[string, Record<string, string>, string, RegExp]> = [
 
 for (const [what, env, variable, message] of badTls) {
   test(`TLS: ${what} fails naming ${variable}`, () => {
-    assert.throws(() => loadConfig(env), (err: unknown) => {
+    assert.throws(() => loadConfig({ ...SECRET, ...env }), (err: unknown) => {
       assert.ok(err instanceof ConfigError, String(err));
       assert.equal(err.variable, variable);
       assert.match(err.message, message);
@@ -109,9 +110,9 @@ for (const [what, env, variable, message] of badTls) {
 }
 
 test('QMIG_PEERS and QMIG_PEERS_DNS exclude each other', () => {
-  assert.throws(() => loadConfig({ QMIG_PEERS: 'http://a:15680', QMIG_PEERS_DNS: 'rabbitmq-nodes' }), /QMIG_PEERS_DNS: set either/);
-  assert.equal(loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes.rabbitmq.svc.cluster.local' }).peersDns, 'rabbitmq-nodes.rabbitmq.svc.cluster.local');
-  assert.throws(() => loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('a.key') }), /QMIG_PEERS_DNS: cannot be used with QMIG_TLS_CERT_FILE/);
+  assert.throws(() => loadConfig({ ...SECRET, QMIG_PEERS: 'http://a:15680', QMIG_PEERS_DNS: 'rabbitmq-nodes' }), /QMIG_PEERS_DNS: set either/);
+  assert.equal(loadConfig({ ...SECRET, QMIG_PEERS_DNS: 'rabbitmq-nodes.rabbitmq.svc.cluster.local' }).peersDns, 'rabbitmq-nodes.rabbitmq.svc.cluster.local');
+  assert.throws(() => loadConfig({ ...SECRET, QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('a.key') }), /QMIG_PEERS_DNS: cannot be used with QMIG_TLS_CERT_FILE/);
 });
 
 test('tar snapshots need a data directory', () => {

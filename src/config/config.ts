@@ -231,7 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       out[key] = v.parse(raw, v.name);
     } catch (err) {
       // A secret's value is never part of an error (qmig config --check prints them).
-      if (v.secret && err instanceof ConfigError) throw new ConfigError(v.name, 'is invalid (its value is not shown)');
+      if (v.secret && err instanceof ConfigError && raw !== '' && err.message.includes(raw)) throw new ConfigError(v.name, 'is invalid (its value is not shown)');
       throw err;
     }
   }

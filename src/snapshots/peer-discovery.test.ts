@@ -18,19 +18,19 @@ const fake = (answers: Record<string, string[]>, local: string[]): AddressResolv
 });
 
 test('the peers are the headless Service addresses other than this pod, on the sidecar port', async () => {
-  const config = loadConfig({ QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_LISTEN_PORT: '15680' });
+  const config = loadConfig({ QMIG_STATE_SECRET: 's'.repeat(32), QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_LISTEN_PORT: '15680' });
   const resolver = fake({ 'rabbitmq-nodes': ['10.0.2.7', '10.0.1.5', '10.0.0.9', '10.0.1.5', 'fd00::3'] }, ['127.0.0.1', '10.0.1.5']);
   assert.deepEqual(await discoverPeers(config, resolver), ['http://10.0.0.9:15680', 'http://10.0.2.7:15680', 'http://[fd00::3]:15680']);
 });
 
 test('without QMIG_PEERS_DNS the QMIG_PEERS list is used as is (no lookup)', async () => {
-  const config = loadConfig({ QMIG_PEERS: 'http://a:15680/,http://b:15680' });
+  const config = loadConfig({ QMIG_STATE_SECRET: 's'.repeat(32), QMIG_PEERS: 'http://a:15680/,http://b:15680' });
   const resolver = fake({}, []);
   assert.deepEqual(await discoverPeers(config, resolver), ['http://a:15680', 'http://b:15680']);
 });
 
 test('a name that does not resolve fails the snapshot step, naming the variable and the name', async () => {
-  const config = loadConfig({ QMIG_PEERS_DNS: 'no-such-service' });
+  const config = loadConfig({ QMIG_STATE_SECRET: 's'.repeat(32), QMIG_PEERS_DNS: 'no-such-service' });
   await assert.rejects(discoverPeers(config, fake({}, [])), (err: unknown) => {
     assert.ok(err instanceof SnapshotFailedError);
     assert.match((err as Error).message, /QMIG_PEERS_DNS "no-such-service": ENOTFOUND/);
@@ -41,7 +41,7 @@ test('a name that does not resolve fails the snapshot step, naming the variable 
 test('real lookup: localhost resolves through getaddrinfo; as this host it is never its own peer', async () => {
   const addresses = await systemResolver.resolveAll('localhost');
   assert.ok(addresses.includes('127.0.0.1') || addresses.includes('::1'), `localhost resolved to ${addresses.join(', ')}`);
-  const config = loadConfig({ QMIG_PEERS_DNS: 'localhost', QMIG_LISTEN_PORT: '15999' });
+  const config = loadConfig({ QMIG_STATE_SECRET: 's'.repeat(32), QMIG_PEERS_DNS: 'localhost', QMIG_LISTEN_PORT: '15999' });
   // The loopback addresses are this host's own: no peer.
   assert.deepEqual(await discoverPeers(config), []);
   // Seen from another pod (none of these addresses local), every address is a peer.

@@ -47,10 +47,10 @@ const validateRabbitmqCluster = crdValidator(crdSchema);
 const [rmq] = yamlDocs('deploy/operator/rabbitmqcluster.yaml');
 const operatorSidecar = (doc: Obj): Obj => doc.spec.override.statefulSet.spec.template.spec.containers.find((c: Obj) => c.name === 'qmig');
 
-/** The QMIG_* environment of a container; secret references become a placeholder value. */
+/** The QMIG_* environment of a container; secret references become a placeholder value (long enough for QMIG_STATE_SECRET). */
 function qmigEnv(container: Obj): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const e of container.env ?? []) env[e.name] = e.value !== undefined ? String(e.value) : 'from-a-secret';
+  for (const e of container.env ?? []) env[e.name] = e.value !== undefined ? String(e.value) : 'from-a-secret-'.padEnd(40, 'x');
   const known = new Set(Object.values(VARIABLES).map((v) => v.name));
   for (const name of Object.keys(env)) assert.ok(known.has(name), `${name} is a qmig configuration variable`);
   return env;
@@ -89,6 +89,7 @@ test('RabbitmqCluster: credentials from <name>-default-user, peers through <name
   const qmig = operatorSidecar(rmq);
   assert.deepEqual(secretRef(qmig, 'QMIG_USER'), { name: `${name}-default-user`, key: 'username' });
   assert.deepEqual(secretRef(qmig, 'QMIG_PASSWORD'), { name: `${name}-default-user`, key: 'password' });
+  assert.deepEqual(secretRef(qmig, 'QMIG_STATE_SECRET'), { name: 'qmig-state', key: 'state-secret' });
   const config = loadConfig(qmigEnv(qmig));
   assert.equal(config.peersDns, `${name}-nodes`, 'the operator headless Service');
   assert.equal(config.listenHost, '0.0.0.0');
@@ -114,6 +115,7 @@ test('Helm values: each sidecar is a valid Container, each extra port a valid Se
   const config = loadConfig(qmigEnv(qmig));
   assert.equal(config.peersDns, 'rabbitmq-headless');
   assert.deepEqual(secretRef(qmig, 'QMIG_PASSWORD'), { name: 'rabbitmq', key: 'rabbitmq-password' });
+  assert.deepEqual(secretRef(qmig, 'QMIG_STATE_SECRET'), { name: 'qmig-state', key: 'state-secret' });
   assert.equal(qmig.env.find((e: Obj) => e.name === 'QMIG_USER').value, values.auth.username);
   assert.match(values.extraPlugins, /\brabbitmq_shovel\b/);
   assert.ok(values.extraVolumes.some((v: Obj) => v.name === qmig.volumeMounts[0].name));

@@ -116,11 +116,13 @@ const queueBackoff = (retry: number) => new Promise((r) => setTimeout(r, backoff
 /**
  * Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost, or a
  * management call that the answering node could not carry out on another node that is stopping
- * or booting (3.10 answers 400 "Request to node … failed with …" then).
+ * or booting (3.10 answers 400 "Request to node … failed with …" then), or a node whose vhost or
+ * quorum cluster is not up yet (400 `cluster_not_formed`, `vhost_supervisor_not_running`: seen on
+ * a loaded node; the step is redone from what the broker then shows).
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
-  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc/i.test(err.brokerReason)) return true;
+  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc|cluster_not_formed|vhost_supervisor_not_running/i.test(err.brokerReason)) return true;
   const message = (err as Error)?.message ?? '';
   return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
 }

@@ -39,7 +39,7 @@ async function killAndResume(t: After, killAt: number, resumer: (vhost: string) 
   const leftovers = await shovelParameterNames(p.vhost);
   await sleep(3000);
   const second = await resumer(p.vhost);
-  const detail = await waitTerminal(second.url, id, 300_000);
+  const detail = await waitTerminal(second.url, id, 900_000);
   if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   const { record, queues } = await assertIntegrity(p.baseline, id);
   assert.equal(queues.length, TOTAL);

@@ -33,7 +33,7 @@ test('500 answers to the first shovel and queue deletes of a resume: the migrati
   t.after(() => proxy.close());
   await sleep(3000);
   const second = await spawnSidecar(t, { env: reliabilityEnv(p.vhost, { QMIG_MANAGEMENT_URL: proxy.url, QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
-  const detail = await waitTerminal(second.url, id, 300_000);
+  const detail = await waitTerminal(second.url, id, 900_000);
   if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   assert.equal(proxy.faults.length, 8, `every fault was injected: ${JSON.stringify(proxy.faults)}`);
   assert.ok(proxy.faults.some((f) => f.mode === 'after') && proxy.faults.some((f) => f.mode === 'dropped'));

@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { loadConfig } from '../src/config/config.js';
 import { checkMany } from './check-many.js';
-import { MGMT_URLS, runningNodes } from './bench-support.js';
+import { MGMT_URLS, runningNodes, STATE_SECRET } from './bench-support.js';
 import type { Figure } from './figure.js';
 import { inPlaceRatio } from './in-place-ratio.js';
 import { manyQueues } from './many-queues.js';
@@ -24,7 +24,7 @@ import { statusLatency } from './status-latency.js';
 const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4,5').split(',').map((s) => s.trim()));
 const cores = os.availableParallelism();
 const nodes = await runningNodes();
-const concurrency = loadConfig({ ...process.env }).concurrency;
+const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
 console.log(`qmig bench:all — ${new Date().toISOString()}`);
 console.log(`machine: ${cores} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);
 console.log(`cluster: ${MGMT_URLS[0]} (${nodes.length} running nodes: ${nodes.join(', ')}); migration concurrency ${concurrency}`);

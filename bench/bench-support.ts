@@ -12,11 +12,15 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { enc, ManagementClient } from '../src/broker/management-client.js';
 import { MigrationStore } from '../src/state/migration-store.js';
+import { StateSeal } from '../src/state/state-seal.js';
 
 export const MGMT_URLS = (process.env.QMIG_CLUSTER_MGMT_URLS ?? 'http://127.0.0.1:16672,http://127.0.0.1:16673,http://127.0.0.1:16674').split(',');
 export const AMQP_URLS = (process.env.QMIG_CLUSTER_AMQP_URLS ?? 'amqp://127.0.0.1:6672,amqp://127.0.0.1:6673,amqp://127.0.0.1:6674').split(',');
 export const USER = process.env.QMIG_USER ?? 'guest';
 export const PASSWORD = process.env.QMIG_PASSWORD ?? 'guest';
+/** The key the bench's sidecars seal their state with (and the bench's own record writes). */
+export const STATE_SECRET = process.env.QMIG_STATE_SECRET ?? 'qmig-bench-state-secret-for-local-runs-only';
+export const benchSeal = () => new StateSeal(STATE_SECRET);
 export const AUTH = 'Basic ' + Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
 
 export const mgmt = new ManagementClient({ baseUrl: MGMT_URLS[0], user: USER, password: PASSWORD, timeoutMs: 120_000 });
@@ -47,7 +51,7 @@ export async function freshVhost(label: string): Promise<string> {
 /** Removes the vhost and the migration records of it (records are cluster-wide global parameters). */
 export async function deleteVhost(vhost: string): Promise<void> {
   await mgmt.deleteIfExists(`/vhosts/${enc(vhost)}`).catch((err) => console.error(`cannot delete ${vhost}: ${(err as Error).message}`));
-  const store = new MigrationStore(mgmt);
+  const store = new MigrationStore(mgmt, benchSeal());
   for (const r of await store.listRecords().catch(() => [])) {
     if (r.vhost === vhost) await store.delete(r).catch((err) => console.error(`cannot delete record ${r.id}: ${(err as Error).message}`));
   }
@@ -184,6 +188,7 @@ export async function startSidecarProcess(stateVhost: string, env: Record<string
       QMIG_USER: USER,
       QMIG_PASSWORD: PASSWORD,
       QMIG_STATE_VHOST: stateVhost,
+      QMIG_STATE_SECRET: STATE_SECRET,
       // 3.10.8 has no relaxed-redeclaration setting (NOTES.md): the check would refuse every start.
       QMIG_RELAXED_CHECKS_WARN_ONLY: 'true',
       QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'warn',

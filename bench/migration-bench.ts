@@ -25,6 +25,8 @@ const MGMT_URLS = (process.env.QMIG_CLUSTER_MGMT_URLS ?? 'http://127.0.0.1:16672
 const AMQP_URLS = (process.env.QMIG_CLUSTER_AMQP_URLS ?? 'amqp://guest:guest@127.0.0.1:6672,amqp://guest:guest@127.0.0.1:6673,amqp://guest:guest@127.0.0.1:6674').split(',');
 const USER = process.env.QMIG_USER ?? 'guest';
 const PASSWORD = process.env.QMIG_PASSWORD ?? 'guest';
+/** Seals the bench engine's state (any key: the bench reads back only what it wrote). */
+const STATE_SECRET = process.env.QMIG_STATE_SECRET ?? 'qmig-bench-state-secret-for-local-runs-only';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const QUEUES = Number(process.env.BENCH_QUEUES ?? 500);
 const QUEUE_MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 100);
@@ -87,6 +89,7 @@ function engineContext(vhost: string): Context {
   amqp.username = '';
   amqp.password = '';
   const config = loadConfig({
+    QMIG_STATE_SECRET: STATE_SECRET,
     ...process.env,
     QMIG_MANAGEMENT_URL: MGMT_URLS[0],
     QMIG_AMQP_URL: amqp.toString().replace(/\/$/, ''),
@@ -185,7 +188,7 @@ async function partB(nodes: string[]): Promise<{ ms: number; completed: number }
 }
 
 const nodes = await nodeNames();
-const concurrency = loadConfig({ ...process.env }).concurrency;
+const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
 console.log(`qmig migration benchmark: ${MGMT_URLS[0]} (${nodes.length} nodes), os.availableParallelism() = ${os.availableParallelism()}, migration concurrency = ${concurrency}`);
 const a = await partA(nodes);
 const b = await partB(nodes);

@@ -11,7 +11,7 @@
 import { newMigrationId, displayId } from '../src/state/migration-id.js';
 import { MigrationStore } from '../src/state/migration-store.js';
 import { timestamp, type MigrationRecord, type QueueRecord } from '../src/state/records.js';
-import { api, AUTH, deleteVhost, freshVhost, MGMT_URLS, mgmt, runLoad, startSidecarProcess, type LoadResult, type SidecarProcess } from './bench-support.js';
+import { api, AUTH, benchSeal, deleteVhost, freshVhost, MGMT_URLS, mgmt, runLoad, startSidecarProcess, type LoadResult, type SidecarProcess } from './bench-support.js';
 import type { Figure } from './figure.js';
 
 const QUEUES = Number(process.env.BENCH_STATUS_QUEUES ?? 10_000);
@@ -53,7 +53,7 @@ const line = (r: LoadResult) => `${r.label}: p50 ${r.p50} ms, p90 ${r.p90} ms, p
 
 export async function statusLatency(): Promise<Figure> {
   const vhost = await freshVhost('status');
-  const store = new MigrationStore(mgmt);
+  const store = new MigrationStore(mgmt, benchSeal());
   const node = (await mgmt.overview()).node as string;
   const finished = fakeMigration(vhost, node, 'completed', 'bench-finished', vhost);
   const foreign = fakeMigration(vhost, node, 'in_progress', 'another-sidecar/1/bench', `${vhost}-elsewhere`);

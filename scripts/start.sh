@@ -103,6 +103,19 @@ trap stop_sidecars EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The key that seals qmig's broker-held state (QMIG_STATE_SECRET): generated once per demo
+# cluster and kept (mode 600) so that the sidecars verify what they wrote before a restart.
+# An explicit QMIG_STATE_SECRET in the environment wins.
+SECRET_FILE=".qmig/$CLUSTER.state-secret"
+if [ -z "${QMIG_STATE_SECRET:-}" ]; then
+  if [ ! -s "$SECRET_FILE" ]; then
+    mkdir -p "$(dirname "$SECRET_FILE")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$SECRET_FILE")
+  fi
+  QMIG_STATE_SECRET=$(cat "$SECRET_FILE")
+fi
+export QMIG_STATE_SECRET
+
 # Each sidecar runs in its own session (setsid) so that a terminal Ctrl-C does not reach it: this
 # script then stops every sidecar with exactly one SIGTERM (a second signal makes qmig exit at once).
 for i in $(seq 1 "$NODES"); do

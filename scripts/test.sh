@@ -51,6 +51,9 @@ export QMIG_TARGET_NODE=$TEST_CLUSTER-target1@localhost
 export QMIG_TARGET_MGMT_TLS_URL=https://localhost:$((45672 + TARGET_OFFSET))
 export QMIG_TARGET_AMQPS_URL=amqps://localhost:$((35672 + TARGET_OFFSET))
 export QMIG_LOG_LEVEL=${QMIG_LOG_LEVEL:-error}
+# The key that seals qmig's broker-held state: test sidecars and the tests that write records
+# directly must share it (test/support/state-secret.ts reads it).
+export QMIG_STATE_SECRET=${QMIG_STATE_SECRET:-qmig-test-state-secret-$(printf '%s' "$TEST_CLUSTER" | sha256sum | cut -c1-32)}
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(src test)

@@ -8,7 +8,9 @@ import { ManagementClient } from './broker/management-client.js';
 import { brokerTlsFiles } from './broker/tls-options.js';
 import type { Config } from './config/config.js';
 import { LiveRegistry } from './state/live-registry.js';
+import { FenceVault } from './state/fence-vault.js';
 import { MigrationStore } from './state/migration-store.js';
+import { StateSeal } from './state/state-seal.js';
 
 export interface Context {
   config: Config;
@@ -16,6 +18,10 @@ export interface Context {
   mgmt: ManagementClient;
   amqp: AmqpPool;
   store: MigrationStore;
+  /** Seals and verifies the state kept in the broker (QMIG_STATE_SECRET). */
+  seal: StateSeal;
+  /** Saved permissions and run markers, in QMIG_STATE_VHOST (src/state/fence-vault.ts). */
+  vault: FenceVault;
   live: LiveRegistry;
   /** Unique per sidecar process: owner of the migrations it runs. */
   instanceId: string;
@@ -38,11 +44,14 @@ export function createContext(config: Config, nodeName = 'unknown'): Context {
     ...brokerTlsFiles(config),
     connectionName: 'qmig',
   });
+  const seal = new StateSeal(config.stateSecret, config.stateSecretPrevious);
   return {
     config,
     mgmt,
     amqp,
-    store: new MigrationStore(mgmt),
+    store: new MigrationStore(mgmt, seal),
+    seal,
+    vault: new FenceVault(mgmt, seal, config.stateVhost),
     live: new LiveRegistry(),
     instanceId: `${nodeName}/${process.pid}/${randomBytes(4).toString('hex')}`,
     nodeName,

@@ -23,6 +23,7 @@ import { transferRouter } from './transfer/router.js';
 import { TransferService } from './transfer/transfer-service.js';
 import { startMetrics } from './metrics/index.js';
 import { queueMigrationUiRouter } from './http/ui/router.js';
+import { verifyStateVhostAtStart } from './state/state-vhost.js';
 import { createListener } from './http/listener.js';
 
 export interface SidecarOptions {
@@ -75,6 +76,8 @@ async function resolveNodeName(config: Config, waitMs: number): Promise<string> 
 export async function startSidecar(config: Config, opts: SidecarOptions = {}): Promise<RunningSidecar> {
   const nodeName = await resolveNodeName(config, opts.brokerWaitMs ?? 5000);
   const ctx = createContext(config, nodeName);
+  // The lock queues and the fence vault live there: created when missing, reserved to the service account.
+  if (nodeName !== 'unknown') await verifyStateVhostAtStart(ctx.mgmt, config.stateVhost, config.user);
   const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
   const transfers = new TransferService(ctx);
   // GET /metrics, broker latency interceptors, observer of the migrations run here (src/metrics).
@@ -82,7 +85,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   const { app, deps } = createApp(ctx, {
     engine,
     routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth })), metrics.routesBeforeApi],
-    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers })],
+    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) })],
     // The Queue Migration page of the management UI (src/http/ui): /api/extensions, /js/queue-migration*.
     localRoutes: [...(opts.localRoutes ?? []), metrics.localRoutes, (a) => a.use(queueMigrationUiRouter(ctx))],
   });

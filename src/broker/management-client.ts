@@ -4,11 +4,17 @@
  * - BrokerUnavailableError: the broker could not be reached (connection refused, timeout);
  * - BrokerError: the broker answered 5xx;
  * - BrokerRequestError: the broker refused the request (4xx), with its status and reason.
+ * Idempotent calls (GET, PUT, DELETE) that fail transiently are made again, and deletes and
+ * shovel creations whose answer was an error are settled by reading the broker back
+ * (call-policy.ts); a POST is made once unless the call is known to be idempotent.
  */
-import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios';
+import axios, { AxiosError, type AxiosAdapter, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+import { BrokerError, BrokerRequestError } from '../errors.js';
+import { logger as rootLogger, type Logger } from '../logging.js';
+import { canonical } from './canonical-json.js';
+import { callWithPolicy, DEFAULT_RETRY_POLICY, TransportError, type RetryClock, type RetryPolicy } from './call-policy.js';
 import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
 
 /** CA, client certificate (mutual TLS) and verification for an https baseUrl: see tls-options.ts. */
@@ -17,7 +23,17 @@ export interface ManagementClientOptions extends ClientTlsFiles {
   user: string;
   password: string;
   timeoutMs?: number;
+  /** Retries of idempotent calls (default DEFAULT_RETRY_POLICY; budget two request timeouts: a timed-out call is made once more). */
+  retry?: Partial<RetryPolicy>;
+  /** Where retries are logged (a migration passes its child logger). */
+  log?: Logger;
+  /** Test seams: the HTTP transport (an axios adapter) and the back-off clock. */
+  adapter?: AxiosAdapter;
+  clock?: RetryClock;
 }
+
+/** Methods whose repetition has the same effect as one call, in the management API. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 
 export interface Credentials {
   user: string;
@@ -124,9 +140,11 @@ export interface BrokerShovel {
 export class ManagementClient {
   readonly http: AxiosInstance;
   readonly baseUrl: string;
+  private readonly retry: RetryPolicy;
 
   constructor(private readonly options: ManagementClientOptions) {
     this.baseUrl = String(options.baseUrl).replace(/\/+$/, '');
+    this.retry = { ...DEFAULT_RETRY_POLICY, budgetMs: 2 * (options.timeoutMs ?? 15000), ...options.retry };
     const https = this.baseUrl.startsWith('https:');
     this.http = axios.create({
       baseURL: `${this.baseUrl}/api`,
@@ -147,6 +165,7 @@ export class ManagementClient {
       // The API never redirects a call it serves; it redirects a path with a `.`/`..` segment (a
       // vhost or queue named "..") to another resource, whose answer must not be taken for this one.
       maxRedirects: 0,
+      ...(options.adapter ? { adapter: options.adapter } : {}),
     });
   }
 
@@ -155,18 +174,45 @@ export class ManagementClient {
     return new ManagementClient({ ...this.options, user: credentials.user, password: credentials.password });
   }
 
-  async request<T>(method: string, path: string, data?: unknown, config: AxiosRequestConfig = {}): Promise<{ status: number; data: T }> {
+  /**
+   * One call, made again while it fails transiently when it is idempotent (GET, PUT, DELETE, or
+   * `idempotent` for a POST known to be). 5xx → BrokerError; no answer → BrokerUnavailableError.
+   */
+  async request<T>(method: string, path: string, data?: unknown, config: AxiosRequestConfig = {}, idempotent = IDEMPOTENT_METHODS.has(method.toUpperCase())): Promise<{ status: number; data: T }> {
+    const once = () => this.once<T>(method, path, data, config);
+    return idempotent ? callWithPolicy(once, this.policyFor(method, path)) : once();
+  }
+
+  private policyFor(method: string, path: string) {
+    const log = this.options.log ?? rootLogger;
+    return {
+      policy: this.retry,
+      clock: this.options.clock,
+      onRetry: ({ attempt, delayMs, error }: { attempt: number; delayMs: number; error: unknown }) =>
+        log.warn('management API call failed transiently; trying again', { method, path, attempt, delay_ms: delayMs, error: (error as Error).message }),
+    };
+  }
+
+  private async once<T>(method: string, path: string, data: unknown, config: AxiosRequestConfig): Promise<{ status: number; data: T }> {
     let res;
     try {
       res = await this.http.request({ method, url: path, data, ...config });
     } catch (err) {
       const e = err as AxiosError;
-      throw new BrokerUnavailableError(`management API at ${this.baseUrl} unreachable: ${e.code ?? e.message}`);
+      throw new TransportError(`management API at ${this.baseUrl} unreachable: ${e.code ?? e.message}`, e.code ?? 'UNKNOWN');
     }
     if (res.status >= 500) {
       throw new BrokerError(`management API ${method} ${path} answered ${res.status}: ${reasonOf(res.data)}`);
     }
     return { status: res.status, data: res.data as T };
+  }
+
+  /**
+   * A call whose answer was a transient error is settled by `readBack` (a value: done; undefined:
+   * the call is made again) before it is repeated or reported.
+   */
+  private async settled<T>(call: () => Promise<T>, readBack: () => Promise<T | undefined>, method: string, path: string, unsettled: string): Promise<T> {
+    return callWithPolicy(call, { ...this.policyFor(method, path), settle: readBack, describeUnsettled: unsettled });
   }
 
   /** Request that must succeed (2xx); a 3xx/4xx becomes BrokerRequestError. */
@@ -184,12 +230,20 @@ export class ManagementClient {
     return res.data;
   }
 
-  /** DELETE that treats 404 as already gone. */
+  /**
+   * DELETE that treats 404 as already gone. An error answer is settled by reading the object
+   * back: gone means deleted (RabbitMQ 3.10 can remove an object and still answer 500, see
+   * shovels.ts), still there means the delete is made again.
+   */
   async deleteIfExists(path: string, config?: AxiosRequestConfig): Promise<boolean> {
-    const res = await this.request('DELETE', path, undefined, config);
-    if (res.status === 404) return false;
-    if (res.status >= 300) throw new BrokerRequestError(res.status, 'DELETE', path, reasonOf(res.data));
-    return true;
+    const del = async () => {
+      const res = await this.once('DELETE', path, undefined, config ?? {});
+      if (res.status === 404) return false;
+      if (res.status >= 300) throw new BrokerRequestError(res.status, 'DELETE', path, reasonOf(res.data));
+      return true;
+    };
+    const gone = async () => ((await this.once('GET', path, undefined, {})).status === 404 ? true : undefined);
+    return this.settled(del, gone, 'DELETE', path, `the broker still shows it (GET ${path} finds it)`);
   }
 
   // --- identity and cluster -------------------------------------------------------------
@@ -252,8 +306,12 @@ export class ManagementClient {
   queueBindings(vhost: string, name: string): Promise<BrokerBinding[]> {
     return this.ok('GET', `/queues/${enc(vhost)}/${enc(name)}/bindings`);
   }
-  bindQueue(vhost: string, exchange: string, queue: string, routingKey: string, args: Record<string, unknown>): Promise<unknown> {
-    return this.ok('POST', `/bindings/${enc(vhost)}/e/${enc(exchange)}/q/${enc(queue)}`, { routing_key: routingKey, arguments: args });
+  /** Idempotent although a POST: the broker keeps one binding per (exchange, queue, key, arguments). */
+  async bindQueue(vhost: string, exchange: string, queue: string, routingKey: string, args: Record<string, unknown>): Promise<unknown> {
+    const path = `/bindings/${enc(vhost)}/e/${enc(exchange)}/q/${enc(queue)}`;
+    const res = await this.request('POST', path, { routing_key: routingKey, arguments: args }, {}, true);
+    if (res.status >= 300) throw new BrokerRequestError(res.status, 'POST', path, reasonOf(res.data));
+    return res.data;
   }
   /** Removes one binding (its properties_key from queueBindings); false when it was already gone. */
   unbindQueue(vhost: string, exchange: string, queue: string, propertiesKey: string): Promise<boolean> {
@@ -294,8 +352,24 @@ export class ManagementClient {
   deleteGlobalParameter(name: string): Promise<boolean> {
     return this.deleteIfExists(`/global-parameters/${enc(name)}`);
   }
+  /**
+   * Creates a dynamic shovel. Not blindly repeated: a PUT that timed out may still be carried out
+   * by the broker, so an error answer is settled by reading the parameter back (present with this
+   * definition: created) before the PUT is made again.
+   */
   putShovel(vhost: string, name: string, value: Record<string, unknown>): Promise<unknown> {
-    return this.ok('PUT', `/parameters/shovel/${enc(vhost)}/${enc(name)}`, { value });
+    const path = `/parameters/shovel/${enc(vhost)}/${enc(name)}`;
+    const put = async () => {
+      const res = await this.once('PUT', path, { value }, {});
+      if (res.status >= 300) throw new BrokerRequestError(res.status, 'PUT', path, reasonOf(res.data));
+      return res.data;
+    };
+    const created = async () => {
+      const res = await this.once<{ value?: unknown }>('GET', path, undefined, {});
+      const same = res.status === 200 && JSON.stringify(canonical(res.data?.value)) === JSON.stringify(canonical(value));
+      return same ? null : undefined;
+    };
+    return this.settled<unknown>(put, created, 'PUT', path, 'the parameter is not there with this definition (read back)');
   }
   deleteShovel(vhost: string, name: string): Promise<boolean> {
     return this.deleteIfExists(`/parameters/shovel/${enc(vhost)}/${enc(name)}`);

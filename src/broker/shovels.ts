@@ -16,7 +16,9 @@
 import { recordShovelError, shovelErrorReason } from '../metrics/metrics.js';
 import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
+import { confirmedCount } from './confirmed-count.js';
 import { enc, type ManagementClient } from './management-client.js';
+import type { Pace } from './pace.js';
 
 export interface MoveSpec {
   vhost: string;
@@ -118,6 +120,11 @@ export class QueueCounter {
   }
 
   async count(queue: string): Promise<number> {
+    // A busy quorum leader reads as 0 on 3.10: a zero is confirmed (confirmed-count.ts).
+    return (await confirmedCount(() => this.read(queue))) ?? 0;
+  }
+
+  private async read(queue: string): Promise<number> {
     const current = this.open();
     try {
       return (await (await current).checkQueue(queue)).messageCount;
@@ -143,6 +150,52 @@ async function shovelState(mgmt: ManagementClient, vhost: string, name: string):
 
 export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: string): Promise<boolean> {
   return mgmt.deleteShovel(vhost, name);
+}
+
+/**
+ * Removes the shovels in `names` that exist in `vhost` (left by a dead sidecar, or created late),
+ * one at a time through `pace`, then waits briefly until the broker no longer reports them running.
+ * Returns how many existed.
+ *
+ * Why RabbitMQ 3.10.8 answers such a delete with HTTP 500 and an empty body (seen in the broker
+ * log as a crashed `cowboy_stream_h:request_process` with `no match of right hand side value
+ * {error,not_found}` in rabbit_shovel_dyn_worker_sup_sup:stop_child/1):
+ * `DELETE /api/parameters/shovel/{vhost}/{name}` first removes the parameter from the database,
+ * then stops the worker, asserting `ok = mirrored_supervisor:terminate_child(…)` (line 70) and
+ * `ok = mirrored_supervisor:delete_child(…)` (line 71). Every dynamic shovel start and stop in the
+ * cluster waits for one global lock (rabbit_shovel_locks uses the resource `dynamic_shovel` for
+ * all of them), so under load a creation can take many seconds; a sidecar killed meanwhile (or a
+ * client that gave up) abandons a PUT whose parameter is already written but whose worker was
+ * never started. Deleting such a leftover fails at line 70 — exactly the shovels a resumed run
+ * removes first. A stop that runs beside shovel starts can also find its child spec already gone
+ * (a start deletes the specs of workers not running at that moment) and fail at line 71; the
+ * stopped shovel may then stay listed in /api/shovels. Either way the parameter is gone when the
+ * 500 arrives: ManagementClient settles the answer by reading it back (call-policy.ts), and the
+ * deletes of one run go one at a time (Pace) instead of all at once.
+ */
+export async function removeShovels(
+  mgmt: ManagementClient,
+  vhost: string,
+  names: string[],
+  opts: { pace?: Pace; onDelete?: (name: string) => void; stopWaitMs?: number } = {},
+): Promise<number> {
+  const wanted = new Set(names);
+  const present = (await mgmt.shovelParameters(vhost)).filter((p) => wanted.has(p.name)).map((p) => p.name);
+  for (const name of present) {
+    opts.onDelete?.(name);
+    const del = () => mgmt.deleteShovel(vhost, name);
+    await (opts.pace ? opts.pace.run(del) : del());
+  }
+  if (present.length === 0) return 0;
+  // The worker stops after its parameter is gone; its unacknowledged messages go back to the
+  // source only then, and the caller's next step reads counts.
+  const until = Date.now() + (opts.stopWaitMs ?? 10_000);
+  for (;;) {
+    const running = (await mgmt.shovels(vhost)).filter((s) => present.includes(s.name) && s.state !== 'terminated');
+    if (running.length === 0 || Date.now() > until) break;
+    await sleep(100);
+  }
+  return present.length;
 }
 
 /**

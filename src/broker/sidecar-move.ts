@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpPool } from './amqp.js';
 import { canonical } from './canonical-json.js';
+import { confirmedCount } from './confirmed-count.js';
 
 export interface SidecarMoveSpec {
   vhost: string;
@@ -113,7 +114,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
       publisher.once('close', fail('publisher channel'));
     });
     failure.catch(() => undefined);
-    const total = (await sub.checkQueue(spec.source)).messageCount;
+    const total = (await confirmedCount(async () => (await sub.checkQueue(spec.source)).messageCount)) ?? 0;
     const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0, stopped: null };
     if (total === 0) return result;
     // Held copies keep their prefetch slots: leave room for them and for a flowing window.

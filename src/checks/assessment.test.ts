@@ -77,7 +77,8 @@ test('unsuitable queues block with the spec body; skip mode turns them into skip
   assert.equal(skip.refusal, null);
   assert.deepEqual(skip.a.toMigrate.map((q) => q.name), ['ad', 'ok']);
   assert.deepEqual(skip.a.skipped.map((s) => s.name).sort(), ['excl', 'ttl']);
-  assert.match(skip.a.skipped.find((s) => s.name === 'ttl')?.reason ?? '', /^message_ttl: /);
+  assert.equal(skip.a.skipped.find((s) => s.name === 'ttl')?.reason, 'message_ttl');
+  assert.match(skip.a.skipped.find((s) => s.name === 'ttl')?.detail ?? '', /^message_ttl: /);
   assert.equal(skip.a.report.system_checks.checks.find((c) => c.check_type === 'queue_suitability')?.status, 'warning');
 });
 

@@ -9,7 +9,8 @@
  *   snapshot_not_in_progress, eligible_queues.
  * So `overall_ready` is false exactly when start (with the same options) would refuse, and the
  * refusal always names a check the report shows as failed. A `warning` never blocks.
- * Skip mode: queues with a blocking per-queue issue become `skipped` (with the issues' reasons)
+ * Skip mode: queues with a blocking per-queue issue become `skipped` (reason: the plugin's bare
+ * token, e.g. `unsuitable_overflow`; the issues' explanations in `error_detail`)
  * and queue_synchronization / queue_suitability turn into warnings.
  */
 import type { BrokerQueue } from '../broker/management-client.js';
@@ -26,11 +27,12 @@ import { checkDiskSpace } from './disk-space.js';
 import { checkEligibleQueues } from './eligible-queues.js';
 import { checkLeaderBalance } from './leader-balance.js';
 import { checkMemoryUsage } from './memory-usage.js';
-import { checkQueueSuitability, findQueueIssues, unsuitableQueueNames } from './queue-suitability.js';
+import { checkQueueSuitability, findQueueIssues, skipReason, unsuitableQueueNames } from './queue-suitability.js';
 import { checkQueueSynchronization } from './queue-synchronization.js';
 import { judgeRelaxedChecks, probeRelaxedRedeclaration, type RelaxedProbeResult } from './relaxed-checks.js';
 import { checkShovelPlugin } from './shovel-plugin.js';
 import { judgeSnapshotActivity } from './snapshot-in-progress.js';
+import { gatherStateIntegrity, judgeStateIntegrity } from './state-integrity.js';
 import type { CheckReport, QueueIssue, SystemCheck } from './types.js';
 
 export type { CheckReport, CheckStatus, QueueIssue, SystemCheck } from './types.js';
@@ -67,7 +69,21 @@ export function checkAsStart(options: CheckOptions): AssessOptions {
 
 /** POST check/:vhost. Throws VhostNotFoundError for an unknown vhost. */
 export async function runCheck(ctx: Context, vhost: string, options: CheckOptions): Promise<CheckReport> {
-  return (await assess(ctx, vhost, checkAsStart(options))).report;
+  const [a, integrity] = await Promise.all([assess(ctx, vhost, checkAsStart(options)), gatherStateIntegrity(ctx)]);
+  return withStateIntegrity(a.report, judgeStateIntegrity(integrity, ctx.config.stateVhost));
+}
+
+/**
+ * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts); start
+ * does not judge it (a tenant who can write a global parameter must not block migrations).
+ */
+function withStateIntegrity(report: CheckReport, check: SystemCheck): CheckReport {
+  const checks = [...report.system_checks.checks, check];
+  return {
+    ...report,
+    overall_ready: report.overall_ready && check.status !== 'failed',
+    system_checks: { all_passed: checks.every((c) => c.status === 'passed'), checks },
+  };
 }
 
 /**
@@ -80,7 +96,8 @@ export async function runCheckAll(
   /** Only these vhosts (tests on a shared cluster keep to their own); default: every vhost. */
   include: (vhost: string) => boolean = () => true,
 ): Promise<{ vhost: 'all'; overall_ready: boolean; vhosts: CheckReport[] }> {
-  const [cluster, vhosts, activity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx)]);
+  const [cluster, vhosts, activity, integrity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx), gatherStateIntegrity(ctx)]);
+  const integrityCheck = judgeStateIntegrity(integrity, ctx.config.stateVhost);
   const names = vhosts.map((v) => v.name).filter(include).sort();
   const results = await mapLimit(names, 4, async (name) => {
     try {
@@ -90,12 +107,12 @@ export async function runCheckAll(
       throw err;
     }
   });
-  const assessed = results.filter((r): r is StartAssessment => r !== null);
-  const withQueues = assessed.filter((a) => a.report.queue_checks.summary.total_queues > 0);
+  const reports = results.filter((r): r is StartAssessment => r !== null).map((a) => withStateIntegrity(a.report, integrityCheck));
+  const withQueues = reports.filter((r) => r.queue_checks.summary.total_queues > 0);
   return {
     vhost: 'all',
-    overall_ready: withQueues.length > 0 && withQueues.every((a) => a.report.overall_ready),
-    vhosts: assessed.map((a) => a.report),
+    overall_ready: withQueues.length > 0 && withQueues.every((r) => r.overall_ready),
+    vhosts: reports,
   };
 }
 
@@ -153,7 +170,7 @@ export function evaluate(snapshot: ClusterSnapshot, probe: RelaxedProbeResult, a
 
   const toMigrate = skip ? candidates.filter((q) => !unsuitable.has(q.name)) : candidates;
   const skippedUnsuitable: NamedReason[] = skip
-    ? candidates.filter((q) => unsuitable.has(q.name)).map((q) => ({ name: q.name, reason: (issuesByQueue.get(q.name) ?? []).map((i) => `${i.type}: ${i.reason}`).join(' | ') }))
+    ? candidates.filter((q) => unsuitable.has(q.name)).map((q) => ({ name: q.name, ...skipReason(issuesByQueue.get(q.name) ?? [])! }))
     : [];
   const skipped: NamedReason[] = [
     ...selection.notFound.map((name) => ({ name, reason: 'queue does not exist' })),

@@ -99,6 +99,26 @@ test('queue-mode / queue-master-locator are classic-only keys too', () => {
   assert.deepEqual(lost?.lost, { 'message-ttl': 5 });
 });
 
+test('keys that only matter to classic or mirrored queues are dropped by design: a note, never a loss', () => {
+  // The plugin's own scenarios use this policy: queue-version has no meaning for a quorum queue.
+  const p = policy('ha-all', '.*', { 'ha-mode': 'all', 'ha-sync-mode': 'automatic', 'queue-version': 2 });
+  const queue = q('test.queue.ha-all.1', { policy: 'ha-all', effective_policy_definition: p.definition });
+  assert.equal(lostPolicyKeys(queue, [p]), null);
+  const issues = queueIssues(queue, [p], opts);
+  assert.deepEqual(issues.map((i) => [i.type, i.severity]), [['policy_keys_dropped', 'info']]);
+  assert.match(issues[0].reason, /ha-mode, ha-sync-mode, queue-version/);
+  const check = checkQueueSuitability([queue], issues, false);
+  assert.equal(check.status, 'passed');
+  assert.match(check.message, /1 note\(s\)/);
+  // queue-mode / max-priority / queue-master-locator likewise; a real setting beside them is still a loss
+  const lazy = policy('lazy', '.*', { 'ha-mode': 'all', 'queue-mode': 'lazy', 'max-priority': 5, 'queue-master-locator': 'min-masters', 'dead-letter-exchange': 'dlx' });
+  const lost = lostPolicyKeys(q('b', { policy: 'lazy' }), [lazy]);
+  assert.deepEqual(lost?.lost, { 'dead-letter-exchange': 'dlx' });
+  assert.deepEqual(types(queueIssues(q('b', { policy: 'lazy' }), [lazy], opts)), ['policy_keys_dropped', 'policy_would_be_lost']);
+  // a pure mirroring policy is no news: no note
+  assert.deepEqual(queueIssues(q('c'), [HA_POLICY], opts), []);
+});
+
 test('too_many_queues flags the selected queues beyond the limit only', () => {
   const qs = [q('a'), q('b'), q('c'), q('d')];
   const issues = findQueueIssues(qs, [HA_POLICY], { allowMessageTtl: false, maxQueues: 3 });

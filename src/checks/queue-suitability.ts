@@ -6,7 +6,11 @@
  *   queue_expires (x-expires or policy), message_ttl (argument or policy, unless
  *   allow_message_ttl), too_many_queues (selected queues beyond QMIG_MAX_QUEUES_PER_MIGRATION),
  *   unsynchronized, policy_would_be_lost;
- * warning (informs, never blocks): auto_delete.
+ * warning (informs, never blocks): auto_delete;
+ * info (a note): policy_keys_dropped — the queue's policy holds keys that only mean something
+ *   for a classic or mirrored queue (queue-version, queue-mode, queue-master-locator,
+ *   max-priority, besides the ha-* mirroring keys): a quorum queue has no such setting, so they
+ *   are dropped by design, never counted as a loss (as the arguments x-queue-version etc. are).
  *
  * policy_would_be_lost: a policy applies to a queue all-or-nothing, and a quorum queue refuses
  * any policy holding a key it does not support (ha-*, queue-mode, queue-master-locator, …;
@@ -14,6 +18,7 @@
  * that it does accept (also measured), or to none. The issue is raised when settings that still
  * matter for a quorum queue (dead-letter-*, max-length*, overflow, message-ttl, expires,
  * delivery-limit, …) would not be the same under that fallback; it names them and the fix.
+ * Keys dropped by design are not such settings.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { BrokerPolicy, BrokerQueue } from '../broker/management-client.js';
@@ -28,6 +33,25 @@ const CLASSIC_ONLY_POLICY_KEYS = new Set([
 
 export function isUnsupportedByQuorum(key: string): boolean {
   return key.startsWith('ha-') || CLASSIC_ONLY_POLICY_KEYS.has(key);
+}
+
+/**
+ * Policy keys that only mean something for classic or mirrored queues: a quorum queue has no
+ * such setting (3.10.8 even accepts queue-version in a quorum queue's policy and ignores it), so
+ * losing them is the point of the migration, not a loss.
+ */
+const DROPPED_BY_DESIGN_KEYS = new Set(['queue-version', 'queue-mode', 'queue-master-locator', 'max-priority']);
+
+export function isDroppedByDesign(key: string): boolean {
+  return key.startsWith('ha-') || DROPPED_BY_DESIGN_KEYS.has(key);
+}
+
+/** Keys of the queue's policy dropped by design, when any besides the mirroring keys (null: none worth a note). */
+export function droppedPolicyKeys(q: BrokerQueue, policies: BrokerPolicy[]): { policy: string; keys: string[] } | null {
+  if (!q.policy) return null;
+  const current = policies.find((p) => p.name === q.policy);
+  const keys = Object.keys(current?.definition ?? {}).filter(isDroppedByDesign).sort();
+  return current && keys.some((k) => !k.startsWith('ha-')) ? { policy: current.name, keys } : null;
 }
 
 export interface SuitabilityOptions {
@@ -68,7 +92,7 @@ export function lostPolicyKeys(q: BrokerQueue, policies: BrokerPolicy[]): LostPo
   if (!current) return null;
   const def = current.definition ?? {};
   const unsupported = Object.keys(def).filter(isUnsupportedByQuorum);
-  const matter = Object.keys(def).filter((k) => !isUnsupportedByQuorum(k));
+  const matter = Object.keys(def).filter((k) => !isUnsupportedByQuorum(k) && !isDroppedByDesign(k));
   if (unsupported.length === 0 || matter.length === 0) return null;
   const fallback = quorumFallbackPolicy(q.name, policies);
   const lost: Record<string, unknown> = {};
@@ -127,6 +151,14 @@ export function queueIssues(q: BrokerQueue, policies: BrokerPolicy[], opts: Pick
         `Before migrating, add a policy matching this queue with only ${Object.keys(lost.lost).join(', ')} and a lower priority than '${lost.policy}': the classic queue keeps '${lost.policy}', the quorum queue falls back to the new policy.`,
     );
   }
+  const dropped = droppedPolicyKeys(q, policies);
+  if (dropped) {
+    add(
+      'policy_keys_dropped',
+      `Policy '${dropped.policy}' holds ${dropped.keys.join(', ')}, which only mean something for classic or mirrored queues: the quorum queue has no such settings, so they are dropped by design (nothing to do).`,
+      'info',
+    );
+  }
   if (q.auto_delete) {
     add('auto_delete', 'auto_delete queue: quorum queues cannot auto-delete, so after migration it stays when its last consumer goes. Delete it yourself when it is no longer needed.', 'warning');
   }
@@ -150,6 +182,24 @@ export function findQueueIssues(candidates: BrokerQueue[], policies: BrokerPolic
   return out;
 }
 
+/**
+ * Which blocking issue names a skipped queue, in the plugin's order of checks (its documented
+ * skip reasons first, then qmig's own): the queue record's `error` is that bare token, as the
+ * plugin writes it; every blocking issue's explanation goes to `error_detail`.
+ */
+const SKIP_TOKEN_ORDER: QueueIssue['type'][] = [
+  'too_many_queues', 'unsynchronized', 'unsuitable_overflow', 'queue_expires', 'message_ttl',
+  'exclusive', 'non_durable', 'policy_would_be_lost',
+];
+
+export function skipReason(issues: QueueIssue[]): { reason: string; detail: string } | null {
+  const blocking = issues.filter((i) => i.severity === 'error');
+  if (blocking.length === 0) return null;
+  const rank = (t: QueueIssue['type']) => (SKIP_TOKEN_ORDER.includes(t) ? SKIP_TOKEN_ORDER.indexOf(t) : SKIP_TOKEN_ORDER.length);
+  const first = [...blocking].sort((a, b) => rank(a.type) - rank(b.type))[0];
+  return { reason: first.type, detail: blocking.map((i) => `${i.type}: ${i.reason}`).join(' | ') };
+}
+
 /** Names of queues with at least one blocking issue. */
 export function unsuitableQueueNames(issues: QueueIssue[]): Set<string> {
   return new Set(issues.filter((i) => i.severity === 'error').map((i) => i.queue));
@@ -160,9 +210,11 @@ export function checkQueueSuitability(candidates: BrokerQueue[], issues: QueueIs
   const byType: Record<string, number> = {};
   for (const i of issues) byType[i.type] = (byType[i.type] ?? 0) + 1;
   const warnings = issues.filter((i) => i.severity === 'warning').length;
-  const details = { queues_checked: candidates.length, problematic_queue_count: unsuitable.size, issues_by_type: byType, warnings };
+  const notes = issues.filter((i) => i.severity === 'info').length;
+  const details = { queues_checked: candidates.length, problematic_queue_count: unsuitable.size, issues_by_type: byType, warnings, notes };
   if (unsuitable.size === 0) {
-    const note = warnings > 0 ? ` (${warnings} warning(s) in queue_checks.results)` : '';
+    const counted = [warnings > 0 ? `${warnings} warning(s)` : '', notes > 0 ? `${notes} note(s)` : ''].filter(Boolean).join(', ');
+    const note = counted ? ` (${counted} in queue_checks.results)` : '';
     return passed('queue_suitability', `All queues are suitable for migration${note}`, details);
   }
   if (skip) {

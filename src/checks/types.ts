@@ -16,8 +16,8 @@ export interface QueueIssue {
   queue: string;
   type: QueueIssueType;
   reason: string;
-  /** `error` makes the queue unsuitable (blocks start, or skips it in skip mode); `warning` only informs. */
-  severity: 'error' | 'warning';
+  /** `error` makes the queue unsuitable (blocks start, or skips it in skip mode); `warning` only informs; `info` is a note (e.g. settings dropped by design). */
+  severity: 'error' | 'warning' | 'info';
 }
 
 export type QueueIssueType =
@@ -29,6 +29,7 @@ export type QueueIssueType =
   | 'too_many_queues'
   | 'unsynchronized'
   | 'policy_would_be_lost'
+  | 'policy_keys_dropped'
   | 'auto_delete';
 
 export interface CheckReport {

@@ -13,7 +13,7 @@ export interface QueueIssue {
   queue: string;
   type: string;
   reason: string;
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
 }
 
 export interface CheckReport {

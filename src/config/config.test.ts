@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError, configMarkdown, loadConfig, VARIABLES } from './config.js';
 
+/** The one variable without a default. */
+const SECRET = { QMIG_STATE_SECRET: 'k'.repeat(32) };
+
 test('defaults load and are typed', () => {
-  const c = loadConfig({});
+  const c = loadConfig(SECRET);
   assert.equal(c.listenPort, 15680);
   assert.equal(c.managementUrl.toString(), 'http://127.0.0.1:15672/');
   assert.equal(c.amqpUrl.protocol, 'amqp:');
@@ -29,11 +32,18 @@ const bad: Array<[string, string, RegExp]> = [
   ['QMIG_MIGRATION_CONCURRENCY', '0', /between 1 and 64/],
   ['QMIG_HOUSEKEEPING_CRON', 'every minute', /cron expression/],
   ['QMIG_USER', '', /must not be empty/],
+  ['QMIG_STATE_SECRET', 'short', /at least 32 characters/],
+  ['QMIG_STATE_SECRET_PREVIOUS', 'short', /at least 32 characters/],
+  ['QMIG_AUTH_CACHE_SECONDS', '61', /between 0 and 60/],
 ];
+
+test('QMIG_STATE_SECRET is required', () => {
+  assert.throws(() => loadConfig({}), /^ConfigError: QMIG_STATE_SECRET: is required|QMIG_STATE_SECRET: is required/);
+});
 
 for (const [name, value, message] of bad) {
   test(`a bad ${name}=${JSON.stringify(value)} fails naming the variable`, () => {
-    assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => {
+    assert.throws(() => loadConfig({ ...SECRET, [name]: value }), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.variable, name);
       assert.match(err.message, new RegExp(`^${name}: `));
@@ -55,6 +65,7 @@ writeFileSync(f('broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERT
 
 test('TLS files load: listener pair with client CA, client pair, peer and shovel CAs', () => {
   const c = loadConfig({
+    ...SECRET,
     QMIG_TLS_CERT_FILE: f('a.pem'),
     QMIG_TLS_KEY_FILE: f('a.key'),
     QMIG_TLS_CLIENT_CA_FILE: f('b.pem'),
@@ -66,7 +77,7 @@ test('TLS files load: listener pair with client CA, client pair, peer and shovel
   assert.equal(c.tlsCertFile, f('a.pem'));
   assert.equal(c.tlsClientCaFile, f('b.pem'));
   assert.equal(c.clientKeyFile, f('b.key'));
-  const plain = loadConfig({});
+  const plain = loadConfig(SECRET);
   assert.equal(plain.tlsCertFile, undefined, 'plain HTTP by default');
   assert.equal(plain.shovelCaFile, undefined);
 });
@@ -84,7 +95,7 @@ const badTls: Array<[string, Record<string, string>, string, RegExp]> = [
 
 for (const [what, env, variable, message] of badTls) {
   test(`TLS: ${what} fails naming ${variable}`, () => {
-    assert.throws(() => loadConfig(env), (err: unknown) => {
+    assert.throws(() => loadConfig({ ...SECRET, ...env }), (err: unknown) => {
       assert.ok(err instanceof ConfigError, String(err));
       assert.equal(err.variable, variable);
       assert.match(err.message, message);
@@ -95,7 +106,7 @@ for (const [what, env, variable, message] of badTls) {
 }
 
 test('tar snapshots need a data directory', () => {
-  assert.throws(() => loadConfig({ QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);
+  assert.throws(() => loadConfig({ ...SECRET, QMIG_SNAPSHOT_MODE: 'tar' }), /QMIG_SNAPSHOT_DATA_DIR: is required/);
 });
 
 test('the markdown table lists every variable with its default', () => {

@@ -65,6 +65,13 @@ const text: Parser<string> = (raw, name) => {
 
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 
+/** A key for HMAC-SHA256: at least 32 characters (e.g. `openssl rand -hex 32`). */
+const stateSecret: Parser<string> = (raw, name) => {
+  if (raw.length < 32) throw new ConfigError(name, `must be at least 32 characters (e.g. the output of \`openssl rand -hex 32\`), got ${raw.length}`);
+  return raw;
+};
+const optionalStateSecret: Parser<string | undefined> = (raw, name) => (raw === '' ? undefined : stateSecret(raw, name));
+
 const bool: Parser<boolean> = (raw, name) => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -83,6 +90,8 @@ const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
   }
   return parsed;
 };
+
+const optionalUrl: Parser<URL | undefined> = (raw, name) => (raw === '' ? undefined : url('http:', 'https:')(raw, name));
 
 const urlList: Parser<URL[]> = (raw, name) =>
   raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => url('http:', 'https:')(s, name));
@@ -122,9 +131,28 @@ export const VARIABLES = {
   shovelCertFile: variable('QMIG_SHOVEL_CERT_FILE', '', 'Client certificate the shovels present to an amqps transfer target (certfile in the shovel URI; same path on the broker nodes and the sidecar; empty: none).', readableFile),
   shovelKeyFile: variable('QMIG_SHOVEL_KEY_FILE', '', 'Private key of QMIG_SHOVEL_CERT_FILE (keyfile in the shovel URI).', readableFile),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
-  stateVhost: variable('QMIG_STATE_VHOST', '/', 'Vhost that holds the cluster-wide lock queues.', text),
+  stateVhost: variable(
+    'QMIG_STATE_VHOST',
+    'qmig.state',
+    'Vhost of the cluster-wide lock queues and the fence vault (saved permissions, run markers). The sidecar creates it when missing; only the service account may have permissions on it (`check` fails otherwise).',
+    text,
+  ),
+  stateSecret: variable(
+    'QMIG_STATE_SECRET',
+    undefined,
+    'Required. Key (≥ 32 characters, the same on every sidecar of the cluster) that seals the state qmig keeps in the broker (HMAC-SHA256); state that does not verify is never acted on. Never logged.',
+    stateSecret,
+    true,
+  ),
+  stateSecretPrevious: variable(
+    'QMIG_STATE_SECRET_PREVIOUS',
+    '',
+    'The key before a rotation: accepted to verify state, never used to seal (empty: none). Never logged.',
+    optionalStateSecret,
+    true,
+  ),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
-  authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials).', positiveInt(0, 3600)),
+  authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials; at most 60 s, dropped when a re-check fails).', positiveInt(0, 60)),
   authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins per address per minute before 429.', positiveInt(1, 100000)),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
@@ -137,6 +165,12 @@ export const VARIABLES = {
   ),
   shovelStartTimeoutSeconds: variable('QMIG_SHOVEL_START_TIMEOUT_SECONDS', '30', 'Longest a shovel may stay "starting" before the queue fails.', positiveInt(2, 3600)),
   fenceClients: variable('QMIG_FENCE_CLIENTS', 'true', "Revoke application users' access to the vhost and close its connections while migrating.", bool),
+  advertisedUrl: variable(
+    'QMIG_ADVERTISED_URL',
+    '',
+    "How clients reach the sidecars (e.g. a Service's URL): GET /api/overview names it for every node's management (http/https) listener, so clients that discover endpoints there (Hop-based tools) reach a sidecar, not a broker without the plugin. Empty: the scheme, host and port the request came in on.",
+    optionalUrl,
+  ),
   peers: variable('QMIG_PEERS', '', 'Comma-separated URLs of the other sidecars of the cluster (for snapshots).', urlList),
   snapshotMode: variable('QMIG_SNAPSHOT_MODE', 'none', 'none, tar or ebs.', oneOf('none', 'tar', 'ebs')),
   snapshotDataDir: variable('QMIG_SNAPSHOT_DATA_DIR', '', "The node's data directory (tar mode).", optionalText),
@@ -224,6 +258,6 @@ function checkTlsPairs(config: Config): void {
 
 /** Markdown table of every variable, for the README. */
 export function configMarkdown(): string {
-  const rows = Object.values(VARIABLES).map((v) => `| \`${v.name}\` | \`${v.default === '' ? '(empty)' : v.default}\` | ${v.description} |`);
+  const rows = Object.values(VARIABLES).map((v) => `| \`${v.name}\` | ${v.default === undefined ? '(required)' : `\`${v.default === '' ? '(empty)' : v.default}\``} | ${v.description} |`);
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

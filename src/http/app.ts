@@ -19,6 +19,7 @@ import { Authenticator } from './auth.js';
 import { errorMapper } from './error-mapper.js';
 import { BrokerHealth, healthzHandler } from './health.js';
 import { managementProxy, type ManagementProxy } from './proxy.js';
+import { rejectBadSegments } from './path-segments.js';
 import { requestContext } from './request-context.js';
 import { queueMigrationRouter } from './routes/queue-migration.js';
 
@@ -63,6 +64,8 @@ export function createApp(ctx: Context, options: AppOptions): { app: Express; de
 
   app.use(requestContext);
   app.get('/healthz', healthzHandler(deps.health));
+  // `.`, `..` and empty segments: 400 before any route (and any broker call) sees them.
+  app.use(API_PREFIX, rejectBadSegments);
   for (const mount of options.routesBeforeApi ?? []) mount(app, deps);
   app.use(API_PREFIX, queueMigrationRouter({ ...deps, extensions: (options.apiRouters ?? []).map((make) => make(deps)) }));
   for (const mount of options.localRoutes ?? []) mount(app, deps);

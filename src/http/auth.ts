@@ -2,15 +2,18 @@
  * Who is calling and what may they do, for /api/queue-migration/*.
  *
  * Authentication: HTTP Basic, verified by the broker itself (`GET /api/whoami` with the caller's
- * credentials). Verified callers are cached for `config.authCacheSeconds` under a sha256 of
- * user+password — the password itself is never stored. More than `config.authFailureLimit`
- * failed logins per minute from one address → 429 (callers already verified are not locked out).
+ * credentials). Verified callers are cached for `config.authCacheSeconds` (at most 60 s) under a
+ * sha256 of user+password — the password itself is never stored; a failed re-check drops the
+ * entry. More than `config.authFailureLimit` failed logins per minute from one address → 429
+ * (callers already verified are not locked out).
  *
- * Authorization:
- * - read routes (status, rollback-pending, check): tag `monitoring` or `administrator`;
- * - changing routes (start, interrupt, POST status): `administrator`, or `policymaker` with
- *   configure, write and read permission on the vhost concerned (looked up with the service
- *   account; an empty permission counts as none).
+ * Authorization (README "Authorization"; nobody gets through qmig what they could not do by hand):
+ * - read routes (status, rollback-pending, check, xfer lists): tag `monitoring` or
+ *   `administrator`; a non-administrator sees only records of vhosts it has a permission on
+ *   (its permissions are looked up with the service account and cached like the caller);
+ * - changing routes (start, interrupt, POST status): `administrator`, or `policymaker` whose
+ *   configure, write and read permissions on the vhost concerned are each exactly `.*`;
+ * - a vhost the caller may not use answers 403 whether or not it exists (no existence oracle).
  */
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
@@ -42,8 +45,17 @@ interface CacheEntry {
   expires: number;
 }
 
+interface VhostsEntry {
+  vhosts: Promise<Set<string>>;
+  expires: number;
+}
+
+/** A caller's vhosts as the read routes filter by: every vhost for administrators. */
+export type VhostScope = { all: true } | { all: false; vhosts: Set<string> };
+
 export class Authenticator {
   private readonly verified = new Map<string, CacheEntry>();
+  private readonly vhostCache = new Map<string, VhostsEntry>();
   private readonly inFlight = new Map<string, Promise<Caller>>();
   private readonly limiter: LoginRateLimiter;
 
@@ -66,9 +78,34 @@ export class Authenticator {
     try {
       return await this.verifyOnce(key, creds);
     } catch (err) {
-      if (err instanceof NotAuthorizedError) this.limiter.recordFailure(address);
+      if (err instanceof NotAuthorizedError) {
+        this.limiter.recordFailure(address);
+        // A failed re-check (password changed, user deleted) forgets the caller at once.
+        this.verified.delete(key);
+        this.vhostCache.delete(creds.user);
+      }
       throw err;
     }
+  }
+
+  /**
+   * The vhosts `caller` may read records of: all for administrators, else the vhosts it has a
+   * permission on (one broker read per user per cache period, like authentication).
+   */
+  async scopeOf(caller: Caller): Promise<VhostScope> {
+    if (hasTag(caller, 'administrator')) return { all: true };
+    const now = Date.now();
+    let entry = this.vhostCache.get(caller.user);
+    if (!entry || entry.expires <= now) {
+      const vhosts = this.ctx.mgmt.userPermissions(caller.user).then((perms) => new Set(perms.map((p) => p.vhost)));
+      entry = { vhosts, expires: now + Math.max(0, this.ctx.config.authCacheSeconds) * 1000 };
+      this.vhostCache.set(caller.user, entry);
+      vhosts.catch(() => {
+        if (this.vhostCache.get(caller.user) === entry) this.vhostCache.delete(caller.user);
+      });
+      if (this.vhostCache.size > 10_000) this.vhostCache.clear();
+    }
+    return { all: false, vhosts: await entry.vhosts };
   }
 
   private refuseIfLimited(address: string): void {
@@ -125,11 +162,28 @@ export function requireReader(caller: Caller): void {
 /** First gate of changing routes (before the vhost is known): administrator or policymaker. */
 export function requireChangerTag(caller: Caller): void {
   if (!hasTag(caller, 'administrator', 'policymaker')) {
-    throw new ForbiddenError(`user '${caller.user}' needs the administrator tag, or policymaker with configure, write and read permission on the vhost`);
+    throw new ForbiddenError(`user '${caller.user}' needs the administrator tag, or policymaker with configure, write and read permissions '.*' on the vhost`);
   }
 }
 
-/** Changing routes on `vhost`: administrator, or policymaker with full permission on it. */
+/** True when `scope` covers `vhost`. */
+export function inScope(scope: VhostScope, vhost: string): boolean {
+  return scope.all || scope.vhosts.has(vhost);
+}
+
+/** Read routes on one vhost: 403 when the caller has no permission there, existing or not. */
+export function requireVhostAccess(caller: Caller, scope: VhostScope, vhost: string): void {
+  if (!inScope(scope, vhost)) throw new ForbiddenError(`user '${caller.user}' has no access to vhost '${vhost}'`);
+}
+
+const FULL = '.*';
+
+/**
+ * Changing routes on `vhost`: administrator, or policymaker whose configure, write and read
+ * permissions there are each exactly `.*` (covering every resource: a policymaker that could not
+ * delete and redeclare every queue by hand may not have qmig do it). 403 also when the vhost
+ * does not exist: call this BEFORE looking the vhost up.
+ */
 export async function requireChanger(ctx: Context, caller: Caller, vhost: string): Promise<void> {
   requireChangerTag(caller);
   if (hasTag(caller, 'administrator')) return;
@@ -140,9 +194,9 @@ export async function requireChanger(ctx: Context, caller: Caller, vhost: string
     if (err instanceof BrokerRequestError) throw new BrokerError(`cannot read permissions of '${caller.user}' on vhost '${vhost}': ${err.brokerReason}`);
     throw err;
   }
-  const full = !!permission && [permission.configure, permission.write, permission.read].every((p) => typeof p === 'string' && p !== '');
+  const full = !!permission && [permission.configure, permission.write, permission.read].every((p) => p === FULL);
   if (!full) {
-    throw new ForbiddenError(`user '${caller.user}' (policymaker) needs configure, write and read permission on vhost '${vhost}'`);
+    throw new ForbiddenError(`user '${caller.user}' (policymaker) needs configure, write and read permissions '.*' on vhost '${vhost}'`);
   }
 }
 

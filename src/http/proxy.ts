@@ -2,7 +2,8 @@
  * Everything that is not qmig's own is passed to the broker's management listener, streamed
  * both ways (no buffering): the rest of /api/*, the management UI and its assets. The caller's
  * own Authorization header and query string go along unchanged, so a management-UI-style client
- * can point at the sidecar as if it were the management listener with the plugin installed.
+ * can point at the sidecar as if it were the management listener with the plugin installed;
+ * `GET /api/overview` advertises the sidecar for the management listeners (endpoint-discovery.ts).
  * Upstream unreachable → 502 JSON.
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
@@ -11,6 +12,7 @@ import type { RequestHandler } from 'express';
 import { brokerTlsFiles, clientTlsOptions } from '../broker/tls-options.js';
 import type { Config } from '../config/config.js';
 import { logger } from '../logging.js';
+import { overviewRewriter } from './endpoint-discovery.js';
 import { sendError } from './error-mapper.js';
 import { requestIdOf } from './request-context.js';
 
@@ -32,7 +34,7 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'clientCertFile' | 'clientKeyFile' | 'tlsInsecure'>): ManagementProxy {
+export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'clientCertFile' | 'clientKeyFile' | 'tlsInsecure' | 'advertisedUrl'>): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -40,6 +42,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     ? new HttpsAgent({ keepAlive: true, maxSockets: 64, ...clientTlsOptions(brokerTlsFiles(config)) })
     : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const send = https ? httpsRequest : httpRequest;
+  const overview = overviewRewriter(config);
 
   const handler: RequestHandler = (req, res) => {
     const headers = forwardable(req.headers);
@@ -61,6 +64,7 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     });
 
     upstreamReq.on('response', (upstreamRes) => {
+      if (overview.applies(req, upstreamRes)) return overview.send(req, upstreamRes, res);
       res.status(upstreamRes.statusCode ?? 502);
       for (const [k, v] of Object.entries(forwardable(upstreamRes.headers))) {
         if (v !== undefined) res.setHeader(k, v);

@@ -211,3 +211,12 @@ export async function exposition(extra: Registry[] = []): Promise<{ contentType:
   const merged = extra.length === 0 ? registry : Registry.merge([registry, ...extra]);
   return { contentType: registry.contentType, body: await merged.metrics() };
 }
+
+// --- trust ----------------------------------------------------------------------------------
+
+export const stateRejected = new Counter({
+  name: 'qmig_state_rejected_total',
+  help: 'Stored state that failed verification (unsealed, forged, altered or malformed) and was not acted on, by kind; each distinct stored value counts once per sidecar process.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});

@@ -3,7 +3,9 @@
  * per cluster: each tick every sidecar tries HOUSEKEEPING_LOCK (an exclusive queue) and only the
  * winner works; the others skip that tick. The runner
  *  1. resumes orphaned migrations (active record, migration lock free → its sidecar died);
- *  2. lets clients back in where a finished migration could not restore them;
+ *  2. lets clients back in from the fence vault (src/state/fence-vault.ts) wherever no sidecar
+ *     runs the migration that saved them — a finished one whose restore did not go through, or
+ *     one whose record was deleted or forged — and removes run markers of migrations that ended;
  *  3. prunes finished records older than QMIG_RETENTION_DAYS and stale interrupt flags;
  *  4. reports shovels and temporary queues of the engine that no record explains (it never
  *     deletes them: they may hold messages).
@@ -11,10 +13,14 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Context } from '../context.js';
 import { logger } from '../logging.js';
-import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError } from '../state/cluster-lock.js';
-import { ACTIVE_STATUSES, type MigrationRecord } from '../state/records.js';
+import { auditLog } from '../state/audit-log.js';
+import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { RUN_PREFIX } from '../state/fence-vault.js';
+import { acquireLock } from '../state/lock-guard.js';
+import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../state/records.js';
 import type { MigrationEngine } from './contract.js';
-import { INTERRUPT_PREFIX, restoreLeftoverFence } from './migration-run.js';
+import { restoreFromVault } from './fence-restore.js';
+import { INTERRUPT_PREFIX, type FenceState } from './migration-run.js';
 import { SHOVEL_PREFIX, TEMPORARY_PREFIX } from './queue-runner.js';
 
 export interface Leftover {
@@ -84,7 +90,7 @@ export class Housekeeper {
     const report: HousekeepingReport = { ran: false, fencesRestored: [], pruned: [], unexplainedShovels: [], unexplainedTemporaryQueues: [], errors: [] };
     let lock: ClusterLock;
     try {
-      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, HOUSEKEEPING_LOCK);
+      lock = await acquireLock(this.ctx, HOUSEKEEPING_LOCK);
     } catch (err) {
       if (!(err instanceof LockHeldError)) logger.warn('housekeeping skipped: cannot take its lock', { error: (err as Error).message });
       return report;
@@ -105,10 +111,7 @@ export class Housekeeper {
         records = await this.ctx.store.listRecords();
       });
       await step('restore client access', async () => {
-        for (const r of records) {
-          if (isActive(r)) continue;
-          if (await restoreLeftoverFence(this.ctx, r, `qmig:${this.ctx.instanceId}`)) report.fencesRestored.push(r.id);
-        }
+        report.fencesRestored = await this.restoreUnownedFences();
       });
       await step('prune', async () => {
         for (const r of recordsToPrune(records, this.ctx.config.retentionDays, now)) {
@@ -138,6 +141,48 @@ export class Housekeeper {
     } finally {
       await lock.release();
     }
+  }
+
+  /**
+   * Puts back the vault's saved permissions of every migration that no sidecar runs (its run
+   * marker gone, or the migration lock free after resumeOrphans had its chance), then removes
+   * run markers whose migration is not active any more. Returns the migrations restored.
+   */
+  private async restoreUnownedFences(): Promise<string[]> {
+    const ctx = this.ctx;
+    const who = `qmig:${ctx.instanceId}`;
+    const entries = await ctx.vault.entries();
+    const lockHeldNow = async () => (await ctx.mgmt.queue(ctx.config.stateVhost, MIGRATION_LOCK)) !== null;
+    const restored: string[] = [];
+    for (const id of [...new Set(entries.map((e) => e.migration_id))]) {
+      const marker = await ctx.vault.runMarker(id);
+      if (marker && (await lockHeldNow())) continue; // running (or just resumed)
+      const vhosts = [...new Set(entries.filter((e) => e.migration_id === id).map((e) => e.vhost))];
+      for (const vhost of vhosts) {
+        const outcome = await restoreFromVault(ctx.mgmt, ctx.vault, id, vhost, {
+          restored: (user) => auditLog(ctx.config.auditLogFile).record({ action: 'restore_permission', migration_id: id, vhost, who, details: { user, by: 'housekeeping' } }),
+        });
+        const record = await ctx.store.loadRecord(id);
+        const fence = record?.engine?.fence as FenceState | undefined;
+        if (record && fence?.active && outcome.failed.length === 0) {
+          fence.active = false;
+          fence.restored_at = timestamp();
+          await ctx.store.saveRecord(record);
+        }
+        if (record) for (const f of outcome.failed) record.notes.push(`permission of user '${f.user}' on '${vhost}' not restored: ${f.reason}`);
+      }
+      restored.push(id);
+    }
+    // Run markers of migrations that are not active (ended, or whose record is gone or refused).
+    const queues = await ctx.mgmt.queues(ctx.config.stateVhost, ['name']);
+    for (const q of queues) {
+      if (!q.name.startsWith(RUN_PREFIX)) continue;
+      const id = q.name.slice(RUN_PREFIX.length);
+      const record = await ctx.store.loadRecord(id);
+      if ((!record || !isActive(record)) && !(await lockHeldNow())) await ctx.vault.clearRunMarker(id);
+    }
+    if (restored.length > 0) logger.warn('housekeeping put back permissions saved by migrations that no sidecar runs', { migrations: restored });
+    return restored;
   }
 
   /**

@@ -3,32 +3,41 @@
  * it) to its final status:
  *   snapshots (new runs) → clients fenced (state saved first) → queues, `concurrency` at a time,
  *   spread over the nodes → clients let back in → final status, record saved, lock released.
- * - interrupt (a global parameter any sidecar may write, or the local flag): checked before each
+ * - interrupt (a sealed global parameter any sidecar may write, or the local flag): checked before each
  *   queue starts; queues in flight finish, the rest become `skipped` / `interrupted`.
- * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`.
+ * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`;
+ *   except a queue that failed while a resumed run removed what the dead owner left (before
+ *   this run took a step on it): the other queues go on, and the end status counts it as failed.
+ * - leftover shovels of a resumed run are removed one at a time across the queues (cleanupPace).
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
  */
 import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
-import { closeClientConnections, restore, extendPlan, planFence, revoke, type FencePlan } from '../broker/client-fence.js';
+import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
 import { ManagementClient } from '../broker/management-client.js';
 import { brokerTlsFiles } from '../broker/tls-options.js';
+import { Pace } from '../broker/pace.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { acquireLock } from '../state/lock-guard.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 import { interleaveByNode } from './planner.js';
 import { QueueMigrator, RunAbortedError, TEMPORARY_PREFIX, type EngineHooks } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
+import { restoreFromVault, saveToVault } from './fence-restore.js';
 
 export const INTERRUPT_PREFIX = 'qmig.interrupt.';
 export const interruptParameter = (id: string) => `${INTERRUPT_PREFIX}${id}`;
 
-/** Durable client-fencing state, kept in `record.engine.fence`. */
+/**
+ * Client-fencing state shown in `record.engine.fence`. Informative only: the permissions put
+ * back come from the fence vault (src/state/fence-vault.ts), never from this copy.
+ */
 export interface FenceState extends FencePlan {
   active: boolean;
   fenced_at: string;
@@ -43,6 +52,8 @@ export interface RunOptions {
 }
 
 const LOCK_RETRIES = 10;
+/** Leftover shovels are removed one at a time, at least this far apart (see removeShovels in shovels.ts). */
+const CLEANUP_GAP_MS = 50;
 const FENCE_SWEEP_MS = 2000;
 
 export class MigrationRun {
@@ -59,6 +70,7 @@ export class MigrationRun {
   private readonly log: Logger;
   /** The service account with the migration's (longer) request timeout. */
   private readonly mgmt: ManagementClient;
+  private readonly cleanupPace = new Pace(1, CLEANUP_GAP_MS);
 
   constructor(
     private readonly ctx: Context,
@@ -77,6 +89,7 @@ export class MigrationRun {
       password: c.password,
       ...brokerTlsFiles(c),
       timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
+      log: this.log,
     });
     instrumentBrokerClient(this.mgmt.http);
   }
@@ -216,12 +229,13 @@ export class MigrationRun {
         shouldAbort: () => this.aborted,
         hooks: this.options.hooks,
         preexistingTemporaryQueues: preexisting,
+        cleanupPace: this.cleanupPace,
       },
       q,
       index,
     );
     await migrator.run(resume);
-    if (q.status === 'failed') this.stopReason = 'failure';
+    if (q.status === 'failed' && !migrator.failedInResumeCleanup) this.stopReason = 'failure';
     this.recount();
     // Counters are live in memory (ctx.live); the stored record follows within a second.
     this.writer.touchRecord();
@@ -233,7 +247,8 @@ export class MigrationRun {
     try {
       // Single flight: workers asking at the same moment share one read; each later ask reads anew.
       if (!this.interruptCheck) {
-        const value = this.mgmt.globalParameter(interruptParameter(this.record.id)).then((p) => p !== null);
+        // Sealed: a flag that a tenant wrote (or copied from another migration) is refused and reported.
+        const value = this.ctx.store.params.get('interrupt', interruptParameter(this.record.id)).then((p) => p !== null);
         const check = { value };
         this.interruptCheck = check;
         const clear = () => {
@@ -314,6 +329,8 @@ export class MigrationRun {
     await this.writer.flush();
     await this.writer.saveAll();
     await this.mgmt.deleteGlobalParameter(interruptParameter(this.record.id)).catch(() => undefined);
+    // No longer running: nothing may resume it (saved permissions not yet put back stay in the vault for housekeeping).
+    await this.ctx.vault.clearRunMarker(this.record.id).catch((err) => this.log.warn('cannot remove the run marker (housekeeping removes it)', { error: (err as Error).message }));
     this.audit({ action: 'migration_finished', details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues } });
     this.log.info('migration finished', { status, error });
   }
@@ -339,10 +356,15 @@ export class MigrationRun {
     const mgmt = this.mgmt;
     const serviceUser = this.ctx.config.user;
     const previous = this.record.engine.fence as FenceState | undefined;
-    const plan = previous?.active ? await extendPlan(mgmt, previous, serviceUser) : await planFence(mgmt, this.record.vhost, serviceUser);
+    // A resumed fence continues from what the vault saved (users already revoked), plus anyone
+    // who gained a permission since; a new one starts from the vhost's permissions.
+    const saved = this.options.resumed ? (await this.ctx.vault.entries(this.record.id)).filter((e) => e.vhost === this.record.vhost) : [];
+    const base: FencePlan = { vhost: this.record.vhost, permissions: saved.map(({ user, configure, write, read }) => ({ user, configure, write, read })) };
+    const plan = await extendPlan(mgmt, base, serviceUser);
+    // Saved BEFORE anything changes, where no tenant can write, so that any sidecar can put it back.
+    await saveToVault(this.ctx.vault, this.record.id, plan.vhost, plan.permissions);
     const state: FenceState = { ...plan, active: true, fenced_at: previous?.active ? previous.fenced_at : timestamp() };
     this.record.engine.fence = state;
-    // Saved BEFORE anything changes, so that any sidecar can put it back.
     await this.writer.saveRecord();
     if (this.aborted) return;
     const result = await revoke(mgmt, plan, serviceUser, 'qmig: queue migration in progress on this vhost', {
@@ -384,7 +406,7 @@ export class MigrationRun {
     const state = this.record.engine.fence as FenceState | undefined;
     if (!state?.active) return;
     try {
-      const outcome = await restore(this.mgmt, state, {
+      const outcome = await restoreFromVault(this.mgmt, this.ctx.vault, this.record.id, this.record.vhost, {
         restored: (user) => {
           this.audit({ action: 'restore_permission', details: { user } });
           return this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'permission_restored', user });
@@ -411,7 +433,7 @@ export class MigrationRun {
   private async reacquire(): Promise<void> {
     for (let attempt = 1; attempt <= LOCK_RETRIES; attempt++) {
       try {
-        const lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+        const lock = await acquireLock(this.ctx, MIGRATION_LOCK);
         this.lock = lock;
         this.watchLock(lock);
         this.log.info('cluster lock re-acquired', { attempt });
@@ -427,18 +449,4 @@ export class MigrationRun {
     }
     this.abort('lost the cluster lock and could not re-acquire it');
   }
-}
-
-/** Restores the clients of a finished migration whose restore did not go through (housekeeping). */
-export async function restoreLeftoverFence(ctx: Context, record: MigrationRecord, who: string): Promise<boolean> {
-  const state = record.engine?.fence as FenceState | undefined;
-  if (!state?.active) return false;
-  const outcome = await restore(ctx.mgmt, state, {
-    restored: (user) => auditLog(ctx.config.auditLogFile).record({ action: 'restore_permission', migration_id: record.id, vhost: record.vhost, who, details: { user, by: 'housekeeping' } }),
-  });
-  state.active = false;
-  state.restored_at = timestamp();
-  for (const f of outcome.failed) record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
-  await ctx.store.saveRecord(record);
-  return true;
 }

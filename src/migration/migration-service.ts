@@ -12,6 +12,7 @@ import { logger } from '../logging.js';
 import { assessStart } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import type { Caller, MigrationEngine } from './contract.js';
@@ -36,6 +37,14 @@ export function lockVhostOf(r: MigrationRecord): string {
   return typeof v === 'string' ? v : '/';
 }
 
+const refused = new Set<string>();
+/** Logs once per process why a migration is not resumed. */
+function refuseOnce(id: string, reason: string): void {
+  if (refused.has(id)) return;
+  refused.add(id);
+  logger.warn('orphaned migration not resumed', { migration_id: id, reason });
+}
+
 export class MigrationService implements MigrationEngine {
   private readonly runs = new Map<string, MigrationRun>();
   private resuming: Promise<void> | null = null;
@@ -53,7 +62,7 @@ export class MigrationService implements MigrationEngine {
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
     let lock: ClusterLock;
     try {
-      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+      lock = await acquireLock(this.ctx, MIGRATION_LOCK);
     } catch (err) {
       if (err instanceof LockHeldError) throw new MigrationInProgressError(await this.activeMigrationId());
       throw err;
@@ -61,9 +70,10 @@ export class MigrationService implements MigrationEngine {
     let launched = false;
     try {
       // The lock was free, yet a record is active: its sidecar died. Resume it now, refuse this start.
+      // (An active record that may not be resumed — no run marker — does not block starts.)
       const orphan = (await this.ctx.store.listRecords()).find(this.isOurActive);
-      if (orphan) {
-        launched = await this.resume(orphan, lock);
+      if (orphan && (await this.resume(orphan, lock))) {
+        launched = true;
         throw new MigrationInProgressError(orphan.id);
       }
       await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
@@ -98,7 +108,7 @@ export class MigrationService implements MigrationEngine {
           phase: 'skipped',
           location: s.reason === 'queue does not exist' ? 'unknown' : 'classic',
           original: null,
-          detail: {},
+          detail: s.detail ? { error_detail: s.detail } : {},
         })),
       ];
       const record: MigrationRecord = {
@@ -125,7 +135,15 @@ export class MigrationService implements MigrationEngine {
         engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost },
         updated_at: startedAt,
       };
-      await this.ctx.store.create(record, queues);
+      // The run marker first (in the state vhost, where no tenant can write): only a migration
+      // that has one is ever resumed, so a replayed or forged active record is not.
+      await this.ctx.vault.markRunning({ migration_id: id, vhost });
+      try {
+        await this.ctx.store.create(record, queues);
+      } catch (err) {
+        await this.ctx.vault.clearRunMarker(id).catch(() => undefined);
+        throw err;
+      }
       auditLog(this.ctx.config.auditLogFile).record({
         action: 'migration_started',
         migration_id: id,
@@ -149,7 +167,7 @@ export class MigrationService implements MigrationEngine {
     if (!isActive(record)) {
       throw new InvalidStateError(`Migration is ${record.status}; only a pending or in-progress migration can be interrupted`, record.status);
     }
-    await this.ctx.mgmt.putGlobalParameter(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
+    await this.ctx.store.params.put(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
     run?.interruptLocally();
     auditLog(this.ctx.config.auditLogFile).record({ action: 'interrupt_requested', migration_id: id, vhost: record.vhost, who: caller.user });
   }
@@ -166,25 +184,41 @@ export class MigrationService implements MigrationEngine {
     if (orphans.length === 0) return;
     let lock: ClusterLock;
     try {
-      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, MIGRATION_LOCK);
+      lock = await acquireLock(this.ctx, MIGRATION_LOCK);
     } catch (err) {
       if (err instanceof LockHeldError) return; // its owner (or another resumer) is alive
       throw err;
     }
-    // Oldest first; one per pass (the lock covers one run), the next pass takes the next.
-    const orphan = orphans[orphans.length - 1];
-    const resumed = await this.resume(orphan, lock).catch(async (err) => {
-      await lock.release();
-      throw err;
-    });
-    if (!resumed) await lock.release();
+    // Oldest first; one per pass (the lock covers one run), the next pass takes the next. Records
+    // that may not be resumed are passed over (they must not hold up a real orphan).
+    let resumed = false;
+    try {
+      for (const orphan of [...orphans].reverse()) {
+        if ((resumed = await this.resume(orphan, lock))) break;
+      }
+    } finally {
+      if (!resumed) await lock.release();
+    }
   }
 
-  /** Resumes `orphan` under `lock` (held by the caller). False when it is no longer active. */
+  /**
+   * Resumes `orphan` under `lock` (held by the caller). False when it is no longer active, or
+   * may not be resumed: only a verified record with its run marker (same vhost) in the state
+   * vhost and every queue chunk verified is — a replayed old record has no marker any more.
+   */
   private async resume(orphan: MigrationRecord, lock: ClusterLock): Promise<boolean> {
     const record = await this.ctx.store.loadRecord(orphan.id);
     if (!record || !isActive(record)) return false;
-    const queues = await this.ctx.store.loadQueues(record);
+    const marker = await this.ctx.vault.runMarker(record.id);
+    if (!marker || marker.vhost !== record.vhost) {
+      refuseOnce(record.id, 'an active migration record without its run marker in the state vhost is not resumed (replayed, or its run ended)');
+      return false;
+    }
+    const queues = await this.ctx.store.loadAllQueues(record);
+    if (!queues) {
+      refuseOnce(record.id, 'a queue chunk of this migration is missing or does not verify: not resumed');
+      return false;
+    }
     logger.warn('resuming an orphaned migration', { migration_id: record.id, vhost: record.vhost, previous_owner: record.owner });
     this.launch(record, queues, lock, true);
     return true;

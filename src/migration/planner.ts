@@ -14,6 +14,8 @@ import { isInternalQueue } from './internal-queues.js';
 export interface NamedReason {
   name: string;
   reason: string;
+  /** The explanation behind a bare reason token (skipped unsuitable queues). */
+  detail?: string;
 }
 
 export interface Selection {

@@ -25,7 +25,9 @@ import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { moveThroughSidecar } from '../broker/sidecar-move.js';
-import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
+import { moveMessages, MoveAbortedError, removeShovels, type MoveResult } from '../broker/shovels.js';
+import type { Pace } from '../broker/pace.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY } from '../broker/call-policy.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
 import type { AuditEntry } from '../state/audit-log.js';
 import type { MigrationRecord, OriginalQueue, QueueRecord } from '../state/records.js';
@@ -84,6 +86,8 @@ export interface QueueRunEnv {
   hooks?: EngineHooks;
   /** Temporary-queue names that existed in the vhost when the run began (not ours to use). */
   preexistingTemporaryQueues: Set<string>;
+  /** Paces the removal of leftover shovels across the run's queues (one at a time). */
+  cleanupPace?: Pace;
 }
 
 /** This process lost the migration: stop without touching its state any more. */
@@ -105,7 +109,9 @@ export class QueueFailure extends Error {
 class QueueSkip extends Error {}
 
 const MAX_TRANSIENT_RETRIES = 3;
-const MAX_TRANSIENT_BACKOFF_MS = 5000;
+/** Back-off of a queue that retries from its observed state: jittered, so parallel queues do not come back in lockstep. */
+const QUEUE_BACKOFF = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1000, maxDelayMs: 5000 };
+const queueBackoff = (retry: number) => new Promise((r) => setTimeout(r, backoffDelay(QUEUE_BACKOFF, retry, Math.random)));
 
 /**
  * Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost, or a
@@ -132,6 +138,12 @@ export class QueueMigrator {
   private verifiedInThisRun = false;
   /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
   private shovelsPossible = false;
+  /**
+   * The queue failed while a resumed run was cleaning up after the dead owner, before any step of
+   * this run touched it: the run goes on with the other queues (migration-run.ts).
+   */
+  failedInResumeCleanup = false;
+  private inResumeCleanup = false;
 
   constructor(private readonly env: QueueRunEnv, private readonly q: QueueRecord, private readonly index: number) {
     this.vhost = q.vhost;
@@ -156,7 +168,12 @@ export class QueueMigrator {
     /** Since when the broker keeps failing transiently (null: the last step went through). */
     let outageSince: number | null = null;
     try {
-      if (resume && q.phase !== 'pending') step = await this.recover();
+      if (resume && q.phase !== 'pending') {
+        // The dead owner's leftovers, removed through the broker's transient failures too.
+        this.inResumeCleanup = true;
+        step = await this.recoverThroughOutage(Date.now());
+        this.inResumeCleanup = false;
+      }
       for (;;) {
         if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
         try {
@@ -177,7 +194,7 @@ export class QueueMigrator {
           if (!isTransient(err) || (transientFailures >= MAX_TRANSIENT_RETRIES && Date.now() - outageSince > this.outageBudgetMs)) throw err;
           transientFailures++;
           this.env.log.warn('transient broker error; retrying the queue from its observed state', { queue: q.name, step, attempt: transientFailures, error: describe(err) });
-          await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** (transientFailures - 1), MAX_TRANSIENT_BACKOFF_MS)));
+          await queueBackoff(transientFailures);
           if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
           step = await this.recoverThroughOutage(outageSince);
         }
@@ -208,7 +225,7 @@ export class QueueMigrator {
       } catch (err) {
         if (!isTransient(err) || Date.now() - outageSince > this.outageBudgetMs) throw err;
         this.env.log.warn('broker still unreachable; waiting to recover the queue', { queue: this.q.name, error: describe(err) });
-        await new Promise((r) => setTimeout(r, 2000));
+        await queueBackoff(2);
         if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
       }
     }
@@ -654,15 +671,13 @@ export class QueueMigrator {
     return { main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic', mainCount, temporary: temporary !== null, temporaryCount };
   }
 
-  /** Deletes this queue's shovels (a crashed owner's shovel may still run); how many there were. */
+  /** Deletes this queue's shovels (a crashed owner's shovel may still run), paced across the run; how many there were. */
   private async removeShovels(): Promise<number> {
-    const ours = new Set((['to-temporary', 'to-quorum', 'back'] as const).map((d) => shovelName(this.q.name, d)));
-    const present = (await this.mgmt.shovelParameters(this.vhost)).filter((p) => ours.has(p.name));
-    for (const p of present) {
-      this.audit('delete_shovel', { shovel: p.name, reason: 'left by an interrupted or late step' });
-      await this.mgmt.deleteShovel(this.vhost, p.name);
-    }
-    return present.length;
+    const names = (['to-temporary', 'to-quorum', 'back'] as const).map((d) => shovelName(this.q.name, d));
+    return removeShovels(this.mgmt, this.vhost, names, {
+      pace: this.env.cleanupPace,
+      onDelete: (name) => this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted or late step' }),
+    });
   }
 
   /**
@@ -671,7 +686,9 @@ export class QueueMigrator {
    */
   private async fail(step: Step, err: unknown): Promise<void> {
     const q = this.q;
-    const reason = err instanceof QueueFailure ? err.message : `${step.replace(/_/g, ' ')} failed: ${describe(err)}`;
+    this.failedInResumeCleanup = this.inResumeCleanup;
+    const where = this.inResumeCleanup ? `resuming (removing what the previous owner left at ${this.q.phase.replace(/_/g, ' ')})` : step.replace(/_/g, ' ');
+    const reason = err instanceof QueueFailure ? err.message : `${where} failed: ${describe(err)}`;
     this.env.log.error('queue migration failed', { queue: q.name, step, error: reason });
     q.status = 'failed';
     q.error = reason;

@@ -5,7 +5,10 @@
  * SDK's default chain (environment, instance role…).
  * - take:     CreateSnapshot of the volume, tagged qmig:migration-id / qmig:node;
  * - activity: DescribeSnapshots (owner self, volume-id = the volume, status = pending);
- * - remove:   DeleteSnapshot (an already deleted snapshot counts as gone).
+ * - remove:   DescribeSnapshots of that id, then DeleteSnapshot only when it carries qmig's tags
+ *             (qmig:migration-id, and qmig:node = the node): a snapshot id from anywhere else —
+ *             e.g. a record naming someone's backup — is refused, never deleted (an already
+ *             deleted snapshot counts as gone).
  * Every failure (EC2 unreachable, refused, no such volume) is a SnapshotFailedError naming it;
  * nothing here answers "no snapshot in progress" when it could not ask.
  */
@@ -72,6 +75,15 @@ export class EbsSnapshotter implements NodeSnapshotter {
   async remove(snapshot: Snapshot): Promise<boolean> {
     if (!/^snap-[0-9a-f]+$/.test(snapshot.snapshot_id)) return false;
     try {
+      const found = await this.call('DescribeSnapshots', (c, { DescribeSnapshotsCommand }) =>
+        c.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.snapshot_id], OwnerIds: ['self'] })),
+      );
+      const s = (found.Snapshots ?? []).find((x) => x.SnapshotId === snapshot.snapshot_id);
+      if (!s) return false;
+      const tags = new Map((s.Tags ?? []).map((t) => [t.Key, t.Value]));
+      if (!tags.get(MIGRATION_TAG) || tags.get(NODE_TAG) !== snapshot.node) {
+        throw new SnapshotFailedError(`EBS snapshot ${snapshot.snapshot_id} was not created by qmig for node ${snapshot.node} (no ${MIGRATION_TAG} / ${NODE_TAG} tag): not removed`);
+      }
       await this.call('DeleteSnapshot', (c, { DeleteSnapshotCommand }) => c.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.snapshot_id })));
       return true;
     } catch (err) {

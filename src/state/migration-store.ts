@@ -9,14 +9,22 @@
  * queue stalled the broker for seconds in a 500-queue migration; a 10,000-queue migration is
  * still 50 chunks to read. The running migration coalesces its chunk writes in
  * src/migration/state-writer.ts.
+ *
+ * Every parameter is sealed (src/state/sealed-parameters.ts): a record or chunk that does not
+ * verify — or a record whose shape qmig would not write (record-validation.ts) — is reported
+ * and treated as absent, so nothing lists, resumes, housekeeps or restores from it.
  */
 import type { ManagementClient } from '../broker/management-client.js';
 import type { MigrationRecord, QueueRecord } from './records.js';
+import { reportRejected } from './integrity-report.js';
+import { migrationRecordProblem } from './record-validation.js';
+import { SealedParameters } from './sealed-parameters.js';
+import type { StateSeal } from './state-seal.js';
 
 export const MAX_QUEUES_PER_CHUNK = 200;
 export const MIN_QUEUES_PER_CHUNK = 25;
 const TARGET_CHUNKS = 50;
-const RECORD_PREFIX = 'qmig.migration.';
+export const RECORD_PREFIX = 'qmig.migration.';
 const CHUNK_PREFIX = 'qmig.queues.';
 
 export const recordParameter = (id: string) => `${RECORD_PREFIX}${id}`;
@@ -34,15 +42,19 @@ export interface QueueChunk {
 }
 
 export class MigrationStore {
-  constructor(private readonly mgmt: ManagementClient) {}
+  readonly params: SealedParameters;
+
+  constructor(mgmt: ManagementClient, seal: StateSeal) {
+    this.params = new SealedParameters(mgmt, seal);
+  }
 
   async saveRecord(record: MigrationRecord): Promise<void> {
-    await this.mgmt.putGlobalParameter(recordParameter(record.id), record);
+    await this.params.put(recordParameter(record.id), record);
   }
 
   async saveChunk(record: Pick<MigrationRecord, 'id' | 'queue_chunk_size'>, chunk: number, queues: QueueRecord[]): Promise<void> {
     const size = chunkSizeOf(record);
-    await this.mgmt.putGlobalParameter(chunkParameter(record.id, chunk), queues.slice(chunk * size, (chunk + 1) * size));
+    await this.params.put(chunkParameter(record.id, chunk), queues.slice(chunk * size, (chunk + 1) * size));
   }
 
   /** Writes every chunk, then the record (a record never points at chunks that do not exist). */
@@ -57,9 +69,15 @@ export class MigrationStore {
     await this.saveRecord(record);
   }
 
+  /** The record, or null when absent or refused (unsealed, forged, malformed: reported). */
   async loadRecord(id: string): Promise<MigrationRecord | null> {
-    const p = await this.mgmt.globalParameter<MigrationRecord>(recordParameter(id));
-    return p ? p.value : null;
+    const name = recordParameter(id);
+    const record = await this.params.get<MigrationRecord>('migration', name);
+    if (record === null) return null;
+    const problem = migrationRecordProblem(record, id);
+    if (problem === null) return record;
+    reportRejected('migration', name, problem, record);
+    return null;
   }
 
   /**
@@ -68,25 +86,36 @@ export class MigrationStore {
    * second parses the few chunks that changed, not all fifty.
    */
   async loadQueueChunks(record: MigrationRecord, previous?: QueueChunk[]): Promise<QueueChunk[]> {
-    const texts = await Promise.all(Array.from({ length: record.queue_chunks }, (_, c) => this.mgmt.globalParameterText(chunkParameter(record.id, c))));
+    const texts = await Promise.all(Array.from({ length: record.queue_chunks }, (_, c) => this.params.text(chunkParameter(record.id, c))));
     return texts.map((text, c) => {
       if (text === null) return { text: '', queues: [] };
       const before = previous?.[c];
       if (before && before.text === text) return before;
-      return { text, queues: (JSON.parse(text) as { value: QueueRecord[] }).value };
+      const queues = this.params.open<QueueRecord[]>('queue_chunk', chunkParameter(record.id, c), (JSON.parse(text) as { value: unknown }).value);
+      return { text, queues: Array.isArray(queues) ? queues : [] };
     });
   }
 
+  /** Queues of every chunk that verifies (a refused chunk is reported and contributes none). */
   async loadQueues(record: MigrationRecord): Promise<QueueRecord[]> {
+    return (await this.verifiedChunks(record)).flatMap((q) => q ?? []);
+  }
+
+  /** Every queue, or null when a chunk is missing or refused (a resume needs all of them). */
+  async loadAllQueues(record: MigrationRecord): Promise<QueueRecord[] | null> {
+    const chunks = await this.verifiedChunks(record);
+    return chunks.every((q) => q !== null) ? chunks.flatMap((q) => q ?? []) : null;
+  }
+
+  private async verifiedChunks(record: MigrationRecord): Promise<Array<QueueRecord[] | null>> {
     const chunks = await Promise.all(
-      Array.from({ length: record.queue_chunks }, (_, c) => this.mgmt.globalParameter<QueueRecord[]>(chunkParameter(record.id, c))),
+      Array.from({ length: record.queue_chunks }, (_, c) => this.params.get<QueueRecord[]>('queue_chunk', chunkParameter(record.id, c))),
     );
-    return chunks.flatMap((p) => (p ? p.value : []));
+    return chunks.map((q) => (Array.isArray(q) ? q : null));
   }
 
   async listIds(): Promise<string[]> {
-    const params = await this.mgmt.ok<Array<{ name: string }>>('GET', '/global-parameters', undefined, { params: { columns: 'name' } });
-    return params.filter((p) => p.name.startsWith(RECORD_PREFIX)).map((p) => p.name.slice(RECORD_PREFIX.length));
+    return (await this.params.names(RECORD_PREFIX)).map((n) => n.slice(RECORD_PREFIX.length));
   }
 
   /** Every record, most recent first. */
@@ -97,8 +126,8 @@ export class MigrationStore {
   }
 
   async delete(record: MigrationRecord): Promise<void> {
-    await this.mgmt.deleteGlobalParameter(recordParameter(record.id));
-    await Promise.all(Array.from({ length: record.queue_chunks }, (_, c) => this.mgmt.deleteGlobalParameter(chunkParameter(record.id, c))));
+    await this.params.delete(recordParameter(record.id));
+    await Promise.all(Array.from({ length: record.queue_chunks }, (_, c) => this.params.delete(chunkParameter(record.id, c))));
   }
 }
 

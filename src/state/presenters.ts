@@ -38,6 +38,8 @@ export interface QueueView {
   migrated_messages: number;
   progress_percentage: number;
   error: string | null;
+  /** What a bare `error` token stands for (skipped unsuitable queues). */
+  error_detail?: string;
   phase: string;
   location: QueueRecord['location'];
 }
@@ -88,6 +90,7 @@ export function presentQueue(q: QueueRecord): QueueView {
     migrated_messages: migrated,
     progress_percentage: q.status === 'completed' ? 100 : progressPercentage(migrated, total, false),
     error: q.error ?? null,
+    ...(typeof q.detail?.error_detail === 'string' ? { error_detail: q.detail.error_detail } : {}),
     phase: q.phase ?? 'unknown',
     location: q.location ?? 'unknown',
   };

@@ -115,6 +115,8 @@ export function parseTransferRequest(body: Record<string, unknown>): TransferReq
   let vhost = '/';
   if (body.vhost !== undefined) {
     if (typeof body.vhost !== 'string' || body.vhost === '') throw new BadRequestError('vhost must be a non-empty string');
+    // An HTTP client would normalise these away in /api/vhosts/<vhost> and act on another path.
+    if (body.vhost === '.' || body.vhost === '..') throw new BadRequestError(`vhost '${body.vhost}' cannot be addressed through the management API`);
     vhost = body.vhost;
   }
 

@@ -21,6 +21,7 @@ import type { Context } from '../context.js';
 import { BadRequestError, BrokerRequestError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError, InvalidStateError } from '../errors.js';
 import { logger } from '../logging.js';
 import { ClusterLock, LockHeldError, TRANSFER_LOCK } from '../state/cluster-lock.js';
+import { acquireLock, lockHeld } from '../state/lock-guard.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { decodeMigrationId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp } from '../state/records.js';
@@ -74,7 +75,7 @@ export class TransferService {
   private readonly cancelWaitMs: number;
 
   constructor(private readonly ctx: Context, options: TransferServiceOptions = {}) {
-    this.store = new TransferStore(ctx.mgmt);
+    this.store = new TransferStore(ctx.mgmt, ctx.seal);
     const log = auditLog(ctx.config.auditLogFile);
     this.audit = options.audit ?? ((entry) => log.record(entry));
     this.pollMs = options.pollMs ?? 500;
@@ -108,7 +109,7 @@ export class TransferService {
 
     let lock: ClusterLock;
     try {
-      lock = await ClusterLock.acquire(this.ctx.amqp, this.ctx.config.stateVhost, TRANSFER_LOCK);
+      lock = await acquireLock(this.ctx, TRANSFER_LOCK);
     } catch (err) {
       if (err instanceof LockHeldError) throw new TransferInProgressError(await this.activeTransferId());
       throw err;
@@ -369,7 +370,7 @@ export class TransferService {
 
     await this.store.requestCancel(id, { requested_at: at, by: who });
     this.audit({ action: 'xfer_cancel_requested', migration_id: id, vhost: record.vhost, who, details: { transfer_id: id } });
-    if (!(await ClusterLock.isHeld(this.ctx.amqp, this.ctx.config.stateVhost, TRANSFER_LOCK))) {
+    if (!(await lockHeld(this.ctx, TRANSFER_LOCK))) {
       return answer(await this.cancelOrphan(record, who, at));
     }
     const deadline = Date.now() + this.cancelWaitMs;

@@ -5,13 +5,18 @@
  *   qmig.xfer-cancel.<id>    a cancel request, written by whichever sidecar received it and
  *                            polled by the sidecar that runs the transfer
  * A record never contains the target password (see transfer-record.ts).
+ * Both are sealed (src/state/sealed-parameters.ts): a record or cancel request that a tenant
+ * wrote or altered is refused, reported, and treated as absent (not listed, not cancelled).
  */
 import type { ManagementClient } from '../broker/management-client.js';
+import { SealedParameters } from '../state/sealed-parameters.js';
+import type { StateSeal } from '../state/state-seal.js';
 import { decodeMigrationId } from '../state/migration-id.js';
 import type { TransferRecord } from './transfer-record.js';
 
-const RECORD_PREFIX = 'qmig.xfer.';
-const CANCEL_PREFIX = 'qmig.xfer-cancel.';
+export const TRANSFER_RECORD_PREFIX = 'qmig.xfer.';
+const RECORD_PREFIX = TRANSFER_RECORD_PREFIX;
+export const CANCEL_PREFIX = 'qmig.xfer-cancel.';
 
 export const transferParameter = (id: string) => `${RECORD_PREFIX}${id}`;
 export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;
@@ -22,20 +27,23 @@ export interface CancelRequest {
 }
 
 export class TransferStore {
-  constructor(private readonly mgmt: ManagementClient) {}
+  private readonly params: SealedParameters;
+
+  constructor(mgmt: ManagementClient, seal: StateSeal) {
+    this.params = new SealedParameters(mgmt, seal);
+  }
 
   async save(record: TransferRecord): Promise<void> {
-    await this.mgmt.putGlobalParameter(transferParameter(record.id), record);
+    await this.params.put(transferParameter(record.id), record);
   }
 
   async load(id: string): Promise<TransferRecord | null> {
-    const p = await this.mgmt.globalParameter<TransferRecord>(transferParameter(id));
-    return p ? p.value : null;
+    const r = await this.params.get<TransferRecord>('transfer', transferParameter(id));
+    return r && r.id === id ? r : null;
   }
 
   async listIds(): Promise<string[]> {
-    const params = await this.mgmt.ok<Array<{ name: string }>>('GET', '/global-parameters', undefined, { params: { columns: 'name' } });
-    return params.filter((p) => p.name.startsWith(RECORD_PREFIX)).map((p) => p.name.slice(RECORD_PREFIX.length));
+    return (await this.params.names(RECORD_PREFIX)).map((n) => n.slice(RECORD_PREFIX.length));
   }
 
   /** Every record, newest first. */
@@ -46,21 +54,20 @@ export class TransferStore {
   }
 
   async requestCancel(id: string, request: CancelRequest): Promise<void> {
-    await this.mgmt.putGlobalParameter(cancelParameter(id), request);
+    await this.params.put(cancelParameter(id), request);
   }
 
   async cancelRequest(id: string): Promise<CancelRequest | null> {
-    const p = await this.mgmt.globalParameter<CancelRequest>(cancelParameter(id));
-    return p ? p.value : null;
+    return this.params.get<CancelRequest>('transfer_cancel', cancelParameter(id));
   }
 
   async clearCancel(id: string): Promise<void> {
-    await this.mgmt.deleteGlobalParameter(cancelParameter(id));
+    await this.params.delete(cancelParameter(id));
   }
 
   async delete(id: string): Promise<void> {
-    await this.mgmt.deleteGlobalParameter(transferParameter(id));
-    await this.mgmt.deleteGlobalParameter(cancelParameter(id));
+    await this.params.delete(transferParameter(id));
+    await this.params.delete(cancelParameter(id));
   }
 }
 

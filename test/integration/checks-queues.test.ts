@@ -119,7 +119,8 @@ test('TTL, expires, overflow, exclusive, non-durable, auto-delete and lost polic
   assert.equal(checkOf(skip.report, 'queue_suitability').status, 'warning');
   assert.deepEqual(skip.assessment?.toMigrate.map((q) => q.name).sort(), ['auto-del', 'ok']);
   assert.equal(skip.assessment?.skipped.length, unsuitable);
-  assert.match(skip.assessment?.skipped.find((s) => s.name === 'excl')?.reason ?? '', /^exclusive: /);
+  assert.equal(skip.assessment?.skipped.find((s) => s.name === 'excl')?.reason, 'exclusive');
+  assert.match(skip.assessment?.skipped.find((s) => s.name === 'excl')?.detail ?? '', /^exclusive: /);
 
   // --- fixing them: the check passes --------------------------------------------------------
   // A lower-priority policy with only the settings quorum queues accept keeps them for 'lost'.

@@ -13,6 +13,7 @@ import { publish } from '../support/messages.js';
 import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { mirrorPolicy, testVhost } from '../support/vhost.js';
 import { classicQueue, waitSynchronised } from './migration-support.js';
+import { testSeal } from '../support/state-secret.js';
 
 type Samples = Map<string, number>;
 
@@ -79,7 +80,7 @@ test('/metrics during and after a migration', { timeout: 240_000 }, async (t) =>
   const held = new Set<string>();
   // The migration records of this vhost are deleted after the test (they are cluster-wide).
   t.after(async () => {
-    const store = new MigrationStore(admin());
+    const store = new MigrationStore(admin(), testSeal());
     for (const r of (await store.listRecords().catch(() => [])).filter((x) => x.vhost === vhost)) await store.delete(r).catch(() => undefined);
   });
   const sidecar = await startTestSidecar(t, {

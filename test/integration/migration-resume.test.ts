@@ -15,6 +15,7 @@ import { admin, cluster } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { classicQueue, cleanupRecords, engineContext, shovelsOf, waitForStatus, waitSynchronised } from './migration-support.js';
+import { TEST_STATE_SECRET } from '../support/state-secret.js';
 
 interface ChildEvent {
   started?: string;
@@ -33,6 +34,7 @@ function spawnEngine(t: { after(fn: () => unknown): void }, vhost: string, hang:
     QMIG_AMQP_URL: amqp.toString().replace(/\/$/, ''),
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     QMIG_STATE_VHOST: vhost,
     QMIG_RELAXED_CHECKS_WARN_ONLY: 'true',
     QMIG_MIGRATION_CONCURRENCY: String(hang.length + 1),

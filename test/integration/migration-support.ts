@@ -11,6 +11,7 @@ import { createContext, type Context } from '../../src/context.js';
 import type { MigrationRecord, MigrationOptions, QueueRecord } from '../../src/state/records.js';
 import { admin, amqpUrl, cluster, repairNodeStatistics } from '../support/cluster.js';
 import { fingerprintOf } from '../support/messages.js';
+import { TEST_STATE_SECRET } from '../support/state-secret.js';
 
 type After = Pick<TestContext, 'after'> | { after(fn: () => unknown): void };
 
@@ -24,6 +25,7 @@ export function engineContext(t: After, vhost: string, env: Record<string, strin
     QMIG_AMQP_URL: amqp.toString().replace(/\/$/, ''),
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     QMIG_STATE_VHOST: vhost,
     // 3.10.8 has no relaxed-redeclaration setting: the check would refuse every start.
     QMIG_RELAXED_CHECKS_WARN_ONLY: 'true',

@@ -61,6 +61,23 @@ test('EBS: one snapshot per node of its data volume, tagged with the migration i
   assert.deepEqual(snaps.filter((s) => ec2.snapshots.has(s.snapshot_id)), []);
 });
 
+test('EBS: removal refuses a snapshot that qmig did not create (no qmig tags): an external backup named in a record survives', async (t) => {
+  const { ec2, volumes, coordinator } = await ebsCluster(t, { QMIG_SNAPSHOT_DELETE_ON_SUCCESS: 'true' });
+  const backup = ec2.addSnapshot(volumes[0].volumeId, 'completed');
+  const snapshotter = new EbsSnapshotter({ endpoint: ec2.url, region: 'eu-west-1', instanceId: INSTANCES[0], device: '/dev/sdh', imdsEndpoint: ec2.url, timeoutMs: 10_000 });
+  await assert.rejects(
+    snapshotter.remove({ node: cluster.nodeNames[0], snapshot_id: backup.snapshotId, volume_id: volumes[0].volumeId }),
+    (e: unknown) => e instanceof SnapshotFailedError && /not created by qmig/.test(e.reason),
+  );
+  await deleteSnapshots(coordinator, [{ node: cluster.nodeNames[0], snapshot_id: backup.snapshotId, volume_id: volumes[0].volumeId }]);
+  assert.ok(ec2.snapshots.has(backup.snapshotId), 'the external snapshot is still there');
+  assert.equal(ec2.callsOf('DeleteSnapshot').length, 0, 'DeleteSnapshot was never called');
+  // A snapshot qmig took for another node is refused too (its qmig:node tag names that node).
+  const [mine] = await takeSnapshots(coordinator, newMigrationId(coordinator.nodeName)).then((s) => s.filter((x) => x.node === cluster.nodeNames[1]));
+  await assert.rejects(snapshotter.remove({ ...mine, node: cluster.nodeNames[0] }), (e: unknown) => e instanceof SnapshotFailedError);
+  assert.ok(ec2.snapshots.has(mine.snapshot_id));
+});
+
 test('EBS snapshot_not_in_progress: pending on any node fails (check and start agree), completed passes', async (t) => {
   const { ec2, volumes, coordinator } = await ebsCluster(t);
   const vhost = await testVhost(t);

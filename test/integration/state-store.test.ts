@@ -11,6 +11,7 @@ import { chunkOf, chunkParameter, chunkSizeOf, MigrationStore } from '../../src/
 import { timestamp, type MigrationRecord, type QueueRecord } from '../../src/state/records.js';
 import { admin, cluster } from '../support/cluster.js';
 import { testVhost } from '../support/vhost.js';
+import { testSeal } from '../support/state-secret.js';
 
 function record(id: string, vhost: string, startedAt: string, total: number): MigrationRecord {
   return {
@@ -28,7 +29,7 @@ function queue(i: number, vhost: string): QueueRecord {
 
 test('records and chunked queue records round-trip through the broker', async (t) => {
   const vhost = await testVhost(t);
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   const id = newMigrationId('n@h');
   const rec = record(id, vhost, timestamp(), 405);
   const queues = Array.from({ length: rec.total_queues }, (_, i) => queue(i, vhost));
@@ -50,10 +51,11 @@ test('records and chunked queue records round-trip through the broker', async (t
   queues[size + 1].status = 'completed';
   queues[size + 1].migrated_messages = 7;
   await store.saveChunk(rec, chunkOf(size + 1, size), queues);
-  const chunk1 = await admin().globalParameter<QueueRecord[]>(chunkParameter(id, 1));
-  assert.equal(chunk1?.value[1].status, 'completed');
-  assert.equal(chunk1?.value[1].migrated_messages, 7);
-  assert.equal(chunk1?.value.length, size);
+  // Stored sealed: {qmig_seal, mac, data}.
+  const chunk1 = (await admin().globalParameter<{ data: QueueRecord[] }>(chunkParameter(id, 1)))?.value.data;
+  assert.equal(chunk1?.[1].status, 'completed');
+  assert.equal(chunk1?.[1].migrated_messages, 7);
+  assert.equal(chunk1?.length, size);
   assert.equal((await store.loadQueues(rec))[size + 1].migrated_messages, 7);
   // A re-read parses only the chunk that changed: the others are the previous objects.
   const chunksAfter = await store.loadQueueChunks(rec, chunksBefore);
@@ -69,7 +71,7 @@ test('records and chunked queue records round-trip through the broker', async (t
 
 test('listRecords answers newest first', async (t) => {
   const vhost = await testVhost(t);
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   const older = record(newMigrationId('n@h'), vhost, '2001-01-01 00:00:00', 0);
   const newer = record(newMigrationId('n@h'), vhost, '2001-01-02 00:00:00', 0);
   t.after(async () => {

@@ -18,6 +18,7 @@ import { startTestSidecar } from '../support/sidecar.js';
 import { brokerTlsEnv, clusterTls, httpsCall, listenerTlsEnv } from '../support/tls.js';
 import { prepareVhost, reliabilityEnv, sleep, TERMINAL } from '../reliability/reliability-support.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
+import { testSeal } from '../support/state-secret.js';
 
 interface BrokerConnection {
   name: string;
@@ -34,7 +35,7 @@ test('a migration over TLS only: HTTPS with mutual TLS to the sidecar, https and
     { name: 'tls-small', messages: 120, node: 1 },
     { name: 'tls-empty', messages: 0, node: 2 },
   ]);
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   t.after(async () => {
     for (const r of await store.listRecords().catch(() => [])) if (r.vhost === p.vhost) await store.delete(r).catch(() => undefined);
   });

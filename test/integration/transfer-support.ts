@@ -16,6 +16,7 @@ import type { AuditRecord } from '../../src/state/audit-log.js';
 import { TransferStore } from '../../src/transfer/transfer-store.js';
 import { admin, cluster } from '../support/cluster.js';
 import { fingerprintOf } from '../support/messages.js';
+import { TEST_STATE_SECRET, testSeal } from '../support/state-secret.js';
 
 type After = { after(fn: () => unknown): void };
 
@@ -73,7 +74,7 @@ export async function targetUser(t: After, tags: string[], password = `p@ss:w/rd
 /** Deletes the transfer records (qmig.xfer.*) of `vhost` after the test. */
 export function cleanupTransferRecords(t: After, vhost: string): void {
   t.after(async () => {
-    const store = new TransferStore(admin());
+    const store = new TransferStore(admin(), testSeal());
     const records = await store.list().catch(() => []);
     await Promise.all(records.filter((r) => r.vhost === vhost).map((r) => store.delete(r.id).catch(() => undefined)));
   });
@@ -97,6 +98,7 @@ export function sourceContext(t: After, env: Record<string, string> = {}): TestC
     QMIG_AMQP_URL: amqpBase.toString().replace(/\/$/, ''),
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     QMIG_AUDIT_LOG: auditFile,
     QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'error',
     ...env,

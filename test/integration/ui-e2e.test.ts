@@ -20,6 +20,7 @@ import { MigrationService } from '../../src/migration/migration-service.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
 import { classicQueue, waitSynchronised } from './migration-support.js';
 import { cleanupTargetVhost, cleanupTransferRecords, targetCluster } from './transfer-support.js';
+import { testSeal } from '../support/state-secret.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = join(process.cwd(), 'test-output');
@@ -43,7 +44,7 @@ async function launch(): Promise<Browser> {
 /** The migration records of `vhost` (cluster-wide global parameters) are deleted after the test. */
 function forgetMigrations(t: { after(fn: () => unknown): void }, vhost: string): void {
   t.after(async () => {
-    const store = new MigrationStore(admin());
+    const store = new MigrationStore(admin(), testSeal());
     for (const r of (await store.listRecords().catch(() => [])).filter((x) => x.vhost === vhost)) await store.delete(r).catch(() => undefined);
   });
 }

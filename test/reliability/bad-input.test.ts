@@ -21,6 +21,7 @@ import { basicAuth, startTestSidecar } from '../support/sidecar.js';
 import { testUser, testVhost } from '../support/vhost.js';
 import { startOptions } from '../integration/migration-support.js';
 import { reliabilityEnv } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
 // --- deterministic randomness -----------------------------------------------------------------
 
@@ -390,7 +391,7 @@ test('1,000+ generated bad requests on every route: no 5xx, every error body mat
     notags: await testUser(t, [], [vhost]),
   };
   // A finished migration of this vhost, so that status/:id, interrupt and POST status meet a real record.
-  const store = new MigrationStore(admin());
+  const store = new MigrationStore(admin(), testSeal());
   const now = new Date();
   const recordId = newMigrationId(cluster.nodeNames[0], now);
   const queues: QueueRecord[] = ['a', 'b c', 'ü/&'].map((name) => ({

@@ -17,8 +17,9 @@ import { assertIntegrity } from '../support/integrity.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { apiJson, prepareVhost, reliabilityEnv, sleep, waitTerminal } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 
 function cleanupRecords(t: { after(fn: () => unknown): void }, vhost: string): void {
   t.after(async () => {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MigrationService } from '../../src/migration/migration-service.js';
+import { FenceVault } from '../../src/state/fence-vault.js';
 import { MigrationStore } from '../../src/state/migration-store.js';
 import { newMigrationId, displayId } from '../../src/state/migration-id.js';
 import { timestamp, type MigrationRecord } from '../../src/state/records.js';
@@ -18,8 +19,9 @@ import { startTestSidecar } from '../support/sidecar.js';
 import { testVhost } from '../support/vhost.js';
 import { engineContext, startOptions } from '../integration/migration-support.js';
 import { apiJson, prepareVhost, reliabilityEnv, waitTerminal } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 
 function cleanupRecords(t: { after(fn: () => unknown): void }, vhosts: string[]): void {
   t.after(async () => {
@@ -72,6 +74,8 @@ test('an orphan guarded in another state vhost is neither resumed nor a reason f
     owner: 'a-dead-sidecar', queue_chunks: 0, interrupt_requested: false, notes: [], engine: { started_by: 'guest', lock_vhost: guardedIn }, updated_at: timestamp(now),
   };
   await store.create(record, []);
+  // A dead sidecar also leaves its run marker in its state vhost (only such a migration is resumed).
+  await new FenceVault(admin(), testSeal(), guardedIn).markRunning({ migration_id: id, vhost: guardedIn });
 
   // A sidecar whose state vhost is another one: its lock is free, yet the orphan is not its business.
   const foreign = new MigrationService(engineContext(t, other));

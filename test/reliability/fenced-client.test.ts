@@ -13,8 +13,9 @@ import { admin, amqpUrl } from '../support/cluster.js';
 import { assertIntegrity, takeBaseline } from '../support/integrity.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { apiJson, prepareVhost, reliabilityEnv, sleep, waitTerminal } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 
 interface ClientLog {
   confirmed: Set<string>;

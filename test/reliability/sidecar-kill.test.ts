@@ -17,8 +17,9 @@ import { assertIntegrity, surroundings } from '../support/integrity.js';
 import { assertSchema } from '../support/schemas.js';
 import { spawnSidecar } from '../support/sidecar.js';
 import { apiJson, prepareVhost, reliabilityEnv, spawnHangSidecar, waitLockFree, waitTerminal, type PreparedVhost } from './reliability-support.js';
+import { testSeal } from '../support/state-secret.js';
 
-const store = new MigrationStore(admin());
+const store = new MigrationStore(admin(), testSeal());
 const startUrl = (base: string, vhost: string) => `${base}/api/queue-migration/start/${encodeURIComponent(vhost)}`;
 
 /** Records are cluster-wide: remove the ones of this test's vhost. */

@@ -5,6 +5,7 @@
 import { loadConfig } from '../../src/config/config.js';
 import { createContext, type Context } from '../../src/context.js';
 import { cluster } from './cluster.js';
+import { TEST_STATE_SECRET } from './state-secret.js';
 
 export function sidecarContext(t: { after(fn: () => unknown): void }, overrides: Record<string, string> = {}, node = 0): Context {
   const amqp = new URL(cluster.amqpUrls[node]);
@@ -16,6 +17,7 @@ export function sidecarContext(t: { after(fn: () => unknown): void }, overrides:
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
     QMIG_LOG_LEVEL: 'error',
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     ...overrides,
   });
   const ctx = createContext(config, cluster.nodeNames[node]);

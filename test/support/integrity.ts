@@ -11,6 +11,7 @@ import { MigrationStore } from '../../src/state/migration-store.js';
 import type { MigrationRecord, QueueRecord } from '../../src/state/records.js';
 import { admin } from './cluster.js';
 import { fingerprint, publish, type TestMessage } from './messages.js';
+import { testSeal } from './state-secret.js';
 
 export interface Surroundings {
   permissions: Array<{ user: string; configure: string; write: string; read: string }>;
@@ -77,7 +78,7 @@ export interface IntegrityOptions {
  */
 export async function assertIntegrity(before: Baseline, id: string, opts: IntegrityOptions = {}): Promise<{ record: MigrationRecord; queues: QueueRecord[] }> {
   const mgmt = admin();
-  const store = new MigrationStore(mgmt);
+  const store = new MigrationStore(mgmt, testSeal());
   const record = await store.loadRecord(id);
   assert.ok(record, `migration ${id} has no record`);
   const queues = await store.loadQueues(record);

@@ -60,8 +60,11 @@ export function fingerprintOf(msg: Pick<amqp.Message, 'content' | 'properties'>)
 }
 
 /**
- * Reads every message of the queue without removing it (get without ack, then the connection
- * closes and they are requeued) and returns the sorted list of fingerprints.
+ * Reads every message of the queue without removing it (received without ack, then the connection
+ * closes and they are requeued) and returns the sorted list of fingerprints. The messages counted
+ * at the start are taken by a consumer without a prefetch limit (they all stay unacknowledged;
+ * fast for queues of thousands), the rest (a quorum queue's consumer gets 2,000 at most) and any
+ * later arrival by basic.get until the queue answers empty.
  * Properties the broker itself sets on redelivery or per hop are left out.
  */
 export async function fingerprint(vhost: string, queue: string, node = 0): Promise<string[]> {
@@ -69,6 +72,30 @@ export async function fingerprint(vhost: string, queue: string, node = 0): Promi
   const out: string[] = [];
   try {
     const ch = await conn.createChannel();
+    const ready = (await ch.checkQueue(queue)).messageCount;
+    if (ready > 0) {
+      // A quorum queue gives a consumer without a prefetch limit 2,000 messages at most: when
+      // deliveries stop short, the rest is read by basic.get below.
+      let consumer: Promise<{ consumerTag: string }> | null = null;
+      let last = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (out.length < ready && Date.now() - last < 1000) return;
+          clearInterval(timer);
+          resolve();
+        }, 25);
+        consumer = ch.consume(queue, (msg) => {
+          if (!msg) return;
+          out.push(fingerprintOf(msg));
+          last = Date.now();
+        }, { noAck: false });
+        consumer.catch((err) => {
+          clearInterval(timer);
+          reject(err);
+        });
+      });
+      await ch.cancel((await consumer!).consumerTag);
+    }
     for (;;) {
       const msg = await ch.get(queue, { noAck: false });
       if (!msg) break;

@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { loadConfig } from '../../src/config/config.js';
 import { startSidecar, type RunningSidecar, type SidecarOptions } from '../../src/sidecar.js';
 import { cluster } from './cluster.js';
+import { TEST_STATE_SECRET } from './state-secret.js';
 
 type After = Pick<TestContext, 'after'> | { after(fn: () => unknown): void };
 
@@ -38,6 +39,7 @@ export function sidecarEnv(node = 0, env: Record<string, string> = {}): Record<s
     QMIG_USER: cluster.user,
     QMIG_PASSWORD: cluster.password,
     QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'error',
+    QMIG_STATE_SECRET: TEST_STATE_SECRET,
     ...env,
   };
 }
@@ -84,7 +86,7 @@ export interface SpawnedSidecar {
  * Resolves once the sidecar answers /healthz (or rejects with its output if it exits first).
  * `waitForListening: false` resolves at once (for processes expected to fail).
  */
-export async function spawnSidecar(t: After, opts: { node?: number; env?: Record<string, string>; waitForListening?: boolean; args?: string[] } = {}): Promise<SpawnedSidecar> {
+export async function spawnSidecar(t: After, opts: { node?: number; env?: Record<string, string>; waitForListening?: boolean; args?: string[]; startTimeoutMs?: number } = {}): Promise<SpawnedSidecar> {
   const env = { ...process.env, ...sidecarEnv(opts.node ?? 0, { QMIG_LOG_LEVEL: 'info', QMIG_LISTEN_PORT: String(await freePort()), ...opts.env }) };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...(opts.args ?? ['serve'])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -100,10 +102,11 @@ export async function spawnSidecar(t: After, opts: { node?: number; env?: Record
   const url = `http://127.0.0.1:${env.QMIG_LISTEN_PORT}`;
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
-  const deadline = Date.now() + 30_000;
+  const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+  const deadline = Date.now() + startTimeoutMs;
   for (;;) {
     if (exitCode !== undefined) throw new Error(`sidecar exited (${exitCode}) before listening:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`sidecar did not start in 30 s:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`sidecar did not start in ${startTimeoutMs / 1000} s:\n${output}`);
     try {
       const res = await fetch(url + '/healthz');
       await res.arrayBuffer();

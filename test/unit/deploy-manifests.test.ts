@@ -246,7 +246,7 @@ test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret
   assert.equal(qmig.command, undefined, 'the image ENTRYPOINT (qmig) is used as is');
 
   const secrets = ofKind('Secret');
-  for (const name of ['QMIG_USER', 'QMIG_PASSWORD']) {
+  for (const name of ['QMIG_USER', 'QMIG_PASSWORD', 'QMIG_STATE_SECRET']) {
     const e = qmig.env.find((x: Obj) => x.name === name);
     assert.ok(e?.valueFrom?.secretKeyRef, `${name} comes from a Secret`);
   }
@@ -326,7 +326,7 @@ test('the manifests fit together: Services, ConfigMap, Secrets, node list', () =
 
 /** Resolves compose interpolation the way `docker compose` would with the variables unset. */
 function interpolate(value: string): string {
-  return value.replace(/\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_, name: string, def?: string) => def ?? `example-${name.toLowerCase()}`);
+  return value.replace(/\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_, name: string, def?: string) => def ?? `example-${name.toLowerCase()}-for-the-manifest-test`);
 }
 
 test('compose: rabbitmq 3.10 with the qmig image beside it, a valid configuration', () => {

@@ -1,7 +1,9 @@
 /**
  * /api/queue-migration/* — the contract of ../shared/spec/HTTP_API.md, route by route.
- * Every route: authenticate (401/429/503) → authorize by tag (403) → read and validate the
- * body (400/413) → resolve the target (404) → authorize on the vhost (403) → act.
+ * Every route: reject `.`/`..`/empty segments (400, src/http/path-segments.ts) → authenticate
+ * (401/429/503) → authorize by tag (403) → read and validate the body (400/413) → authorize on
+ * the vhost (403, whether or not it exists) → resolve the target (404) → act. Records of vhosts
+ * the caller has no permission on are not listed, and answer 404 like unknown ids.
  */
 import type { Router } from 'express';
 import type { Context } from '../../context.js';
@@ -12,7 +14,7 @@ import { decodeMigrationId } from '../../state/migration-id.js';
 import type { MigrationReader } from '../../state/migration-reader.js';
 import { presentMigration, presentMigrationDetail } from '../../state/presenters.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../../state/records.js';
-import { authenticateMiddleware, requireChanger, requireChangerTag, requireReader, type Authenticator } from '../auth.js';
+import { authenticateMiddleware, inScope, requireChanger, requireChangerTag, requireReader, requireVhostAccess, type Authenticator } from '../auth.js';
 import { callerOf } from '../request-context.js';
 import { DetailBodies } from '../detail-serializer.js';
 import { parseJsonObject, rawBody, validateBody } from '../request-validation.js';
@@ -52,13 +54,16 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       path: '/check/:vhost',
       before: [body],
       async handler(req, res) {
-        requireReader(callerOf(res));
+        const caller = callerOf(res);
+        requireReader(caller);
         const options = toCheckOptions(validateBody<CheckRequestBody>('check-request', parseJsonObject(req.body, req.get('content-type'))));
         const vhost = String(req.params.vhost);
+        const scope = await auth.scopeOf(caller);
         if (vhost === 'all') {
-          res.json(await runCheckAll(ctx, options));
+          res.json(await runCheckAll(ctx, options, (v) => inScope(scope, v)));
           return;
         }
+        requireVhostAccess(caller, scope, vhost);
         await ensureVhost(vhost);
         res.json(await runCheck(ctx, vhost, options));
       },
@@ -73,8 +78,9 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
           requireChangerTag(caller);
           const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
           const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
-          await ensureVhost(vhost);
+          // Authorization first: 403 for a vhost the caller may not change, whether it exists or not.
           await requireChanger(ctx, caller, vhost);
+          await ensureVhost(vhost);
           const { migration_id } = await engine.start(vhost, options, caller);
           reader.invalidate(migration_id);
           res.json({ migration_id, status: 'started' });
@@ -85,8 +91,10 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       method: 'GET',
       path: '/status',
       async handler(_req, res) {
-        requireReader(callerOf(res));
-        const records = await reader.listRecords();
+        const caller = callerOf(res);
+        requireReader(caller);
+        const scope = await auth.scopeOf(caller);
+        const records = (await reader.listRecords()).filter((r) => inScope(scope, r.vhost));
         res.json({
           status: records.some((r) => ACTIVE_STATUSES.includes(r.status)) ? 'in_progress' : 'not_running',
           migrations: records.map(presentMigration),
@@ -97,11 +105,12 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       method: 'GET',
       path: '/status/:id',
       async handler(req, res) {
-        requireReader(callerOf(res));
+        const caller = callerOf(res);
+        requireReader(caller);
         const id = String(req.params.id);
         if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
         const view = await reader.get(id);
-        if (!view) throw new ObjectNotFoundError();
+        if (!view || !inScope(await auth.scopeOf(caller), view.record.vhost)) throw new ObjectNotFoundError();
         res.type('application/json').send(await details.body(id, view));
       },
     },
@@ -153,8 +162,10 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       method: 'GET',
       path: '/rollback-pending',
       async handler(_req, res) {
-        requireReader(callerOf(res));
-        const pending = (await reader.listRecords()).find((r) => r.status === 'rollback_pending');
+        const caller = callerOf(res);
+        requireReader(caller);
+        const scope = await auth.scopeOf(caller);
+        const pending = (await reader.listRecords()).find((r) => r.status === 'rollback_pending' && inScope(scope, r.vhost));
         if (!pending) throw new NoRollbackPendingError();
         res.json(presentMigrationDetail(pending));
       },

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { confirmedCount, SUSPECT_ZERO_MS } from './confirmed-count.js';
+
+/** A reader answering `answers` in turn, each after its delay in ms. */
+function reader(answers: Array<[number | null, number]>) {
+  let i = 0;
+  const read = async () => {
+    const [n, ms] = answers[Math.min(i++, answers.length - 1)];
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return n;
+  };
+  return { read, reads: () => i };
+}
+const noPause = { pauseMs: () => 0 };
+
+test('a non-zero count or a missing queue is answered at once', async () => {
+  const a = reader([[7, 0]]);
+  assert.equal(await confirmedCount(a.read, noPause), 7);
+  assert.equal(a.reads(), 1);
+  const b = reader([[null, 0]]);
+  assert.equal(await confirmedCount(b.read, noPause), null);
+  assert.equal(b.reads(), 1);
+});
+
+test('a zero answered faster than the broker\'s timeout is believed at once', async () => {
+  const r = reader([[0, 0]]);
+  assert.equal(await confirmedCount(r.read, noPause), 0);
+  assert.equal(r.reads(), 1);
+});
+
+test("slow zeros (the broker's timeout answer) are read again until the real count shows", async () => {
+  const slow = SUSPECT_ZERO_MS + 30;
+  const r = reader([[0, slow], [0, slow], [200, 0]]);
+  assert.equal(await confirmedCount(r.read, noPause), 200);
+  assert.equal(r.reads(), 3);
+  const empty = reader([[0, slow], [0, 5]]);
+  assert.equal(await confirmedCount(empty.read, noPause), 0);
+  assert.equal(empty.reads(), 2);
+});
+
+test('zeros that stay slow end after a bounded number of readings, as 0', async () => {
+  const r = reader([[0, SUSPECT_ZERO_MS + 5]]);
+  assert.equal(await confirmedCount(r.read, noPause), 0);
+  assert.equal(r.reads(), 12);
+});

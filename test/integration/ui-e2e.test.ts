@@ -268,10 +268,14 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   await shot(page, '5-detail');
 
   // --- an API refusal is shown as its reason, not as JSON ------------------------------------
+  // Every queue is quorum now: Start is disabled ("nothing to migrate") until a mirrored classic
+  // queue appears again.
+  await classicQueue(vhost, 'late-arrival', {}, 0);
   await page.click('a:text-is("« Queue Migration")');
   await page.waitForSelector('#qmig-page[data-page=main]');
   await page.waitForSelector(`#qmig-vhost option[value="${vhost}"]`, { state: 'attached' });
   await page.selectOption('#qmig-vhost', vhost);
+  await page.waitForSelector('#qmig-queue-list tr.qmig-queue-row[data-name="late-arrival"]');
   await page.fill('#qmig-tolerance', '150');
   await page.click('#qmig-start-button');
   await page.waitForSelector('.form-popup-warn');

@@ -74,7 +74,8 @@ export class SidecarClient {
         method,
         url: path,
         data: body === undefined ? undefined : JSON.stringify(body),
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        // No body, no Content-Type (axios would send a form type, which changing routes refuse).
+        headers: body === undefined ? { 'content-type': false } : { 'content-type': 'application/json' },
       });
     } catch (err) {
       const e = err as { code?: string; cause?: { code?: string } };

@@ -6,7 +6,7 @@
  * QMIG_CLI_CERT_FILE / QMIG_CLI_KEY_FILE fallbacks, --timeout) and the presentation
  * (presentation.ts), and the parsers of typed values.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadProfile, type Profile } from './profiles.js';
 
@@ -221,9 +221,13 @@ export function helpText(command: string, synopsis: string, description: string,
   ].join('\n');
 }
 
-/** A TLS file setting: empty counts as unset, a path that does not exist is a usage error naming where it came from. */
+/** A TLS file setting: empty counts as unset, a file that cannot be read is a usage error naming where it came from. */
 function readableSetting(s: { value?: string; source: string }): string | undefined {
   if (s.value === undefined || s.value === '') return undefined;
-  if (!existsSync(s.value)) throw new UsageError(`${s.source}: no file "${s.value}"`);
+  try {
+    accessSync(s.value, constants.R_OK);
+  } catch (err) {
+    throw new UsageError(`${s.source}: cannot read ${s.value} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   return s.value;
 }

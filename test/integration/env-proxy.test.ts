@@ -15,6 +15,7 @@ import { basicAuth, freePort, spawnSidecar } from '../support/sidecar.js';
 import { testVhost } from '../support/vhost.js';
 import { PeerSidecars } from '../../src/snapshots/peer-snapshots.js';
 import { loadConfig } from '../../src/config/config.js';
+import { TEST_STATE_SECRET } from '../support/state-secret.js';
 
 async function deadProxyEnv(): Promise<Record<string, string>> {
   const proxy = `http://127.0.0.1:${await freePort()}`;
@@ -59,7 +60,7 @@ test('peer sidecars are called directly, not through HTTP_PROXY (and the dead pr
   await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => peer.close(() => r())));
   const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
-  const config = loadConfig({ QMIG_PEERS: peerUrl });
+  const config = loadConfig({ QMIG_PEERS: peerUrl, QMIG_STATE_SECRET: TEST_STATE_SECRET });
   const env = await deadProxyEnv();
 
   const activity = await withEnv(env, () => new PeerSidecars(config).activity(peerUrl));

@@ -35,7 +35,8 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   const { ctx, audit } = sourceContext(t);
   await admin().declareQueue(vhost, 'h1', { durable: true });
   await publish(vhost, { queue: 'h1' }, 25);
-  const monitor = await testUser(t, ['monitoring']);
+  // A monitoring user sees the records of vhosts it has a permission on (README "Authorization"), changes nothing.
+  const monitor = await testUser(t, ['monitoring'], [vhost]);
 
   const service = new TransferService(ctx, { pollMs: 200 });
   const auth = new Authenticator(ctx);

@@ -9,6 +9,8 @@ missing=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 command -v curl >/dev/null || missing+=(curl)
 command -v flock >/dev/null || missing+=(util-linux)
+# openssl makes the test clusters' TLS certificates (scripts/cluster.sh).
+command -v openssl >/dev/null || missing+=(openssl)
 # Debian's chromium drives the management-UI end-to-end test (playwright-core, no browser download).
 [ -x /usr/bin/chromium ] || [ "${QMIG_NO_BROWSER:-0}" = 1 ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

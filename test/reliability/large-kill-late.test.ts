@@ -9,14 +9,15 @@ import { reliabilityEnv } from './reliability-support.js';
 import { killAndResume, restart, TOTAL } from './large-kill-scenario.js';
 
 /**
- * Not yet run to the end on main (QMIG_OPEN_ISSUE_13=1 runs them): in the session that added them
- * the three-quarters run completed (its record), but the file hit the runner's timeout before the
- * integrity check, and the second-sidecar scenario never ran. Left out of `npm test` until issue 13
- * is closed, so that an unproven test cannot hold CI.
+ * The second-sidecar scenario is left out of `npm test` until issue 13 is closed
+ * (QMIG_OPEN_ISSUE_13=1 runs it): on main the resumed migration completes, but the integrity check
+ * then finds the dead owner's first shovels (`qmig.shovel.q00.to-temporary`, …) still listed as
+ * running in `GET /api/shovels` with no parameter behind them — the "stop_child … not_found" race
+ * of src/broker/shovels.ts, where a shovel's worker outlives its deleted parameter.
  */
-const pending = process.env.QMIG_OPEN_ISSUE_13 !== '1' && 'issue 13 open: not yet proven on main (see the comment above)';
+const pending = process.env.QMIG_OPEN_ISSUE_13 !== '1' && 'issue 13 open: the dead owner\'s shovels outlive their parameters (see the comment above)';
 
-test('SIGKILL three quarters into a 40-queue run, restarted 3 s later: the migration completes', { skip: pending }, async (t) => {
+test('SIGKILL three quarters into a 40-queue run, restarted 3 s later: the migration completes', async (t) => {
   await killAndResume(t, Math.round((3 * TOTAL) / 4), restart(t));
 });
 

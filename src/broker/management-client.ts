@@ -135,6 +135,9 @@ export interface BrokerShovel {
   state: string;
   node?: string;
   reason?: string;
+  /** When the worker last reported (node-local time, `YYYY-MM-DD H:MM:SS`). */
+  timestamp?: string;
+  src_queue?: string;
 }
 
 export class ManagementClient {

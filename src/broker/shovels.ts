@@ -18,7 +18,6 @@ import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { confirmedCount } from './confirmed-count.js';
 import { enc, type ManagementClient } from './management-client.js';
-import type { Pace } from './pace.js';
 
 export interface MoveSpec {
   vhost: string;
@@ -38,6 +37,13 @@ export interface MoveSpec {
   settleMs?: number;
   /** Most rounds (a round = one shovel) before giving up on stragglers. */
   maxRounds?: number;
+  /**
+   * How long a shovel reported running may move nothing while the source holds messages before
+   * it is deleted and created again (default: startTimeoutMs). Twice at most; the third stall fails.
+   */
+  stallMs?: number;
+  /** Called when a stalled shovel is re-created, with what was seen. */
+  onStall?: (message: string) => void;
 }
 
 export interface MoveResult {
@@ -56,6 +62,14 @@ export class MoveError extends Error {
   }
 }
 
+/** A shovel reported running moved nothing for `stallMs` while the source held messages. */
+export class ShovelStalledError extends MoveError {
+  constructor(message: string, sourceCount: number, destinationCount: number) {
+    super(message, sourceCount, destinationCount);
+    this.name = 'ShovelStalledError';
+  }
+}
+
 export class MoveAbortedError extends Error {
   constructor() {
     super('move aborted: this sidecar no longer owns the migration');
@@ -64,6 +78,8 @@ export class MoveAbortedError extends Error {
 }
 
 const FIRST_POLL_MS = 25;
+/** Re-creations of a stalled shovel within one move before the move fails. */
+const MAX_STALL_RESTARTS = 2;
 const MAX_POLL_MS = 250;
 const STATE_CHECK_MS = 1000;
 
@@ -142,60 +158,25 @@ export class QueueCounter {
   }
 }
 
+/**
+ * The state of shovel `name` as its newest status row says. Several rows can carry one name on
+ * 3.10: a row outlives its worker on the node where the worker ran when the delete went through
+ * another node (shovel-leftovers.ts), so the row last reported wins.
+ */
 async function shovelState(mgmt: ManagementClient, vhost: string, name: string): Promise<{ state: string; reason?: string } | null> {
-  const all = await mgmt.shovels(vhost);
-  const s = all.find((x) => x.name === name);
+  const rows = (await mgmt.shovels(vhost)).filter((x) => x.name === name);
+  const s = newestRow(rows);
   return s ? { state: s.state, reason: s.reason } : null;
+}
+
+/** The row with the latest `timestamp` (`YYYY-MM-DD H:MM:SS`, compared by its numbers). */
+export function newestRow<T extends { timestamp?: string }>(rows: T[]): T | undefined {
+  const key = (t?: string) => (t?.match(/\d+/g) ?? []).map((n) => n.padStart(4, '0')).join('');
+  return rows.reduce<T | undefined>((best, r) => (!best || key(r.timestamp) > key(best.timestamp) ? r : best), undefined);
 }
 
 export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: string): Promise<boolean> {
   return mgmt.deleteShovel(vhost, name);
-}
-
-/**
- * Removes the shovels in `names` that exist in `vhost` (left by a dead sidecar, or created late),
- * one at a time through `pace`, then waits briefly until the broker no longer reports them running.
- * Returns how many existed.
- *
- * Why RabbitMQ 3.10.8 answers such a delete with HTTP 500 and an empty body (seen in the broker
- * log as a crashed `cowboy_stream_h:request_process` with `no match of right hand side value
- * {error,not_found}` in rabbit_shovel_dyn_worker_sup_sup:stop_child/1):
- * `DELETE /api/parameters/shovel/{vhost}/{name}` first removes the parameter from the database,
- * then stops the worker, asserting `ok = mirrored_supervisor:terminate_child(…)` (line 70) and
- * `ok = mirrored_supervisor:delete_child(…)` (line 71). Every dynamic shovel start and stop in the
- * cluster waits for one global lock (rabbit_shovel_locks uses the resource `dynamic_shovel` for
- * all of them), so under load a creation can take many seconds; a sidecar killed meanwhile (or a
- * client that gave up) abandons a PUT whose parameter is already written but whose worker was
- * never started. Deleting such a leftover fails at line 70 — exactly the shovels a resumed run
- * removes first. A stop that runs beside shovel starts can also find its child spec already gone
- * (a start deletes the specs of workers not running at that moment) and fail at line 71; the
- * stopped shovel may then stay listed in /api/shovels. Either way the parameter is gone when the
- * 500 arrives: ManagementClient settles the answer by reading it back (call-policy.ts), and the
- * deletes of one run go one at a time (Pace) instead of all at once.
- */
-export async function removeShovels(
-  mgmt: ManagementClient,
-  vhost: string,
-  names: string[],
-  opts: { pace?: Pace; onDelete?: (name: string) => void; stopWaitMs?: number } = {},
-): Promise<number> {
-  const wanted = new Set(names);
-  const present = (await mgmt.shovelParameters(vhost)).filter((p) => wanted.has(p.name)).map((p) => p.name);
-  for (const name of present) {
-    opts.onDelete?.(name);
-    const del = () => mgmt.deleteShovel(vhost, name);
-    await (opts.pace ? opts.pace.run(del) : del());
-  }
-  if (present.length === 0) return 0;
-  // The worker stops after its parameter is gone; its unacknowledged messages go back to the
-  // source only then, and the caller's next step reads counts.
-  const until = Date.now() + (opts.stopWaitMs ?? 10_000);
-  for (;;) {
-    const running = (await mgmt.shovels(vhost)).filter((s) => present.includes(s.name) && s.state !== 'terminated');
-    if (running.length === 0 || Date.now() > until) break;
-    await sleep(100);
-  }
-  return present.length;
 }
 
 /**
@@ -221,6 +202,7 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
   let src = src0;
   let dst = dst0;
   let rounds = 0;
+  let stalls = 0;
   while (src > 0) {
     if (rounds >= maxRounds) {
       recordShovelError('rounds_exhausted');
@@ -234,8 +216,16 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
       ({ src, dst } = await awaitCompletion(mgmt, counts, spec, target, dst0, deadline));
     } catch (err) {
       if (err instanceof MoveAbortedError) throw err;
-      recordShovelError(shovelErrorReason((err as Error).message));
       await mgmt.deleteShovel(spec.vhost, spec.name).catch(() => undefined);
+      if (err instanceof ShovelStalledError && stalls < MAX_STALL_RESTARTS) {
+        // Created again under the same name: the broker first stops any worker of that name.
+        stalls++;
+        rounds--;
+        spec.onStall?.(err.message);
+        [src, dst] = await counts();
+        continue;
+      }
+      recordShovelError(shovelErrorReason((err as Error).message));
       throw err;
     }
     await mgmt.deleteShovel(spec.vhost, spec.name);
@@ -260,11 +250,16 @@ async function awaitCompletion(
   let running = false;
   let lastDst = -1;
   let lastChange = Date.now();
+  let lastSrc = -1;
+  let lastMove = startedAt;
+  const stallMs = spec.stallMs ?? spec.startTimeoutMs;
   for (;;) {
     if (spec.shouldAbort?.()) throw new MoveAbortedError();
     const [src, dst] = await counts();
     spec.onProgress?.(Math.max(0, dst - dst0));
     const now = Date.now();
+    if (dst !== lastDst || src !== lastSrc) lastMove = now;
+    lastSrc = src;
     if (dst !== lastDst) {
       lastDst = dst;
       lastChange = now;
@@ -280,6 +275,9 @@ async function awaitCompletion(
       // The source is empty and nothing arrives any more: fewer came than expected (expired,
       // consumed). Stop here; the caller's verification decides.
       return { src, dst };
+    }
+    if (running && src > 0 && now - lastMove >= stallMs) {
+      throw new ShovelStalledError(`shovel '${spec.name}' reported running but moved nothing for ${Math.round((now - lastMove) / 1000)} s (${src} message(s) in the source)`, src, dst);
     }
     if (now > deadline) {
       throw new MoveError(`moving '${spec.source}' to '${spec.destination}' timed out: ${src} message(s) still in the source, ${dst} in the destination`, src, dst);

@@ -25,7 +25,8 @@ import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { moveThroughSidecar } from '../broker/sidecar-move.js';
-import { moveMessages, MoveAbortedError, removeShovels, type MoveResult } from '../broker/shovels.js';
+import { removeShovels } from '../broker/shovel-leftovers.js';
+import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
 import type { Pace } from '../broker/pace.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../broker/call-policy.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
@@ -583,6 +584,10 @@ export class QueueMigrator {
         return this.env.hooks?.onShovelCreated?.({ migrationId: this.env.migration.id, queue: this.q.name, shovel: name, direction });
       },
       onProgress: progress,
+      onStall: (seen) => {
+        this.env.log.warn('a shovel moved nothing while reported running; created again', { queue: this.q.name, shovel: name, seen });
+        this.audit('restart_shovel', { shovel: name, reason: seen });
+      },
     });
     if (result.rounds > 0) this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
     delete this.q.detail.shovel;
@@ -678,7 +683,7 @@ export class QueueMigrator {
     const names = (['to-temporary', 'to-quorum', 'back'] as const).map((d) => shovelName(this.q.name, d));
     return removeShovels(this.mgmt, this.vhost, names, {
       pace: this.env.cleanupPace,
-      onDelete: (name) => this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted or late step' }),
+      onDelete: (name, how) => this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted or late step', ...(how === 'take_over' ? { how: 'taken over: listed without a parameter' } : {}) }),
     });
   }
 

@@ -105,8 +105,18 @@ export async function assertIntegrity(before: Baseline, id: string, opts: Integr
 
   const shovels = await mgmt.ok<Array<{ name: string }>>('GET', `/parameters/shovel/${enc(vhost)}`);
   assert.deepEqual(shovels.map((s) => s.name), [], 'no shovel may be left behind');
-  const running = await mgmt.ok<Array<{ name: string }>>('GET', `/shovels/${enc(vhost)}`);
-  assert.deepEqual(running.map((s) => s.name), [], 'no shovel may still run');
+  // A shovel worker consumes its source over a direct (in-broker) connection, listed without a
+  // peer host. The shovel status list is not asked: on 3.10 a row outlives its worker on the node
+  // where the worker ran when the delete went through another node (src/broker/shovel-leftovers.ts).
+  // The consumer list follows broker events: a worker stopped a moment ago may be listed briefly.
+  let direct: Array<{ queue: { name: string } }> = [];
+  for (let i = 0; i < 25; i++) {
+    const consumers = await mgmt.ok<Array<{ queue: { name: string }; channel_details?: { peer_host?: unknown } }>>('GET', `/consumers/${enc(vhost)}`);
+    direct = consumers.filter((c) => c.channel_details?.peer_host === undefined || c.channel_details.peer_host === 'undefined');
+    if (direct.length === 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.deepEqual(direct.map((c) => c.queue.name), [], 'no shovel may still run (no in-broker consumer in the vhost)');
   const temporaries = (await mgmt.queues(vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith('qmig.tmp.'));
   for (const t of temporaries) {
     const owner = queues.find((q) => q.detail.temporary_queue === t);

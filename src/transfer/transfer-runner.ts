@@ -25,6 +25,8 @@
  */
 import { recordTransferQueue } from '../metrics/metrics.js';
 import { enc, type BrokerQueue } from '../broker/management-client.js';
+import { newestRow } from '../broker/shovels.js';
+import { shovelConsumedQueues } from '../broker/shovel-leftovers.js';
 import type { Context } from '../context.js';
 import { BrokerRequestError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -256,7 +258,8 @@ export class QueueTransfer {
         q.shovel = null;
         return 'done';
       }
-      const status = (await ctx.mgmt.shovels(this.vhost)).find((s) => s.name === name);
+      // The newest row: on 3.10 a row can outlive its worker on another node (shovel-leftovers.ts).
+      const status = newestRow((await ctx.mgmt.shovels(this.vhost)).filter((s) => s.name === name));
       if (status) {
         lastState = status.state;
         if (status.state === 'running') everRunning = true;
@@ -318,10 +321,12 @@ export class QueueTransfer {
   private async stopShovel(name: string): Promise<boolean> {
     const { ctx } = this.deps;
     const existed = await ctx.mgmt.deleteShovel(this.vhost, name);
+    // The worker is gone when no shovel consumer is left on the source queue (the status list is
+    // not asked: on 3.10 a row can outlive its worker, see shovel-leftovers.ts).
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const running = (await ctx.mgmt.shovels(this.vhost)).some((s) => s.name === name);
-      if (!running) break;
+      const consumed = await shovelConsumedQueues(ctx.mgmt, this.vhost, new Set([this.q.name]));
+      if (consumed.length === 0) break;
       await sleep(200);
     }
     // Requeued messages are visible to a passive declare once the channel is gone; wait until the

@@ -271,6 +271,9 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   // Every queue is quorum now: Start is disabled ("nothing to migrate") until a mirrored classic
   // queue appears again.
   await classicQueue(vhost, 'late-arrival', {}, 0);
+  // The page lists the queues once, from the broker's queue statistics: wait until they show the
+  // new queue as mirrored (a node that lost its statistics agent is repaired there).
+  await waitSynchronised(vhost, 180_000);
   await page.click('a:text-is("« Queue Migration")');
   await page.waitForSelector('#qmig-page[data-page=main]');
   await page.waitForSelector(`#qmig-vhost option[value="${vhost}"]`, { state: 'attached' });

@@ -38,7 +38,9 @@ export async function killAndResume(t: After, killAt: number, resumer: (vhost: s
   const leftovers = await shovelParameterNames(p.vhost);
   await sleep(3000);
   const second = await resumer(p.vhost);
-  const detail = await waitTerminal(second.url, id, 900_000);
+  // Bounded well inside the runner's 10-minute per-file timeout, so that a run that does not end
+  // fails with what the broker and both sidecars showed, not with a bare timeout.
+  const detail = await waitTerminal(second.url, id, 360_000).catch(async (err: Error) => assert.fail(`${err.message}\n${await diagnose(id, p.vhost, [first.output(), second.output()])}`));
   if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   const { record, queues } = await assertIntegrity(p.baseline, id);
   assert.equal(queues.length, TOTAL);

@@ -1,11 +1,12 @@
 /**
- * The populated set-up shared by the large-run suites (large-kill.test.ts, resume-faults.test.ts;
+ * The populated set-up shared by the large-run suites (large-kill-*.test.ts, resume-faults.test.ts;
  * issue 13): a vhost of mirrored classic queues, most holding thousands of persistent messages
  * and the rest empty, bound to a topic and a headers exchange, some with x-max-length or a
  * dead-letter exchange; an application user fenced out during the run; the integrity baseline.
  * Also what the suites do to a sidecar running such a migration: start it, wait until a number of
  * queues completed, and the status of the run.
  */
+import { shovelConsumedQueues } from '../../src/broker/shovel-leftovers.js';
 import { testSeal } from '../support/state-secret.js';
 import assert from 'node:assert/strict';
 import { enc } from '../../src/broker/management-client.js';
@@ -121,7 +122,8 @@ export async function diagnose(id: string, vhost: string, logs: string[]): Promi
   const lines = [
     `record: ${record?.status} ${record?.error}`,
     `shovel parameters: ${JSON.stringify(await shovelParameterNames(vhost))}`,
-    `shovels reported: ${JSON.stringify((await mgmt.shovels(vhost)).map((s) => [s.name, s.state, s.node]))}`,
+    `shovels reported: ${JSON.stringify((await mgmt.shovels(vhost)).map((s) => [s.name, s.state, s.node, s.timestamp]))}`,
+    `queues a shovel consumes: ${JSON.stringify(await shovelConsumedQueues(mgmt, vhost))}`,
   ];
   for (const q of bad) {
     lines.push(`${q.name}: ${q.status} ${q.phase} ${q.location} ${q.error} ${JSON.stringify(q.detail)}`);

@@ -163,20 +163,32 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/**
- * `qmig serve` from the production build (dist/, built by `npm run bench:all`), beside node 1,
- * with its state vhost `stateVhost`. Resolves when /healthz answers.
- */
 /** The node options the image runs the sidecar with (Dockerfile `ENV NODE_OPTIONS=…`). */
 export function imageNodeOptions(): string {
   return /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1] ?? '';
 }
 
-export async function startSidecarProcess(stateVhost: string, env: Record<string, string> = {}): Promise<SidecarProcess> {
-  const entry = existsSync('dist/cli/main.js') ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+export interface SidecarProcessOptions {
+  /** Checkout whose build is run (default: this one); its dist/ must exist. */
+  root?: string;
+  /** Where the sidecar's stderr (its log) goes: a file descriptor, or the bench's own stderr. */
+  stderr?: number | 'inherit';
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}
+
+/**
+ * `qmig serve` from the production build (dist/, built by `npm run bench:all`), beside node 1,
+ * with its state vhost `stateVhost`. Resolves when /healthz answers.
+ */
+export async function startSidecarProcess(stateVhost: string, env: Record<string, string> = {}, opts: SidecarProcessOptions = {}): Promise<SidecarProcess> {
+  const root = opts.root ?? '.';
+  const main = `${root}/dist/cli/main.js`;
+  if (opts.root !== undefined && !existsSync(main)) throw new Error(`${main} does not exist: build ${root} first`);
+  const entry = existsSync(main) ? [main] : ['--import', 'tsx', 'src/cli/main.ts'];
   const port = await freePort();
   const amqp = new URL(AMQP_URLS[0]);
-  const child = spawn(process.execPath, [...entry, 'serve'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry, 'serve'], {
     env: {
       ...process.env,
       // Measured as deployed: the image's node options, unless the caller set its own.
@@ -194,7 +206,7 @@ export async function startSidecarProcess(stateVhost: string, env: Record<string
       QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', opts.stderr ?? 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('close', () => r()));
   let peakRss = 0;

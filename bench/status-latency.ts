@@ -18,16 +18,17 @@ const QUEUES = Number(process.env.BENCH_STATUS_QUEUES ?? 10_000);
 const RATE = Number(process.env.BENCH_STATUS_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 
-function fakeMigration(vhost: string, node: string, status: 'completed' | 'in_progress', owner: string, lockVhost: string): { record: MigrationRecord; queues: QueueRecord[] } {
+/** A migration record of `QUEUES` queues as the engine writes it (no real queues behind it). */
+export function fakeMigration(vhost: string, node: string, status: 'completed' | 'in_progress', owner: string, lockVhost: string, count = QUEUES): { record: MigrationRecord; queues: QueueRecord[] } {
   const now = new Date();
   const ts = timestamp(now);
   const done = status === 'completed';
-  const queues: QueueRecord[] = Array.from({ length: QUEUES }, (_, i) => {
-    const completed = done || i < QUEUES / 2;
+  const queues: QueueRecord[] = Array.from({ length: count }, (_, i) => {
+    const completed = done || i < count / 2;
     return {
       name: `orders.region-${i % 17}.shard-${String(i).padStart(5, '0')}`,
       vhost,
-      status: completed ? 'completed' : i < QUEUES / 2 + 6 ? 'in_progress' : 'pending',
+      status: completed ? 'completed' : i < count / 2 + 6 ? 'in_progress' : 'pending',
       started_at: completed ? ts : null,
       completed_at: completed ? ts : null,
       total_messages: 1000 + (i % 500),
@@ -41,7 +42,7 @@ function fakeMigration(vhost: string, node: string, status: 'completed' | 'in_pr
   });
   const record: MigrationRecord = {
     id: newMigrationId(node, now), display_id: displayId(vhost, ts, node), vhost, node, started_at: ts, completed_at: done ? ts : null,
-    total_queues: QUEUES, completed_queues: done ? QUEUES : QUEUES / 2, skipped_queues: 0, failed_queues: 0, status, skip_unsuitable_queues: false,
+    total_queues: count, completed_queues: done ? count : count / 2, skipped_queues: 0, failed_queues: 0, status, skip_unsuitable_queues: false,
     tolerance: null, error: null, snapshots: [],
     options: { skip_unsuitable_queues: false, tolerance: null, batch_size: 'all', batch_order: 'smallest_first', queue_names: null, allow_message_ttl: false, set_default_queue_type: null },
     owner, queue_chunks: 0, interrupt_requested: false, notes: [], engine: { started_by: 'bench', lock_vhost: lockVhost }, updated_at: ts,

@@ -74,7 +74,7 @@ export async function shovelConsumedQueues(mgmt: ManagementClient, vhost: string
 
 export interface RemoveShovelsOptions {
   pace?: Pace;
-  /** Called before a parameter is deleted or a name taken over. */
+  /** Called before a parameter is deleted or a live orphan's name taken over. */
   onDelete?: (name: string, how: 'delete' | 'take_over') => void;
   /** How long to wait for the stopped workers' consumers to leave their queues. */
   stopWaitMs?: number;
@@ -82,7 +82,8 @@ export interface RemoveShovelsOptions {
 
 /**
  * Removes the shovels in `names` from `vhost`: deletes those with a parameter, takes over those
- * the status list shows without one, one at a time through `pace`, then waits until no shovel
+ * the status list shows without one while a shovel consumer is on their source (live orphans),
+ * one at a time through `pace`, then waits until no shovel
  * consumer is left on their source queues (their unacknowledged messages are back in the source
  * then: the caller's next step reads counts). Returns how many there were. Throws
  * ShovelStuckError when a worker still consumes after two take-overs.
@@ -106,23 +107,27 @@ export async function removeShovels(mgmt: ManagementClient, vhost: string, names
   const [params, rows] = await Promise.all([mgmt.shovelParameters(vhost), mgmt.shovels(vhost)]);
   const withParameter = params.filter((p) => wanted.has(p.name));
   const parameterNames = new Set(withParameter.map((p) => p.name));
+  // A row without a parameter: a live orphan while a shovel consumer is on its source, else a
+  // stale row or an orphan between two restarts (its source was deleted). Every such name is
+  // taken over (cheap, and it stops a restarting orphan before it consumes again), but only live
+  // ones count as found: a stale row kept by another node stays listed whatever is done here.
   const rowsOnly = rows.filter((r) => wanted.has(r.name) && !parameterNames.has(r.name));
-  const sources = new Set<string>();
+  const rowSources = new Set(rowsOnly.map((r) => r.src_queue).filter((q): q is string => typeof q === 'string'));
+  const consumed = rowSources.size > 0 ? new Set(await shovelConsumedQueues(mgmt, vhost, rowSources)) : new Set<string>();
+  const live = new Set(rowsOnly.filter((r) => r.src_queue !== undefined && consumed.has(r.src_queue)).map((r) => r.name));
+  const sources = new Set<string>(consumed);
   for (const p of withParameter) if (typeof p.value['src-queue'] === 'string') sources.add(p.value['src-queue']);
-  for (const r of rowsOnly) if (typeof r.src_queue === 'string') sources.add(r.src_queue);
   const paced = (fn: () => Promise<unknown>) => (opts.pace ? opts.pace.run(fn) : fn());
 
   for (const p of withParameter) {
     opts.onDelete?.(p.name, 'delete');
     await paced(() => mgmt.deleteShovel(vhost, p.name));
   }
-  const takenOver = new Set<string>();
   for (const name of new Set(rowsOnly.map((r) => r.name))) {
-    opts.onDelete?.(name, 'take_over');
+    if (live.has(name)) opts.onDelete?.(name, 'take_over');
     await paced(() => takeOver(mgmt, vhost, name));
-    takenOver.add(name);
   }
-  const found = withParameter.length + takenOver.size;
+  const found = withParameter.length + live.size;
   if (found === 0 || sources.size === 0) return found;
 
   let still = await waitSourcesReleased(mgmt, vhost, sources, opts.stopWaitMs ?? 10_000);

@@ -246,6 +246,13 @@ export class QueueMigrator {
     this.env.log.info('resuming queue', { queue: this.q.name, phase: this.q.phase, decision });
     if ('skip' in decision) throw new QueueSkip(decision.skip);
     if ('lost' in decision) throw new QueueFailure(decision.lost);
+    if ('blocked' in decision) throw new QueueFailure(decision.blocked);
+    if (decision.discard) {
+      this.env.log.warn('the temporary queue has no running replica and holds nothing the classic queue lacks; declaring it again', { queue: this.q.name });
+      this.audit('delete_queue', { name: this.temporary, type: 'quorum', temporary: true, reason: 'no running replica (a declare cut short); every message is in the classic queue' });
+      await this.mgmt.deleteQueue(this.vhost, this.temporary);
+      this.temporaryExists = false;
+    }
     return decision.step;
   }
 
@@ -670,12 +677,23 @@ export class QueueMigrator {
   /** The queue under its own name and the temporary queue, with exact counts. */
   private async observe(): Promise<ObservedQueue> {
     const [main, temporary] = await Promise.all([this.mgmt.queue(this.vhost, this.q.name), this.mgmt.queue(this.vhost, this.temporary)]);
+    // A quorum queue without a running leader cannot be counted (a passive declare waits for it).
+    const available = (info: BrokerQueue | null) => (info && isQuorum(info) ? !!info.leader : undefined);
+    const mainAvailable = available(main);
+    const temporaryAvailable = available(temporary);
     const [mainCount, temporaryCount] = await Promise.all([
-      main ? this.amqp.messageCount(this.vhost, this.q.name) : Promise.resolve(null),
-      temporary ? this.amqp.messageCount(this.vhost, this.temporary) : Promise.resolve(null),
+      main && mainAvailable !== false ? this.amqp.messageCount(this.vhost, this.q.name) : Promise.resolve(null),
+      temporary && temporaryAvailable !== false ? this.amqp.messageCount(this.vhost, this.temporary) : Promise.resolve(null),
     ]);
     this.temporaryExists = temporary !== null;
-    return { main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic', mainCount, temporary: temporary !== null, temporaryCount };
+    return {
+      main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic',
+      mainCount,
+      temporary: temporary !== null,
+      temporaryCount,
+      ...(mainAvailable !== undefined ? { mainAvailable } : {}),
+      ...(temporaryAvailable !== undefined ? { temporaryAvailable } : {}),
+    };
   }
 
   /** Deletes this queue's shovels (a crashed owner's shovel may still run), paced across the run; how many there were. */

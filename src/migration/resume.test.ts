@@ -72,3 +72,17 @@ test('expected count: adopted stragglers override the saved count', () => {
   assert.equal(expectedCount(queue(10, 'save', { expected: 12 })), 12);
   assert.equal(expectedCount(queue(null)), 0);
 });
+
+test('a quorum queue without a running leader (a declare cut short): the temporary one is declared again only when the classic queue holds everything', () => {
+  const broken = (o: Partial<ObservedQueue>): ObservedQueue => ({ ...seen('classic', 100, true, null), temporaryAvailable: false, ...o });
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), broken({})), { step: 'declare_temporary', discard: 'temporary' });
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary', { expected: 120 }), broken({ mainCount: 120 })), { step: 'declare_temporary', discard: 'temporary' });
+  const short = decideResumeStep(queue(100, 'move_to_temporary'), broken({ mainCount: 60 }));
+  assert.ok('blocked' in short && /holds 60 of 100/.test(short.blocked), JSON.stringify(short));
+  const absent = decideResumeStep(queue(100, 'delete_classic'), broken({ main: 'absent', mainCount: null }));
+  assert.ok('blocked' in absent, JSON.stringify(absent));
+  const mainDown = decideResumeStep(queue(100, 'move_to_quorum'), { ...seen('quorum', null, true, 100), mainAvailable: false });
+  assert.ok('blocked' in mainDown, 'a new quorum queue without a leader is never discarded (unfenced clients may have published into it)');
+  // Available (or not a quorum queue): as before.
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), { ...seen('classic', 100, true, 0), temporaryAvailable: true }), { step: 'move_to_temporary' });
+});

@@ -15,9 +15,23 @@ export interface ObservedQueue {
   mainCount: number | null;
   temporary: boolean;
   temporaryCount: number | null;
+  /**
+   * False when that quorum queue exists but has no running leader — as a quorum queue whose
+   * declare was cut short (its sidecar killed mid-declare) stays on 3.10: the record exists, no
+   * replica runs, a shovel into it moves nothing. Absent: not known / not a quorum queue.
+   */
+  mainAvailable?: boolean;
+  temporaryAvailable?: boolean;
 }
 
-export type ResumeDecision = { step: Step } | { skip: string } | { lost: string };
+/**
+ * `discard`: the temporary queue has no running replica and, as the counts show, holds nothing
+ * that is not also in the classic queue — delete it before the step (which declares it again).
+ * `blocked`: the messages sit in a queue without a running replica; the queue fails, nothing changed.
+ */
+export type ResumeDecision = { step: Step; discard?: 'temporary' } | { skip: string } | { lost: string } | { blocked: string };
+
+const UNAVAILABLE = 'has no running replica (no leader)';
 
 /** Messages this queue must end with: the saved exact count, plus stragglers adopted on the way. */
 export function expectedCount(q: Pick<QueueRecord, 'original' | 'detail'>): number {
@@ -36,13 +50,21 @@ export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDec
   const expected = expectedCount(q);
   switch (seen.main) {
     case 'classic':
+      if (seen.temporary && seen.temporaryAvailable === false) {
+        if ((seen.mainCount ?? 0) >= expected) return { step: 'declare_temporary', discard: 'temporary' };
+        return { blocked: `the temporary queue ${UNAVAILABLE} and the classic queue holds ${seen.mainCount ?? 0} of ${expected} message(s): nothing was changed; start its replicas and resume` };
+      }
       if (seen.temporary) return { step: 'move_to_temporary' };
       if ((seen.mainCount ?? 0) === 0 && expected === 0) return { step: 'empty_fast_path' };
       return { step: 'declare_temporary' };
     case 'absent':
+      if (seen.temporary && seen.temporaryAvailable === false) return { blocked: `the temporary queue holds the messages and ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
       if (seen.temporary || expected === 0) return { step: 'declare_quorum' };
       return { lost: `neither the queue nor its temporary queue exists: ${expected} message(s) unaccounted for` };
     case 'quorum':
+      // Not discarded even when the temporary queue holds everything: clients that are not fenced
+      // may have published into it since it was bound.
+      if (seen.mainAvailable === false) return { blocked: `the new quorum queue ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
       return { step: 'declare_quorum' };
   }
 }

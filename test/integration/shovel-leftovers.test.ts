@@ -57,7 +57,7 @@ test('a shovel worker whose parameter is gone (an abandoned PUT started behind i
   assert.deepEqual(await admin().shovelParameters(vhost), [], 'taking the name over leaves no parameter');
 });
 
-test('a status row left by a delete through another node: the worker is gone, removing it again is harmless', async (t) => {
+test('a status row left by a delete through another node: the worker is gone; the row is not counted as a leftover and removing it again is harmless', async (t) => {
   const vhost = await testVhost(t);
   await queues(vhost, 'src', 'dst');
   const name = 'qmig.shovel.src.to-quorum';
@@ -68,7 +68,7 @@ test('a status row left by a delete through another node: the worker is gone, re
   const rows = (await admin().shovels(vhost)).filter((r) => r.name === name);
   t.diagnostic(`status rows left after the delete through node 2: ${JSON.stringify(rows.map((r) => [r.node, r.state]))}`);
 
-  assert.equal(await removeShovels(admin(1), vhost, [name]), rows.length > 0 ? 1 : 0);
+  assert.equal(await removeShovels(admin(1), vhost, [name]), 0, 'a stale row is not a shovel found (or a resumed queue would re-check itself for ever)');
   assert.deepEqual(await admin().shovelParameters(vhost), []);
   await publish(vhost, { queue: 'src' }, 4);
   await sleep(1000);

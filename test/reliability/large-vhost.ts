@@ -130,6 +130,12 @@ export async function diagnose(id: string, vhost: string, logs: string[]): Promi
     lines.push(`  broker: ${JSON.stringify(counts.filter((c) => c.name === q.name || c.name === `qmig.tmp.${q.name}`))}`);
     for (const log of logs) for (const l of log.split('\n').filter((x) => x.includes(`"${q.name}"`) || x.includes(`.${q.name}.`) || x.includes(`tmp.${q.name}"`))) lines.push(`  ${l.slice(0, 600)}`);
   }
+  // What each sidecar said about the run as a whole (resume, housekeeping, locks, warnings).
+  for (const [i, log] of logs.entries()) {
+    const general = log.split('\n').filter((l) => /"level":"(warn|error)"|resum|housekeep|lock|orphan/i.test(l) && !/"queue":"q\d+"/.test(l));
+    lines.push(`sidecar ${i + 1}: ${general.length} general line(s), the last 25:`);
+    for (const l of general.slice(-25)) lines.push(`  ${l.slice(0, 600)}`);
+  }
   return lines.join('\n');
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops local RabbitMQ clusters on loopback, without the system service.
 #
-#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh] [--default-intervals]
+#   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh] [--default-intervals] [--no-tls]
 #   scripts/cluster.sh down   [--name NAME]
 #   scripts/cluster.sh status [--name NAME]
 #   scripts/cluster.sh env    [--name NAME]      # prints export lines for the cluster's URLs
@@ -16,6 +16,10 @@
 # client.key; every cluster's are signed by one test CA shared by all clusters of this machine
 # (${QMIG_CLUSTER_DIR}/.tls-ca), so one cluster's client certificate is accepted by another
 # (a transfer's shovel presents it to the target).
+# --no-tls creates the cluster with the plain listeners only, like the queue-migration plugin's own
+# test cluster: clients that take every `amqp*` listener of GET /api/overview as a plain AMQP port
+# (the plugin's Java integration scenarios) would otherwise connect without TLS to the AMQPS port.
+# A cluster keeps the choice it was created with (restarts included) until `down`.
 # A second, independent cluster (e.g. a transfer target) needs another NAME and OFFSET, for
 # example `--name target --nodes 1 --offset 100`.
 # `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node
@@ -35,6 +39,7 @@ NODE_INDEX=1
 FRESH=0
 INTERVALS=fast
 INTERVALS_SET=0
+TLS=1
 cmd=${1:-}
 shift || true
 ARGS=("$@")
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
     --node) NODE_INDEX=$2; shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --default-intervals) INTERVALS=default; INTERVALS_SET=1; shift ;;
+    --no-tls) TLS=0; shift ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -131,6 +137,8 @@ loopback_users = none
 default_user = guest
 default_pass = guest
 vm_memory_high_watermark.relative = 0.2
+CONF
+  if [ "$TLS" = 1 ]; then cat >> "$nd/rabbitmq.conf" <<CONF
 listeners.ssl.1 = 127.0.0.1:$(amqps_port "$i")
 ssl_options.cacertfile = $DIR/tls/ca.pem
 ssl_options.certfile = $DIR/tls/server.pem
@@ -145,6 +153,7 @@ management.ssl.keyfile = $DIR/tls/server.key
 management.ssl.verify = verify_peer
 management.ssl.fail_if_no_peer_cert = true
 CONF
+  fi
   if [ "$INTERVALS" = fast ]; then
     echo 'collect_statistics_interval = 1000' >> "$nd/rabbitmq.conf"
     cat > "$nd/advanced.config" <<'CONF'
@@ -212,13 +221,17 @@ node_alive() { local f="$DIR/node$1/rabbit.pid"; [ -s "$f" ] && kill -0 "$(cat "
 alive_count() { local n=0 i; for i in $(seq 1 "$NODES"); do node_alive "$i" && n=$((n + 1)); done; echo "$n"; }
 
 # A cluster started by an older version of this script has no TLS listeners until it is recreated.
-warn_no_tls() { [ -s "$DIR/tls/server.pem" ] || log "this cluster has no TLS listeners (started before they existed): 'down' then 'up' recreates it with them"; }
+warn_no_tls() { [ -s "$DIR/tls/server.pem" ] || [ "$(sed -n 's/^TLS=//p' "$DIR/meta" 2>/dev/null)" = 0 ] || log "this cluster has no TLS listeners (started before they existed): 'down' then 'up' recreates it with them"; }
 
 up() {
   ensure_installed
   # A running or restarted cluster keeps the intervals it was created with, unless told otherwise.
   if [ "$INTERVALS_SET" = 0 ] && [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ]; then
     INTERVALS=$(sed -n 's/^INTERVALS=//p' "$DIR/meta"); INTERVALS=${INTERVALS:-fast}
+  fi
+  # Likewise the listeners (a restart rewrites the node files): --no-tls only takes on a new cluster.
+  if [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ]; then
+    local tls; tls=$(sed -n 's/^TLS=//p' "$DIR/meta"); TLS=${tls:-1}
   fi
   # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
   # never boot a second VM for a running node; start only the stopped ones and wait for all.
@@ -261,7 +274,7 @@ up() {
   log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
 }
 
-save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\nINTERVALS=%s\n' "$NODES" "$OFFSET" "$INTERVALS" > "$DIR/meta"; }
+save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\nINTERVALS=%s\nTLS=%s\n' "$NODES" "$OFFSET" "$INTERVALS" "$TLS" > "$DIR/meta"; }
 load_meta() { if [ -f "$DIR/meta" ]; then . "$DIR/meta"; fi; }
 
 down() {

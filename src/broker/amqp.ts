@@ -6,7 +6,7 @@
  */
 import amqp, { type Channel, type ChannelModel } from 'amqplib';
 import { BrokerUnavailableError } from '../errors.js';
-import { confirmedCount } from './confirmed-count.js';
+import { confirmedCount, type TimedCount } from './confirmed-count.js';
 import { logger } from '../logging.js';
 import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
 
@@ -32,6 +32,7 @@ export function amqpCode(err: unknown): number | undefined {
 export class AmqpPool {
   private readonly connections = new Map<string, Promise<ChannelModel>>();
   private readonly countChannels = new Map<string, Promise<Channel>>();
+  private readonly countTurns = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(private readonly options: AmqpOptions) {}
@@ -97,16 +98,41 @@ export class AmqpPool {
     return confirmedCount(() => this.readCount(vhost, queue));
   }
 
-  private async readCount(vhost: string, queue: string): Promise<number | null> {
+  /** One passive declare, timed from when it is sent (reads of a vhost take turns, see TimedCount). */
+  private async readCount(vhost: string, queue: string): Promise<TimedCount> {
     for (let attempt = 1; ; attempt++) {
       const opening = this.countChannel(vhost);
       try {
-        return (await (await opening).checkQueue(queue)).messageCount;
+        const ch = await opening;
+        return await this.countTurn(vhost, async () => {
+          const sent = Date.now();
+          const { messageCount } = await ch.checkQueue(queue);
+          return { count: messageCount, ms: Date.now() - sent };
+        });
       } catch (err) {
         if (this.countChannels.get(vhost) === opening) this.countChannels.delete(vhost);
-        if (amqpCode(err) === AMQP_NOT_FOUND) return null;
+        if (amqpCode(err) === AMQP_NOT_FOUND) return { count: null, ms: 0 };
         if (attempt >= 3 || amqpCode(err) !== undefined) throw err;
       }
+    }
+  }
+
+  /**
+   * Runs `fn` when the reads of `vhost` queued before it have been answered: the channel would
+   * queue them anyway, and so each read's clock starts when its request actually goes out.
+   */
+  private async countTurn<T>(vhost: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.countTurns.get(vhost) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((r) => (done = r));
+    const tail = before.then(() => mine);
+    this.countTurns.set(vhost, tail);
+    try {
+      await before;
+      return await fn();
+    } finally {
+      done();
+      if (this.countTurns.get(vhost) === tail) this.countTurns.delete(vhost);
     }
   }
 

@@ -44,3 +44,21 @@ test('zeros that stay slow end after a bounded number of readings, as 0', async 
   assert.equal(await confirmedCount(r.read, noPause), 0);
   assert.equal(r.reads(), 12);
 });
+
+test('a timed reading is judged by the time the broker took, not by how long the call waited for its turn', async () => {
+  // Queued behind other reads for longer than the broker's timeout, answered at once when sent.
+  let reads = 0;
+  const queued = async () => {
+    reads++;
+    await new Promise((r) => setTimeout(r, SUSPECT_ZERO_MS + 30));
+    return { count: 0, ms: 3 };
+  };
+  assert.equal(await confirmedCount(queued, noPause), 0);
+  assert.equal(reads, 1);
+  // The broker itself was slow (its timeout answer): read again.
+  const answers = [{ count: 0, ms: SUSPECT_ZERO_MS + 2 }, { count: 0, ms: SUSPECT_ZERO_MS + 2 }, { count: 200, ms: 1 }];
+  let i = 0;
+  assert.equal(await confirmedCount(async () => answers[i++], noPause), 200);
+  assert.equal(i, 3);
+  assert.equal(await confirmedCount(async () => ({ count: null, ms: 400 }), noPause), null);
+});

@@ -24,16 +24,32 @@ export interface ConfirmOptions {
 }
 
 /**
- * `read()` until it gives a trustworthy answer: null (no such queue) or a non-zero count at once;
- * a zero once one came back within SUSPECT_ZERO_MS (or after MAX_READS readings).
+ * A reading with the time the broker took to answer it: from the moment the request was sent,
+ * not from when the caller asked. Reads that share a channel wait for each other's answers (one
+ * request at a time on an AMQP channel); timed from the caller's side, every genuine zero read
+ * behind others looked as slow as the broker's timeout answer, and was read again and again (up
+ * to MAX_READS, seconds per queue while several queues migrate).
  */
-export async function confirmedCount(read: () => Promise<number | null>, opts: ConfirmOptions = {}): Promise<number | null> {
+export interface TimedCount {
+  count: number | null;
+  ms: number;
+}
+
+/**
+ * `read()` until it gives a trustworthy answer: null (no such queue) or a non-zero count at once;
+ * a zero once one came back within SUSPECT_ZERO_MS (or after MAX_READS readings). A read that
+ * answers a TimedCount is judged by its own `ms`, else by the time the call took.
+ */
+export async function confirmedCount(read: () => Promise<number | null | TimedCount>, opts: ConfirmOptions = {}): Promise<number | null> {
   const pause = opts.pauseMs ?? ((n: number) => Math.min(25 * 2 ** (n - 1), 200));
   for (let reads = 1; ; reads++) {
     const started = Date.now();
-    const n = await read();
+    const answer = await read();
+    const timed = answer !== null && typeof answer === 'object';
+    const n = timed ? answer.count : answer;
+    const ms = timed ? answer.ms : Date.now() - started;
     if (n === null || n > 0) return n;
-    if (Date.now() - started < SUSPECT_ZERO_MS || reads >= MAX_READS) return 0;
+    if (ms < SUSPECT_ZERO_MS || reads >= MAX_READS) return 0;
     await new Promise((r) => setTimeout(r, pause(reads)));
   }
 }

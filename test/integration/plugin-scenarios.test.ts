@@ -168,6 +168,27 @@ test('a client that closes every connection (qmig\'s own included) does not stop
   for (const name of ['test.queue.ha-all.1', 'test.queue.ha-all.2']) assert.equal(await exactCount(vhost, name), 50, name);
 });
 
+test("a client that deletes every vhost but the default one (qmig's state vhost included) does not stop qmig: the state vhost is created again and the start migrates", async (t) => {
+  const vhost = await scenarioVhost(t);
+  await mirrored(vhost, ['test.queue.ha-all.1']);
+  await publish(vhost, { queue: 'test.queue.ha-all.1' }, 30);
+  await waitSynchronised(vhost);
+  // A state vhost of this test's own, so that deleting it touches no other suite's sidecar.
+  const stateVhost = `qmig.state.test-${Math.random().toString(16).slice(2, 10)}`;
+  t.after(() => admin().deleteIfExists(`/vhosts/${enc(stateVhost)}`).catch(() => undefined));
+  const s = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_STATE_VHOST: stateVhost } });
+  assert.ok(await admin().vhost(stateVhost), 'the sidecar created its state vhost at start');
+  // The scenarios' clean-up: every non-default vhost is deleted (the plugin keeps none of its own).
+  await admin().ok('DELETE', `/vhosts/${enc(stateVhost)}`);
+  const done = await finished(s, await start(s, vhost));
+  assert.equal(done.migration.status, 'completed', JSON.stringify(done.queues));
+  assert.deepEqual(await queueTypes(vhost), { 'test.queue.ha-all.1': 'quorum' });
+  assert.equal(await exactCount(vhost, 'test.queue.ha-all.1'), 30);
+  // Created again as at start-up: only the service account has a permission there.
+  const perms = await admin().vhostPermissions(stateVhost);
+  assert.deepEqual(perms.map((p) => p.user), [cluster.user]);
+});
+
 test('empty queue: an empty mirrored queue becomes an empty quorum queue', async (t) => {
   const vhost = await scenarioVhost(t);
   await mirrored(vhost, ['test.queue.empty']);

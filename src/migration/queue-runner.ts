@@ -704,8 +704,14 @@ export class QueueMigrator {
 
   /** The queue under its own name and the temporary queue, with exact counts. */
   private async observe(): Promise<ObservedQueue> {
-    const [main, temporary] = await Promise.all([this.mgmt.queue(this.vhost, this.q.name), this.mgmt.queue(this.vhost, this.temporary)]);
+    let [main, temporary] = await Promise.all([this.mgmt.queue(this.vhost, this.q.name), this.mgmt.queue(this.vhost, this.temporary)]);
     // A quorum queue without a running leader cannot be counted (a passive declare waits for it).
+    // A leader can be missing for a moment (an election): read again before believing it.
+    const leaderless = (info: BrokerQueue | null) => !!info && isQuorum(info) && !info.leader;
+    for (let i = 0; i < 3 && (leaderless(main) || leaderless(temporary)); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      [main, temporary] = await Promise.all([this.mgmt.queue(this.vhost, this.q.name), this.mgmt.queue(this.vhost, this.temporary)]);
+    }
     const available = (info: BrokerQueue | null) => (info && isQuorum(info) ? !!info.leader : undefined);
     const mainAvailable = available(main);
     const temporaryAvailable = available(temporary);

@@ -17,9 +17,10 @@
  *
  * So a row without a parameter may be a live orphan or a stale row. Both are handled the same
  * way: the name is taken over — an idle definition is PUT under it (the broker stops whatever
- * worker has that name anywhere in the cluster before starting the idle one), then deleted. What
- * proves a worker stopped is the broker's consumer list: a dynamic shovel consumes its source over
- * a direct (in-broker) connection, listed without peer host.
+ * worker has that name anywhere in the cluster before starting the idle one), then deleted; only
+ * a live one (its source has a shovel consumer) counts as a leftover found. What proves a worker
+ * stopped is the broker's consumer list: a dynamic shovel consumes its source over a direct
+ * (in-broker) connection, listed without peer host.
  */
 import { randomUUID } from 'node:crypto';
 import { enc, type ManagementClient } from './management-client.js';

@@ -121,8 +121,10 @@ test('/metrics during and after a migration', { timeout: 240_000 }, async (t) =>
     id = ((await start.json()) as { migration_id: string }).migration_id;
     const during = await until(
       sidecar,
-      'the held migration with half of its messages moved',
-      (s) => held.size === QUEUES.length && v(s, 'qmig_messages_moved_total') - v(before, 'qmig_messages_moved_total') >= TOTAL / 2 - QUEUES.length,
+      'the held migration with half of its messages moved, counted as in progress',
+      // The state gauges are read through a cache of up to a second: wait for them too (the run
+      // stays held until the test releases it, so "during" cannot pass by).
+      (s) => held.size === QUEUES.length && v(s, 'qmig_messages_moved_total') - v(before, 'qmig_messages_moved_total') >= TOTAL / 2 - QUEUES.length && v(s, 'qmig_migration_in_progress') === 1,
     );
     assert.equal(v(during, 'qmig_migration_in_progress'), 1);
     assert.ok(v(during, 'qmig_migrations{status="in_progress"}') >= 1);

@@ -36,3 +36,15 @@ test('records are served only in the shape qmig writes', () => {
   assert.match(migrationRecordProblem({ ...good, queue_chunks: -1 }, 'A') ?? '', /queue_chunks/);
   assert.notEqual(migrationRecordProblem([], 'A'), null);
 });
+
+test('the sealed data is the value as it was when sealed: changing the value afterwards (a running migration keeps updating its queue records; a retried write sends the body again) cannot break the seal', () => {
+  const seal = new StateSeal('k'.repeat(32));
+  const queues = [{ name: 'q1', migrated_messages: 10, detail: { shovel: 'qmig.shovel.q1.to-temporary' } as Record<string, unknown> }];
+  const sealed = seal.seal('qmig.queues.x.0', queues);
+  queues[0].migrated_messages = 20;
+  delete queues[0].detail.shovel;
+  const sent = JSON.parse(JSON.stringify(sealed));
+  const opened = seal.open<typeof queues>('qmig.queues.x.0', sent);
+  assert.ok(opened.ok, 'verifies after the caller changed its value');
+  assert.deepEqual(opened.value, [{ name: 'q1', migrated_messages: 10, detail: { shovel: 'qmig.shovel.q1.to-temporary' } }]);
+});

@@ -33,8 +33,15 @@ export class StateSeal {
     this.keys = [Buffer.from(current, 'utf8'), ...(previous ? [Buffer.from(previous, 'utf8')] : [])];
   }
 
+  /**
+   * The sealed form of `value` as it is now: `data` is a copy in its JSON form, so that a value
+   * the caller keeps changing (a running migration's queue records) cannot drift from its MAC
+   * between sealing and a later (re)send of the request — a retried write under load once stored
+   * a chunk whose seal no longer verified, and its migration could not be resumed.
+   */
   seal(name: string, value: unknown): SealedValue {
-    return { qmig_seal: 1, mac: this.mac(this.keys[0], name, value), data: value };
+    const data: unknown = value === undefined ? null : JSON.parse(JSON.stringify(value));
+    return { qmig_seal: 1, mac: this.mac(this.keys[0], name, data), data };
   }
 
   /** The value inside a stored sealed value, or why it cannot be trusted. */

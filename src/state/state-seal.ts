@@ -36,8 +36,9 @@ export class StateSeal {
   /**
    * The sealed form of `value` as it is now: `data` is a copy in its JSON form, so that a value
    * the caller keeps changing (a running migration's queue records) cannot drift from its MAC
-   * between sealing and a later (re)send of the request — a retried write under load once stored
-   * a chunk whose seal no longer verified, and its migration could not be resumed.
+   * before the request body is serialized — axios does that only after its asynchronous request
+   * interceptors (the broker-latency metrics), or again on a retry. A live reference once stored
+   * a chunk whose seal no longer verified, and its killed migration could not be resumed.
    */
   seal(name: string, value: unknown): SealedValue {
     const data: unknown = value === undefined ? null : JSON.parse(JSON.stringify(value));

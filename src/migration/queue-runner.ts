@@ -26,7 +26,7 @@ import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../erro
 import type { Logger } from '../logging.js';
 import { moveThroughSidecar } from '../broker/sidecar-move.js';
 import { removeShovels } from '../broker/shovel-leftovers.js';
-import { moveMessages, MoveAbortedError, type MoveResult } from '../broker/shovels.js';
+import { moveMessages, MoveAbortedError, ShovelStalledError, type MoveResult } from '../broker/shovels.js';
 import type { Pace } from '../broker/pace.js';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../broker/call-policy.js';
 import type { BrokerQueue, ManagementClient } from '../broker/management-client.js';
@@ -167,6 +167,8 @@ export class QueueMigrator {
   private temporaryExists: boolean | null = null;
   /** The last move was verified in this run (a resumed `finish` verifies itself). */
   private verifiedInThisRun = false;
+  /** The temporary queue was deleted and declared again after a move into it stalled (once per queue). */
+  private temporaryDeclaredAgain = false;
   /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
   private shovelsPossible = false;
   /**
@@ -386,7 +388,29 @@ export class QueueMigrator {
 
   private async moveToTemporary(): Promise<Step> {
     await this.phase('move_to_temporary', 'classic');
-    const result = await this.move(this.q.name, this.temporary, 'to-temporary');
+    let result: MoveResult;
+    try {
+      result = await this.move(this.q.name, this.temporary, 'to-temporary');
+    } catch (err) {
+      if (!(err instanceof ShovelStalledError) || this.temporaryDeclaredAgain) throw err;
+      // A temporary quorum queue whose declare was cut short (its sidecar killed mid-declare)
+      // exists without a running replica on 3.10, and the broker may still name a leader for it:
+      // the shovel into it "runs" and moves nothing. When the classic queue still holds every
+      // message, the temporary queue holds nothing of ours: declare it again, once.
+      // The stopped shovel's unacknowledged messages come back to the classic queue in a moment.
+      let inClassic = 0;
+      for (let i = 0; i < 10 && inClassic < expectedCount(this.q); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 300));
+        inClassic = (await this.amqp.messageCount(this.vhost, this.q.name)) ?? 0;
+      }
+      if (inClassic < expectedCount(this.q)) throw err;
+      this.temporaryDeclaredAgain = true;
+      this.env.log.warn('nothing could be moved into the temporary queue; the classic queue holds every message: declaring the temporary queue again', { queue: this.q.name, error: err.message });
+      this.audit('delete_queue', { name: this.temporary, type: 'quorum', temporary: true, reason: `a shovel into it moved nothing (${err.message}); every message is in the classic queue` });
+      await this.mgmt.deleteQueue(this.vhost, this.temporary);
+      this.temporaryExists = false;
+      return 'declare_temporary';
+    }
     if (this.clientsFenced && result.destinationCount > expectedCount(this.q)) {
       // Copies from a broker redelivery: the second move takes them out (moveToQuorum).
       this.q.detail.surplus_in_temporary = result.destinationCount - expectedCount(this.q);

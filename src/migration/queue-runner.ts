@@ -277,6 +277,11 @@ export class QueueMigrator {
     if ('skip' in decision) throw new QueueSkip(decision.skip);
     if ('lost' in decision) throw new QueueFailure(decision.lost);
     if ('blocked' in decision) throw new QueueFailure(decision.blocked);
+    if (decision.discard && !this.clientsFenced) {
+      // Unfenced clients may have published into the classic queue since the temporary queue took
+      // messages: its count no longer proves the temporary queue holds nothing of ours.
+      throw new QueueFailure('the temporary queue has no running replica (no leader) and clients are not fenced, so the classic queue\'s count cannot prove it empty: nothing was changed; start its replicas and resume');
+    }
     if (decision.discard) {
       this.env.log.warn('the temporary queue has no running replica and holds nothing the classic queue lacks; declaring it again', { queue: this.q.name });
       this.audit('delete_queue', { name: this.temporary, type: 'quorum', temporary: true, reason: 'no running replica (a declare cut short); every message is in the classic queue' });
@@ -392,7 +397,9 @@ export class QueueMigrator {
     try {
       result = await this.move(this.q.name, this.temporary, 'to-temporary');
     } catch (err) {
-      if (!(err instanceof ShovelStalledError) || this.temporaryDeclaredAgain) throw err;
+      // Only with clients fenced: otherwise publishers could have refilled the classic queue, and
+      // its count would not prove that the temporary queue holds nothing of ours.
+      if (!(err instanceof ShovelStalledError) || this.temporaryDeclaredAgain || !this.clientsFenced) throw err;
       // A temporary quorum queue whose declare was cut short (its sidecar killed mid-declare)
       // exists without a running replica on 3.10, and the broker may still name a leader for it:
       // the shovel into it "runs" and moves nothing. When the classic queue still holds every

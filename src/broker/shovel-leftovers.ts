@@ -25,6 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import { enc, type ManagementClient } from './management-client.js';
 import type { Pace } from './pace.js';
+import { IDLE_KEY_PREFIX } from './names.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,10 +52,10 @@ export function idleShovelDefinition(vhost: string): Record<string, unknown> {
   return {
     'src-uri': uri,
     'src-exchange': 'amq.direct',
-    'src-exchange-key': `qmig.idle.${randomUUID()}`,
+    'src-exchange-key': `${IDLE_KEY_PREFIX}${randomUUID()}`,
     'dest-uri': uri,
     'dest-exchange': 'amq.direct',
-    'dest-exchange-key': 'qmig.idle.sink',
+    'dest-exchange-key': `${IDLE_KEY_PREFIX}sink`,
     'ack-mode': 'on-confirm',
     'src-delete-after': 'never',
   };

@@ -8,7 +8,7 @@
 import type { BrokerNode, BrokerPolicy, BrokerQueue, BrokerVhost, ManagementClient } from '../broker/management-client.js';
 import { BrokerUnavailableError, VhostNotFoundError } from '../errors.js';
 import { timestamp } from '../state/records.js';
-import { isInternalQueue } from '../migration/internal-queues.js';
+import { isInternalQueue } from '../broker/names.js';
 
 /** A node as the checks need it: the management fields plus the plugins it runs. */
 export interface NodeState extends BrokerNode {

@@ -17,6 +17,7 @@ import { amqpCode } from '../broker/amqp.js';
 import type { ManagementClient } from '../broker/management-client.js';
 import { logger } from '../logging.js';
 import { failed, passed, warning, type SystemCheck } from './types.js';
+import { PROBE_PREFIX } from '../broker/names.js';
 
 export interface RedeclareOutcome {
   accepted: boolean;
@@ -33,7 +34,6 @@ export interface RelaxedProbeResult {
   cleanup_error?: string;
 }
 
-export const PROBE_PREFIX = 'qmig.probe.relaxed-checks.';
 
 export async function probeRelaxedRedeclaration(amqp: AmqpPool, mgmt: ManagementClient, vhost: string): Promise<RelaxedProbeResult> {
   const name = `${PROBE_PREFIX}${randomBytes(6).toString('hex')}`;

@@ -11,14 +11,11 @@
  * with a bad chunk) rather than here, where they could be megabytes.
  */
 import type { Context } from '../context.js';
-import { INTERRUPT_PREFIX } from '../migration/migration-run.js';
-import { FENCE_PREFIX, RUN_PREFIX } from '../state/fence-vault.js';
-import { RECORD_PREFIX } from '../state/migration-store.js';
 import { migrationRecordProblem } from '../state/record-validation.js';
 import { reportRejected, type StateKind } from '../state/integrity-report.js';
 import { stateVhostIntruders } from '../state/state-vhost.js';
-import { CANCEL_PREFIX, TRANSFER_RECORD_PREFIX } from '../transfer/transfer-store.js';
 import { failed, passed, type SystemCheck } from './types.js';
+import { CANCEL_PREFIX, FENCE_PREFIX, INTERRUPT_PREFIX, RECORD_PREFIX, RUN_PREFIX, TRANSFER_RECORD_PREFIX } from '../broker/names.js';
 
 export interface RefusedState {
   kind: StateKind;

@@ -10,6 +10,7 @@ import { redactUrlCredentials, registerSecret } from '../redaction.js';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import nodeCron from 'node-cron';
+import { DEFAULT_STATE_VHOST } from '../broker/names.js';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -147,7 +148,7 @@ export const VARIABLES = {
   logFormat: variable('QMIG_LOG_FORMAT', 'json', 'json (one JSON object a line) or pretty (one human-readable line; `npm start` uses it). Secrets are redacted in both.', oneOf('json', 'pretty')),
   stateVhost: variable(
     'QMIG_STATE_VHOST',
-    'qmig.state',
+    DEFAULT_STATE_VHOST,
     'Vhost of the cluster-wide lock queues and the fence vault (saved permissions, run markers). The sidecar creates it when missing; only the service account may have permissions on it (`check` fails otherwise).',
     text,
   ),

@@ -16,16 +16,15 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Context } from '../context.js';
 import { logger } from '../logging.js';
 import { auditLog } from '../state/audit-log.js';
-import { ClusterLock, HOUSEKEEPING_LOCK, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
-import { RUN_PREFIX } from '../state/fence-vault.js';
+import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../state/records.js';
 import type { MigrationEngine } from './contract.js';
 import { restoreFromVault } from './fence-restore.js';
-import { INTERRUPT_PREFIX, type FenceState } from './migration-run.js';
-import { SHOVEL_PREFIX, TEMPORARY_PREFIX } from './queue-runner.js';
+import { type FenceState } from './migration-run.js';
 import { deleteStaleTransferShovels } from '../transfer/transfer-housekeeping.js';
 import { TransferStore } from '../transfer/transfer-store.js';
+import { HOUSEKEEPING_LOCK, INTERRUPT_PREFIX, MIGRATION_LOCK, RUN_PREFIX, SHOVEL_PREFIX, TEMPORARY_PREFIX } from '../broker/names.js';
 
 export interface Leftover {
   vhost: string;

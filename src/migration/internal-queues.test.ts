@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BrokerQueue } from '../broker/management-client.js';
 import { checkAsStart, evaluate, startRefusal } from '../checks/assessment.js';
-import { PROBE_PREFIX } from '../checks/relaxed-checks.js';
-import { HOUSEKEEPING_LOCK, MIGRATION_LOCK, TRANSFER_LOCK } from '../state/cluster-lock.js';
-import { isInternalQueue } from './internal-queues.js';
 import { selectQueues } from './planner.js';
-import { temporaryQueueName } from './queue-runner.js';
+import { HOUSEKEEPING_LOCK, MIGRATION_LOCK, PROBE_PREFIX, TRANSFER_LOCK, isInternalQueue, temporaryQueueName } from '../broker/names.js';
 
 const mirrored = (name: string, extra: Partial<BrokerQueue> = {}): BrokerQueue => ({
   name, vhost: '/', type: 'classic', durable: true, auto_delete: false, exclusive: false, arguments: {}, node: 'n1', slave_nodes: ['n2'],

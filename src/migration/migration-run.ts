@@ -21,18 +21,17 @@ import { brokerTlsFiles } from '../broker/tls-options.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
-import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 import { interleaveByNode } from './planner.js';
-import { QueueMigrator, RunAbortedError, TEMPORARY_PREFIX, type EngineHooks } from './queue-runner.js';
+import { QueueMigrator, RunAbortedError, type EngineHooks } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
 import { restoreFromVault, saveToVault } from './fence-restore.js';
+import { MIGRATION_LOCK, TEMPORARY_PREFIX, interruptParameter } from '../broker/names.js';
 
-export const INTERRUPT_PREFIX = 'qmig.interrupt.';
-export const interruptParameter = (id: string) => `${INTERRUPT_PREFIX}${id}`;
 
 /**
  * Client-fencing state shown in `record.engine.fence`. Informative only: the permissions put

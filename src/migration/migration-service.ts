@@ -11,13 +11,14 @@ import { InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from
 import { logger } from '../logging.js';
 import { assessStart } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
-import { ClusterLock, LockHeldError, MIGRATION_LOCK } from '../state/cluster-lock.js';
+import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import type { Caller, MigrationEngine } from './contract.js';
-import { interruptParameter, MigrationRun } from './migration-run.js';
+import { MigrationRun } from './migration-run.js';
 import type { EngineHooks } from './queue-runner.js';
+import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 
 export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */

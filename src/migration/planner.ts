@@ -9,7 +9,7 @@
  */
 import type { BrokerQueue } from '../broker/management-client.js';
 import type { MigrationOptions } from '../state/records.js';
-import { isInternalQueue } from './internal-queues.js';
+import { isInternalQueue } from '../broker/names.js';
 
 export interface NamedReason {
   name: string;

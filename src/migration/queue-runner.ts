@@ -20,7 +20,6 @@
  * is left, and the messages are gathered under one name that the record gives.
  */
 import { recordPhaseDuration } from '../metrics/metrics.js';
-import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -38,10 +37,8 @@ import { isMirroredClassic, isQuorum } from './planner.js';
 import { decideResumeStep, expectedCount, type ObservedQueue, type Step } from './resume.js';
 import type { MigrationStateWriter } from './state-writer.js';
 import { verifyCount, type Tolerance } from './verifier.js';
+import { temporaryQueueName, type MoveDirection, shovelName } from '../broker/names.js';
 
-export const TEMPORARY_PREFIX = 'qmig.tmp.';
-export const SHOVEL_PREFIX = 'qmig.shovel.';
-const MAX_NAME_BYTES = 255;
 /** Rounds of "new messages appeared, move them too" before a queue gives up. */
 const MAX_STRAGGLER_ROUNDS = 3;
 /** Times one queue's copies are taken out after broker redeliveries before the count check decides. */
@@ -73,19 +70,6 @@ export async function eachAtMost<T>(limit: number, items: readonly T[], fn: (ite
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== null) throw (failure as { error: unknown }).error;
-}
-
-/** Deterministic temporary queue name (hashed when the plain name would pass 255 bytes). */
-export function temporaryQueueName(queue: string): string {
-  const plain = TEMPORARY_PREFIX + queue;
-  if (Buffer.byteLength(plain, 'utf8') <= MAX_NAME_BYTES) return plain;
-  return TEMPORARY_PREFIX + createHash('sha256').update(queue, 'utf8').digest('hex');
-}
-
-export type MoveDirection = 'to-temporary' | 'to-quorum' | 'back';
-
-export function shovelName(queue: string, direction: MoveDirection): string {
-  return `${SHOVEL_PREFIX}${queue}.${direction}`;
 }
 
 /** What the engine lets test code observe or delay (never used in production wiring). */

@@ -8,9 +8,6 @@ import type { ChannelModel } from 'amqplib';
 import { AMQP_RESOURCE_LOCKED, amqpCode, type AmqpPool } from '../broker/amqp.js';
 import { logger } from '../logging.js';
 
-export const MIGRATION_LOCK = 'qmig.lock.migration';
-export const HOUSEKEEPING_LOCK = 'qmig.lock.housekeeping';
-export const TRANSFER_LOCK = 'qmig.lock.transfer';
 
 export class LockHeldError extends Error {
   constructor(readonly lock: string) {

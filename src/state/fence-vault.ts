@@ -13,14 +13,12 @@
  * permission to a restore, nor make one disappear: housekeeping restores every entry whose
  * migration no sidecar runs.
  */
-import { createHash } from 'node:crypto';
 import type { ManagementClient } from '../broker/management-client.js';
 import type { SavedPermission } from '../broker/client-fence.js';
 import { reportRejected } from './integrity-report.js';
 import type { StateSeal } from './state-seal.js';
+import { FENCE_PREFIX, runMarkerName, fenceEntryName } from '../broker/names.js';
 
-export const RUN_PREFIX = 'qmig.run.';
-export const FENCE_PREFIX = 'qmig.fence.';
 const SEAL_ARGUMENT = 'x-qmig-sealed';
 
 export interface RunMarker {
@@ -33,8 +31,6 @@ export interface VaultPermission extends SavedPermission {
   vhost: string;
 }
 
-export const runMarkerName = (id: string) => `${RUN_PREFIX}${id}`;
-export const fenceEntryName = (id: string, user: string) => `${FENCE_PREFIX}${id}.${createHash('sha256').update(user).digest('hex').slice(0, 16)}`;
 
 export class FenceVault {
   constructor(private readonly mgmt: ManagementClient, private readonly seal: StateSeal, readonly vhost: string) {}

@@ -20,15 +20,12 @@ import { reportRejected } from './integrity-report.js';
 import { migrationRecordProblem } from './record-validation.js';
 import { SealedParameters } from './sealed-parameters.js';
 import type { StateSeal } from './state-seal.js';
+import { RECORD_PREFIX, recordParameter, chunkParameter } from '../broker/names.js';
 
 export const MAX_QUEUES_PER_CHUNK = 200;
 export const MIN_QUEUES_PER_CHUNK = 25;
 const TARGET_CHUNKS = 50;
-export const RECORD_PREFIX = 'qmig.migration.';
-const CHUNK_PREFIX = 'qmig.queues.';
 
-export const recordParameter = (id: string) => `${RECORD_PREFIX}${id}`;
-export const chunkParameter = (id: string, chunk: number) => `${CHUNK_PREFIX}${id}.${chunk}`;
 /** Queues per chunk for a new migration of `total` queues. */
 export const chunkSizeFor = (total: number) => Math.min(MAX_QUEUES_PER_CHUNK, Math.max(MIN_QUEUES_PER_CHUNK, Math.ceil(total / TARGET_CHUNKS)));
 /** Queues per chunk of a stored migration (records from before the field: 200). */

@@ -15,8 +15,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { enc, type ManagementClient } from '../broker/management-client.js';
 import { registerSecret } from '../redaction.js';
+import { SHOVEL_USER_PREFIX } from '../broker/names.js';
 
-export const SHOVEL_USER_PREFIX = 'qmig-shovel-';
 /** Above this, the queue-name permission regex would be unwieldy: configure/read on the vhost instead. */
 const MAX_PERMISSION_PATTERN = 16_384;
 

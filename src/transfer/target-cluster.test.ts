@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { BrokerExchange, BrokerQueue } from '../broker/management-client.js';
 import { buildAmqpUri, pickAmqpEndpoint, sameClusterReason } from './target-cluster.js';
 import { exchangeDifference, queueDifference, targetQueueDeclaration } from './topology-copy.js';
-import { shovelName } from './transfer-runner.js';
+import { transferShovelName as shovelName } from '../broker/names.js';
 
 describe('buildAmqpUri', () => {
   const endpoint = { protocol: 'amqp' as const, host: '127.0.0.1', port: 6772 };

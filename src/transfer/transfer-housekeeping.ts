@@ -8,19 +8,17 @@
  */
 import { enc, type ManagementClient } from '../broker/management-client.js';
 import { ACTIVE_TRANSFER_STATUSES } from './transfer-record.js';
-import { shovelName } from './transfer-runner.js';
 import type { TransferStore } from './transfer-store.js';
-
-const XFER_SHOVEL_PREFIX = 'qmig-xfer-';
+import { TRANSFER_SHOVEL_PREFIX, transferShovelName } from '../broker/names.js';
 
 /** Deletes the transfer shovels of transfers that are not active; returns `vhost/name` of each. */
 export async function deleteStaleTransferShovels(mgmt: ManagementClient, store: TransferStore): Promise<string[]> {
   const params = await mgmt.ok<Array<{ vhost: string; name: string }>>('GET', '/parameters/shovel');
-  const candidates = params.filter((p) => p.name.startsWith(XFER_SHOVEL_PREFIX));
+  const candidates = params.filter((p) => p.name.startsWith(TRANSFER_SHOVEL_PREFIX));
   if (candidates.length === 0) return [];
   const active = (await store.list()).filter((r) => ACTIVE_TRANSFER_STATUSES.includes(r.status));
-  // shovelName(id, i, round) = qmig-xfer-<id tail>-i-round: the part before `-i-round` names the transfer.
-  const activePrefixes = active.map((r) => shovelName(r.id, 0, 0).replace(/0-0$/, ''));
+  // transferShovelName(id, i, round) = qmig-xfer-<id tail>-i-round: the part before `-i-round` names the transfer.
+  const activePrefixes = active.map((r) => transferShovelName(r.id, 0, 0).replace(/0-0$/, ''));
   const deleted: string[] = [];
   for (const p of candidates) {
     if (activePrefixes.some((prefix) => p.name.startsWith(prefix))) continue;

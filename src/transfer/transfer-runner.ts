@@ -34,6 +34,7 @@ import { timestamp } from '../state/records.js';
 import type { TargetCluster } from './target-cluster.js';
 import { copyQueueTopology, queueTypeOf } from './topology-copy.js';
 import type { TransferQueueRecord, TransferRecord } from './transfer-record.js';
+import { transferShovelName } from '../broker/names.js';
 
 /** Shovel rounds per queue: a round moves what was there when it started. */
 export const MAX_ROUNDS = 3;
@@ -80,11 +81,6 @@ function erlangText(reason: string | undefined): string {
 function describe(err: unknown): string {
   if (err instanceof BrokerRequestError) return `${err.method} ${err.path} answered ${err.status}: ${err.brokerReason}`;
   return (err as Error)?.message ?? String(err);
-}
-
-/** Unique, recognisable, and within the 255-byte limit of parameter names. */
-export function shovelName(transferId: string, queueIndex: number, round: number): string {
-  return `qmig-xfer-${transferId.slice(-24)}-${queueIndex}-${round}`;
 }
 
 type ShovelOutcome = 'done' | 'cancelled';
@@ -187,7 +183,7 @@ export class QueueTransfer {
       const movedBefore = q.moved_messages;
       const targetBefore = await this.targetCount();
       this.round = { movedBefore, targetBefore };
-      const name = shovelName(this.deps.record.id, this.index, round);
+      const name = transferShovelName(this.deps.record.id, this.index, round);
       const outcome = await this.runShovel(name, (now) => {
         q.moved_messages = movedBefore + Math.max(0, now - targetBefore);
       });

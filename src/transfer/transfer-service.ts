@@ -20,7 +20,7 @@ import { recordTransferFinished } from '../metrics/metrics.js';
 import type { Context } from '../context.js';
 import { BadRequestError, BrokerRequestError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError, InvalidStateError } from '../errors.js';
 import { logger } from '../logging.js';
-import { ClusterLock, LockHeldError, TRANSFER_LOCK } from '../state/cluster-lock.js';
+import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock, lockHeld } from '../state/lock-guard.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { decodeMigrationId, newMigrationId } from '../state/migration-id.js';
@@ -42,6 +42,7 @@ import {
 import { describeSelection, MAX_QUEUES_PER_TRANSFER, parseTransferRequest, selectTransferQueues } from './transfer-request.js';
 import { QueueTransfer } from './transfer-runner.js';
 import { TransferStore } from './transfer-store.js';
+import { TRANSFER_LOCK } from '../broker/names.js';
 
 export type AuditFn = (entry: AuditEntry) => unknown;
 

@@ -13,13 +13,10 @@ import { SealedParameters } from '../state/sealed-parameters.js';
 import type { StateSeal } from '../state/state-seal.js';
 import { decodeMigrationId } from '../state/migration-id.js';
 import type { TransferRecord } from './transfer-record.js';
+import { TRANSFER_RECORD_PREFIX, transferParameter, cancelParameter } from '../broker/names.js';
 
-export const TRANSFER_RECORD_PREFIX = 'qmig.xfer.';
 const RECORD_PREFIX = TRANSFER_RECORD_PREFIX;
-export const CANCEL_PREFIX = 'qmig.xfer-cancel.';
 
-export const transferParameter = (id: string) => `${RECORD_PREFIX}${id}`;
-export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;
 
 export interface CancelRequest {
   requested_at: string;

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { assessStart, runCheckAll } from '../../src/checks/assessment.js';
-import { PROBE_PREFIX } from '../../src/checks/relaxed-checks.js';
 import { enc } from '../../src/broker/management-client.js';
 import { BadRequestError } from '../../src/errors.js';
 import { admin, cluster, rabbitmqctl } from '../support/cluster.js';
@@ -15,6 +14,7 @@ import { sidecarContext } from '../support/checks-context.js';
 import { publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { mirrorPolicy, testVhost } from '../support/vhost.js';
+import { PROBE_PREFIX } from '../../src/broker/names.js';
 
 const WARN_ONLY = { QMIG_RELAXED_CHECKS_WARN_ONLY: 'true' };
 

@@ -8,12 +8,13 @@ import amqplib from 'amqplib';
 import { test } from 'node:test';
 import { InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../../src/errors.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
-import { ClusterLock, MIGRATION_LOCK } from '../../src/state/cluster-lock.js';
+import { ClusterLock } from '../../src/state/cluster-lock.js';
 import { newMigrationId } from '../../src/state/migration-id.js';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, sleep, startOptions, waitSynchronised } from './migration-support.js';
+import { MIGRATION_LOCK } from '../../src/broker/names.js';
 
 test('interrupt from another sidecar: the queue in flight finishes, the rest are skipped, status interrupted', async (t) => {
   const vhost = await testVhost(t);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { ClusterLock, MIGRATION_LOCK } from '../../src/state/cluster-lock.js';
+import { ClusterLock } from '../../src/state/cluster-lock.js';
 import { Housekeeper } from '../../src/migration/housekeeping.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
 import { admin, cluster } from '../support/cluster.js';
@@ -16,6 +16,7 @@ import { fingerprint, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { classicQueue, cleanupRecords, engineContext, shovelsOf, waitForStatus, waitSynchronised } from './migration-support.js';
 import { TEST_STATE_SECRET } from '../support/state-secret.js';
+import { MIGRATION_LOCK } from '../../src/broker/names.js';
 
 interface ChildEvent {
   started?: string;

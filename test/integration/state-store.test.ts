@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import { AmqpPool } from '../../src/broker/amqp.js';
 import { ClusterLock, LockHeldError } from '../../src/state/cluster-lock.js';
 import { displayId, newMigrationId } from '../../src/state/migration-id.js';
-import { chunkOf, chunkParameter, chunkSizeOf, MigrationStore } from '../../src/state/migration-store.js';
+import { chunkOf, chunkSizeOf, MigrationStore } from '../../src/state/migration-store.js';
 import { timestamp, type MigrationRecord, type QueueRecord } from '../../src/state/records.js';
 import { admin, cluster } from '../support/cluster.js';
 import { testVhost } from '../support/vhost.js';
 import { testSeal } from '../support/state-secret.js';
+import { chunkParameter } from '../../src/broker/names.js';
 
 function record(id: string, vhost: string, startedAt: string, total: number): MigrationRecord {
   return {

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransferInProgressError } from '../../src/errors.js';
-import { ClusterLock, TRANSFER_LOCK } from '../../src/state/cluster-lock.js';
+import { ClusterLock } from '../../src/state/cluster-lock.js';
 import { TransferService } from '../../src/transfer/transfer-service.js';
 import { newQueueRecord, type TransferRecord } from '../../src/transfer/transfer-record.js';
 import { newMigrationId } from '../../src/state/migration-id.js';
@@ -19,6 +19,7 @@ import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
 import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
+import { TRANSFER_LOCK } from '../../src/broker/names.js';
 
 const TOTAL = 50_000;
 const PREFETCH = 1000;

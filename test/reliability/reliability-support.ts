@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import { AmqpPool } from '../../src/broker/amqp.js';
-import { ClusterLock, MIGRATION_LOCK } from '../../src/state/cluster-lock.js';
+import { ClusterLock } from '../../src/state/cluster-lock.js';
 import { admin, cluster } from '../support/cluster.js';
 import { publishVaried, takeBaseline, type Baseline } from '../support/integrity.js';
 import { basicAuth, freePort, sidecarEnv } from '../support/sidecar.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { classicQueue, waitSynchronised } from '../integration/migration-support.js';
+import { MIGRATION_LOCK } from '../../src/broker/names.js';
 
 type After = Pick<TestContext, 'after'> | { after(fn: () => unknown): void };
 

@@ -11,11 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import { Housekeeper } from '../../src/migration/housekeeping.js';
-import { MIGRATION_LOCK, HOUSEKEEPING_LOCK } from '../../src/state/cluster-lock.js';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { testVhost } from '../support/vhost.js';
 import { FULL, tenant } from './trust-support.js';
+import { HOUSEKEEPING_LOCK, MIGRATION_LOCK } from '../../src/broker/names.js';
 
 const P = '/api/queue-migration';
 

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
-import { interruptParameter } from '../../src/migration/migration-run.js';
-import { recordParameter } from '../../src/state/migration-store.js';
 import { timestamp } from '../../src/state/records.js';
 import { assertIntegrity } from '../support/integrity.js';
 import { startTestSidecar } from '../support/sidecar.js';
@@ -18,6 +16,7 @@ import { testVhost } from '../support/vhost.js';
 import { cleanupRecords } from '../integration/migration-support.js';
 import { apiJson, prepareVhost, reliabilityEnv, waitTerminal } from '../reliability/reliability-support.js';
 import { cleanupParameters, FULL, permissionOf, rejectedCount, tenant, tenantWrites } from './trust-support.js';
+import { interruptParameter, recordParameter } from '../../src/broker/names.js';
 
 test('mid-fence, a rewritten saved-permissions list and a forged interrupt flag change nothing: the migration completes, permissions come back exactly', async (t) => {
   const p = await prepareVhost(t, [

@@ -13,12 +13,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Housekeeper } from '../../src/migration/housekeeping.js';
-import { interruptParameter } from '../../src/migration/migration-run.js';
 import { newMigrationId } from '../../src/state/migration-id.js';
-import { chunkParameter, recordParameter } from '../../src/state/migration-store.js';
 import { timestamp } from '../../src/state/records.js';
 import { StateSeal } from '../../src/state/state-seal.js';
-import { cancelParameter, TransferStore } from '../../src/transfer/transfer-store.js';
+import { TransferStore } from '../../src/transfer/transfer-store.js';
 import { admin } from '../support/cluster.js';
 import { migrationRecord, queueRecords } from '../support/migration-records.js';
 import { assertSchema } from '../support/schemas.js';
@@ -26,6 +24,7 @@ import { startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { testVhost } from '../support/vhost.js';
 import { classicQueue } from '../integration/migration-support.js';
 import { cleanupParameters, FULL, permissionOf, rejectedCount, tenant, tenantWrites, type After } from './trust-support.js';
+import { cancelParameter, chunkParameter, interruptParameter, recordParameter } from '../../src/broker/names.js';
 
 const P = '/api/queue-migration';
 

@@ -3,9 +3,9 @@
  * Built once by src/sidecar.ts; tests build their own against the test cluster.
  */
 import { randomBytes } from 'node:crypto';
-import { AmqpPool } from './broker/amqp.js';
-import { ManagementClient } from './broker/management-client.js';
-import { brokerTlsFiles } from './broker/tls-options.js';
+import type { AmqpPool } from './broker/amqp.js';
+import type { ManagementClient } from './broker/management-client.js';
+import { serviceAmqpPool, serviceManagementClient } from './broker/service-clients.js';
 import type { Config } from './config/config.js';
 import { LiveRegistry } from './state/live-registry.js';
 import { FenceVault } from './state/fence-vault.js';
@@ -30,20 +30,8 @@ export interface Context {
 }
 
 export function createContext(config: Config, nodeName = 'unknown'): Context {
-  const mgmt = new ManagementClient({
-    baseUrl: config.managementUrl,
-    user: config.user,
-    password: config.password,
-    ...brokerTlsFiles(config),
-    timeoutMs: config.brokerTimeoutMs,
-  });
-  const amqp = new AmqpPool({
-    url: config.amqpUrl,
-    user: config.user,
-    password: config.password,
-    ...brokerTlsFiles(config),
-    connectionName: 'qmig',
-  });
+  const mgmt = serviceManagementClient(config);
+  const amqp = serviceAmqpPool(config);
   const seal = new StateSeal(config.stateSecret, config.stateSecretPrevious);
   return {
     config,

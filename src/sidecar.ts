@@ -14,8 +14,7 @@ import { createApp, type LocalRoutes } from './http/app.js';
 import { logger } from './logging.js';
 import { MigrationService } from './migration/migration-service.js';
 import type { MigrationEngine } from './migration/contract.js';
-import { ManagementClient } from './broker/management-client.js';
-import { brokerTlsFiles } from './broker/tls-options.js';
+import { serviceManagementClient } from './broker/service-clients.js';
 import { requireAdministrator } from './http/auth.js';
 import { Housekeeper } from './migration/housekeeping.js';
 import { peerSnapshotRouter } from './snapshots/peer-router.js';
@@ -26,6 +25,7 @@ import { queueMigrationUiRouter } from './http/ui/router.js';
 import { verifyStateVhostAtStart } from './state/state-vhost.js';
 import { answerMalformedRequests } from './http/malformed-requests.js';
 import { createListener } from './http/listener.js';
+import { sleep } from './async/concurrency.js';
 
 export interface SidecarOptions {
   /** How long to wait for the broker at start before starting anyway with node 'unknown'. */
@@ -51,13 +51,7 @@ export interface RunningSidecar {
 
 /** The broker node's name from /api/overview; 'unknown' if the broker stays unreachable. */
 async function resolveNodeName(config: Config, waitMs: number): Promise<string> {
-  const mgmt = new ManagementClient({
-    baseUrl: config.managementUrl,
-    user: config.user,
-    password: config.password,
-    ...brokerTlsFiles(config),
-    timeoutMs: Math.min(config.brokerTimeoutMs, 5000),
-  });
+  const mgmt = serviceManagementClient(config, { timeoutMs: Math.min(config.brokerTimeoutMs, 5000) });
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -69,7 +63,7 @@ async function resolveNodeName(config: Config, waitMs: number): Promise<string> 
       const retry = err instanceof BrokerUnavailableError && Date.now() < deadline;
       logger.warn('cannot read the node name from the management API', { attempt, error: (err as Error).message, retrying: retry });
       if (!retry) return 'unknown';
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
 }

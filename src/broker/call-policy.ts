@@ -12,6 +12,7 @@
  * Pure apart from the clock, which tests replace.
  */
 import { BrokerError, BrokerUnavailableError } from '../errors.js';
+import { sleep } from '../async/concurrency.js';
 
 export interface RetryPolicy {
   /** Tries in all, the first one included. */
@@ -34,7 +35,7 @@ export interface RetryClock {
 }
 
 export const realClock: RetryClock = {
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep,
   now: () => Date.now(),
   random: () => Math.random(),
 };

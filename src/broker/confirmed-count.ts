@@ -12,6 +12,7 @@
  * Not covered: a leader whose process is gone answers 0 at once ({error, noproc}); that needs a
  * node failure, which the engine's count checks and redelivery handling treat on their own.
  */
+import { sleep } from '../async/concurrency.js';
 
 /** A zero that took this long may be the broker's timeout answer (its stat timeout is 250 ms). */
 export const SUSPECT_ZERO_MS = 250;
@@ -50,6 +51,6 @@ export async function confirmedCount(read: () => Promise<number | null | TimedCo
     const ms = timed ? answer.ms : Date.now() - started;
     if (n === null || n > 0) return n;
     if (ms < SUSPECT_ZERO_MS || reads >= MAX_READS) return 0;
-    await new Promise((r) => setTimeout(r, pause(reads)));
+    await sleep(pause(reads));
   }
 }

@@ -20,6 +20,8 @@ import { createHash } from 'node:crypto';
 
 export const DEFAULT_STATE_VHOST = 'qmig.state';
 
+/** Every global parameter qmig writes starts with this. */
+export const STATE_PARAMETER_PREFIX = 'qmig.';
 export const RECORD_PREFIX = 'qmig.migration.';
 export const CHUNK_PREFIX = 'qmig.queues.';
 export const INTERRUPT_PREFIX = 'qmig.interrupt.';

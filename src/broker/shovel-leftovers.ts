@@ -26,8 +26,8 @@ import { randomUUID } from 'node:crypto';
 import { enc, type ManagementClient } from './management-client.js';
 import type { Pace } from './pace.js';
 import { IDLE_KEY_PREFIX } from './names.js';
+import { sleep } from '../async/concurrency.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A consumer as `GET /api/consumers/{vhost}` lists it (the fields used here). */
 interface BrokerConsumer {

@@ -18,6 +18,7 @@ import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { confirmedCount } from './confirmed-count.js';
 import { enc, type ManagementClient } from './management-client.js';
+import { sleep } from '../async/concurrency.js';
 
 export interface MoveSpec {
   vhost: string;
@@ -83,7 +84,6 @@ const MAX_STALL_RESTARTS = 2;
 const MAX_POLL_MS = 250;
 const STATE_CHECK_MS = 1000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Prefetch tuned to the queue size: small queues need little, large ones gain ≈10 % at 5000. */
 export function prefetchFor(messages: number): number {

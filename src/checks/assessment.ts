@@ -34,6 +34,7 @@ import { checkShovelPlugin } from './shovel-plugin.js';
 import { judgeSnapshotActivity } from './snapshot-in-progress.js';
 import { gatherStateIntegrity, judgeStateIntegrity } from './state-integrity.js';
 import type { CheckReport, QueueIssue, SystemCheck } from './types.js';
+import { mapAtMost } from '../async/concurrency.js';
 
 export type { CheckReport, CheckStatus, QueueIssue, SystemCheck } from './types.js';
 
@@ -99,7 +100,7 @@ export async function runCheckAll(
   const [cluster, vhosts, activity, integrity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx), gatherStateIntegrity(ctx)]);
   const integrityCheck = judgeStateIntegrity(integrity, ctx.config.stateVhost);
   const names = vhosts.map((v) => v.name).filter(include).sort();
-  const results = await mapLimit(names, 4, async (name) => {
+  const results = await mapAtMost(4, names, async (name) => {
     try {
       return await assess(ctx, name, checkAsStart(options), { cluster, activity });
     } catch (err) {
@@ -223,15 +224,3 @@ export function evaluate(snapshot: ClusterSnapshot, probe: RelaxedProbeResult, a
   return { report, toMigrate, skipped, issuesByQueue, snapshot };
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}

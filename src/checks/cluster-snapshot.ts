@@ -9,6 +9,7 @@ import type { BrokerNode, BrokerPolicy, BrokerQueue, BrokerVhost, ManagementClie
 import { BrokerUnavailableError, VhostNotFoundError } from '../errors.js';
 import { timestamp } from '../state/records.js';
 import { isInternalQueue } from '../broker/names.js';
+import { sleep } from '../async/concurrency.js';
 
 /** A node as the checks need it: the management fields plus the plugins it runs. */
 export interface NodeState extends BrokerNode {
@@ -97,7 +98,7 @@ async function withStatistics(mgmt: ManagementClient, vhost: string, queues: Bro
           'a node may not be reporting to the management API. Retry in a few seconds.',
       );
     }
-    await new Promise((r) => setTimeout(r, STATISTICS_RETRY_MS));
+    await sleep(STATISTICS_RETRY_MS);
     current = (await mgmt.queues(vhost, QUEUE_COLUMNS).catch(notFoundAs<BrokerQueue[]>([]))).filter((q) => !isInternalQueue(q.name));
   }
 }

@@ -17,6 +17,7 @@ import { amqpCode } from '../broker/amqp.js';
 import type { ManagementClient } from '../broker/management-client.js';
 import { logger } from '../logging.js';
 import { failed, passed, warning, type SystemCheck } from './types.js';
+import { describeError } from '../broker/error-description.js';
 import { PROBE_PREFIX } from '../broker/names.js';
 
 export interface RedeclareOutcome {
@@ -48,7 +49,7 @@ export async function probeRelaxedRedeclaration(amqp: AmqpPool, mgmt: Management
     result.without_queue_type = await redeclare(c, name, {});
     result.explicit_classic = await redeclare(c, name, { 'x-queue-type': 'classic' });
   } catch (err) {
-    result.probe_error = describe(err);
+    result.probe_error = describeError(err);
   } finally {
     if (declared || conn) {
       try {
@@ -59,7 +60,7 @@ export async function probeRelaxedRedeclaration(amqp: AmqpPool, mgmt: Management
         try {
           await mgmt.deleteQueue(vhost, name);
         } catch (err2) {
-          result.cleanup_error = `${describe(err)}; ${describe(err2)}`;
+          result.cleanup_error = `${describeError(err)}; ${describeError(err2)}`;
           logger.warn('relaxed-checks probe queue could not be deleted', { vhost, queue: name, error: result.cleanup_error });
         }
       }
@@ -86,15 +87,10 @@ async function redeclare(conn: ChannelModel, name: string, args: Record<string, 
   } catch (err) {
     const code = amqpCode(err);
     if (code === undefined) throw err; // not a refusal: the probe itself failed
-    return { accepted: false, code, error: describe(err) };
+    return { accepted: false, code, error: describeError(err) };
   }
 }
 
-function describe(err: unknown): string {
-  const m = String((err as Error)?.message ?? err);
-  const quoted = /with message "([^"]+)"/.exec(m);
-  return (quoted ? quoted[1] : m).slice(0, 500);
-}
 
 export interface RelaxedJudgeContext {
   asWarning: boolean;

@@ -15,7 +15,8 @@ import { migrationRecordProblem } from '../state/record-validation.js';
 import { reportRejected, type StateKind } from '../state/integrity-report.js';
 import { stateVhostIntruders } from '../state/state-vhost.js';
 import { failed, passed, type SystemCheck } from './types.js';
-import { CANCEL_PREFIX, FENCE_PREFIX, INTERRUPT_PREFIX, RECORD_PREFIX, RUN_PREFIX, TRANSFER_RECORD_PREFIX } from '../broker/names.js';
+import { CANCEL_PREFIX, FENCE_PREFIX, INTERRUPT_PREFIX, RECORD_PREFIX, RUN_PREFIX, STATE_PARAMETER_PREFIX, TRANSFER_RECORD_PREFIX } from '../broker/names.js';
+import { eachAtMost } from '../async/concurrency.js';
 
 export interface RefusedState {
   kind: StateKind;
@@ -44,27 +45,22 @@ export async function gatherStateIntegrity(ctx: Context): Promise<StateIntegrity
     reportRejected(kind, name, reason, stored);
   };
   const [names, queues, intruders] = await Promise.all([
-    ctx.store.params.names('qmig.'),
+    ctx.store.params.names(STATE_PARAMETER_PREFIX),
     ctx.mgmt.queues(ctx.config.stateVhost, ['name', 'arguments']).catch(() => []),
     stateVhostIntruders(ctx.mgmt, ctx.config.stateVhost, ctx.config.user).catch(() => []),
   ]);
   const table = kinds();
   const toCheck = names.map((name) => ({ name, kind: table.find(([p]) => name.startsWith(p))?.[1] })).filter((x): x is { name: string; kind: StateKind } => !!x.kind);
-  let next = 0;
-  const worker = async () => {
-    while (next < toCheck.length) {
-      const { name, kind } = toCheck[next++];
-      const p = await ctx.mgmt.globalParameter<unknown>(name).catch(() => null);
-      if (!p) continue;
-      const opened = ctx.seal.open(name, p.value);
-      if (!opened.ok) refuse(kind, name, opened.reason, p.value);
-      else if (kind === 'migration') {
-        const problem = migrationRecordProblem(opened.value, name.slice(RECORD_PREFIX.length));
-        if (problem) refuse(kind, name, problem, p.value);
-      }
+  await eachAtMost(8, toCheck, async ({ name, kind }) => {
+    const p = await ctx.mgmt.globalParameter<unknown>(name).catch(() => null);
+    if (!p) return;
+    const opened = ctx.seal.open(name, p.value);
+    if (!opened.ok) refuse(kind, name, opened.reason, p.value);
+    else if (kind === 'migration') {
+      const problem = migrationRecordProblem(opened.value, name.slice(RECORD_PREFIX.length));
+      if (problem) refuse(kind, name, problem, p.value);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, toCheck.length) }, worker));
+  });
   for (const q of queues) {
     const kind: StateKind | null = q.name.startsWith(FENCE_PREFIX) ? 'fence_vault' : q.name.startsWith(RUN_PREFIX) ? 'run_marker' : null;
     if (!kind) continue;

@@ -15,9 +15,9 @@
 import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
 import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
-import { ManagementClient } from '../broker/management-client.js';
+import type { ManagementClient } from '../broker/management-client.js';
 import { Pace } from '../broker/pace.js';
-import { brokerTlsFiles } from '../broker/tls-options.js';
+import { serviceManagementClient } from '../broker/service-clients.js';
 import { logger, type Logger } from '../logging.js';
 import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
@@ -82,14 +82,7 @@ export class MigrationRun {
     this.writer = new MigrationStateWriter(ctx.store, record, queues);
     this.log = logger.child({ migration_id: record.id, vhost: record.vhost });
     const c = ctx.config;
-    this.mgmt = new ManagementClient({
-      baseUrl: c.managementUrl,
-      user: c.user,
-      password: c.password,
-      ...brokerTlsFiles(c),
-      timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs),
-      log: this.log,
-    });
+    this.mgmt = serviceManagementClient(c, { timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs), log: this.log });
     instrumentBrokerClient(this.mgmt.http);
   }
 

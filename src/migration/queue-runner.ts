@@ -38,6 +38,7 @@ import { decideResumeStep, expectedCount, type ObservedQueue, type Step } from '
 import type { MigrationStateWriter } from './state-writer.js';
 import { verifyCount, type Tolerance } from './verifier.js';
 import { temporaryQueueName, type MoveDirection, shovelName } from '../broker/names.js';
+import { eachAtMost } from '../async/concurrency.js';
 
 /** Rounds of "new messages appeared, move them too" before a queue gives up. */
 const MAX_STRAGGLER_ROUNDS = 3;
@@ -49,28 +50,6 @@ const MAX_COPY_REMOVAL_ROUNDS = 3;
  * of a 30 s queue); the broker carries them out independently of each other.
  */
 const BINDING_CALLS_AT_ONCE = 8;
-
-/**
- * `fn` for every item, at most `limit` at once. On a failure no further item is started; the ones
- * in flight are waited for (nothing keeps changing the broker behind the caller's back), then the
- * first error is thrown — as a loop that stops at its first failure would, only sooner.
- */
-export async function eachAtMost<T>(limit: number, items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (failure === null && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== null) throw (failure as { error: unknown }).error;
-}
 
 /** What the engine lets test code observe or delay (never used in production wiring). */
 export interface EngineHooks {

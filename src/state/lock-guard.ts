@@ -19,6 +19,7 @@ import { logger } from '../logging.js';
 import { BrokerUnavailableError } from '../errors.js';
 import { ClusterLock, LockHeldError } from './cluster-lock.js';
 import { ensureStateVhost } from './state-vhost.js';
+import { sleep } from '../async/concurrency.js';
 
 /** Closes the lock's holding connection when it is not the service account's; true if it did. */
 export async function evictSquatter(ctx: Context, name: string): Promise<boolean> {
@@ -60,7 +61,7 @@ export async function acquireLock(ctx: Context, name: string): Promise<ClusterLo
       return await acquireInStateVhost(ctx, name);
     } catch (err) {
       if (!(err instanceof LockHeldError) || attempt >= 10) throw err;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eachAtMost } from './queue-runner.js';
+import { eachAtMost } from './concurrency.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

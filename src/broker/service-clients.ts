@@ -7,10 +7,11 @@ import type { Config } from '../config/config.js';
 import { AmqpPool } from './amqp.js';
 import { ManagementClient } from './management-client.js';
 import { brokerTlsFiles } from './tls-options.js';
+import { domainEvents } from '../events/domain-events.js';
 
 /** A management client as the service account; `timeoutMs` defaults to QMIG_BROKER_TIMEOUT_MS. */
 export function serviceManagementClient(config: Config, options: { timeoutMs?: number; log?: Logger } = {}): ManagementClient {
-  return new ManagementClient({
+  const client = new ManagementClient({
     baseUrl: config.managementUrl,
     user: config.user,
     password: config.password,
@@ -18,6 +19,8 @@ export function serviceManagementClient(config: Config, options: { timeoutMs?: n
     timeoutMs: options.timeoutMs ?? config.brokerTimeoutMs,
     ...(options.log ? { log: options.log } : {}),
   });
+  domainEvents.emit('service_client_created', { http: client.http });
+  return client;
 }
 
 /** The AMQP connections of the service account. */

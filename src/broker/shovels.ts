@@ -13,7 +13,7 @@
  * throws — except when the caller aborts (lock lost): the shovel is then left for the sidecar that
  * takes over, which deletes it.
  */
-import { recordShovelError, shovelErrorReason } from '../metrics/metrics.js';
+import { domainEvents, type ShovelErrorReason } from '../events/domain-events.js';
 import type { Channel } from 'amqplib';
 import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
 import { confirmedCount } from './confirmed-count.js';
@@ -205,7 +205,7 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
   let stalls = 0;
   while (src > 0) {
     if (rounds >= maxRounds) {
-      recordShovelError('rounds_exhausted');
+      domainEvents.emit('shovel_error', { reason: 'rounds_exhausted' });
       throw new MoveError(`'${spec.source}' still holds ${src} message(s) after ${rounds} shovel round(s)`, src, dst);
     }
     rounds++;
@@ -225,7 +225,7 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
         [src, dst] = await counts();
         continue;
       }
-      recordShovelError(shovelErrorReason((err as Error).message));
+      domainEvents.emit('shovel_error', { reason: shovelErrorReason((err as Error).message) });
       throw err;
     }
     await mgmt.deleteShovel(spec.vhost, spec.name);
@@ -296,4 +296,13 @@ async function awaitCompletion(
     await sleep(interval);
     interval = Math.min(MAX_POLL_MS, Math.ceil(interval * 1.5));
   }
+}
+
+/** Classifies a failed move's message (MoveError and the timeouts above) for metrics. */
+export function shovelErrorReason(message: string): ShovelErrorReason {
+  if (/terminated/i.test(message)) return 'terminated';
+  if (/did not start/i.test(message)) return 'start_timeout';
+  if (/timed out/i.test(message)) return 'timeout';
+  if (/shovel round/i.test(message)) return 'rounds_exhausted';
+  return 'other';
 }

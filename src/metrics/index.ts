@@ -3,7 +3,8 @@
  *   const metrics = startMetrics(ctx, { transfers });
  *   createApp(ctx, { routesBeforeApi: [..., metrics.routesBeforeApi], localRoutes: [..., metrics.localRoutes] });
  *   … on close: metrics.stop();
- * Installs the broker latency interceptors on ctx.mgmt and starts the engine observer.
+ * Subscribes the metrics to the domain events (once per process), installs the broker latency
+ * interceptors on ctx.mgmt and starts the engine observer.
  */
 import type { LocalRoutes } from '../http/app.js';
 import type { Context } from '../context.js';
@@ -13,6 +14,7 @@ import { EngineObserver } from './engine-observer.js';
 import { collectProcessMetrics } from './metrics.js';
 import { checkResultsObserver, metricsRouter } from './router.js';
 import { StateCollector, type TransferLister } from './state-collector.js';
+import { subscribeMetrics } from './subscriptions.js';
 
 export interface SidecarMetrics {
   /** Mount before the /api/queue-migration router (observes check answers). */
@@ -30,6 +32,7 @@ export interface MetricsOptions {
 
 export function startMetrics(ctx: Context, options: MetricsOptions = {}): SidecarMetrics {
   collectProcessMetrics();
+  subscribeMetrics();
   instrumentBrokerClient(ctx.mgmt.http);
   const observer = new EngineObserver(ctx.live, { intervalMs: options.observerIntervalMs }).start();
   return {

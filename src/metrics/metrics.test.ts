@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkResults, exposition, recordCheckReport, recordShovelError, shovelErrorReason, shovelErrors, unsuitableQueues } from './metrics.js';
+import { shovelErrorReason } from '../broker/shovels.js';
+import { checkResults, exposition, recordCheckReport, recordShovelError, shovelErrors, unsuitableQueues } from './metrics.js';
 
 async function value(metric: { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }> }, labels: Record<string, string>): Promise<number> {
   const { values } = await metric.get();

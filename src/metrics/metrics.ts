@@ -10,6 +10,7 @@
  * Labels are bounded: no queue names, no vhost names, no migration ids.
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { ShovelErrorReason } from '../events/domain-events.js';
 
 export const registry = new Registry();
 
@@ -159,7 +160,6 @@ export function recordCheckReport(report: CheckReportLike | null | undefined): v
   });
 }
 
-export type ShovelErrorReason = 'terminated' | 'start_timeout' | 'timeout' | 'rounds_exhausted' | 'other';
 
 let exactPhases = false;
 
@@ -182,15 +182,6 @@ export function engineReportsPhases(): boolean {
 /** A shovel move failed (call where moveMessages throws its MoveError). */
 export function recordShovelError(reason: ShovelErrorReason): void {
   safe(() => shovelErrors.inc({ reason }));
-}
-
-/** Classifies a MoveError message of src/broker/shovels.ts into a ShovelErrorReason. */
-export function shovelErrorReason(message: string): ShovelErrorReason {
-  if (/terminated/i.test(message)) return 'terminated';
-  if (/did not start/i.test(message)) return 'start_timeout';
-  if (/timed out/i.test(message)) return 'timeout';
-  if (/shovel round/i.test(message)) return 'rounds_exhausted';
-  return 'other';
 }
 
 /** A transfer ended (completed, failed, cancelled). */

@@ -12,7 +12,6 @@
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
  */
-import { instrumentBrokerClient } from '../metrics/broker-instrumentation.js';
 import type { Context } from '../context.js';
 import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
 import type { ManagementClient } from '../broker/management-client.js';
@@ -83,7 +82,6 @@ export class MigrationRun {
     this.log = logger.child({ migration_id: record.id, vhost: record.vhost });
     const c = ctx.config;
     this.mgmt = serviceManagementClient(c, { timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs), log: this.log });
-    instrumentBrokerClient(this.mgmt.http);
   }
 
   get id(): string {

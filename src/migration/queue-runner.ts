@@ -19,7 +19,7 @@
  * state calls for (resume.ts). On failure the queue is `failed` with a readable error, no shovel
  * is left, and the messages are gathered under one name that the record gives.
  */
-import { recordPhaseDuration } from '../metrics/metrics.js';
+import { domainEvents } from '../events/domain-events.js';
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -176,7 +176,7 @@ export class QueueMigrator {
           await this.env.hooks?.beforeStep?.({ migrationId: this.env.migration.id, queue: q.name, step });
           const phaseStarted = performance.now();
           const next = await this.perform(step);
-          recordPhaseDuration(step, (performance.now() - phaseStarted) / 1000);
+          domainEvents.emit('phase_finished', { phase: step, seconds: (performance.now() - phaseStarted) / 1000 });
           outageSince = null;
           transientFailures = 0;
           if (next === null) break;

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { logger } from '../logging.js';
-import { stateRejected } from '../metrics/metrics.js';
+import { domainEvents } from '../events/domain-events.js';
 
 export type StateKind = 'migration' | 'queue_chunk' | 'interrupt' | 'transfer' | 'transfer_cancel' | 'fence_vault' | 'run_marker';
 
@@ -19,6 +19,6 @@ export function reportRejected(kind: StateKind, name: string, reason: string, st
   if (seen.has(key)) return;
   if (seen.size > 10_000) seen.clear();
   seen.add(key);
-  stateRejected.inc({ kind });
+  domainEvents.emit('state_rejected', { kind });
   logger.warn('stored state refused: not acted on, not listed', { state_kind: kind, state_name: name, reason });
 }

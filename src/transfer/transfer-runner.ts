@@ -23,7 +23,7 @@
  * unacked at any time, so a cancel duplicates at most that many messages per queue in flight and
  * loses none. A completed move (the shovel finishes by itself) has no such window.
  */
-import { recordTransferQueue } from '../metrics/metrics.js';
+import { domainEvents } from '../events/domain-events.js';
 import { enc, type BrokerQueue } from '../broker/management-client.js';
 import { newestRow } from '../broker/shovels.js';
 import { shovelConsumedQueues } from '../broker/shovel-leftovers.js';
@@ -146,7 +146,7 @@ export class QueueTransfer {
     } finally {
       q.shovel = null;
       q.completed_at = timestamp();
-      recordTransferQueue(q.status, q.moved_messages);
+      domainEvents.emit('transfer_queue_finished', { outcome: q.status, moved: q.moved_messages });
     }
   }
 

@@ -16,7 +16,7 @@
  * Every queue that reaches an end (completed, failed, cancelled) writes an audit record with who,
  * what (vhost/queue), where (target, no credentials), why (the reason) and the counts.
  */
-import { recordTransferFinished } from '../metrics/metrics.js';
+import { domainEvents } from '../events/domain-events.js';
 import type { Context } from '../context.js';
 import { BadRequestError, BrokerRequestError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError, InvalidStateError } from '../errors.js';
 import { logger } from '../logging.js';
@@ -275,7 +275,7 @@ export class TransferService {
       }
       record.status = record.error ? 'failed' : finalStatus(record);
       record.completed_at = timestamp();
-      recordTransferFinished(record.status);
+      domainEvents.emit('transfer_finished', { status: record.status });
       await persist();
       await this.store.clearCancel(record.id).catch(() => undefined);
       await target.close().catch(() => undefined);

@@ -17,7 +17,7 @@ import type { BrokerQueue } from '../broker/management-client.js';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
 import { BadRequestError, VhostNotFoundError } from '../errors.js';
-import { isMirroredClassic, selectQueues, type NamedReason } from '../migration/planner.js';
+import { isMirroredClassic, selectQueues, type NamedReason } from './queue-selection.js';
 import { snapshotActivity, type ClusterSnapshotActivity } from '../snapshots/index.js';
 import type { MigrationOptions } from '../state/records.js';
 import { checkActiveAlarms } from './alarms.js';

@@ -4,7 +4,7 @@
  * exist or are not mirrored classic queues. `check` reports the same verdict, so overall_ready
  * is false whenever start would answer "No eligible queues found for migration".
  */
-import type { NamedReason } from '../migration/planner.js';
+import type { NamedReason } from './queue-selection.js';
 import { failed, passed, type SystemCheck } from './types.js';
 
 export const NO_ELIGIBLE_REASON = 'No eligible queues found for migration';

@@ -24,7 +24,7 @@ import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
-import { interleaveByNode } from './planner.js';
+import { interleaveByNode } from '../checks/queue-selection.js';
 import { QueueMigrator, RunAbortedError, type EngineHooks } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';

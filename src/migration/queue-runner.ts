@@ -33,7 +33,7 @@ import type { AuditEntry } from '../state/audit-log.js';
 import type { MigrationRecord, OriginalQueue, QueueRecord } from '../state/records.js';
 import { timestamp } from '../state/records.js';
 import { translateArguments } from './argument-translation.js';
-import { isMirroredClassic, isQuorum } from './planner.js';
+import { isMirroredClassic, isQuorum } from '../checks/queue-selection.js';
 import { decideResumeStep, expectedCount, type ObservedQueue, type Step } from './resume.js';
 import type { MigrationStateWriter } from './state-writer.js';
 import { verifyCount, type Tolerance } from './verifier.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BrokerQueue } from '../broker/management-client.js';
-import { checkAsStart, evaluate, startRefusal } from '../checks/assessment.js';
-import { selectQueues } from './planner.js';
+import { checkAsStart, evaluate, startRefusal } from './assessment.js';
+import { selectQueues } from './queue-selection.js';
 import { HOUSEKEEPING_LOCK, MIGRATION_LOCK, PROBE_PREFIX, TRANSFER_LOCK, isInternalQueue, temporaryQueueName } from '../broker/names.js';
 
 const mirrored = (name: string, extra: Partial<BrokerQueue> = {}): BrokerQueue => ({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { interleaveByNode } from './planner.js';
+import { interleaveByNode } from './queue-selection.js';
 
 test('interleaveByNode takes the nodes round-robin, keeping each node\'s order', () => {
   const items = [

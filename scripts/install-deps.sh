@@ -24,3 +24,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "[install] node modules (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The lint and format tools live apart (scripts/lint/package.json says why); only tests need them.
+if [ "${QMIG_NO_LINT:-0}" != 1 ] && { [ ! -d scripts/lint/node_modules ] || [ scripts/lint/package-lock.json -nt scripts/lint/node_modules/.package-lock.json ]; }; then
+  echo "[install] lint tools (npm ci in scripts/lint)" >&2
+  npm ci --prefix scripts/lint --no-audit --no-fund --loglevel=error
+fi

@@ -42,7 +42,7 @@ http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" 2>/dev/nu
 
 # --- 1. dependencies -----------------------------------------------------------------------
 if [ "${QMIG_DEMO_NO_INSTALL:-0}" != 1 ]; then
-  QMIG_NO_BROWSER=1 bash scripts/install-deps.sh
+  QMIG_NO_BROWSER=1 QMIG_NO_LINT=1 bash scripts/install-deps.sh
 fi
 command -v curl >/dev/null || die "curl is required (apt-get install -y curl)"
 

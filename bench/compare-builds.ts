@@ -46,7 +46,6 @@ import {
   freshVhost,
   MGMT_URLS,
   mgmt,
-  migrateThroughSidecar,
   PASSWORD,
   publishTo,
   runLoad,

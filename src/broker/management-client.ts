@@ -11,7 +11,7 @@
 import axios, { AxiosError, type AxiosAdapter, type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+import { BrokerError, BrokerRequestError } from '../errors.js';
 import { logger as rootLogger, type Logger } from '../logging.js';
 import { canonical } from './canonical-json.js';
 import { callWithPolicy, DEFAULT_RETRY_POLICY, TransportError, type RetryClock, type RetryPolicy } from './call-policy.js';
@@ -256,7 +256,7 @@ export class ManagementClient {
   whoami(): Promise<Whoami> {
     return this.ok('GET', '/whoami');
   }
-  overview(): Promise<Record<string, any>> {
+  overview(): Promise<Record<string, unknown>> {
     return this.ok('GET', '/overview');
   }
   nodes(): Promise<BrokerNode[]> {

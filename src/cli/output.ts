@@ -63,6 +63,5 @@ export function truncate(text: string, width: number): string {
 
 /** One line, printable: control characters (names come from the broker) become '?'. */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

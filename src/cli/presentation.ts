@@ -91,6 +91,5 @@ export function colorStatus(status: string): string {
 
 /** Length as shown on a terminal (colour sequences take no room). */
 export function visibleLength(text: string): number {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }

@@ -97,7 +97,7 @@ test('policymaker may start and interrupt on a vhost it has full permission on, 
   const post = { auth: pm, method: 'POST' };
 
   assert.equal((await status(await s.api(`${P}/start/${encodeURIComponent(mine)}`, post), 'start-response')).status, 200);
-  let r = await status(await s.api(`${P}/start/${encodeURIComponent(other)}`, post));
+  const r = await status(await s.api(`${P}/start/${encodeURIComponent(other)}`, post));
   assert.equal(r.status, 403);
   assert.match(r.body.reason, new RegExp(`vhost '${other}'`));
   assert.equal((await status(await s.api(`${P}/start/${encodeURIComponent(readOnly)}`, post))).status, 403, 'an empty configure permission counts as none');

@@ -14,24 +14,14 @@
  * registry it observes (the wrapping is undone by `stop()`).
  */
 import type { LiveMigration, LiveRegistry } from '../state/live-registry.js';
-import type { QueueRecord } from '../state/records.js';
+import { FINAL_QUEUE_STATUSES, FINAL_STATUSES, IDLE_PHASES, QUEUE_STEPS, type QueueRecord } from '../state/records.js';
 import { engineReportsPhases, messagesMoved, migrationDuration, migrationsFinished, phaseDuration, queueDuration, queuesFinished } from './metrics.js';
 
-/** Phases the engine goes through (src/migration/queue-runner.ts); anything else is `other`. */
-export const ENGINE_PHASES = [
-  'save',
-  'empty_fast_path',
-  'declare_temporary',
-  'move_to_temporary',
-  'delete_classic',
-  'declare_quorum',
-  'move_to_quorum',
-  'delete_temporary',
-  'finish',
-] as const;
-const IDLE_PHASES = new Set(['pending', 'done', 'skipped']);
-const FINAL_QUEUE = new Set(['completed', 'failed', 'skipped', 'rollback_completed']);
-const FINAL_MIGRATION = new Set(['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed']);
+/** Phases the engine goes through (the steps of src/migration/queue-graph.ts); anything else is `other`. */
+export const ENGINE_PHASES = QUEUE_STEPS;
+const IDLE = new Set<string>(IDLE_PHASES);
+const FINAL_QUEUE = new Set<string>(FINAL_QUEUE_STATUSES);
+const FINAL_MIGRATION = new Set<string>(FINAL_STATUSES);
 
 interface QueueState {
   status: string;
@@ -165,7 +155,7 @@ export class EngineObserver {
       const final = FINAL_QUEUE.has(q.status);
       const phase = final ? 'done' : q.phase;
       if (phase !== s.phase) {
-        if (sampledPhases && !IDLE_PHASES.has(s.phase)) phaseDuration.observe({ phase: phaseLabel(s.phase) }, (t - s.phaseSince) / 1000);
+        if (sampledPhases && !IDLE.has(s.phase)) phaseDuration.observe({ phase: phaseLabel(s.phase) }, (t - s.phaseSince) / 1000);
         s.phase = phase;
         s.phaseSince = t;
       }

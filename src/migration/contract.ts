@@ -2,7 +2,7 @@
  * What the HTTP layer asks of the migration engine. Implemented by MigrationService
  * (src/migration/migration-service.ts).
  */
-import type { MigrationOptions } from '../state/records.js';
+import type { MigrationOptions, MigrationRecord } from '../state/records.js';
 
 export interface Caller {
   user: string;
@@ -18,6 +18,11 @@ export interface MigrationEngine {
   start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
   /** Asks the running migration to stop after its in-flight queues; 404/409 when not running. */
   interrupt(id: string, caller: Caller): Promise<void>;
+  /**
+   * The operator marks the rollback of `record` (as just read) done: only from rollback_pending
+   * (InvalidStateError, 409, otherwise). Stores it, and answers the record as stored.
+   */
+  markRollbackCompleted(record: MigrationRecord, caller: Caller): Promise<MigrationRecord>;
   /** Finds orphaned migrations (lock free, record active) and resumes them. */
   resumeOrphans(): Promise<void>;
   /** Stops background work of this process (the lock is released by closing connections). */

@@ -18,7 +18,8 @@ import { logger } from '../logging.js';
 import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
-import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../state/records.js';
+import { timestamp, type MigrationRecord } from '../state/records.js';
+import { isActive } from './status.js';
 import type { MigrationEngine } from './contract.js';
 import { restoreFromVault } from './fence-restore.js';
 import { type FenceState } from './migration-run.js';
@@ -44,7 +45,6 @@ export interface HousekeepingReport {
 }
 
 const DAY_MS = 86_400_000;
-const isActive = (r: MigrationRecord) => (ACTIVE_STATUSES as readonly string[]).includes(r.status);
 
 /** `YYYY-MM-DD HH:MM:SS` (UTC) → epoch ms. */
 function parseTimestamp(ts: string | null): number | null {

@@ -14,7 +14,8 @@ import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
-import { ACTIVE_STATUSES, timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
 import type { EngineHooks } from './queue-runner.js';
@@ -24,8 +25,6 @@ export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */
   hooks?: EngineHooks;
 }
-
-const isActive = (r: MigrationRecord) => (ACTIVE_STATUSES as readonly string[]).includes(r.status);
 
 /**
  * The vhost whose lock queue guards a migration (`record.engine.lock_vhost`; records written
@@ -83,34 +82,8 @@ export class MigrationService implements MigrationEngine {
       const startedAt = timestamp(now);
       const id = newMigrationId(this.ctx.nodeName, now);
       const queues: QueueRecord[] = [
-        ...assessment.toMigrate.map((q): QueueRecord => ({
-          name: q.name,
-          vhost,
-          status: 'pending',
-          started_at: null,
-          completed_at: null,
-          total_messages: q.messages ?? 0,
-          migrated_messages: 0,
-          error: null,
-          phase: 'pending',
-          location: 'classic',
-          original: null,
-          detail: { node: q.node ?? null },
-        })),
-        ...assessment.skipped.map((s): QueueRecord => ({
-          name: s.name,
-          vhost,
-          status: 'skipped',
-          started_at: null,
-          completed_at: null,
-          total_messages: 0,
-          migrated_messages: 0,
-          error: s.reason,
-          phase: 'skipped',
-          location: s.reason === 'queue does not exist' ? 'unknown' : 'classic',
-          original: null,
-          detail: s.detail ? { error_detail: s.detail } : {},
-        })),
+        ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
+        ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
       ];
       const record: MigrationRecord = {
         id,
@@ -171,6 +144,15 @@ export class MigrationService implements MigrationEngine {
     await this.ctx.store.params.put(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
     run?.interruptLocally();
     auditLog(this.ctx.config.auditLogFile).record({ action: 'interrupt_requested', migration_id: id, vhost: record.vhost, who: caller.user });
+  }
+
+  async markRollbackCompleted(record: MigrationRecord): Promise<MigrationRecord> {
+    const updated = rollbackCompleted(record);
+    await this.ctx.store.saveRecord(updated);
+    // A run of this process holding the record in memory (readers answer from it) follows.
+    const live = this.ctx.live.get(record.id);
+    if (live) takeStoredStatus(live.record, updated);
+    return updated;
   }
 
   async resumeOrphans(): Promise<void> {

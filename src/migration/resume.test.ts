@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { QueueRecord } from '../state/records.js';
+import type { QueueDetail, QueuePhase, QueueRecord } from '../state/records.js';
 import { decideResumeStep, expectedCount, type ObservedQueue } from './resume.js';
 
-function queue(count: number | null, phase = 'save', detail: Record<string, unknown> = {}): QueueRecord {
+function queue(count: number | null, phase: QueuePhase = 'save', detail: QueueDetail = {}): QueueRecord {
   return {
     name: 'q',
     vhost: 'v',

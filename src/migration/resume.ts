@@ -4,10 +4,9 @@
  * the exact counts), not only on the last recorded phase, because a crash can fall between a step
  * and its checkpoint. Every step it can answer is idempotent.
  */
-import type { QueueRecord } from '../state/records.js';
+import type { QueueRecord, QueueStep } from '../state/records.js';
 
-export const STEPS = ['save', 'empty_fast_path', 'declare_temporary', 'move_to_temporary', 'delete_classic', 'declare_quorum', 'move_to_quorum', 'delete_temporary', 'finish'] as const;
-export type Step = (typeof STEPS)[number];
+export type Step = QueueStep;
 
 export interface ObservedQueue {
   /** The queue under its own name. */

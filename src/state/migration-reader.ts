@@ -9,7 +9,7 @@
  */
 import type { Context } from '../context.js';
 import { newestFirst, type QueueChunk } from './migration-store.js';
-import type { MigrationRecord, MigrationStatus, QueueRecord } from './records.js';
+import { isFinalStatus, type MigrationRecord, type QueueRecord } from './records.js';
 
 export interface MigrationSnapshot {
   record: MigrationRecord;
@@ -35,9 +35,6 @@ interface ListEntry extends Cached<MigrationRecord[]> {
   settled?: MigrationRecord[];
   refreshing?: boolean;
 }
-
-/** Statuses after which the engine no longer writes queue records. */
-const FINAL_QUEUES: readonly MigrationStatus[] = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
 
 export interface MigrationReaderOptions {
   /** How long a broker read is reused. */
@@ -174,7 +171,7 @@ export class MigrationReader {
     if (!record) return null;
     // A finished migration's queues no longer change: when its record did not change either,
     // the previous view (and whatever callers derived from it) stays valid.
-    if (previous && previous.source === 'store' && FINAL_QUEUES.includes(record.status) && JSON.stringify(previous.record) === JSON.stringify(record)) {
+    if (previous && previous.source === 'store' && isFinalStatus(record.status) && JSON.stringify(previous.record) === JSON.stringify(record)) {
       return previous;
     }
     const chunks = await this.ctx.store.loadQueueChunks(record, previous?.source === 'store' ? previous.chunks : undefined);

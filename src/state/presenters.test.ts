@@ -59,7 +59,7 @@ test('a queue record becomes the spec shape with resource and progress', () => {
     total_messages: 5000,
     migrated_messages: 2500,
     error: null,
-    phase: 'shovel_to_temporary',
+    phase: 'move_to_temporary',
     location: 'temporary',
     original: null,
     detail: { shovel: 'x' },

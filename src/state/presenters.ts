@@ -4,7 +4,7 @@
  * saved queue definitions) never leave the sidecar; a few extra fields useful to operators do
  * (node, failed_queues, notes; per queue: phase, location).
  */
-import { progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from './records.js';
+import { isFinalStatus, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from './records.js';
 
 export interface MigrationView {
   id: string;
@@ -40,11 +40,9 @@ export interface QueueView {
   error: string | null;
   /** What a bare `error` token stands for (skipped unsuitable queues). */
   error_detail?: string;
-  phase: string;
+  phase: QueueRecord['phase'] | 'unknown';
   location: QueueRecord['location'];
 }
-
-const FINISHED: readonly MigrationStatus[] = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
 
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
@@ -65,7 +63,7 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     skipped_queues: skipped,
     failed_queues: failed,
     // Share of the queues that are done with, whichever way (completed, skipped or failed).
-    progress_percentage: progressPercentage(completed + skipped + failed, total, FINISHED.includes(r.status)),
+    progress_percentage: progressPercentage(completed + skipped + failed, total, isFinalStatus(r.status)),
     status: r.status,
     skip_unsuitable_queues: r.skip_unsuitable_queues,
     tolerance: r.tolerance ?? null,

@@ -10,6 +10,24 @@ export type QueueStatus = (typeof QUEUE_STATUSES)[number];
 
 /** Statuses in which a migration still owns the cluster-wide lock. */
 export const ACTIVE_STATUSES: readonly MigrationStatus[] = ['pending', 'in_progress'];
+/** Statuses after which the engine no longer writes the migration or its queues. */
+export const FINAL_STATUSES: readonly MigrationStatus[] = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
+/** Statuses of a queue the engine is done with. */
+export const FINAL_QUEUE_STATUSES: readonly QueueStatus[] = ['completed', 'failed', 'skipped', 'rollback_completed'];
+
+export const isActiveStatus = (s: string): boolean => (ACTIVE_STATUSES as readonly string[]).includes(s);
+export const isFinalStatus = (s: string): boolean => (FINAL_STATUSES as readonly string[]).includes(s);
+export const isFinalQueueStatus = (s: string): boolean => (FINAL_QUEUE_STATUSES as readonly string[]).includes(s);
+
+/**
+ * The steps of one queue's migration, in the order of the step graph (src/migration/queue-graph.ts,
+ * which must give each one its step function). A queue's `phase` is one of them, or an idle phase.
+ */
+export const QUEUE_STEPS = ['save', 'empty_fast_path', 'declare_temporary', 'move_to_temporary', 'delete_classic', 'declare_quorum', 'move_to_quorum', 'delete_temporary', 'finish'] as const;
+export type QueueStep = (typeof QUEUE_STEPS)[number];
+/** Phases of a queue that is not in a step: not started, skipped, or done. */
+export const IDLE_PHASES = ['pending', 'skipped', 'done'] as const;
+export type QueuePhase = QueueStep | (typeof IDLE_PHASES)[number];
 
 export interface Snapshot {
   node: string;
@@ -86,12 +104,48 @@ export interface QueueRecord {
   migrated_messages: number;
   error: string | null;
   /** Engine phase reached, for resume after a crash. */
-  phase: string;
+  phase: QueuePhase;
   /** Where the messages are right now: the classic queue, the temporary queue or the final quorum queue. */
   location: 'classic' | 'temporary' | 'quorum' | 'unknown';
   original: OriginalQueue | null;
   /** Engine-owned per-queue details (temporary queue name, shovel name, verification notes). */
-  detail: Record<string, unknown>;
+  detail: QueueDetail;
+}
+
+/**
+ * What the engine keeps about a queue beside its status (stored as is, in `detail`). Every key is
+ * optional: a queue gets them as its steps go; readers still check a value's type (a record read
+ * back from the broker is only as good as the sidecar that wrote it).
+ */
+export interface QueueDetail {
+  /** Node of the queue when the migration was planned (before `original` is saved). */
+  node?: string | null;
+  /** What a bare `error` token stands for (queues skipped as unsuitable). */
+  error_detail?: string;
+  temporary_queue?: string;
+  /** Replicas of the temporary queue (as many as the classic queue had copies). */
+  temporary_replicas?: number;
+  consumers_at_start?: number;
+  /** Arguments that quorum queues do not take. */
+  dropped_arguments?: string[];
+  /** Messages the queue must end with, once stragglers were adopted (else original.message_count). */
+  expected?: number;
+  /** Rounds of "new messages appeared, move them too". */
+  straggler_rounds?: number;
+  /** Messages that reappeared while clients were fenced (broker redeliveries). */
+  redelivered_messages?: number;
+  copy_removal_rounds?: number;
+  copies_removed?: number;
+  /** Copies cannot be told apart from messages identical before: no more removal rounds. */
+  copies_indistinct?: boolean;
+  /** Shovel of the move in progress. */
+  shovel?: string;
+  surplus_in_temporary?: number;
+  verified_temporary?: { expected: number; actual: number };
+  verified_quorum?: { expected: number; actual: number };
+  excess_messages?: number;
+  verification_notes?: string[];
+  gathered_after_failure?: { from: string; into: string; count: number };
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, as the spec writes timestamps. */

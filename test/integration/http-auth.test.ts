@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Caller, MigrationEngine } from '../../src/migration/contract.js';
-import type { MigrationOptions } from '../../src/state/records.js';
+import type { MigrationOptions, MigrationRecord } from '../../src/state/records.js';
 import { admin } from '../support/cluster.js';
 import { liveMigration, migrationRecord } from '../support/migration-records.js';
 import { assertSchema } from '../support/schemas.js';
@@ -29,6 +29,9 @@ class AcceptingEngine implements MigrationEngine {
     return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDB8bnwwMDAwMDAwMDAwMDAwMDAw' };
   }
   async interrupt() {}
+  async markRollbackCompleted(record: MigrationRecord) {
+    return record;
+  }
   async resumeOrphans() {}
   async shutdown() {}
 }

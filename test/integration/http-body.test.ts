@@ -16,6 +16,9 @@ const neverCalled: MigrationEngine = {
     throw new Error('the engine must not be reached with an invalid body');
   },
   async interrupt() {},
+  async markRollbackCompleted(record) {
+    return record;
+  },
   async resumeOrphans() {},
   async shutdown() {},
 };

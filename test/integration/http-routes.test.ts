@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { enc } from '../../src/broker/management-client.js';
 import { schemaNames } from '../../src/http/schema-registry.js';
 import type { Caller, MigrationEngine } from '../../src/migration/contract.js';
-import type { MigrationOptions } from '../../src/state/records.js';
+import type { MigrationOptions, MigrationRecord } from '../../src/state/records.js';
 import { admin, cluster } from '../support/cluster.js';
 import { liveMigration, migrationRecord, queueRecords, storeMigration } from '../support/migration-records.js';
 import { timestamp } from '../../src/state/records.js';
@@ -58,6 +58,9 @@ class RecordingEngine implements MigrationEngine {
   }
   async interrupt(id: string) {
     this.interrupts.push(id);
+  }
+  async markRollbackCompleted(record: MigrationRecord): Promise<MigrationRecord> {
+    return record;
   }
   async resumeOrphans() {}
   async shutdown() {}
@@ -386,6 +389,9 @@ test('an unexpected error is a 500 naming the request id, never a stack trace', 
       throw new TypeError("Cannot read properties of undefined (reading 'secret')");
     },
     async interrupt() {},
+    async markRollbackCompleted(record) {
+      return record;
+    },
     async resumeOrphans() {},
     async shutdown() {},
   };

@@ -48,7 +48,7 @@ export function queueRecords(vhost: string, n: number): QueueRecord[] {
     total_messages: 100 + i,
     migrated_messages: i % 2 ? 100 + i : 50,
     error: i === 0 ? 'queue has a message TTL' : null,
-    phase: i % 2 ? 'done' : 'shovel_to_temporary',
+    phase: i % 2 ? 'done' : 'move_to_temporary',
     location: i % 2 ? 'quorum' : 'temporary',
     original: null,
     detail: {},

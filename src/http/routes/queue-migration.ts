@@ -13,7 +13,7 @@ import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
 import type { MigrationReader } from '../../state/migration-reader.js';
 import { presentMigration, presentMigrationDetail } from '../../state/presenters.js';
-import { ACTIVE_STATUSES, timestamp, type MigrationRecord } from '../../state/records.js';
+import { isActiveStatus, type MigrationRecord } from '../../state/records.js';
 import { authenticateMiddleware, inScope, requireChanger, requireChangerTag, requireReader, requireVhostAccess, type Authenticator } from '../auth.js';
 import { callerOf } from '../request-context.js';
 import { DetailBodies } from '../detail-serializer.js';
@@ -96,7 +96,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const scope = await auth.scopeOf(caller);
         const records = (await reader.listRecords()).filter((r) => inScope(scope, r.vhost));
         res.json({
-          status: records.some((r) => ACTIVE_STATUSES.includes(r.status)) ? 'in_progress' : 'not_running',
+          status: records.some((r) => isActiveStatus(r.status)) ? 'in_progress' : 'not_running',
           migrations: records.map(presentMigration),
         });
       },
@@ -125,16 +125,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const id = String(req.params.id);
         const record = await currentRecord(id);
         await requireChanger(ctx, caller, record.vhost);
-        if (record.status !== 'rollback_pending') {
-          throw new InvalidStateError(`Migration is ${record.status}; only a rollback_pending migration can be marked rollback_completed`, record.status);
-        }
-        const updated: MigrationRecord = { ...record, status: 'rollback_completed', updated_at: timestamp() };
-        await ctx.store.saveRecord(updated);
-        const live = ctx.live.get(id);
-        if (live) {
-          live.record.status = updated.status;
-          live.record.updated_at = updated.updated_at;
-        }
+        const updated = await engine.markRollbackCompleted(record, caller);
         reader.invalidate(id);
         details.forget(id);
         res.json(presentMigrationDetail(updated));
@@ -149,7 +140,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const id = String(req.params.id);
         const record = await currentRecord(id);
         await requireChanger(ctx, caller, record.vhost);
-        if (!ACTIVE_STATUSES.includes(record.status)) {
+        if (!isActiveStatus(record.status)) {
           throw new InvalidStateError(`Migration is not running (status: ${record.status})`, record.status);
         }
         await engine.interrupt(id, caller);

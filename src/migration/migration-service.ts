@@ -18,7 +18,7 @@ import { timestamp, type MigrationOptions, type MigrationRecord, type QueueRecor
 import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
-import type { EngineHooks } from './queue-runner.js';
+import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 
 export interface MigrationServiceOptions {

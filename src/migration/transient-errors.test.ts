@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
-import { isTransient, QueueFailure } from './queue-runner.js';
+import { isTransient, QueueFailure } from './queue-errors.js';
 
 test('isTransient: an unreachable broker and a node that is stopping or booting are retried; refusals are not', () => {
   assert.equal(isTransient(new BrokerUnavailableError('management API at http://x unreachable: ECONNRESET')), true);

@@ -1,0 +1,40 @@
+/**
+ * How a queue's migration stops short of `completed`: the run lost the migration
+ * (RunAbortedError), the queue cannot go on (QueueFailure, with what to tell the operator), or
+ * the queue is not for this migration (QueueSkip) — and which broker errors are only transient
+ * (isTransient: the queue retries from what the broker then shows).
+ */
+import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+
+/** This process lost the migration: stop without touching its state any more. */
+export class RunAbortedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RunAbortedError';
+  }
+}
+
+/** A queue that cannot go on, with what to tell the operator. */
+export class QueueFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFailure';
+  }
+}
+
+/** The queue is left as it is (gone, already quorum, not mirrored …): `skipped` with this reason. */
+export class QueueSkip extends Error {}
+
+/**
+ * Errors worth a retry: the broker unreachable or answering 5xx, an AMQP connection lost, or a
+ * management call that the answering node could not carry out on another node that is stopping
+ * or booting (3.10 answers 400 "Request to node … failed with …" then), or a node whose vhost or
+ * quorum cluster is not up yet (400 `cluster_not_formed`, `vhost_supervisor_not_running`: seen on
+ * a loaded node; the step is redone from what the broker then shows).
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
+  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc|cluster_not_formed|vhost_supervisor_not_running/i.test(err.brokerReason)) return true;
+  const message = (err as Error)?.message ?? '';
+  return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
+}

@@ -1,0 +1,251 @@
+/**
+ * The workflow of one queue, mirrored classic → quorum, in place (issue 3, "Per queue, two phases"):
+ *
+ *   save ─┬─ (empty) empty_fast_path: delete (if-empty) ─────────────────┐
+ *         └─ declare_temporary → move_to_temporary (shovel, verify)        │
+ *              → delete_classic (temporary bound first; if-empty)          │
+ *                                                   declare_quorum (translated args, leader on
+ *                                                   the old master's node, bindings) ◄┘
+ *              → move_to_quorum (temporary unbound; shovel, verify) → delete_temporary → finish
+ *
+ * STEP_GRAPH gives each step (state/records.ts QUEUE_STEPS) its straight-line code, which answers
+ * the next step (null: done). Steps decide; the broker is reached through QueueActions only. Every
+ * step is idempotent, and a resumed or retried queue starts from the step that the broker's actual
+ * state calls for (resumeStep: resume.ts's pure decision, plus discarding a dead temporary queue).
+ *
+ * A new phase: its name in QUEUE_STEPS, its entry here (and the edge that leads to it), and the
+ * broker action it needs in QueueActions if there is no such action yet.
+ */
+import type { BrokerQueue } from '../broker/management-client.js';
+import { ShovelStalledError, type MoveResult } from '../broker/shovels.js';
+import { sleep } from '../async/concurrency.js';
+import { isMirroredClassic, isQuorum } from '../checks/queue-selection.js';
+import type { OriginalQueue, QueueStep } from '../state/records.js';
+import { translateArguments } from './argument-translation.js';
+import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './queue-accounting.js';
+import { QueueFailure, QueueSkip } from './queue-errors.js';
+import type { QueueWork } from './queue-work.js';
+import { decideResumeStep, expectedCount } from './resume.js';
+import { enterPhase, markQueueCompleted } from './status.js';
+
+/** Times one queue's copies are taken out after broker redeliveries before the count check decides. */
+const MAX_COPY_REMOVAL_ROUNDS = 3;
+
+export type StepFn = (w: QueueWork) => Promise<QueueStep | null>;
+
+export const STEP_GRAPH: Record<QueueStep, StepFn> = {
+  async save(w) {
+    const q = w.q;
+    const info = await w.actions.readQueue();
+    if (!info) throw new QueueSkip('queue no longer exists');
+    if (isQuorum(info)) throw new QueueSkip('already a quorum queue');
+    if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
+    if (info.exclusive) throw new QueueSkip('exclusive queue (quorum queues cannot be exclusive)');
+    if (!info.durable) throw new QueueSkip('not durable (quorum queues are always durable)');
+    if (w.env.preexistingTemporaryQueues.has(w.temporary)) throw new QueueFailure(`temporary queue '${w.temporary}' already exists (left by an earlier migration?); nothing was changed`);
+    const [bindings, count] = await Promise.all([w.actions.bindingsOf(q.name), w.actions.count(q.name)]);
+    if (count === null) throw new QueueSkip('queue no longer exists');
+    q.original = originalOf(info, bindings, count);
+    q.total_messages = count;
+    q.migrated_messages = 0;
+    q.detail.temporary_queue = w.temporary;
+    // The temporary queue keeps as many copies as the classic queue had (master + mirrors): as
+    // durable as what it replaces, without the cost of extra replicas for a queue that lives
+    // a few seconds. The final quorum queue gets the broker's full default membership.
+    q.detail.temporary_replicas = 1 + (info.slave_nodes?.length ?? 0);
+    q.detail.consumers_at_start = info.consumers ?? 0;
+    const translated = translateArguments(info.arguments);
+    if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
+    await w.checkpointPhase('save', 'classic');
+    return count === 0 ? 'empty_fast_path' : 'declare_temporary';
+  },
+
+  async empty_fast_path(w) {
+    await w.checkpointPhase('empty_fast_path', 'classic');
+    w.audit('delete_queue', { type: 'classic', if_empty: true, reason: 'empty queue: delete and redeclare as quorum' });
+    if (!(await w.actions.deleteIfEmpty(w.q.name))) {
+      // Not empty any more: take the full path with what is there now.
+      adopt(w, (await w.actions.count(w.q.name)) ?? 0, 'arrived before the empty queue could be deleted');
+      return 'declare_temporary';
+    }
+    w.temporaryExists = false;
+    w.q.location = 'quorum';
+    return 'declare_quorum';
+  },
+
+  async declare_temporary(w) {
+    enterPhase(w.q, 'declare_temporary');
+    w.audit('declare_queue', { name: w.temporary, type: 'quorum', temporary: true, node: w.q.original?.node ?? null });
+    const replicas = w.q.detail.temporary_replicas;
+    await w.actions.declareTemporary(typeof replicas === 'number' ? replicas : undefined, w.q.original?.node ?? null);
+    w.temporaryExists = true;
+    return 'move_to_temporary';
+  },
+
+  async move_to_temporary(w) {
+    await w.checkpointPhase('move_to_temporary', 'classic');
+    let result: MoveResult;
+    try {
+      result = await move(w, w.q.name, w.temporary, 'to-temporary');
+    } catch (err) {
+      // Only with clients fenced: otherwise publishers could have refilled the classic queue, and
+      // its count would not prove that the temporary queue holds nothing of ours.
+      if (!(err instanceof ShovelStalledError) || w.temporaryDeclaredAgain || !w.clientsFenced) throw err;
+      // A temporary quorum queue whose declare was cut short (its sidecar killed mid-declare)
+      // exists without a running replica on 3.10, and the broker may still name a leader for it:
+      // the shovel into it "runs" and moves nothing. When the classic queue still holds every
+      // message, the temporary queue holds nothing of ours: declare it again, once.
+      // The stopped shovel's unacknowledged messages come back to the classic queue in a moment.
+      let inClassic = 0;
+      for (let i = 0; i < 10 && inClassic < expectedCount(w.q); i++) {
+        if (i > 0) await sleep(300);
+        inClassic = (await w.actions.count(w.q.name)) ?? 0;
+      }
+      if (inClassic < expectedCount(w.q)) throw err;
+      w.temporaryDeclaredAgain = true;
+      w.log.warn('nothing could be moved into the temporary queue; the classic queue holds every message: declaring the temporary queue again', { queue: w.q.name, error: err.message });
+      w.audit('delete_queue', { name: w.temporary, type: 'quorum', temporary: true, reason: `a shovel into it moved nothing (${err.message}); every message is in the classic queue` });
+      await w.actions.deleteQueue(w.temporary);
+      w.temporaryExists = false;
+      return 'declare_temporary';
+    }
+    if (w.clientsFenced && result.destinationCount > expectedCount(w.q)) {
+      // Copies from a broker redelivery: the second move takes them out (move_to_quorum).
+      w.q.detail.surplus_in_temporary = result.destinationCount - expectedCount(w.q);
+      w.log.warn('the temporary queue holds more messages than expected (broker redelivery); the second move removes the copies', { queue: w.q.name, surplus: w.q.detail.surplus_in_temporary });
+    } else check(w, result, 'temporary queue');
+    w.q.location = 'temporary';
+    w.q.detail.verified_temporary = { expected: expectedCount(w.q), actual: result.destinationCount };
+    return 'delete_classic';
+  },
+
+  async delete_classic(w) {
+    // The temporary queue takes over the bindings first, so nothing routed meanwhile is dropped.
+    await bindAll(w, w.temporary);
+    await w.checkpointPhase('delete_classic', 'temporary');
+    w.audit('delete_queue', { type: 'classic', if_empty: true, messages_moved_to: w.temporary });
+    if (!(await w.actions.deleteIfEmpty(w.q.name))) {
+      adopt(w, (await w.actions.count(w.q.name)) ?? 0, 'arrived in the classic queue after the first move');
+      return 'move_to_temporary';
+    }
+    return 'declare_quorum';
+  },
+
+  async declare_quorum(w) {
+    const original = w.q.original!;
+    // In memory only: the location does not change here, and a resume reads the broker anyway.
+    enterPhase(w.q, 'declare_quorum');
+    const translated = translateArguments(original.arguments);
+    w.audit('declare_queue', { type: 'quorum', arguments: translated.arguments, dropped_arguments: translated.dropped, node: original.node });
+    await w.actions.declareQuorum(translated.arguments, original.node);
+    await bindAll(w, w.q.name);
+    if (w.temporaryExists === null) w.temporaryExists = await w.actions.exists(w.temporary);
+    return w.temporaryExists ? 'move_to_quorum' : 'finish';
+  },
+
+  async move_to_quorum(w) {
+    // The quorum queue is bound; unbinding the temporary queue stops it from receiving anything new.
+    // The temporary queue only ever got the original bindings (none: nothing to look up).
+    if ((w.q.original?.bindings.length ?? 0) > 0) await w.actions.unbindTemporary();
+    await w.checkpointPhase('move_to_quorum', 'temporary');
+    const expected = expectedCount(w.q);
+    const removable = w.clientsFenced && w.q.detail.copies_indistinct !== true;
+    if (removable) {
+      const surplus = ((await w.actions.count(w.temporary)) ?? 0) - expected;
+      if (surplus > 0) await removeCopies(w, w.temporary, w.q.name, surplus);
+    }
+    const result = await move(w, w.temporary, w.q.name, 'to-quorum');
+    const over = result.destinationCount - expected;
+    if (removable && w.q.detail.copies_indistinct !== true && over > 0 && copyRemovalRounds(w) < MAX_COPY_REMOVAL_ROUNDS) {
+      // The broker redelivered during this move: take the messages back into the temporary
+      // queue without the copies, then move them again.
+      await removeCopies(w, w.q.name, w.temporary, over);
+      return 'move_to_quorum';
+    }
+    check(w, result, 'quorum queue');
+    w.q.location = 'quorum';
+    w.q.detail.verified_quorum = { expected: expectedCount(w.q), actual: result.destinationCount };
+    return 'delete_temporary';
+  },
+
+  async delete_temporary(w) {
+    enterPhase(w.q, 'delete_temporary');
+    const left = await w.actions.count(w.temporary);
+    if (left !== null && left > 0) {
+      adopt(w, left, 'arrived in the temporary queue after the second move');
+      return 'move_to_quorum';
+    }
+    if (left !== null) {
+      w.audit('delete_queue', { name: w.temporary, type: 'quorum', temporary: true });
+      await w.actions.deleteQueue(w.temporary);
+    }
+    w.temporaryExists = false;
+    return 'finish';
+  },
+
+  async finish(w) {
+    const q = w.q;
+    // A shovel of this queue that exists now was created by a request the broker carried out
+    // late (after the client gave up on it): remove it and start again from what is there.
+    if (w.shovelsPossible && (await w.actions.removeShovels()) > 0) {
+      w.log.warn('a late shovel of this queue was found and removed; re-checking the queue', { queue: q.name });
+      w.verifiedInThisRun = false;
+      return resumeStep(w);
+    }
+    // The last word is the quorum queue's count now: a resumed run has not verified it, and a
+    // redelivery after a broker failure can land after the move's own check. With clients fenced
+    // nothing else changes it; without the fence clients may already consume, so only a resumed
+    // run (which has no other check) looks.
+    if ((w.clientsFenced || !w.verifiedInThisRun) && expectedCount(q) > 0) {
+      verify(w, (await w.actions.count(q.name)) ?? 0, 'quorum queue');
+    }
+    markQueueCompleted(q);
+    await w.checkpointPhase('finish', 'quorum');
+    enterPhase(q, 'done');
+    return null;
+  },
+};
+
+/** The step that the broker's state calls for (resume, retry, a late shovel): resume.ts decides. */
+export async function resumeStep(w: QueueWork): Promise<QueueStep> {
+  const seen = await w.actions.observe();
+  w.temporaryExists = seen.temporary;
+  const decision = decideResumeStep(w.q, seen);
+  w.log.info('resuming queue', { queue: w.q.name, phase: w.q.phase, decision });
+  if ('skip' in decision) throw new QueueSkip(decision.skip);
+  if ('lost' in decision) throw new QueueFailure(decision.lost);
+  if ('blocked' in decision) throw new QueueFailure(decision.blocked);
+  if (decision.discard && !w.clientsFenced) {
+    // Unfenced clients may have published into the classic queue since the temporary queue took
+    // messages: its count no longer proves the temporary queue holds nothing of ours.
+    throw new QueueFailure('the temporary queue has no running replica (no leader) and clients are not fenced, so the classic queue\'s count cannot prove it empty: nothing was changed; start its replicas and resume');
+  }
+  if (decision.discard) {
+    w.log.warn('the temporary queue has no running replica and holds nothing the classic queue lacks; declaring it again', { queue: w.q.name });
+    w.audit('delete_queue', { name: w.temporary, type: 'quorum', temporary: true, reason: 'no running replica (a declare cut short); every message is in the classic queue' });
+    await w.actions.deleteQueue(w.temporary);
+    w.temporaryExists = false;
+  }
+  return decision.step;
+}
+
+async function bindAll(w: QueueWork, queue: string): Promise<void> {
+  const bindings = w.q.original?.bindings ?? [];
+  if (bindings.length === 0) return;
+  w.audit('bind', { queue_bound: queue, bindings: bindings.length });
+  await w.actions.bind(queue, bindings);
+}
+
+function originalOf(info: BrokerQueue, bindings: OriginalQueue['bindings'], count: number): OriginalQueue {
+  return {
+    durable: info.durable,
+    auto_delete: info.auto_delete,
+    arguments: info.arguments ?? {},
+    bindings,
+    policy: info.policy ?? null,
+    effective_policy_definition: info.effective_policy_definition ?? null,
+    node: info.node ?? null,
+    message_count: count,
+    message_bytes: info.message_bytes ?? 0,
+  };
+}

@@ -22,7 +22,7 @@ import { timestamp, type MigrationRecord } from '../state/records.js';
 import { isActive } from './status.js';
 import type { MigrationEngine } from './contract.js';
 import { restoreFromVault } from './fence-restore.js';
-import { type FenceState } from './migration-run.js';
+import type { FenceState } from './client-fencing.js';
 import { deleteStaleTransferShovels } from '../transfer/transfer-housekeeping.js';
 import { TransferStore } from '../transfer/transfer-store.js';
 import { HOUSEKEEPING_LOCK, INTERRUPT_PREFIX, MIGRATION_LOCK, RUN_PREFIX, SHOVEL_PREFIX, TEMPORARY_PREFIX } from '../broker/names.js';

@@ -11,9 +11,11 @@
  * - leftover shovels of a resumed run are removed one at a time across the queues (cleanupPace).
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
+ * Collaborators: ClientFence (client-fencing.ts), InterruptFlag (interrupt-flag.ts), one
+ * QueueMigrator per queue (queue-runner.ts), MigrationStateWriter (state-writer.ts); every status
+ * change goes through status.ts.
  */
 import type { Context } from '../context.js';
-import { closeClientConnections, extendPlan, revoke, type FencePlan } from '../broker/client-fence.js';
 import type { ManagementClient } from '../broker/management-client.js';
 import { Pace } from '../broker/pace.js';
 import { serviceManagementClient } from '../broker/service-clients.js';
@@ -30,20 +32,11 @@ import { RunAbortedError } from './queue-errors.js';
 import { QueueMigrator } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
-import { restoreFromVault, saveToVault } from './fence-restore.js';
+import { ClientFence } from './client-fencing.js';
+import { InterruptFlag } from './interrupt-flag.js';
+import { markMigrationEnded, markMigrationResumed, markQueueSkipped, recount, type EndStatus } from './status.js';
+import { sleep } from '../async/concurrency.js';
 import { MIGRATION_LOCK, TEMPORARY_PREFIX, interruptParameter } from '../broker/names.js';
-
-
-/**
- * Client-fencing state shown in `record.engine.fence`. Informative only: the permissions put
- * back come from the fence vault (src/state/fence-vault.ts), never from this copy.
- */
-export interface FenceState extends FencePlan {
-  active: boolean;
-  fenced_at: string;
-  restored_at?: string;
-  closed_connections?: number;
-}
 
 export interface RunOptions {
   resumed: boolean;
@@ -54,23 +47,21 @@ export interface RunOptions {
 const LOCK_RETRIES = 10;
 /** Leftover shovels are removed one at a time, at least this far apart (see removeShovels in shovels.ts). */
 const CLEANUP_GAP_MS = 50;
-const FENCE_SWEEP_MS = 2000;
 
 export class MigrationRun {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private stopReason: 'interrupt' | 'failure' | null = null;
-  private localInterrupt = false;
   private abortReason: string | null = null;
   private lockPause: Promise<void> | null = null;
-  private sweeper: NodeJS.Timeout | null = null;
-  private interruptCheck: { value: Promise<boolean> } | null = null;
   private finished = false;
   private readonly writer: MigrationStateWriter;
   private readonly log: Logger;
   /** The service account with the migration's (longer) request timeout. */
   private readonly mgmt: ManagementClient;
   private readonly cleanupPace = new Pace(1, CLEANUP_GAP_MS);
+  private readonly clients: ClientFence;
+  private readonly interrupt: InterruptFlag;
 
   constructor(
     private readonly ctx: Context,
@@ -84,6 +75,18 @@ export class MigrationRun {
     this.log = logger.child({ migration_id: record.id, vhost: record.vhost });
     const c = ctx.config;
     this.mgmt = serviceManagementClient(c, { timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs), log: this.log });
+    this.interrupt = new InterruptFlag(ctx, record, this.log);
+    this.clients = new ClientFence({
+      ctx,
+      record,
+      mgmt: this.mgmt,
+      writer: this.writer,
+      log: this.log,
+      resumed: options.resumed,
+      hooks: options.hooks,
+      audit: (e) => this.audit(e),
+      stopped: () => this.finished || this.aborted,
+    });
   }
 
   get id(): string {
@@ -99,7 +102,7 @@ export class MigrationRun {
   }
 
   interruptLocally(): void {
-    this.localInterrupt = true;
+    this.interrupt.setLocally();
   }
 
   /** This process stops taking steps (shutdown, lock taken); the record stays for a resumer. */
@@ -123,8 +126,7 @@ export class MigrationRun {
   private async run(): Promise<void> {
     try {
       if (this.options.resumed) {
-        this.record.owner = this.ctx.instanceId;
-        this.record.status = 'in_progress';
+        markMigrationResumed(this.record, this.ctx.instanceId);
         this.record.notes.push(`resumed by ${this.ctx.instanceId} at ${timestamp()} after its sidecar stopped`);
         this.audit({ action: 'migration_resumed', details: { owner: this.ctx.instanceId } });
         await this.writer.saveRecord();
@@ -139,7 +141,7 @@ export class MigrationRun {
       }
       if (this.aborted) return;
       await this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'before_fence' });
-      await this.fence();
+      await this.clients.fence();
       await this.runQueues();
       if (this.aborted) return;
       await this.conclude();
@@ -148,12 +150,12 @@ export class MigrationRun {
       const message = (err as Error)?.message ?? String(err);
       this.log.error('migration run failed', { error: message });
       const touched = this.queues.some((q) => q.status === 'completed' || q.status === 'failed' || (q.status === 'in_progress' && q.original));
-      for (const q of this.queues) if (q.status === 'pending') this.skip(q, 'not started: the migration stopped on an error');
+      for (const q of this.queues) if (q.status === 'pending') markQueueSkipped(q, 'not started: the migration stopped on an error');
       await this.end(touched ? 'rollback_pending' : 'failed', `Migration stopped: ${message}`).catch((e) =>
         this.log.error('cannot record the end of the migration', { error: (e as Error).message }),
       );
     } finally {
-      this.stopSweeping();
+      this.clients.stopSweeping();
       this.ctx.live.remove(this.record.id);
       await this.lock.release().catch(() => undefined);
     }
@@ -166,7 +168,7 @@ export class MigrationRun {
       if (q.status === 'in_progress') inFlight.push(i);
       else if (q.status === 'pending') pending.push(i);
     });
-    const nodeOf = (i: number) => this.queues[i].original?.node ?? (this.queues[i].detail.node as string | undefined) ?? null;
+    const nodeOf = (i: number) => this.queues[i].original?.node ?? this.queues[i].detail.node ?? null;
     // Queues that were in flight when the previous owner died finish first, interrupt or not.
     const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
     const resumeSet = new Set(inFlight);
@@ -191,7 +193,7 @@ export class MigrationRun {
         // Claimed before any await, so that no two workers take the same queue.
         const i = order[next++];
         if (i === undefined) return;
-        if (!resumeSet.has(i) && (await this.interruptRequested())) {
+        if (!resumeSet.has(i) && (await this.interrupt.requested())) {
           this.stopReason ??= 'interrupt';
           return;
         }
@@ -228,63 +230,9 @@ export class MigrationRun {
     );
     await migrator.run(resume);
     if (q.status === 'failed' && !migrator.failedInResumeCleanup) this.stopReason = 'failure';
-    this.recount();
+    recount(this.record, this.queues);
     // Counters are live in memory (ctx.live); the stored record follows within a second.
     this.writer.touchRecord();
-  }
-
-  /** The interrupt flag (local, or the global parameter that any sidecar may write). */
-  private async interruptRequested(): Promise<boolean> {
-    if (this.localInterrupt || this.record.interrupt_requested) return this.markInterrupted();
-    try {
-      // Single flight: workers asking at the same moment share one read; each later ask reads anew.
-      if (!this.interruptCheck) {
-        // Sealed: a flag that a tenant wrote (or copied from another migration) is refused and reported.
-        const value = this.ctx.store.params.get('interrupt', interruptParameter(this.record.id)).then((p) => p !== null);
-        const check = { value };
-        this.interruptCheck = check;
-        const clear = () => {
-          if (this.interruptCheck === check) this.interruptCheck = null;
-        };
-        value.then(clear, clear);
-      }
-      const requested = await this.interruptCheck.value;
-      return requested ? this.markInterrupted() : false;
-    } catch (err) {
-      // A broker blip must not end the migration; the next queue asks again.
-      this.interruptCheck = null;
-      this.log.warn('cannot read the interrupt flag', { error: (err as Error).message });
-      return false;
-    }
-  }
-
-  private markInterrupted(): true {
-    if (!this.record.interrupt_requested) {
-      this.record.interrupt_requested = true;
-      this.log.info('interrupt requested: queues in flight finish, the rest are skipped');
-    }
-    return true;
-  }
-
-  private skip(q: QueueRecord, reason: string): void {
-    q.status = 'skipped';
-    q.error = reason;
-    q.phase = 'skipped';
-  }
-
-  private recount(): void {
-    let completed = 0;
-    let skipped = 0;
-    let failed = 0;
-    for (const q of this.queues) {
-      if (q.status === 'completed') completed++;
-      else if (q.status === 'skipped') skipped++;
-      else if (q.status === 'failed') failed++;
-    }
-    this.record.completed_queues = completed;
-    this.record.skipped_queues = skipped;
-    this.record.failed_queues = failed;
-    this.record.total_queues = this.queues.length;
   }
 
   private async conclude(): Promise<void> {
@@ -292,7 +240,7 @@ export class MigrationRun {
     const interrupted = this.stopReason === 'interrupt' || this.record.interrupt_requested;
     for (const q of this.queues) {
       if (q.status !== 'pending') continue;
-      this.skip(q, failed.length > 0 ? 'not started: the migration stopped after a queue failed' : 'interrupted');
+      markQueueSkipped(q, failed.length > 0 ? 'not started: the migration stopped after a queue failed' : 'interrupted');
     }
     if (failed.length > 0) {
       const summary = failed.map((q) => `${q.name}: ${q.error}`).join('; ');
@@ -305,18 +253,16 @@ export class MigrationRun {
   }
 
   /** Lets clients back in, records the final status durably, removes the interrupt flag. */
-  private async end(status: MigrationRecord['status'], error: string | null): Promise<void> {
-    await this.unfence();
-    this.recount();
+  private async end(status: EndStatus, error: string | null): Promise<void> {
+    await this.clients.unfence();
+    recount(this.record, this.queues);
     if (status === 'completed') {
       await this.applyDefaultQueueType();
       await deleteSnapshots(this.ctx, this.record.snapshots).catch((err) =>
         this.record.notes.push(`snapshots could not be removed: ${(err as Error).message}`),
       );
     }
-    this.record.status = status;
-    this.record.error = error;
-    this.record.completed_at = timestamp();
+    markMigrationEnded(this.record, status, error);
     this.finished = true;
     await this.writer.flush();
     await this.writer.saveAll();
@@ -338,78 +284,6 @@ export class MigrationRun {
       this.record.notes.push(
         `set_default_queue_type=${wanted} not applied: RabbitMQ 3.10 sets a vhost's default queue type only when the vhost is created (it stays '${current}'); clients declaring queues without x-queue-type still get ${current} queues`,
       );
-    }
-  }
-
-  // --- clients ------------------------------------------------------------------------------
-
-  private async fence(): Promise<void> {
-    if (!this.ctx.config.fenceClients) return;
-    const mgmt = this.mgmt;
-    const serviceUser = this.ctx.config.user;
-    const previous = this.record.engine.fence as FenceState | undefined;
-    // A resumed fence continues from what the vault saved (users already revoked), plus anyone
-    // who gained a permission since; a new one starts from the vhost's permissions.
-    const saved = this.options.resumed ? (await this.ctx.vault.entries(this.record.id)).filter((e) => e.vhost === this.record.vhost) : [];
-    const base: FencePlan = { vhost: this.record.vhost, permissions: saved.map(({ user, configure, write, read }) => ({ user, configure, write, read })) };
-    const plan = await extendPlan(mgmt, base, serviceUser);
-    // Saved BEFORE anything changes, where no tenant can write, so that any sidecar can put it back.
-    await saveToVault(this.ctx.vault, this.record.id, plan.vhost, plan.permissions);
-    const state: FenceState = { ...plan, active: true, fenced_at: previous?.active ? previous.fenced_at : timestamp() };
-    this.record.engine.fence = state;
-    await this.writer.saveRecord();
-    if (this.aborted) return;
-    const result = await revoke(mgmt, plan, serviceUser, 'qmig: queue migration in progress on this vhost', {
-      revoked: (user) => {
-        this.audit({ action: 'revoke_permission', details: { user } });
-        return this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'fence_revoked', user });
-      },
-      closed: (connection, user) => this.audit({ action: 'close_connection', details: { connection, user } }),
-    });
-    state.closed_connections = (state.closed_connections ?? 0) + result.closed;
-    await this.writer.saveRecord();
-    this.startSweeping(state);
-  }
-
-  /**
-   * Connections are listed from statistics, so one opened just before the fence may not be
-   * listed yet (up to the broker's statistics interval): close the vhost's client connections
-   * again every few seconds while the fence stands.
-   */
-  private startSweeping(state: FenceState): void {
-    const sweep = async () => {
-      if (!state.active || this.finished || this.aborted) return;
-      const closed = await closeClientConnections(this.mgmt, this.record.vhost, this.ctx.config.user, 'qmig: queue migration in progress on this vhost', {
-        closed: (connection, user) => this.audit({ action: 'close_connection', details: { connection, user, late: true } }),
-      }).catch(() => 0);
-      state.closed_connections = (state.closed_connections ?? 0) + closed;
-    };
-    this.sweeper = setInterval(() => void sweep(), FENCE_SWEEP_MS);
-    this.sweeper.unref();
-  }
-
-  private stopSweeping(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = null;
-  }
-
-  private async unfence(): Promise<void> {
-    this.stopSweeping();
-    const state = this.record.engine.fence as FenceState | undefined;
-    if (!state?.active) return;
-    try {
-      const outcome = await restoreFromVault(this.mgmt, this.ctx.vault, this.record.id, this.record.vhost, {
-        restored: (user) => {
-          this.audit({ action: 'restore_permission', details: { user } });
-          return this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'permission_restored', user });
-        },
-      });
-      for (const f of outcome.failed) this.record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
-      state.active = false;
-      state.restored_at = timestamp();
-    } catch (err) {
-      this.record.notes.push(`client access not restored yet (housekeeping retries): ${(err as Error).message}`);
-      this.log.error('cannot restore client access', { error: (err as Error).message });
     }
   }
 
@@ -436,7 +310,7 @@ export class MigrationRun {
           return;
         }
         this.log.warn('cannot re-acquire the cluster lock yet', { attempt, error: (err as Error).message });
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
     this.abort('lost the cluster lock and could not re-acquire it');

@@ -20,6 +20,7 @@ import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
+import { sleep } from '../async/concurrency.js';
 
 export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */
@@ -231,7 +232,7 @@ export class MigrationService implements MigrationEngine {
     const runs = [...this.runs.values()];
     for (const run of runs) run.abort('sidecar shutting down');
     // Steps in flight end (a move stops polling at once), then the locks are released.
-    await Promise.race([Promise.all(runs.map((r) => r.done)), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    await Promise.race([Promise.all(runs.map((r) => r.done)), sleep(20_000, { unref: true })]);
   }
 
   /** The active migration's id for a 409 (the winner of a race may still be writing its record). */
@@ -240,7 +241,7 @@ export class MigrationService implements MigrationEngine {
     for (let attempt = 0; attempt < 15; attempt++) {
       const active = (await this.ctx.store.listRecords().catch(() => [])).find(this.isOurActive);
       if (active) return active.id;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     return null;
   }

@@ -214,3 +214,11 @@ export class SnapshotFailedError extends QmigError {
     return { error: 'snapshot_failed', reason: this.reason };
   }
 }
+
+/** A queue (of a migration or a transfer) that cannot go on, with what to tell the operator. */
+export class QueueFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFailure';
+  }
+}

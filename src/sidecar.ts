@@ -17,11 +17,12 @@ import type { MigrationEngine } from './migration/contract.js';
 import { serviceManagementClient } from './broker/service-clients.js';
 import { requireAdministrator } from './http/auth.js';
 import { Housekeeper } from './migration/housekeeping.js';
-import { peerSnapshotRouter } from './snapshots/peer-router.js';
-import { transferRouter } from './transfer/router.js';
+import { peerSnapshotRouter } from './http/routes/peer-snapshots.js';
+import { transferRouter } from './http/routes/transfers.js';
+import { checkResultsObserver, metricsRouter } from './http/routes/metrics.js';
+import { queueMigrationUiRouter } from './http/routes/ui.js';
 import { TransferService } from './transfer/transfer-service.js';
 import { startMetrics } from './metrics/index.js';
-import { queueMigrationUiRouter } from './http/ui/router.js';
 import { verifyStateVhostAtStart } from './state/state-vhost.js';
 import { answerMalformedRequests } from './http/malformed-requests.js';
 import { createListener } from './http/listener.js';
@@ -75,14 +76,24 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   if (nodeName !== 'unknown') await verifyStateVhostAtStart(ctx.mgmt, config.stateVhost, config.user);
   const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
   const transfers = new TransferService(ctx);
-  // GET /metrics, broker latency interceptors, observer of the migrations run here (src/metrics).
+  // Broker latency interceptors, observer of the migrations run here, the gauges (src/metrics).
   const metrics = startMetrics(ctx, { transfers });
+  // Every route is in src/http/routes.
   const { app, deps } = createApp(ctx, {
     engine,
-    routesBeforeApi: [(a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth })), metrics.routesBeforeApi],
+    routesBeforeApi: [
+      (a, deps) => a.use(peerSnapshotRouter(deps.ctx, { auth: deps.auth })),
+      // Counts the system check results of the check answers (before the API router answers them).
+      (a) => a.use(checkResultsObserver),
+    ],
     apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) })],
-    // The Queue Migration page of the management UI (src/http/ui): /api/extensions, /js/queue-migration*.
-    localRoutes: [...(opts.localRoutes ?? []), metrics.localRoutes, (a) => a.use(queueMigrationUiRouter(ctx))],
+    localRoutes: [
+      ...(opts.localRoutes ?? []),
+      // GET /metrics.
+      (a, deps) => a.use(metricsRouter(metrics.registries(deps.reader))),
+      // The Queue Migration page of the management UI: /api/extensions, /js/queue-migration*.
+      (a) => a.use(queueMigrationUiRouter(ctx)),
+    ],
   });
   const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
 

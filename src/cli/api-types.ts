@@ -1,6 +1,7 @@
 /**
  * The shapes of the sidecar's answers as the client commands read them (see schemas/*.json for
- * the full contract; only the fields the commands print are listed).
+ * the full contract; only the fields the commands print are listed). Checked against schemas/ by
+ * api-types.test.ts: a field added, renamed or retyped here or there fails the tests.
  */
 
 export interface SystemCheck {

@@ -9,8 +9,9 @@
 import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadProfile, type Profile } from './profiles.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from './args.js';
+import { UsageError } from './usage-error.js';
 
 export const PROFILE_KEYS = ['url', 'user', 'password', 'ca_file', 'cert_file', 'key_file', 'insecure', 'timeout', 'table_style', 'time_zone'] as const;
 export type ProfileKey = (typeof PROFILE_KEYS)[number];

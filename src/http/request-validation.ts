@@ -84,8 +84,14 @@ function fieldName(instancePath: string, child?: string): string {
 }
 
 /** The deepest "x-reason" along the path in the schema, if any. */
+interface SchemaNode {
+  'x-reason'?: string;
+  items?: SchemaNode;
+  properties?: Record<string, SchemaNode>;
+}
+
 function reasonAt(schema: unknown, instancePath: string): string | undefined {
-  let node = schema as Record<string, any> | undefined;
+  let node = schema as SchemaNode | undefined;
   let reason: string | undefined = node?.['x-reason'];
   for (const seg of segments(instancePath)) {
     if (!node) break;

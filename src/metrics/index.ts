@@ -1,26 +1,27 @@
 /**
  * The metrics of one sidecar, wired by src/sidecar.ts:
  *   const metrics = startMetrics(ctx, { transfers });
- *   createApp(ctx, { routesBeforeApi: [..., metrics.routesBeforeApi], localRoutes: [..., metrics.localRoutes] });
+ *   GET /metrics (src/http/routes/metrics.ts) exposes metrics.registries(reader);
  *   … on close: metrics.stop();
  * Subscribes the metrics to the domain events (once per process), installs the broker latency
- * interceptors on ctx.mgmt and starts the engine observer.
+ * interceptors on ctx.mgmt and starts the engine observer. Knows nothing of HTTP: the routes
+ * that expose and feed it live in src/http/routes/metrics.ts.
  */
-import type { LocalRoutes } from '../http/app.js';
+import type { Registry } from 'prom-client';
 import type { Context } from '../context.js';
 import { instrumentBrokerClient } from './broker-instrumentation.js';
 import { buildInfoRegistry, qmigVersion } from './build-info.js';
 import { EngineObserver } from './engine-observer.js';
 import { collectProcessMetrics } from './metrics.js';
-import { checkResultsObserver, metricsRouter } from './router.js';
-import { StateCollector, type TransferLister } from './state-collector.js';
+import { StateCollector, type StateSources, type TransferLister } from './state-collector.js';
 import { subscribeMetrics } from './subscriptions.js';
 
 export interface SidecarMetrics {
-  /** Mount before the /api/queue-migration router (observes check answers). */
-  routesBeforeApi: LocalRoutes;
-  /** Mount with the local routes (GET /metrics). */
-  localRoutes: LocalRoutes;
+  /**
+   * The registries GET /metrics exposes beside the process's own: the state gauges, read through
+   * `reader`, and the build info. Call once (each call makes a new state collector).
+   */
+  registries(reader: StateSources['reader']): Registry[];
   stop(): void;
 }
 
@@ -36,17 +37,14 @@ export function startMetrics(ctx: Context, options: MetricsOptions = {}): Sideca
   instrumentBrokerClient(ctx.mgmt.http);
   const observer = new EngineObserver(ctx.live, { intervalMs: options.observerIntervalMs }).start();
   return {
-    routesBeforeApi: (app) => {
-      app.use(checkResultsObserver);
-    },
-    localRoutes: (app, deps) => {
-      const state = new StateCollector({ reader: deps.reader, live: ctx.live, transfers: options.transfers ?? null });
+    registries: (reader) => {
+      const state = new StateCollector({ reader, live: ctx.live, transfers: options.transfers ?? null });
       const buildInfo = buildInfoRegistry({
         version: qmigVersion(),
         node: ctx.nodeName,
         clusterName: async () => String((await ctx.mgmt.overview()).cluster_name ?? ''),
       });
-      app.use(metricsRouter(state, [buildInfo]));
+      return [state.registry, buildInfo];
     },
     stop: () => observer.stop(),
   };

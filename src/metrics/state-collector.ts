@@ -58,120 +58,120 @@ export function activeQueueCounts(records: MigrationRecord[], live: Pick<LiveReg
   return counts;
 }
 
+/** Queues of active transfers by status, from their counters (`remaining`: not yet at an end). */
+export function activeTransferQueueCounts(transfers: TransferSummary[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries([...TRANSFER_QUEUE_STATUSES.filter((s) => s !== 'pending' && s !== 'in_progress'), 'remaining'].map((s) => [s, 0]));
+  for (const t of transfers.filter((x) => ACTIVE_TRANSFER.has(x.status))) {
+    counts.completed += t.completed_queues;
+    counts.failed += t.failed_queues;
+    counts.cancelled += t.cancelled_queues;
+    counts.skipped += t.skipped_queues;
+    counts.remaining += Math.max(0, t.total_queues - t.completed_queues - t.failed_queues - t.cancelled_queues - t.skipped_queues);
+  }
+  return counts;
+}
+
+/** Label values and the value of each series of a gauge. */
+type Series = Array<[Record<string, string>, number]>;
+
+interface StateGaugeSpec {
+  name: string;
+  help: string;
+  labelNames?: string[];
+  /** Clear every series before setting the new ones (a series whose label is no longer set disappears). */
+  reset?: boolean;
+  /** The series from this scrape's state; null leaves the gauge as it is (no successful read yet). */
+  values: (state: StateSnapshot) => Series | null;
+}
+
+/** The one shape of every state gauge: read the (shared) state at scrape time, then set its series. */
+function stateGauge(registry: Registry, read: () => Promise<StateSnapshot>, spec: StateGaugeSpec): void {
+  new Gauge({
+    name: spec.name,
+    help: spec.help,
+    labelNames: spec.labelNames ?? [],
+    registers: [registry],
+    async collect() {
+      const state = await read();
+      if (spec.reset) this.reset();
+      const series = spec.values(state);
+      if (!series) return;
+      for (const [labels, value] of series) this.set(labels, value);
+    },
+  });
+}
+
 export class StateCollector {
   readonly registry = new Registry();
   private cached: { at: number; value: Promise<StateSnapshot>; pending: boolean } | null = null;
   private last: StateSnapshot = { migrations: null, transfers: null, migrationsOk: false, transfersOk: false };
 
   constructor(private readonly sources: StateSources) {
-    const snapshot = () => this.withLiveRuns(this.snapshot());
-    const sourcesRef = sources;
-    new Gauge({
+    const gauge = (spec: StateGaugeSpec) => stateGauge(this.registry, () => this.withLiveRuns(this.snapshot()), spec);
+    const byStatus = <T extends { status: string }>(statuses: readonly string[], records: T[]): Series =>
+      statuses.map((s) => [{ status: s }, records.filter((r) => r.status === s).length]);
+    gauge({
       name: 'qmig_migrations',
       help: 'Migration records in the cluster, by status.',
-      labelNames: ['status'] as const,
-      registers: [this.registry],
-      async collect() {
-        const { migrations } = await snapshot();
-        this.reset();
-        if (!migrations) return;
-        for (const s of MIGRATION_STATUSES) this.set({ status: s }, migrations.filter((r) => r.status === s).length);
-      },
+      labelNames: ['status'],
+      reset: true,
+      values: ({ migrations }) => migrations && byStatus(MIGRATION_STATUSES, migrations),
     });
-    new Gauge({
+    gauge({
       name: 'qmig_migration_queues',
       help: 'Queues of the active (pending or in-progress) migrations, by queue status.',
-      labelNames: ['status'] as const,
-      registers: [this.registry],
-      async collect() {
-        const { migrations } = await snapshot();
-        this.reset();
-        if (!migrations) return;
-        for (const [s, n] of Object.entries(activeQueueCounts(migrations, sourcesRef.live))) this.set({ status: s }, n);
-      },
+      labelNames: ['status'],
+      reset: true,
+      values: ({ migrations }) => migrations && Object.entries(activeQueueCounts(migrations, sources.live)).map(([s, n]) => [{ status: s }, n]),
     });
-    new Gauge({
+    gauge({
       name: 'qmig_migration_in_progress',
       help: '1 while a migration is pending or in progress anywhere in the cluster, else 0.',
-      registers: [this.registry],
-      async collect() {
-        const { migrations } = await snapshot();
-        if (migrations) this.set(migrations.some((r) => ACTIVE.has(r.status)) ? 1 : 0);
-      },
+      values: ({ migrations }) => migrations && [[{}, migrations.some((r) => ACTIVE.has(r.status)) ? 1 : 0]],
     });
-    new Gauge({
+    gauge({
       name: 'qmig_active_migration_progress_ratio',
       help: 'Share (0..1) of the queues of the active migration that are done with (completed, skipped or failed); 0 when none is active.',
-      registers: [this.registry],
-      async collect() {
-        const { migrations } = await snapshot();
-        if (!migrations) return;
+      values: ({ migrations }) => {
+        if (!migrations) return null;
         const active = migrations.find((r) => ACTIVE.has(r.status));
-        if (!active || !active.total_queues) {
-          this.set(0);
-          return;
-        }
+        if (!active || !active.total_queues) return [[{}, 0]];
         const done = (active.completed_queues ?? 0) + (active.skipped_queues ?? 0) + (active.failed_queues ?? 0);
-        this.set(Math.min(1, done / active.total_queues));
+        return [[{}, Math.min(1, done / active.total_queues)]];
       },
     });
     if (sources.transfers) {
-      new Gauge({
+      gauge({
         name: 'qmig_transfers',
         help: 'Transfer records in the cluster, by status.',
-        labelNames: ['status'] as const,
-        registers: [this.registry],
-        async collect() {
-          const { transfers } = await snapshot();
-          this.reset();
-          if (!transfers) return;
-          for (const s of TRANSFER_STATUSES) this.set({ status: s }, transfers.filter((r) => r.status === s).length);
-        },
+        labelNames: ['status'],
+        reset: true,
+        values: ({ transfers }) => transfers && byStatus(TRANSFER_STATUSES, transfers),
       });
-      new Gauge({
+      gauge({
         name: 'qmig_transfer_queues',
         help: 'Queues of the active transfers, by queue status (completed, failed, cancelled, skipped, remaining).',
-        labelNames: ['status'] as const,
-        registers: [this.registry],
-        async collect() {
-          const { transfers } = await snapshot();
-          this.reset();
-          if (!transfers) return;
-          const counts: Record<string, number> = Object.fromEntries([...TRANSFER_QUEUE_STATUSES.filter((s) => s !== 'pending' && s !== 'in_progress'), 'remaining'].map((s) => [s, 0]));
-          for (const t of transfers.filter((x) => ACTIVE_TRANSFER.has(x.status))) {
-            counts.completed += t.completed_queues;
-            counts.failed += t.failed_queues;
-            counts.cancelled += t.cancelled_queues;
-            counts.skipped += t.skipped_queues;
-            counts.remaining += Math.max(0, t.total_queues - t.completed_queues - t.failed_queues - t.cancelled_queues - t.skipped_queues);
-          }
-          for (const [s, n] of Object.entries(counts)) this.set({ status: s }, n);
-        },
+        labelNames: ['status'],
+        reset: true,
+        values: ({ transfers }) => transfers && Object.entries(activeTransferQueueCounts(transfers)).map(([s, n]) => [{ status: s }, n]),
       });
-      new Gauge({
+      gauge({
         name: 'qmig_transfer_messages',
         help: 'Messages of the transfer records in the cluster: "expected" (in the source queues when their moves started) and "moved" (gained by the targets).',
-        labelNames: ['kind'] as const,
-        registers: [this.registry],
-        async collect() {
-          const { transfers } = await snapshot();
-          if (!transfers) return;
-          this.set({ kind: 'expected' }, transfers.reduce((n, t) => n + (t.expected_messages ?? 0), 0));
-          this.set({ kind: 'moved' }, transfers.reduce((n, t) => n + (t.moved_messages ?? 0), 0));
-        },
+        labelNames: ['kind'],
+        values: ({ transfers }) =>
+          transfers && [
+            [{ kind: 'expected' }, transfers.reduce((n, t) => n + (t.expected_messages ?? 0), 0)],
+            [{ kind: 'moved' }, transfers.reduce((n, t) => n + (t.moved_messages ?? 0), 0)],
+          ],
       });
     }
     const hasTransfers = !!sources.transfers;
-    new Gauge({
+    gauge({
       name: 'qmig_state_read_success',
       help: 'Whether the last read of the state for this scrape succeeded (1) or failed (0), by source.',
-      labelNames: ['source'] as const,
-      registers: [this.registry],
-      async collect() {
-        const s = await snapshot();
-        this.set({ source: 'migrations' }, s.migrationsOk ? 1 : 0);
-        if (hasTransfers) this.set({ source: 'transfers' }, s.transfersOk ? 1 : 0);
-      },
+      labelNames: ['source'],
+      values: (s) => [[{ source: 'migrations' }, s.migrationsOk ? 1 : 0], ...(hasTransfers ? ([[{ source: 'transfers' }, s.transfersOk ? 1 : 0]] as Series) : [])],
     });
   }
 

@@ -1,6 +1,6 @@
 /**
  * The coordinating sidecar talking to the other sidecars of the cluster (QMIG_PEERS), each of
- * which snapshots its own node, over their peer route (peer-router.ts), authenticated with the
+ * which snapshots its own node, over their peer route (src/http/routes/peer-snapshots.ts), authenticated with the
  * service account (QMIG_USER / QMIG_PASSWORD, which needs the administrator tag there too).
  * Any answer other than the expected 2xx JSON is a SnapshotFailedError naming the peer.
  */

@@ -90,7 +90,7 @@ export function sameClusterReason(source: ClusterIdentity, target: ClusterIdenti
   return null;
 }
 
-export async function clusterIdentity(mgmt: ManagementClient, overview?: Record<string, any>): Promise<ClusterIdentity> {
+export async function clusterIdentity(mgmt: ManagementClient, overview?: Record<string, unknown>): Promise<ClusterIdentity> {
   const ov = overview ?? (await mgmt.overview());
   let clusterId: string | null = null;
   try {
@@ -198,7 +198,7 @@ export async function connectTarget(
   const tls = brokerTlsFiles(ctx.config);
   const mgmt = new ManagementClient({ baseUrl: url, user: request.targetUser, password: request.targetPassword, ...tls, timeoutMs: ctx.config.brokerTimeoutMs });
 
-  const overview = await targetGet<Record<string, any>>(mgmt, url, '/overview');
+  const overview = await targetGet<Record<string, unknown>>(mgmt, url, '/overview');
   if (!overview || typeof overview !== 'object' || typeof overview.cluster_name !== 'string' || !Array.isArray(overview.listeners)) {
     throw refusal(url, 'does not answer like a RabbitMQ management API (no cluster_name/listeners in /api/overview)');
   }

@@ -81,6 +81,60 @@ export interface TransferRecord {
 
 export type TransferSummary = Omit<TransferRecord, 'queues'>;
 
+/** What a new transfer record is made of; every other field starts empty (pending, no counts). */
+export interface NewTransfer {
+  id: string;
+  vhost: string;
+  target: string;
+  target_amqp: string;
+  target_cluster_name: string;
+  target_user: string;
+  selection: TransferSelection;
+  remove_source_queue: boolean;
+  reason: string;
+  who: string;
+  node: string;
+  owner: string;
+  queues: TransferQueueRecord[];
+  /** The start time (started_at and updated_at). */
+  at: string;
+}
+
+/** A pending transfer record, fields in the order the API answers them (schemas/xfer-record.json). */
+export function newTransferRecord(t: NewTransfer): TransferRecord {
+  return {
+    id: t.id,
+    vhost: t.vhost,
+    target: t.target,
+    target_amqp: t.target_amqp,
+    target_cluster_name: t.target_cluster_name,
+    target_user: t.target_user,
+    target_shovel_user: null,
+    selection: t.selection,
+    remove_source_queue: t.remove_source_queue,
+    reason: t.reason,
+    who: t.who,
+    node: t.node,
+    owner: t.owner,
+    status: 'pending',
+    started_at: t.at,
+    completed_at: null,
+    updated_at: t.at,
+    cancel_requested_at: null,
+    cancelled_by: null,
+    total_queues: 0,
+    completed_queues: 0,
+    failed_queues: 0,
+    cancelled_queues: 0,
+    skipped_queues: 0,
+    expected_messages: 0,
+    moved_messages: 0,
+    error: null,
+    notes: [],
+    queues: t.queues,
+  };
+}
+
 export function newQueueRecord(name: string, skipReason: string | null = null): TransferQueueRecord {
   return {
     name,

@@ -4,47 +4,46 @@
  * `start` validates everything that can be known up front (request syntax, the vhost here, the
  * shovel plugin, the selection, no migration running on the vhost, one transfer at a time, the
  * target: reachable, credentials accepted, administrator, not this cluster), records the transfer
- * as the global parameter `qmig.xfer.<id>`, answers at once and runs it in the background.
+ * as the global parameter `qmig.xfer.<id>`, answers at once and runs it in the background
+ * (transfer-run.ts).
  *
- * One transfer at a time per cluster: the runner holds the cluster-wide TRANSFER_LOCK (an
+ * One transfer at a time per cluster: the run holds the cluster-wide TRANSFER_LOCK (an
  * exclusive queue, src/state/cluster-lock.ts) for the whole run; a sidecar that died frees it.
  *
  * Cancel works from any sidecar: it writes `qmig.xfer-cancel.<id>`, which the running sidecar
  * polls. When nobody holds the lock any more (the runner died), the cancelling sidecar stops the
  * transfer's shovels itself and closes the record.
  *
- * Every queue that reaches an end (completed, failed, cancelled) writes an audit record with who,
- * what (vhost/queue), where (target, no credentials), why (the reason) and the counts.
+ * Every queue that reaches an end (completed, failed, cancelled) writes an audit record
+ * (transfer-audit.ts).
  */
-import { domainEvents } from '../events/domain-events.js';
+import { sleep } from '../async/concurrency.js';
+import { TRANSFER_LOCK } from '../broker/names.js';
 import type { Context } from '../context.js';
-import { BadRequestError, BrokerRequestError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError, InvalidStateError } from '../errors.js';
+import { BadRequestError, InvalidStateError, ObjectNotFoundError, TransferInProgressError, VhostNotFoundError } from '../errors.js';
 import { logger } from '../logging.js';
+import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock, lockHeld } from '../state/lock-guard.js';
-import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { decodeMigrationId, newMigrationId } from '../state/migration-id.js';
 import { ACTIVE_STATUSES, timestamp } from '../state/records.js';
 import { connectTarget, type TargetCluster } from './target-cluster.js';
-import { createShovelUser, deleteLeftoverShovelUsers, deleteShovelUser, shovelUserName } from './shovel-user.js';
-import { ensureTargetVhost } from './topology-copy.js';
+import { auditCancelRequested, auditQueue, auditStarted, type AuditFn } from './transfer-audit.js';
 import {
   ACTIVE_TRANSFER_STATUSES,
-  finalStatus,
   newQueueRecord,
+  newTransferRecord,
   recount,
   summaryOf,
-  type TransferQueueRecord,
   type TransferRecord,
   type TransferStatus,
   type TransferSummary,
 } from './transfer-record.js';
 import { describeSelection, MAX_QUEUES_PER_TRANSFER, parseTransferRequest, selectTransferQueues } from './transfer-request.js';
-import { QueueTransfer } from './transfer-runner.js';
+import { markCancelRequested, TransferRun, type RunningTransfer } from './transfer-run.js';
 import { TransferStore } from './transfer-store.js';
-import { TRANSFER_LOCK } from '../broker/names.js';
 
-export type AuditFn = (entry: AuditEntry) => unknown;
+export type { AuditFn } from './transfer-audit.js';
 
 export interface TransferServiceOptions {
   /** Where audit records go (default: src/state/audit-log.ts with QMIG_AUDIT_LOG). */
@@ -60,14 +59,6 @@ export interface CancelResult {
   status: TransferStatus;
   cancel_requested: boolean;
 }
-
-interface RunningTransfer {
-  record: TransferRecord;
-  cancelRequested: boolean;
-  done: Promise<void>;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TransferService {
   readonly store: TransferStore;
@@ -121,38 +112,22 @@ export class TransferService {
     let record: TransferRecord;
     try {
       target = await connectTarget(this.ctx, request);
-      const now = timestamp();
-      record = {
+      record = newTransferRecord({
         id: newMigrationId(this.ctx.nodeName),
         vhost,
         target: target.url,
         target_amqp: target.publicAmqpUri(vhost),
         target_cluster_name: target.identity.clusterName,
         target_user: request.targetUser,
-        target_shovel_user: null,
         selection: request.selection,
         remove_source_queue: request.removeSourceQueue,
         reason: request.reason,
         who,
         node: this.ctx.nodeName,
         owner: this.ctx.instanceId,
-        status: 'pending',
-        started_at: now,
-        completed_at: null,
-        updated_at: now,
-        cancel_requested_at: null,
-        cancelled_by: null,
-        total_queues: 0,
-        completed_queues: 0,
-        failed_queues: 0,
-        cancelled_queues: 0,
-        skipped_queues: 0,
-        expected_messages: 0,
-        moved_messages: 0,
-        error: null,
-        notes: [],
         queues: [...selected.map((q) => newQueueRecord(q.name)), ...skipped.map((s) => newQueueRecord(s.name, s.reason))],
-      };
+        at: timestamp(),
+      });
       if (!target.tags.includes('impersonator')) {
         record.notes.push(
           `target user '${target.user}' has no impersonator tag: the target refuses a message whose user_id property is set to another user; such a queue fails and its remaining messages stay at the source`,
@@ -165,15 +140,10 @@ export class TransferService {
       throw err;
     }
 
-    this.audit({
-      action: 'xfer_started',
-      migration_id: record.id,
-      vhost,
-      who,
-      details: { transfer_id: record.id, target: record.target, target_amqp: record.target_amqp, reason: record.reason, selection: record.selection, remove_source_queue: record.remove_source_queue, queues: record.total_queues },
-    });
+    auditStarted(this.audit, record);
     const running: RunningTransfer = { record, cancelRequested: false, done: Promise.resolve() };
-    running.done = this.run(running, target, lock).catch((err) => {
+    const run = new TransferRun({ ctx: this.ctx, store: this.store, audit: this.audit, pollMs: this.pollMs, onEnd: () => this.running.delete(record.id) }, running, target, lock);
+    running.done = run.run().catch((err) => {
       logger.error('transfer runner crashed', { transfer_id: record.id, error: (err as Error).message });
     });
     this.running.set(record.id, running);
@@ -183,171 +153,6 @@ export class TransferService {
   private async activeTransferId(): Promise<string | null> {
     const records = await this.store.list().catch(() => []);
     return records.find((r) => ACTIVE_TRANSFER_STATUSES.includes(r.status))?.id ?? null;
-  }
-
-  // --- the background run ------------------------------------------------------------------
-
-  private async run(running: RunningTransfer, target: TargetCluster, lock: ClusterLock): Promise<void> {
-    const { record } = running;
-    const log = logger.child({ transfer_id: record.id, vhost: record.vhost });
-    let writes: Promise<void> = Promise.resolve();
-    let dirty = false;
-    const persist = (): Promise<void> => {
-      dirty = false;
-      record.updated_at = timestamp();
-      recount(record);
-      const snapshot = JSON.parse(JSON.stringify(record)) as TransferRecord;
-      writes = writes.catch(() => undefined).then(() => this.store.save(snapshot));
-      return writes.catch((err) => {
-        log.warn('cannot save the transfer record', { error: (err as Error).message });
-      });
-    };
-    const touch = () => {
-      dirty = true;
-    };
-    const cancelled = () => running.cancelRequested;
-
-    // Heartbeat + progress writes + cancel requests from other sidecars.
-    let stop = false;
-    const poller = (async () => {
-      let lastWrite = Date.now();
-      while (!stop) {
-        await sleep(Math.min(this.pollMs, 1000));
-        if (stop) break;
-        if (!running.cancelRequested) {
-          const cancel = await this.store.cancelRequest(record.id).catch(() => null);
-          if (cancel) this.markCancelRequested(record, running, cancel.by, cancel.requested_at);
-        }
-        if (dirty || Date.now() - lastWrite > 5000) {
-          lastWrite = Date.now();
-          await persist();
-        }
-      }
-    })();
-    lock.onLost(() => log.warn('the transfer lock was lost (its AMQP connection closed); the transfer goes on'));
-
-    try {
-      record.status = 'in_progress';
-      await persist();
-      const vhostNote = await ensureTargetVhost(this.ctx.mgmt, target.mgmt, target.user, record.vhost);
-      if (vhostNote) record.notes.push(vhostNote);
-      await this.prepareShovelUser(record, target, log);
-
-      const pending = record.queues.map((q, i) => ({ q, i })).filter(({ q }) => q.status === 'pending');
-      const worker = async () => {
-        for (;;) {
-          const next = pending.shift();
-          if (!next) return;
-          if (running.cancelRequested) {
-            next.q.status = 'cancelled';
-            next.q.notes.push('not started: the transfer was cancelled');
-            this.auditQueue(record, next.q);
-            continue;
-          }
-          const queueLog = log.child({ queue: next.q.name });
-          await new QueueTransfer({ ctx: this.ctx, target, record, persist, touch, cancelled, log: queueLog, pollMs: this.pollMs }, next.q, next.i).run();
-          this.auditQueue(record, next.q);
-          await persist();
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(this.ctx.config.transferConcurrency, Math.max(1, pending.length)) }, worker));
-    } catch (err) {
-      const reason = err instanceof BrokerRequestError ? `${err.method} ${err.path} answered ${err.status}: ${err.brokerReason}` : (err as Error).message;
-      record.error = reason;
-      log.error('transfer failed', { error: reason });
-      for (const q of record.queues) {
-        if (q.status === 'pending' || q.status === 'in_progress') {
-          q.status = 'failed';
-          q.error = `transfer failed before this queue was moved: ${reason}`;
-          q.completed_at = timestamp();
-          this.auditQueue(record, q);
-        }
-      }
-    } finally {
-      stop = true;
-      await poller;
-      if (record.target_shovel_user) {
-        // Every shovel of this transfer is stopped or finished by now.
-        await deleteShovelUser(target.mgmt, record.target_shovel_user).catch((err) => {
-          log.warn('cannot delete the temporary shovel user on the target', { user: record.target_shovel_user, error: (err as Error).message });
-          record.notes.push(`the temporary shovel user '${record.target_shovel_user}' could not be deleted on the target (${(err as Error).message}); the next transfer to this target deletes it`);
-        });
-      }
-      record.status = record.error ? 'failed' : finalStatus(record);
-      record.completed_at = timestamp();
-      domainEvents.emit('transfer_finished', { status: record.status });
-      await persist();
-      await this.store.clearCancel(record.id).catch(() => undefined);
-      await target.close().catch(() => undefined);
-      await lock.release();
-      this.audit({
-        action: 'xfer_finished',
-        migration_id: record.id,
-        vhost: record.vhost,
-        who: record.who,
-        details: {
-          transfer_id: record.id,
-          status: record.status,
-          target: record.target,
-          reason: record.reason,
-          completed_queues: record.completed_queues,
-          failed_queues: record.failed_queues,
-          cancelled_queues: record.cancelled_queues,
-          skipped_queues: record.skipped_queues,
-          expected_messages: record.expected_messages,
-          moved_messages: record.moved_messages,
-        },
-      });
-      this.running.delete(record.id);
-    }
-  }
-
-  /**
-   * Creates the temporary least-privilege user the shovels log in to the target with (first
-   * deleting the leftovers of this cluster's transfers that are no longer active).
-   */
-  private async prepareShovelUser(record: TransferRecord, target: TargetCluster, log: typeof logger): Promise<void> {
-    const sourceCluster = String((await this.ctx.mgmt.overview()).cluster_name ?? '');
-    const name = shovelUserName(sourceCluster, record.id);
-    const active = (await this.store.list()).filter((r) => ACTIVE_TRANSFER_STATUSES.includes(r.status)).map((r) => r.id);
-    const leftovers = await deleteLeftoverShovelUsers(target.mgmt, sourceCluster, active, name).catch((err) => {
-      log.warn('cannot look for leftover shovel users on the target', { error: (err as Error).message });
-      return [];
-    });
-    if (leftovers.length > 0) record.notes.push(`deleted ${leftovers.length} temporary shovel user(s) left on the target by earlier transfers that did not end cleanly`);
-    const queues = record.queues.filter((q) => q.status === 'pending').map((q) => q.name);
-    record.target_shovel_user = name; // recorded before it exists: a crash right after leaves a name to clean up
-    target.useShovelUser(await createShovelUser(target.mgmt, name, record.vhost, queues, target.tags.includes('impersonator')));
-  }
-
-  private markCancelRequested(record: TransferRecord, running: RunningTransfer | null, by: string, at: string): void {
-    if (running) running.cancelRequested = true;
-    if (!record.cancel_requested_at) {
-      record.cancel_requested_at = at;
-      record.cancelled_by = by;
-    }
-  }
-
-  private auditQueue(record: TransferRecord, q: TransferQueueRecord): void {
-    this.audit({
-      action: 'xfer_queue',
-      migration_id: record.id,
-      queue: q.name,
-      vhost: record.vhost,
-      who: record.who,
-      details: {
-        transfer_id: record.id,
-        status: q.status,
-        target: record.target,
-        target_amqp: record.target_amqp,
-        reason: record.reason,
-        expected_messages: q.expected_messages,
-        moved_messages: q.moved_messages,
-        left_at_source: q.left_at_source,
-        source_removed: q.source_removed,
-        error: q.error,
-      },
-    });
   }
 
   // --- reading -----------------------------------------------------------------------------
@@ -391,14 +196,14 @@ export class TransferService {
     const at = timestamp();
     const live = this.running.get(id);
     if (live) {
-      this.markCancelRequested(live.record, live, who, at);
-      this.audit({ action: 'xfer_cancel_requested', migration_id: id, vhost: record.vhost, who, details: { transfer_id: id } });
+      markCancelRequested(live.record, live, who, at);
+      auditCancelRequested(this.audit, record, who);
       await Promise.race([live.done, sleep(this.cancelWaitMs)]);
       return answer(await this.get(id));
     }
 
     await this.store.requestCancel(id, { requested_at: at, by: who });
-    this.audit({ action: 'xfer_cancel_requested', migration_id: id, vhost: record.vhost, who, details: { transfer_id: id } });
+    auditCancelRequested(this.audit, record, who);
     if (!(await lockHeld(this.ctx, TRANSFER_LOCK))) {
       return answer(await this.cancelOrphan(record, who, at));
     }
@@ -417,7 +222,7 @@ export class TransferService {
    * close the record. Counts of queues that were in progress are the last ones it recorded.
    */
   private async cancelOrphan(record: TransferRecord, who: string, at: string): Promise<TransferRecord> {
-    this.markCancelRequested(record, null, who, at);
+    markCancelRequested(record, null, who, at);
     for (const q of record.queues) {
       if (q.status === 'in_progress') {
         if (q.shovel) await this.ctx.mgmt.deleteShovel(record.vhost, q.shovel).catch(() => undefined);
@@ -430,7 +235,7 @@ export class TransferService {
         q.notes.push('not started: the transfer was cancelled');
       } else continue;
       q.completed_at = timestamp();
-      this.auditQueue(record, q);
+      auditQueue(this.audit, record, q);
     }
     recount(record);
     record.status = 'cancelled';
@@ -444,7 +249,7 @@ export class TransferService {
   /** Cancels what runs in this process (shutdown): the shovels are stopped, records closed. */
   async shutdown(): Promise<void> {
     const all = [...this.running.values()];
-    for (const r of all) this.markCancelRequested(r.record, r, `qmig:${this.ctx.instanceId}`, timestamp());
+    for (const r of all) markCancelRequested(r.record, r, `qmig:${this.ctx.instanceId}`, timestamp());
     await Promise.all(all.map((r) => r.done));
   }
 }

@@ -13,7 +13,7 @@ import { ForbiddenError } from '../../src/errors.js';
 import { Authenticator } from '../../src/http/auth.js';
 import { errorMapper } from '../../src/http/error-mapper.js';
 import { callerOf, locals, requestContext } from '../../src/http/request-context.js';
-import { transferRouter } from '../../src/transfer/router.js';
+import { transferRouter } from '../../src/http/routes/transfers.js';
 import { TransferService } from '../../src/transfer/transfer-service.js';
 import { admin, cluster } from '../support/cluster.js';
 import { publish } from '../support/messages.js';

@@ -7,7 +7,7 @@ import express from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '../../src/context.js';
 import { errorMapper } from '../../src/http/error-mapper.js';
-import { peerSnapshotRouter } from '../../src/snapshots/peer-router.js';
+import { peerSnapshotRouter } from '../../src/http/routes/peer-snapshots.js';
 import { sidecarContext } from './checks-context.js';
 
 export interface PeerSidecar {

@@ -1,5 +1,5 @@
 /**
- * Moves ONE queue of a transfer to the target cluster:
+ * Moves ONE queue of a transfer to the target cluster (the shovel itself: shovel-definition.ts):
  *   1. recreate its topology on the target (topology-copy.ts);
  *   2. count exactly (AMQP passive declare) the ready messages at the source and in the target queue;
  *   3. a dynamic shovel in the SOURCE broker moves them to the target's AMQP URI: `ack-mode:
@@ -23,18 +23,21 @@
  * unacked at any time, so a cancel duplicates at most that many messages per queue in flight and
  * loses none. A completed move (the shovel finishes by itself) has no such window.
  */
-import { domainEvents } from '../events/domain-events.js';
-import { enc, type BrokerQueue } from '../broker/management-client.js';
-import { newestRow } from '../broker/shovels.js';
+import { sleep } from '../async/concurrency.js';
+import { describeError } from '../broker/error-description.js';
+import type { BrokerQueue } from '../broker/management-client.js';
+import { transferShovelName } from '../broker/names.js';
 import { shovelConsumedQueues } from '../broker/shovel-leftovers.js';
+import { newestRow } from '../broker/shovels.js';
 import type { Context } from '../context.js';
-import { BrokerRequestError } from '../errors.js';
+import { QueueFailure } from '../errors.js';
+import { domainEvents } from '../events/domain-events.js';
 import type { Logger } from '../logging.js';
 import { timestamp } from '../state/records.js';
+import { erlangText, PERMANENT_REFUSAL, transferShovelDefinition } from './shovel-definition.js';
 import type { TargetCluster } from './target-cluster.js';
 import { copyQueueTopology, queueTypeOf } from './topology-copy.js';
 import type { TransferQueueRecord, TransferRecord } from './transfer-record.js';
-import { transferShovelName } from '../broker/names.js';
 
 /** Shovel rounds per queue: a round moves what was there when it started. */
 export const MAX_ROUNDS = 3;
@@ -53,10 +56,6 @@ export interface QueueRunDeps {
   pollMs?: number;
 }
 
-class QueueFailure extends Error {}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Reads `read` until two consecutive values 150 ms apart agree (at most ~2 s), returns the last. */
 async function settled(read: () => Promise<number>): Promise<number> {
   let previous = await read();
@@ -67,20 +66,6 @@ async function settled(read: () => Promise<number>): Promise<number> {
     previous = n;
   }
   return previous;
-}
-
-/** Shovel failures that a retry cannot fix (AMQP channel/connection errors raised by a broker). */
-const PERMANENT_REFUSAL = /PRECONDITION_FAILED|ACCESS_REFUSED|NOT_FOUND|NOT_ALLOWED|RESOURCE_LOCKED|NOT_IMPLEMENTED/;
-
-/** A shovel's reason as people read it: `<<"text">>` (an Erlang binary) → `text`. */
-function erlangText(reason: string | undefined): string {
-  if (!reason) return 'no reason given';
-  return reason.replace(/<<"(.*?)">>/g, '$1').replace(/^"(.*)"$/, '$1');
-}
-
-function describe(err: unknown): string {
-  if (err instanceof BrokerRequestError) return `${err.method} ${err.path} answered ${err.status}: ${err.brokerReason}`;
-  return (err as Error)?.message ?? String(err);
 }
 
 type ShovelOutcome = 'done' | 'cancelled';
@@ -133,7 +118,8 @@ export class QueueTransfer {
       q.status = 'completed';
     } catch (err) {
       q.status = 'failed';
-      q.error = describe(err);
+      // Our own reasons in full; a broker's error as the one describer words it (capped).
+      q.error = err instanceof QueueFailure ? err.message : describeError(err);
       this.deps.log.warn('queue transfer failed', { queue: q.name, error: q.error });
       if (q.shovel) await this.stopShovel(q.shovel).catch(() => undefined);
       q.left_at_source = await this.sourceCount().catch(() => q.left_at_source);
@@ -210,29 +196,13 @@ export class QueueTransfer {
     return 'done';
   }
 
-  private shovelDefinition(): Record<string, unknown> {
-    const { ctx, target } = this.deps;
-    return {
-      'src-protocol': 'amqp091',
-      'src-uri': `amqp:///${enc(this.vhost)}`,
-      'src-queue': this.q.name,
-      'src-prefetch-count': ctx.config.transferPrefetch,
-      'src-delete-after': 'queue-length',
-      'dest-protocol': 'amqp091',
-      'dest-uri': target.secretAmqpUri(this.vhost),
-      'dest-queue': this.q.name,
-      'ack-mode': 'on-confirm',
-      'reconnect-delay': 5,
-    };
-  }
-
   /** Runs one shovel to its end (parameter gone) or until cancelled/failed. */
   private async runShovel(name: string, progress: (targetNow: number) => void): Promise<ShovelOutcome> {
     const { ctx } = this.deps;
     const q = this.q;
     q.shovel = name;
     await this.deps.persist(); // the record names the shovel before it exists
-    await ctx.mgmt.putShovel(this.vhost, name, this.shovelDefinition());
+    await ctx.mgmt.putShovel(this.vhost, name, transferShovelDefinition({ vhost: this.vhost, queue: q.name, target: this.deps.target, prefetch: ctx.config.transferPrefetch }));
     const started = Date.now();
     const startTimeoutMs = ctx.config.shovelStartTimeoutSeconds * 1000;
     let everRunning = false;
@@ -349,7 +319,7 @@ export class QueueTransfer {
       // Quorum queues do not support if-empty; the count above is the guard.
       await this.deps.ctx.mgmt.deleteQueue(this.vhost, q.name, { ifEmpty: !quorum });
     } catch (err) {
-      throw new QueueFailure(`the source queue was not removed: ${describe(err)}`);
+      throw new QueueFailure(`the source queue was not removed: ${describeError(err)}`);
     }
     q.source_removed = true;
     q.left_at_source = 0;

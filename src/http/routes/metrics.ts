@@ -1,23 +1,32 @@
 /**
  * GET /metrics — Prometheus text exposition (no authentication, like the broker's own
- * rabbitmq_prometheus endpoint: the series carry no vhost, queue or user names).
+ * rabbitmq_prometheus endpoint: the series carry no vhost, queue or user names). The registries
+ * come from src/metrics (startMetrics).
  *
  * Also `checkResultsObserver`: counts the system check results of every successful
  * POST /api/queue-migration/check/:vhost answer (one report, or one per vhost for `all`).
  */
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Registry } from 'prom-client';
-import { exposition, recordCheckReport, type CheckReportLike } from './metrics.js';
-import type { StateCollector } from './state-collector.js';
+import { exposition, recordCheckReport, type CheckReportLike } from '../../metrics/metrics.js';
+import { routesFromTable } from './route-table.js';
 
-export function metricsRouter(state: StateCollector, extra: Registry[] = []): Router {
-  const router = Router();
-  router.get('/metrics', async (_req, res) => {
-    const { contentType, body } = await exposition([state.registry, ...extra]);
-    res.setHeader('Cache-Control', 'no-store');
-    res.type(contentType).send(body);
-  });
-  return router;
+/** Other methods on /metrics fall through (to the proxy), as do other paths; paths are not case-sensitive. */
+export function metricsRouter(registries: Registry[]): Router {
+  return routesFromTable(
+    [
+      {
+        method: 'GET',
+        path: '/metrics',
+        async handler(_req, res) {
+          const { contentType, body } = await exposition(registries);
+          res.setHeader('Cache-Control', 'no-store');
+          res.type(contentType).send(body);
+        },
+      },
+    ],
+    { methodNotAllowed: false, router: {} },
+  );
 }
 
 const CHECK_PATH = /^\/api\/queue-migration\/check\/[^/]+\/?$/;

@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { ShovelErrorReason } from '../events/domain-events.js';
+import { QUEUE_STEPS } from '../state/records.js';
 
 export const registry = new Registry();
 
@@ -49,7 +50,7 @@ const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
 
 export const phaseDuration = new Histogram({
   name: 'qmig_migration_phase_duration_seconds',
-  help: 'Time a queue spent in each phase of its migration (save, declare_temporary, move_to_temporary, delete_classic, declare_quorum, move_to_quorum, delete_temporary, empty_fast_path, finish).',
+  help: `Time a queue spent in each phase of its migration (${QUEUE_STEPS.join(', ')}).`,
   labelNames: ['phase'] as const,
   buckets: DURATION_BUCKETS,
   registers: [registry],

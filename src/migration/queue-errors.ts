@@ -4,7 +4,7 @@
  * the queue is not for this migration (QueueSkip) — and which broker errors are only transient
  * (isTransient: the queue retries from what the broker then shows).
  */
-import { BrokerError, BrokerRequestError, BrokerUnavailableError } from '../errors.js';
+import { BrokerError, BrokerRequestError, BrokerUnavailableError, QueueFailure } from '../errors.js';
 
 /** This process lost the migration: stop without touching its state any more. */
 export class RunAbortedError extends Error {
@@ -14,13 +14,8 @@ export class RunAbortedError extends Error {
   }
 }
 
-/** A queue that cannot go on, with what to tell the operator. */
-export class QueueFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'QueueFailure';
-  }
-}
+/** A queue that cannot go on, with what to tell the operator (shared with transfers). */
+export { QueueFailure };
 
 /** The queue is left as it is (gone, already quorum, not mirrored …): `skipped` with this reason. */
 export class QueueSkip extends Error {}

@@ -16,6 +16,7 @@ import { logger as rootLogger, type Logger } from '../logging.js';
 import { canonical } from './canonical-json.js';
 import { callWithPolicy, DEFAULT_RETRY_POLICY, TransportError, type RetryClock, type RetryPolicy } from './call-policy.js';
 import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
+import type { BrokerQueue, BrokerBinding, BrokerNode, BrokerVhost, BrokerExchange, BrokerPolicy, Whoami, Permission, BrokerShovel } from './management-types.js';
 
 /** CA, client certificate (mutual TLS) and verification for an https baseUrl: see tls-options.ts. */
 export interface ManagementClientOptions extends ClientTlsFiles {
@@ -42,103 +43,7 @@ export interface Credentials {
 
 export const enc = encodeURIComponent;
 
-export interface BrokerQueue {
-  name: string;
-  vhost: string;
-  type?: string;
-  durable: boolean;
-  auto_delete: boolean;
-  exclusive?: boolean;
-  owner_pid_details?: unknown;
-  arguments: Record<string, unknown>;
-  node?: string;
-  leader?: string;
-  members?: string[];
-  slave_nodes?: string[];
-  synchronised_slave_nodes?: string[];
-  policy?: string | null;
-  operator_policy?: string | null;
-  effective_policy_definition?: Record<string, unknown> | null;
-  messages?: number;
-  messages_ready?: number;
-  messages_unacknowledged?: number;
-  message_bytes?: number;
-  consumers?: number;
-  state?: string;
-}
-
-export interface BrokerBinding {
-  source: string;
-  vhost: string;
-  destination: string;
-  destination_type: 'queue' | 'exchange';
-  routing_key: string;
-  arguments: Record<string, unknown>;
-  properties_key: string;
-}
-
-export interface BrokerNode {
-  name: string;
-  running: boolean;
-  mem_used?: number;
-  mem_limit?: number;
-  mem_alarm?: boolean;
-  disk_free?: number;
-  disk_free_limit?: number;
-  disk_free_alarm?: boolean;
-  partitions?: string[];
-  uptime?: number;
-}
-
-export interface BrokerVhost {
-  name: string;
-  default_queue_type?: string;
-  tracing?: boolean;
-}
-
-export interface BrokerExchange {
-  name: string;
-  vhost: string;
-  type: string;
-  durable: boolean;
-  auto_delete: boolean;
-  internal: boolean;
-  arguments: Record<string, unknown>;
-}
-
-export interface BrokerPolicy {
-  vhost: string;
-  name: string;
-  pattern: string;
-  'apply-to': string;
-  definition: Record<string, unknown>;
-  priority: number;
-}
-
-export interface Whoami {
-  name: string;
-  tags: string[] | string;
-}
-
-export interface Permission {
-  user: string;
-  vhost: string;
-  configure: string;
-  write: string;
-  read: string;
-}
-
-export interface BrokerShovel {
-  name: string;
-  vhost: string;
-  type: string;
-  state: string;
-  node?: string;
-  reason?: string;
-  /** When the worker last reported (node-local time, `YYYY-MM-DD H:MM:SS`). */
-  timestamp?: string;
-  src_queue?: string;
-}
+export type { BrokerQueue, BrokerBinding, BrokerNode, BrokerVhost, BrokerExchange, BrokerPolicy, Whoami, Permission, BrokerShovel } from './management-types.js';
 
 export class ManagementClient {
   readonly http: AxiosInstance;

@@ -4,148 +4,95 @@
  * ConfigError that names the offending variable. The README's configuration table is the same
  * list (`qmig config --markdown` prints it).
  */
+import { registerSecret } from '../redaction.js';
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { redactUrlCredentials, registerSecret } from '../redaction.js';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import nodeCron from 'node-cron';
 import { DEFAULT_STATE_VHOST } from '../broker/names.js';
+import {
+  ConfigError,
+  Variable,
+  variable,
+  port,
+  positiveInt,
+  positiveNumber,
+  oneOf,
+  text,
+  optionalText,
+  stateSecret,
+  optionalStateSecret,
+  bool,
+  url,
+  optionalUrl,
+  urlList,
+  hostName,
+  readableFile,
+  cron,
+} from './parsers.js';
 
-export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Parser<T> = (raw: string, name: string) => T;
-
-interface Variable<T> {
-  name: string;
-  default: string | undefined;
-  description: string;
-  parse: Parser<T>;
-  secret?: boolean;
-}
-
-function variable<T>(name: string, def: string | undefined, description: string, parse: Parser<T>, secret = false): Variable<T> {
-  return { name, default: def, description, parse, secret };
-}
-
-const port: Parser<number> = (raw, name) => {
-  const n = integer(raw, name);
-  if (n < 1 || n > 65535) throw new ConfigError(name, `must be a TCP port 1-65535, got "${raw}"`);
-  return n;
-};
-
-function integer(raw: string, name: string): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
-  return Number(raw.trim());
-}
-
-const positiveInt = (min: number, max: number): Parser<number> => (raw, name) => {
-  const n = integer(raw, name);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got "${raw}"`);
-  return n;
-};
-
-const positiveNumber = (min: number, max: number): Parser<number> => (raw, name) => {
-  const n = Number(raw.trim());
-  if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(name, `must be a number, got "${raw}"`);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got "${raw}"`);
-  return n;
-};
-
-const oneOf = <T extends string>(...values: T[]): Parser<T> => (raw, name) => {
-  if (!(values as string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
-  return raw as T;
-};
-
-const text: Parser<string> = (raw, name) => {
-  if (raw.length === 0) throw new ConfigError(name, 'must not be empty');
-  return raw;
-};
-
-const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
-
-/** A key for HMAC-SHA256: at least 32 characters (e.g. `openssl rand -hex 32`). */
-const stateSecret: Parser<string> = (raw, name) => {
-  if (raw.length < 32) throw new ConfigError(name, `must be at least 32 characters (e.g. the output of \`openssl rand -hex 32\`), got ${raw.length}`);
-  return raw;
-};
-const optionalStateSecret: Parser<string | undefined> = (raw, name) => (raw === '' ? undefined : stateSecret(raw, name));
-
-const bool: Parser<boolean> = (raw, name) => {
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new ConfigError(name, `must be true or false, got "${raw}"`);
-};
-
-const url = (...protocols: string[]): Parser<URL> => (raw, name) => {
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `must be a URL, got "${redactUrlCredentials(raw)}"`);
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, `must use ${protocols.map((p) => p.replace(':', '')).join(' or ')}, got "${parsed.protocol.replace(':', '')}"`);
-  }
-  return parsed;
-};
-
-const optionalUrl: Parser<URL | undefined> = (raw, name) => (raw === '' ? undefined : url('http:', 'https:')(raw, name));
-
-const urlList: Parser<URL[]> = (raw, name) =>
-  raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => url('http:', 'https:')(s, name));
-
-const hostName: Parser<string | undefined> = (raw, name) => {
-  if (raw === '') return undefined;
-  if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(raw)) {
-    throw new ConfigError(name, `must be a DNS name (letters, digits, '-' and '.'), got "${raw}"`);
-  }
-  return raw;
-};
-
-const readableFile: Parser<string | undefined> = (raw, name) => {
-  if (raw === '') return undefined;
-  try {
-    readFileSync(raw);
-  } catch (err) {
-    throw new ConfigError(name, `cannot read file "${raw}": ${(err as Error).message}`);
-  }
-  return raw;
-};
-
-/** Validated by node-cron itself (the scheduler that runs it): field count AND field ranges. */
-const cron: Parser<string> = (raw, name) => {
-  const fields = raw.trim().split(/\s+/);
-  if (fields.length < 5 || fields.length > 6) throw new ConfigError(name, `must be a cron expression of 5 or 6 fields, got "${raw}"`);
-  if (!nodeCron.validate(raw.trim())) throw new ConfigError(name, `is not a valid cron expression (a field is out of range or malformed), got "${raw}"`);
-  return raw.trim();
-};
+export { ConfigError } from './parsers.js';
 
 export const VARIABLES = {
   listenPort: variable('QMIG_LISTEN_PORT', '15680', 'Port the sidecar listens on.', port),
   listenHost: variable('QMIG_LISTEN_HOST', '127.0.0.1', 'Address the sidecar binds; 0.0.0.0 in a pod.', text),
   managementUrl: variable('QMIG_MANAGEMENT_URL', 'http://127.0.0.1:15672', "The node's management API (http or https).", url('http:', 'https:')),
-  amqpUrl: variable('QMIG_AMQP_URL', 'amqp://127.0.0.1:5672', "The node's AMQP listener (amqp or amqps); credentials come from QMIG_USER/QMIG_PASSWORD.", url('amqp:', 'amqps:')),
+  amqpUrl: variable(
+    'QMIG_AMQP_URL',
+    'amqp://127.0.0.1:5672',
+    "The node's AMQP listener (amqp or amqps); credentials come from QMIG_USER/QMIG_PASSWORD.",
+    url('amqp:', 'amqps:'),
+  ),
   user: variable('QMIG_USER', 'guest', 'Service account the sidecar drives the broker with (needs the administrator tag).', text),
   password: variable('QMIG_PASSWORD', 'guest', 'Password of QMIG_USER. Never logged.', text, true),
   caFile: variable('QMIG_CA_FILE', '', 'PEM CA bundle for https/amqps to the broker and to transfer targets (empty: system CAs).', readableFile),
   tlsInsecure: variable('QMIG_TLS_INSECURE', 'false', 'Skip TLS certificate verification to the broker (tests only).', bool),
-  clientCertFile: variable('QMIG_CLIENT_CERT_FILE', '', 'PEM client certificate the sidecar presents on its TLS connections (management, AMQP, https peers, transfer targets) for mutual TLS; needs QMIG_CLIENT_KEY_FILE (empty: none).', readableFile),
+  clientCertFile: variable(
+    'QMIG_CLIENT_CERT_FILE',
+    '',
+    'PEM client certificate the sidecar presents on its TLS connections (management, AMQP, https peers, transfer targets) for mutual TLS; needs QMIG_CLIENT_KEY_FILE (empty: none).',
+    readableFile,
+  ),
   clientKeyFile: variable('QMIG_CLIENT_KEY_FILE', '', 'PEM private key of QMIG_CLIENT_CERT_FILE.', readableFile),
-  tlsCertFile: variable('QMIG_TLS_CERT_FILE', '', 'PEM certificate (chain) of the sidecar\'s own HTTPS listener; set with QMIG_TLS_KEY_FILE to serve HTTPS instead of plain HTTP (empty: plain HTTP). Reloaded when the file changes.', readableFile),
+  tlsCertFile: variable(
+    'QMIG_TLS_CERT_FILE',
+    '',
+    "PEM certificate (chain) of the sidecar's own HTTPS listener; set with QMIG_TLS_KEY_FILE to serve HTTPS instead of plain HTTP (empty: plain HTTP). Reloaded when the file changes.",
+    readableFile,
+  ),
   tlsKeyFile: variable('QMIG_TLS_KEY_FILE', '', 'PEM private key of QMIG_TLS_CERT_FILE. Reloaded when the file changes.', readableFile),
-  tlsClientCaFile: variable('QMIG_TLS_CLIENT_CA_FILE', '', 'PEM CA bundle: when set, the HTTPS listener requires a client certificate signed by it (mutual TLS; Basic Auth is still required). Reloaded when the file changes.', readableFile),
-  peerCaFile: variable('QMIG_PEER_CA_FILE', '', 'PEM CA bundle that https:// QMIG_PEERS must present a certificate from (empty: QMIG_CA_FILE, else system CAs). Peers are always verified.', readableFile),
-  shovelCaFile: variable('QMIG_SHOVEL_CA_FILE', '', "CA bundle that an amqps transfer target's certificate is verified against by the shovels (cacertfile in the shovel URI). A path on the broker nodes, readable at the same path by the sidecar, which checks the target with it first. Required for transfers to an amqps target.", readableFile),
-  shovelCertFile: variable('QMIG_SHOVEL_CERT_FILE', '', 'Client certificate the shovels present to an amqps transfer target (certfile in the shovel URI; same path on the broker nodes and the sidecar; empty: none).', readableFile),
+  tlsClientCaFile: variable(
+    'QMIG_TLS_CLIENT_CA_FILE',
+    '',
+    'PEM CA bundle: when set, the HTTPS listener requires a client certificate signed by it (mutual TLS; Basic Auth is still required). Reloaded when the file changes.',
+    readableFile,
+  ),
+  peerCaFile: variable(
+    'QMIG_PEER_CA_FILE',
+    '',
+    'PEM CA bundle that https:// QMIG_PEERS must present a certificate from (empty: QMIG_CA_FILE, else system CAs). Peers are always verified.',
+    readableFile,
+  ),
+  shovelCaFile: variable(
+    'QMIG_SHOVEL_CA_FILE',
+    '',
+    "CA bundle that an amqps transfer target's certificate is verified against by the shovels (cacertfile in the shovel URI). A path on the broker nodes, readable at the same path by the sidecar, which checks the target with it first. Required for transfers to an amqps target.",
+    readableFile,
+  ),
+  shovelCertFile: variable(
+    'QMIG_SHOVEL_CERT_FILE',
+    '',
+    'Client certificate the shovels present to an amqps transfer target (certfile in the shovel URI; same path on the broker nodes and the sidecar; empty: none).',
+    readableFile,
+  ),
   shovelKeyFile: variable('QMIG_SHOVEL_KEY_FILE', '', 'Private key of QMIG_SHOVEL_CERT_FILE (keyfile in the shovel URI).', readableFile),
   logLevel: variable('QMIG_LOG_LEVEL', 'info', 'error, warn, info, debug.', oneOf('error', 'warn', 'info', 'debug')),
-  logFormat: variable('QMIG_LOG_FORMAT', 'json', 'json (one JSON object a line) or pretty (one human-readable line; `npm start` uses it). Secrets are redacted in both.', oneOf('json', 'pretty')),
+  logFormat: variable(
+    'QMIG_LOG_FORMAT',
+    'json',
+    'json (one JSON object a line) or pretty (one human-readable line; `npm start` uses it). Secrets are redacted in both.',
+    oneOf('json', 'pretty'),
+  ),
   stateVhost: variable(
     'QMIG_STATE_VHOST',
     DEFAULT_STATE_VHOST,
@@ -167,19 +114,39 @@ export const VARIABLES = {
     true,
   ),
   brokerTimeoutMs: variable('QMIG_BROKER_TIMEOUT_MS', '15000', 'Timeout of one management API request.', positiveInt(100, 600000)),
-  proxyTimeoutMs: variable('QMIG_PROXY_TIMEOUT_MS', '60000', 'Longest the management-UI/API proxy waits for the management listener to start answering before it answers 504.', positiveInt(100, 600000)),
-  authCacheSeconds: variable('QMIG_AUTH_CACHE_SECONDS', '10', 'How long a verified caller is cached (keyed by a hash of the credentials; at most 60 s, dropped when a re-check fails).', positiveInt(0, 60)),
-  authFailureLimit: variable('QMIG_AUTH_FAILURE_LIMIT', '10', 'Failed logins in a row per user name (×5 per client address) before each further attempt must wait, 1 s doubling up to 60 s (429 meanwhile); on qmig routes and proxied ones.', positiveInt(1, 100000)),
+  proxyTimeoutMs: variable(
+    'QMIG_PROXY_TIMEOUT_MS',
+    '60000',
+    'Longest the management-UI/API proxy waits for the management listener to start answering before it answers 504.',
+    positiveInt(100, 600000),
+  ),
+  authCacheSeconds: variable(
+    'QMIG_AUTH_CACHE_SECONDS',
+    '10',
+    'How long a verified caller is cached (keyed by a hash of the credentials; at most 60 s, dropped when a re-check fails).',
+    positiveInt(0, 60),
+  ),
+  authFailureLimit: variable(
+    'QMIG_AUTH_FAILURE_LIMIT',
+    '10',
+    'Failed logins in a row per user name (×5 per client address) before each further attempt must wait, 1 s doubling up to 60 s (429 meanwhile); on qmig routes and proxied ones.',
+    positiveInt(1, 100000),
+  ),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
   shovelTimeoutSeconds: variable('QMIG_SHOVEL_TIMEOUT_SECONDS', '3600', 'Longest a single shovel move may run before the queue fails.', positiveInt(5, 604800)),
   shovelMinMessages: variable(
     'QMIG_SHOVEL_MIN_MESSAGES',
     '1000',
-    "Queues holding fewer messages are moved by the sidecar over AMQP (confirmed, then acknowledged) instead of a dynamic shovel, whose set-up costs the broker more than such a move; 0: always shovels.",
+    'Queues holding fewer messages are moved by the sidecar over AMQP (confirmed, then acknowledged) instead of a dynamic shovel, whose set-up costs the broker more than such a move; 0: always shovels.',
     positiveInt(0, 100000000),
   ),
-  shovelStartTimeoutSeconds: variable('QMIG_SHOVEL_START_TIMEOUT_SECONDS', '30', 'Longest a shovel may stay "starting" before the queue fails.', positiveInt(2, 3600)),
+  shovelStartTimeoutSeconds: variable(
+    'QMIG_SHOVEL_START_TIMEOUT_SECONDS',
+    '30',
+    'Longest a shovel may stay "starting" before the queue fails.',
+    positiveInt(2, 3600),
+  ),
   fenceClients: variable('QMIG_FENCE_CLIENTS', 'true', "Revoke application users' access to the vhost and close its connections while migrating.", bool),
   advertisedUrl: variable(
     'QMIG_ADVERTISED_URL',
@@ -202,20 +169,60 @@ export const VARIABLES = {
   ebsEndpoint: variable('QMIG_EBS_ENDPOINT', '', 'EC2 endpoint override (ebs mode; tests).', optionalText),
   ebsInstanceId: variable('QMIG_EBS_INSTANCE_ID', '', 'EC2 instance id; empty: read from IMDSv2.', optionalText),
   ebsDevice: variable('QMIG_EBS_DEVICE', '/dev/sdh', "Device name of the node's data volume (ebs mode).", text),
-  ebsImdsEndpoint: variable('QMIG_EBS_IMDS_ENDPOINT', 'http://169.254.169.254', 'EC2 instance metadata service (IMDSv2) used for the instance id and region when not configured (ebs mode; tests).', url('http:', 'https:')),
-  snapshotTimeoutSeconds: variable('QMIG_SNAPSHOT_TIMEOUT_SECONDS', '1800', 'Longest one node snapshot (tar archive, EBS call, peer request) may take.', positiveInt(5, 86400)),
-  maxQueuesPerMigration: variable('QMIG_MAX_QUEUES_PER_MIGRATION', '10000', 'Most mirrored queues one migration takes; queues beyond get the too_many_queues issue.', positiveInt(1, 1000000)),
-  leaderBalanceMinQueues: variable('QMIG_LEADER_BALANCE_MIN_QUEUES', '10', 'Leader balance is not judged with fewer mirrored queues than this in the vhost.', positiveInt(1, 1000000)),
-  relaxedChecksAsWarning: variable('QMIG_RELAXED_CHECKS_WARN_ONLY', 'false', 'Report a missing relaxed-redeclaration setting as a warning instead of blocking.', bool),
-  leaderBalanceRatio: variable('QMIG_LEADER_BALANCE_RATIO', '1.6', 'Max/min masters per node above which leaders count as imbalanced.', positiveNumber(1, 1000)),
+  ebsImdsEndpoint: variable(
+    'QMIG_EBS_IMDS_ENDPOINT',
+    'http://169.254.169.254',
+    'EC2 instance metadata service (IMDSv2) used for the instance id and region when not configured (ebs mode; tests).',
+    url('http:', 'https:'),
+  ),
+  snapshotTimeoutSeconds: variable(
+    'QMIG_SNAPSHOT_TIMEOUT_SECONDS',
+    '1800',
+    'Longest one node snapshot (tar archive, EBS call, peer request) may take.',
+    positiveInt(5, 86400),
+  ),
+  maxQueuesPerMigration: variable(
+    'QMIG_MAX_QUEUES_PER_MIGRATION',
+    '10000',
+    'Most mirrored queues one migration takes; queues beyond get the too_many_queues issue.',
+    positiveInt(1, 1000000),
+  ),
+  leaderBalanceMinQueues: variable(
+    'QMIG_LEADER_BALANCE_MIN_QUEUES',
+    '10',
+    'Leader balance is not judged with fewer mirrored queues than this in the vhost.',
+    positiveInt(1, 1000000),
+  ),
+  relaxedChecksAsWarning: variable(
+    'QMIG_RELAXED_CHECKS_WARN_ONLY',
+    'false',
+    'Report a missing relaxed-redeclaration setting as a warning instead of blocking.',
+    bool,
+  ),
+  leaderBalanceRatio: variable(
+    'QMIG_LEADER_BALANCE_RATIO',
+    '1.6',
+    'Max/min masters per node above which leaders count as imbalanced.',
+    positiveNumber(1, 1000),
+  ),
   diskSafetyFactor: variable('QMIG_DISK_SAFETY_FACTOR', '2.0', 'Disk needed = message bytes x this + QMIG_DISK_MARGIN_MB.', positiveNumber(0, 100)),
   diskMarginMb: variable('QMIG_DISK_MARGIN_MB', '500', 'Fixed disk margin in MiB.', positiveInt(0, 10000000)),
   memoryThreshold: variable('QMIG_MEMORY_THRESHOLD', '0.8', 'mem_used/mem_limit above which memory_usage fails.', positiveNumber(0.01, 1)),
   housekeepingCron: variable('QMIG_HOUSEKEEPING_CRON', '*/30 * * * * *', 'Schedule of housekeeping (orphan resume, pruning, leftovers report).', cron),
   retentionDays: variable('QMIG_RETENTION_DAYS', '30', 'Finished migration records older than this are pruned.', positiveInt(1, 36500)),
   transferConcurrency: variable('QMIG_TRANSFER_CONCURRENCY', '2', 'Queues a transfer (xfer) moves at once.', positiveInt(1, 32)),
-  transferPrefetch: variable('QMIG_TRANSFER_PREFETCH', '1000', 'src-prefetch-count of transfer shovels: also the bound of messages that a cancel may leave on both clusters.', positiveInt(1, 100000)),
-  migrationBrokerTimeoutMs: variable('QMIG_MIGRATION_BROKER_TIMEOUT_MS', '60000', 'Timeout of one management API request made by a running migration (longer than QMIG_BROKER_TIMEOUT_MS: a request given up while the broker still carries it out, e.g. a shovel created late, is worse than a slow answer).', positiveInt(1000, 600000)),
+  transferPrefetch: variable(
+    'QMIG_TRANSFER_PREFETCH',
+    '1000',
+    'src-prefetch-count of transfer shovels: also the bound of messages that a cancel may leave on both clusters.',
+    positiveInt(1, 100000),
+  ),
+  migrationBrokerTimeoutMs: variable(
+    'QMIG_MIGRATION_BROKER_TIMEOUT_MS',
+    '60000',
+    'Timeout of one management API request made by a running migration (longer than QMIG_BROKER_TIMEOUT_MS: a request given up while the broker still carries it out, e.g. a shovel created late, is worse than a slow answer).',
+    positiveInt(1000, 600000),
+  ),
   auditLogFile: variable('QMIG_AUDIT_LOG', '', 'File that audit records are appended to (empty: the structured log only).', optionalText),
 };
 
@@ -232,7 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       out[key] = v.parse(raw, v.name);
     } catch (err) {
       // A secret's value is never part of an error (qmig config --check prints them).
-      if (v.secret && err instanceof ConfigError && raw !== '' && err.message.includes(raw)) throw new ConfigError(v.name, 'is invalid (its value is not shown)');
+      if (v.secret && err instanceof ConfigError && raw !== '' && err.message.includes(raw))
+        throw new ConfigError(v.name, 'is invalid (its value is not shown)');
       throw err;
     }
   }
@@ -247,7 +255,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.peersDns && config.tlsCertFile) {
     // Discovered peers are addresses; an HTTPS peer is verified against the name it was issued to.
-    throw new ConfigError('QMIG_PEERS_DNS', 'cannot be used with QMIG_TLS_CERT_FILE: peers found by address cannot be verified against certificates issued to names; list the https:// peers by name in QMIG_PEERS');
+    throw new ConfigError(
+      'QMIG_PEERS_DNS',
+      'cannot be used with QMIG_TLS_CERT_FILE: peers found by address cannot be verified against certificates issued to names; list the https:// peers by name in QMIG_PEERS',
+    );
   }
   return config;
 }
@@ -269,7 +280,10 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 function refuseGuestOffLoopback(config: Config): void {
   if (config.user !== 'guest' || config.password !== 'guest') return;
-  for (const [name, url] of [['QMIG_MANAGEMENT_URL', config.managementUrl], ['QMIG_AMQP_URL', config.amqpUrl]] as const) {
+  for (const [name, url] of [
+    ['QMIG_MANAGEMENT_URL', config.managementUrl],
+    ['QMIG_AMQP_URL', config.amqpUrl],
+  ] as const) {
     if (!isLoopbackHost(url.hostname)) {
       throw new ConfigError(
         'QMIG_USER',
@@ -278,7 +292,6 @@ function refuseGuestOffLoopback(config: Config): void {
     }
   }
 }
-
 
 /** Certificates come with their keys, and each pair must load (a wrong file fails at start, not at the first connection). */
 function checkTlsPairs(config: Config): void {
@@ -299,7 +312,10 @@ function checkTlsPairs(config: Config): void {
     }
   }
   if (config.tlsClientCaFile && !config.tlsCertFile) {
-    throw new ConfigError('QMIG_TLS_CLIENT_CA_FILE', 'needs QMIG_TLS_CERT_FILE and QMIG_TLS_KEY_FILE (client certificates are asked for by the HTTPS listener only)');
+    throw new ConfigError(
+      'QMIG_TLS_CLIENT_CA_FILE',
+      'needs QMIG_TLS_CERT_FILE and QMIG_TLS_KEY_FILE (client certificates are asked for by the HTTPS listener only)',
+    );
   }
   const cas: Array<[string, string | undefined]> = [
     ['QMIG_CA_FILE', config.caFile],
@@ -323,6 +339,8 @@ function checkTlsPairs(config: Config): void {
 
 /** Markdown table of every variable, for the README. */
 export function configMarkdown(): string {
-  const rows = Object.values(VARIABLES).map((v) => `| \`${v.name}\` | ${v.default === undefined ? '(required)' : `\`${v.default === '' ? '(empty)' : v.default}\``} | ${v.description} |`);
+  const rows = Object.values(VARIABLES).map(
+    (v) => `| \`${v.name}\` | ${v.default === undefined ? '(required)' : `\`${v.default === '' ? '(empty)' : v.default}\``} | ${v.description} |`,
+  );
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

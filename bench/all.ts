@@ -26,7 +26,12 @@ const cores = os.availableParallelism();
 const nodes = await runningNodes();
 const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
 console.log(`qmig bench:all — ${new Date().toISOString()}`);
-console.log(`machine: ${cores} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);
+console.log(
+  `machine: ${cores} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; node ${process.version}`,
+);
 console.log(`cluster: ${MGMT_URLS[0]} (${nodes.length} running nodes: ${nodes.join(', ')}); migration concurrency ${concurrency}`);
 console.log('');
 

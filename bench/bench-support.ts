@@ -36,7 +36,10 @@ export function amqpUrl(vhost: string, i = 0): string {
 }
 
 export async function runningNodes(): Promise<string[]> {
-  return (await mgmt.nodes()).filter((n) => n.running).map((n) => n.name).sort();
+  return (await mgmt.nodes())
+    .filter((n) => n.running)
+    .map((n) => n.name)
+    .sort();
 }
 
 /** A fresh vhost whose `^bench` queues are mirrored (exactly 2, automatic sync), like NOTES.md's measurements. */
@@ -44,7 +47,12 @@ export async function freshVhost(label: string): Promise<string> {
   const vhost = `qmig-bench-${label}-${randomBytes(3).toString('hex')}`;
   await mgmt.putVhost(vhost);
   await mgmt.setPermission(vhost, USER, { configure: '.*', write: '.*', read: '.*' });
-  await mgmt.ok('PUT', `/policies/${enc(vhost)}/ha`, { pattern: '^bench', definition: { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' }, 'apply-to': 'queues', priority: 0 });
+  await mgmt.ok('PUT', `/policies/${enc(vhost)}/ha`, {
+    pattern: '^bench',
+    definition: { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' },
+    'apply-to': 'queues',
+    priority: 0,
+  });
   return vhost;
 }
 
@@ -94,7 +102,9 @@ export async function waitMirrored(vhost: string, expected: number, timeoutMs = 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const qs = await mgmt.queues(vhost, ['name', 'slave_nodes', 'synchronised_slave_nodes', 'effective_policy_definition']);
-    const ready = qs.filter((q) => q.effective_policy_definition && (q.slave_nodes?.length ?? 0) > 0 && (q.synchronised_slave_nodes?.length ?? 0) >= (q.slave_nodes?.length ?? 0));
+    const ready = qs.filter(
+      (q) => q.effective_policy_definition && (q.slave_nodes?.length ?? 0) > 0 && (q.synchronised_slave_nodes?.length ?? 0) >= (q.slave_nodes?.length ?? 0),
+    );
     if (qs.length >= expected && ready.length >= expected) return;
     if (Date.now() > deadline) throw new Error(`${vhost}: only ${ready.length} of ${expected} queues mirrored and synchronised`);
     await sleep(1000);
@@ -260,7 +270,11 @@ export async function api(url: string, method: 'GET' | 'POST', body?: unknown): 
 const FINAL = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
 
 /** POST start/:vhost, then polls status/:id every 50 ms; ms from the request to the final status seen. */
-export async function migrateThroughSidecar(sidecarUrl: string, vhost: string, body: Record<string, unknown> = {}): Promise<{ ms: number; id: string; status: string; completed: number; error: string | null }> {
+export async function migrateThroughSidecar(
+  sidecarUrl: string,
+  vhost: string,
+  body: Record<string, unknown> = {},
+): Promise<{ ms: number; id: string; status: string; completed: number; error: string | null }> {
   const t0 = performance.now();
   const started = await api(`${sidecarUrl}/api/queue-migration/start/${encodeURIComponent(vhost)}`, 'POST', body);
   if (started.status !== 200) throw new Error(`start refused (${started.status}): ${JSON.stringify(started.body)}`);

@@ -178,17 +178,24 @@ async function statusRound(b: Build, round: number, recordsVhost: string, node: 
     const statusUrl = `${b.sidecar!.url}/api/queue-migration/status`;
     for (const id of [finished.record.id, foreign.record.id]) {
       const r = await api(`${statusUrl}/${id}`, 'GET');
-      if (r.status !== 200 || r.body.queues.length !== STATUS_QUEUES) throw new Error(`${b.label}: status/${id} answered ${r.status} with ${r.body?.queues?.length} queues`);
+      if (r.status !== 200 || r.body.queues.length !== STATUS_QUEUES)
+        throw new Error(`${b.label}: status/${id} answered ${r.status} with ${r.body?.queues?.length} queues`);
     }
     const listed = await api(statusUrl, 'GET');
     const ids = new Set((listed.body?.migrations ?? []).map((m: { id: string }) => m.id));
     if (!ids.has(finished.record.id) || !ids.has(foreign.record.id)) throw new Error(`${b.label}: GET status does not list the records it wrote`);
     console.log(`  round ${round} ${b.label}: records written in ${seconds(performance.now() - t0)} s; ${RATE} req/s × ${STATUS_SECONDS} s each …`);
-    const urls: Record<StatusKind, string> = { list: statusUrl, finished: `${statusUrl}/${finished.record.id}`, in_progress: `${statusUrl}/${foreign.record.id}` };
+    const urls: Record<StatusKind, string> = {
+      list: statusUrl,
+      finished: `${statusUrl}/${finished.record.id}`,
+      in_progress: `${statusUrl}/${foreign.record.id}`,
+    };
     for (const kind of ['list', 'finished', 'in_progress'] as StatusKind[]) {
       const r = await runLoad(`${b.label} ${STATUS_LABEL[kind]}`, urls[kind], RATE, STATUS_SECONDS);
       samples.status[kind].push(r);
-      console.log(`    ${STATUS_LABEL[kind]}: p50 ${r.p50} ms, p99 ${r.p99} ms${r.errors > 0 ? `; ${r.errors} of ${r.sent} requests failed (no 200 within 30 s)` : ''}`);
+      console.log(
+        `    ${STATUS_LABEL[kind]}: p50 ${r.p50} ms, p99 ${r.p99} ms${r.errors > 0 ? `; ${r.errors} of ${r.sent} requests failed (no 200 within 30 s)` : ''}`,
+      );
     }
   } finally {
     await b.store.delete(finished.record).catch((err) => console.error(`cannot delete record ${finished.record.id}: ${(err as Error).message}`));
@@ -238,7 +245,8 @@ async function startOnce(b: Build, vhost: string): Promise<{ startMs: number; to
 
 /** The vhost of a start, and the record of its migration (through the build's own store). */
 async function removeStarted(b: Build, vhost: string, id: string | null): Promise<void> {
-  if (vhost) await mgmt.deleteIfExists(`/vhosts/${encodeURIComponent(vhost)}`).catch((err) => console.error(`cannot delete ${vhost}: ${(err as Error).message}`));
+  if (vhost)
+    await mgmt.deleteIfExists(`/vhosts/${encodeURIComponent(vhost)}`).catch((err) => console.error(`cannot delete ${vhost}: ${(err as Error).message}`));
   const record = id ? await b.store.loadRecord(id).catch(() => null) : null;
   if (record) await b.store.delete(record).catch((err) => console.error(`cannot delete record ${id}: ${(err as Error).message}`));
   if (id) b.started.delete(id);
@@ -261,17 +269,41 @@ if (!baselineRev) {
   process.exit(2);
 }
 const base = prepareBaseline(baselineRev);
-const candRev = run('git', ['rev-parse', '--short=7', 'HEAD'], '.') + (run('git', ['status', '--porcelain', '--untracked-files=no'], '.') ? ' (+ uncommitted changes)' : '');
+const candRev =
+  run('git', ['rev-parse', '--short=7', 'HEAD'], '.') + (run('git', ['status', '--porcelain', '--untracked-files=no'], '.') ? ' (+ uncommitted changes)' : '');
 const nodes = await runningNodes();
 console.log(`qmig bench:compare — ${new Date().toISOString()}`);
-console.log(`machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; node ${process.version}`);
+console.log(
+  `machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}; node ${process.version}`,
+);
 console.log(`cluster: ${MGMT_URLS[0]} (${nodes.length} running nodes)`);
 console.log(`baseline ${base.rev} (${base.root}/dist)  vs  candidate ${candRev} (./dist); ${ROUNDS} rounds, target ratio ≤ ${TARGET.toFixed(2)}`);
 console.log('');
 
 const builds: Build[] = [
-  { label: 'baseline', rev: base.rev, root: base.root, store: await baselineStore(base.root), stateVhost: '', sidecar: null, logFd: openSync('/tmp/qmig-bench-compare-baseline.log', 'w'), started: new Set() },
-  { label: 'candidate', rev: candRev, root: path.resolve('.'), store: new MigrationStore(mgmt, benchSeal()), stateVhost: '', sidecar: null, logFd: openSync('/tmp/qmig-bench-compare-candidate.log', 'w'), started: new Set() },
+  {
+    label: 'baseline',
+    rev: base.rev,
+    root: base.root,
+    store: await baselineStore(base.root),
+    stateVhost: '',
+    sidecar: null,
+    logFd: openSync('/tmp/qmig-bench-compare-baseline.log', 'w'),
+    started: new Set(),
+  },
+  {
+    label: 'candidate',
+    rev: candRev,
+    root: path.resolve('.'),
+    store: new MigrationStore(mgmt, benchSeal()),
+    stateVhost: '',
+    sidecar: null,
+    logFd: openSync('/tmp/qmig-bench-compare-candidate.log', 'w'),
+    started: new Set(),
+  },
 ];
 const samples: Record<Build['label'], Samples> = {
   baseline: { status: { list: [], finished: [], in_progress: [] }, checkMs: [], startMs: [], migrationMs: [] },
@@ -358,11 +390,32 @@ try {
     if (errors(B) + errors(C) > 0) notes.push(`${STATUS_LABEL[kind]}: failed requests — baseline ${errors(B)}, candidate ${errors(C)}`);
   }
   const saturated = [...Object.values(B.status), ...Object.values(C.status)].flat().filter((r) => r.p50 > 1000).length;
-  if (saturated > 0) notes.push(`${saturated} status phase(s) had p50 > 1 s: the machine could not serve ${RATE} req/s, so those figures measure throughput under contention, not latency (BENCH_CMP_RATE lowers the rate)`);
-  lines.push(ratioLine(`POST check/:vhost, ${CHECK_QUEUES} mirrored queues (median of ${B.checkMs.length} calls)`, 'ms', median(B.checkMs), median(C.checkMs), pr(B.checkMs, C.checkMs, 0)));
-  lines.push(ratioLine(`POST start/:vhost, ${START_QUEUES} mirrored queues: until the 200 answer (median of ${B.startMs.length})`, 'ms', median(B.startMs), median(C.startMs), pr(B.startMs, C.startMs, 1)));
+  if (saturated > 0)
+    notes.push(
+      `${saturated} status phase(s) had p50 > 1 s: the machine could not serve ${RATE} req/s, so those figures measure throughput under contention, not latency (BENCH_CMP_RATE lowers the rate)`,
+    );
+  lines.push(
+    ratioLine(
+      `POST check/:vhost, ${CHECK_QUEUES} mirrored queues (median of ${B.checkMs.length} calls)`,
+      'ms',
+      median(B.checkMs),
+      median(C.checkMs),
+      pr(B.checkMs, C.checkMs, 0),
+    ),
+  );
+  lines.push(
+    ratioLine(
+      `POST start/:vhost, ${START_QUEUES} mirrored queues: until the 200 answer (median of ${B.startMs.length})`,
+      'ms',
+      median(B.startMs),
+      median(C.startMs),
+      pr(B.startMs, C.startMs, 1),
+    ),
+  );
   console.log('');
-  console.log(`=== bench:compare: candidate ${candRev} ÷ baseline ${base.rev}, target ≤ ${TARGET.toFixed(2)} (${os.availableParallelism()} cores, ${nodes.length}-node cluster) ===`);
+  console.log(
+    `=== bench:compare: candidate ${candRev} ÷ baseline ${base.rev}, target ≤ ${TARGET.toFixed(2)} (${os.availableParallelism()} cores, ${nodes.length}-node cluster) ===`,
+  );
   for (const l of lines) console.log(l.line);
   console.log(
     `(not a target) whole migration of ${START_QUEUES} queues, POST start → completed: baseline ${seconds(median(B.migrationMs))} s, candidate ${seconds(median(C.migrationMs))} s, ratio ${(median(C.migrationMs) / median(B.migrationMs)).toFixed(3)}`,

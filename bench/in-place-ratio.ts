@@ -6,7 +6,20 @@
  */
 import { AmqpPool } from '../src/broker/amqp.js';
 import { moveMessages } from '../src/broker/shovels.js';
-import { AMQP_URLS, deleteVhost, freshVhost, mgmt, migrateThroughSidecar, PASSWORD, publishTo, seconds, startSidecarProcess, USER, waitMirrored, type SidecarProcess } from './bench-support.js';
+import {
+  AMQP_URLS,
+  deleteVhost,
+  freshVhost,
+  mgmt,
+  migrateThroughSidecar,
+  PASSWORD,
+  publishTo,
+  seconds,
+  startSidecarProcess,
+  USER,
+  waitMirrored,
+  type SidecarProcess,
+} from './bench-support.js';
 import type { Figure } from './figure.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -22,10 +35,18 @@ export async function inPlaceRatio(nodes: string[]): Promise<Figure> {
     await mgmt.declareQueue(vhost, 'base.temporary', { durable: true, arguments: { 'x-queue-type': 'quorum' }, node: nodes[0] });
     await mgmt.declareQueue(vhost, 'base.final', { durable: true, arguments: { 'x-queue-type': 'quorum' }, node: nodes[0] });
     console.log(`[1] publishing 2 × ${MESSAGES} × ${BODY.length} B …`);
-    await publishTo(vhost, new Map([['bench-base', MESSAGES], ['bench-mig', MESSAGES]]), BODY);
+    await publishTo(
+      vhost,
+      new Map([
+        ['bench-base', MESSAGES],
+        ['bench-mig', MESSAGES],
+      ]),
+      BODY,
+    );
     await waitMirrored(vhost, 2);
 
-    const move = (source: string, destination: string) => moveMessages(mgmt, pool, { vhost, name: `bench-${source}`, source, destination, startTimeoutMs: 30_000, timeoutMs: 600_000 });
+    const move = (source: string, destination: string) =>
+      moveMessages(mgmt, pool, { vhost, name: `bench-${source}`, source, destination, startTimeoutMs: 30_000, timeoutMs: 600_000 });
     const t0 = performance.now();
     const m1 = await move('bench-base', 'base.temporary');
     const m2 = await move('base.temporary', 'base.final');
@@ -45,7 +66,10 @@ export async function inPlaceRatio(nodes: string[]): Promise<Figure> {
       value: ratio.toFixed(3),
       target: '≤ 1.15',
       met: ratio <= 1.15,
-      details: [`migration (POST start → completed, sidecar process) ${seconds(mig.ms)} s`, `two bare shovel moves ${seconds(baseMs)} s (${seconds(m1.durationMs)} + ${seconds(m2.durationMs)})`],
+      details: [
+        `migration (POST start → completed, sidecar process) ${seconds(mig.ms)} s`,
+        `two bare shovel moves ${seconds(baseMs)} s (${seconds(m1.durationMs)} + ${seconds(m2.durationMs)})`,
+      ],
     };
   } finally {
     await sidecar?.stop();

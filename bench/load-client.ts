@@ -16,12 +16,15 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 function get(): Promise<{ ok: boolean; bytes: number }> {
   return new Promise((resolve) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', agent, headers: auth ? { authorization: auth } : {} }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ ok: res.statusCode === 200, bytes }));
-      res.on('error', () => resolve({ ok: false, bytes }));
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', agent, headers: auth ? { authorization: auth } : {} },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (d: Buffer) => (bytes += d.length));
+        res.on('end', () => resolve({ ok: res.statusCode === 200, bytes }));
+        res.on('error', () => resolve({ ok: false, bytes }));
+      },
+    );
     req.on('error', () => resolve({ ok: false, bytes: 0 }));
     req.setTimeout(30_000, () => req.destroy());
     req.end();
@@ -56,5 +59,7 @@ for (let i = 0; i < total; i++) {
 await Promise.all(pending);
 latencies.sort((a, b) => a - b);
 const q = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN).toFixed(2));
-process.stdout.write(JSON.stringify({ rate, seconds, sent: sent - counted, ok, errors, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1 - 1e-9), bytes }) + '\n');
+process.stdout.write(
+  JSON.stringify({ rate, seconds, sent: sent - counted, ok, errors, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1 - 1e-9), bytes }) + '\n',
+);
 agent.destroy();

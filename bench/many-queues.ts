@@ -4,7 +4,22 @@
  * (VmHWM from /proc, and the highest VmRSS sampled every 100 ms; target ≤ 150 MB).
  * BENCH_QUEUES / BENCH_QUEUE_MESSAGES override the load.
  */
-import { imageNodeOptions, brokerPids, cpuSecondsOf, declareQueues, deleteVhost, freshVhost, memoryOf, mgmt, migrateThroughSidecar, publishTo, seconds, startSidecarProcess, waitMirrored, type SidecarProcess } from './bench-support.js';
+import {
+  imageNodeOptions,
+  brokerPids,
+  cpuSecondsOf,
+  declareQueues,
+  deleteVhost,
+  freshVhost,
+  memoryOf,
+  mgmt,
+  migrateThroughSidecar,
+  publishTo,
+  seconds,
+  startSidecarProcess,
+  waitMirrored,
+  type SidecarProcess,
+} from './bench-support.js';
 import os from 'node:os';
 import type { Figure } from './figure.js';
 
@@ -21,7 +36,8 @@ async function managementCalls(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   slowBelow.clear();
   slowAll.clear();
-  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes) (\S+)/gm)) lastHeap[m[1]] = Number(m[2]);
+  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes) (\S+)/gm))
+    lastHeap[m[1]] = Number(m[2]);
   const calls = new Map<string, number>();
   for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
     const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
@@ -79,7 +95,13 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
           `masters per node ${JSON.stringify(masters)}`,
           `${mig.completed} queues completed; ${(QUEUES / (mig.ms / 1000)).toFixed(1)} queues/s`,
           `management API calls per queue: ${perQueue.join(', ')}`,
-          `management API calls slower than 5 s: ${[...slowAll.entries()].map(([k, n]) => [k, n - (slowBelow.get(k) ?? 0)] as const).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
+          `management API calls slower than 5 s: ${
+            [...slowAll.entries()]
+              .map(([k, n]) => [k, n - (slowBelow.get(k) ?? 0)] as const)
+              .filter(([, n]) => n > 0)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', ') || 'none'
+          }`,
           `CPU during the run: sidecar ${(cpu1.sidecar - cpu0.sidecar).toFixed(1)} s, ${brokers.length} broker nodes ${(cpu1.brokers - cpu0.brokers).toFixed(1)} s, over ${seconds(mig.ms)} s of wall time on ${os.availableParallelism()} cores`,
         ],
       },
@@ -89,7 +111,10 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
         value: `${peakMb.toFixed(1)} MB`,
         target: '≤ 150 MB',
         met: peakMb <= 150,
-        details: [`at the end: V8 heap ${((lastHeap.nodejs_heap_size_used_bytes ?? 0) / 1048576).toFixed(1)} MB used of ${((lastHeap.nodejs_heap_size_total_bytes ?? 0) / 1048576).toFixed(1)} MB, external ${((lastHeap.nodejs_external_memory_bytes ?? 0) / 1048576).toFixed(1)} MB`, `VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, NODE_OPTIONS ${process.env.NODE_OPTIONS ?? imageNodeOptions()}, dist build)`],
+        details: [
+          `at the end: V8 heap ${((lastHeap.nodejs_heap_size_used_bytes ?? 0) / 1048576).toFixed(1)} MB used of ${((lastHeap.nodejs_heap_size_total_bytes ?? 0) / 1048576).toFixed(1)} MB, external ${((lastHeap.nodejs_external_memory_bytes ?? 0) / 1048576).toFixed(1)} MB`,
+          `VmHWM ${MB(peak.hwmKb).toFixed(1)} MB, highest sampled VmRSS ${MB(peak.rssKb).toFixed(1)} MB, idle before the run ${idle ? MB(idle.rssKb).toFixed(1) : '?'} MB (node ${process.version}, NODE_OPTIONS ${process.env.NODE_OPTIONS ?? imageNodeOptions()}, dist build)`,
+        ],
       },
     ];
   } finally {

@@ -22,7 +22,9 @@ import { MigrationService } from '../src/migration/migration-service.js';
 import type { MigrationOptions } from '../src/state/records.js';
 
 const MGMT_URLS = (process.env.QMIG_CLUSTER_MGMT_URLS ?? 'http://127.0.0.1:16672,http://127.0.0.1:16673,http://127.0.0.1:16674').split(',');
-const AMQP_URLS = (process.env.QMIG_CLUSTER_AMQP_URLS ?? 'amqp://guest:guest@127.0.0.1:6672,amqp://guest:guest@127.0.0.1:6673,amqp://guest:guest@127.0.0.1:6674').split(',');
+const AMQP_URLS = (
+  process.env.QMIG_CLUSTER_AMQP_URLS ?? 'amqp://guest:guest@127.0.0.1:6672,amqp://guest:guest@127.0.0.1:6673,amqp://guest:guest@127.0.0.1:6674'
+).split(',');
 const USER = process.env.QMIG_USER ?? 'guest';
 const PASSWORD = process.env.QMIG_PASSWORD ?? 'guest';
 /** Seals the bench engine's state (any key: the bench reads back only what it wrote). */
@@ -44,7 +46,10 @@ function amqpUrl(vhost: string, i = 0): string {
 }
 
 async function nodeNames(): Promise<string[]> {
-  return (await mgmt.nodes()).filter((n) => n.running).map((n) => n.name).sort();
+  return (await mgmt.nodes())
+    .filter((n) => n.running)
+    .map((n) => n.name)
+    .sort();
 }
 
 async function freshVhost(label: string): Promise<string> {
@@ -52,7 +57,12 @@ async function freshVhost(label: string): Promise<string> {
   await mgmt.putVhost(vhost);
   await mgmt.setPermission(vhost, USER, { configure: '.*', write: '.*', read: '.*' });
   // Mirrored like the NOTES measurements: exactly 2 copies, automatic sync.
-  await mgmt.ok('PUT', `/policies/${enc(vhost)}/ha`, { pattern: '^bench', definition: { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' }, 'apply-to': 'queues', priority: 0 });
+  await mgmt.ok('PUT', `/policies/${enc(vhost)}/ha`, {
+    pattern: '^bench',
+    definition: { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' },
+    'apply-to': 'queues',
+    priority: 0,
+  });
   return vhost;
 }
 
@@ -77,7 +87,11 @@ async function waitSynchronised(vhost: string): Promise<void> {
   for (;;) {
     const qs = await mgmt.queues(vhost, ['name', 'slave_nodes', 'synchronised_slave_nodes', 'type', 'effective_policy_definition']);
     const pending = qs.filter(
-      (q) => q.type !== 'quorum' && (q.effective_policy_definition === undefined || (q.slave_nodes?.length ?? 0) === 0 || (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)),
+      (q) =>
+        q.type !== 'quorum' &&
+        (q.effective_policy_definition === undefined ||
+          (q.slave_nodes?.length ?? 0) === 0 ||
+          (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)),
     );
     if (pending.length === 0) return;
     await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +126,11 @@ const options = (queue_names: string[] | null): MigrationOptions => ({
   set_default_queue_type: null,
 });
 
-async function migrate(ctx: Context, vhost: string, queueNames: string[] | null): Promise<{ ms: number; status: string; completed: number; error: string | null }> {
+async function migrate(
+  ctx: Context,
+  vhost: string,
+  queueNames: string[] | null,
+): Promise<{ ms: number; status: string; completed: number; error: string | null }> {
   const service = new MigrationService(ctx);
   const started = performance.now();
   const { migration_id } = await service.start(vhost, options(queueNames), { user: USER, tags: ['administrator'] }).catch(async (err) => {
@@ -137,10 +155,20 @@ async function partA(nodes: string[]): Promise<{ ratio: number; baseMs: number; 
     await mgmt.declareQueue(vhost, 'bench-mig', { durable: true, arguments: {}, node: nodes[0] });
     // The same queues the engine uses: a temporary quorum queue with as many copies as the
     // classic queue had (2: exactly-2 mirroring), then a quorum queue with the default membership.
-    await mgmt.declareQueue(vhost, 'base.temporary', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 2 }, node: nodes[0] });
+    await mgmt.declareQueue(vhost, 'base.temporary', {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum', 'x-quorum-initial-group-size': 2 },
+      node: nodes[0],
+    });
     await mgmt.declareQueue(vhost, 'base.final', { durable: true, arguments: { 'x-queue-type': 'quorum' }, node: nodes[0] });
     console.log(`(a) publishing 2 × ${MESSAGES} × ${BODY.length} B …`);
-    await publishTo(vhost, new Map([['bench-base', MESSAGES], ['bench-mig', MESSAGES]]));
+    await publishTo(
+      vhost,
+      new Map([
+        ['bench-base', MESSAGES],
+        ['bench-mig', MESSAGES],
+      ]),
+    );
     await waitSynchronised(vhost);
 
     const move = (source: string, destination: string) =>
@@ -171,7 +199,9 @@ async function partB(nodes: string[]): Promise<{ ms: number; completed: number }
     const names = Array.from({ length: QUEUES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
     console.log(`(b) declaring ${QUEUES} mirrored queues, publishing ${QUEUE_MESSAGES} messages to each …`);
     for (let i = 0; i < names.length; i += 25) {
-      await Promise.all(names.slice(i, i + 25).map((n, k) => mgmt.declareQueue(vhost, n, { durable: true, arguments: {}, node: nodes[(i + k) % nodes.length] })));
+      await Promise.all(
+        names.slice(i, i + 25).map((n, k) => mgmt.declareQueue(vhost, n, { durable: true, arguments: {}, node: nodes[(i + k) % nodes.length] })),
+      );
     }
     await publishTo(vhost, new Map(names.map((n) => [n, QUEUE_MESSAGES])));
     await waitSynchronised(vhost);
@@ -189,10 +219,14 @@ async function partB(nodes: string[]): Promise<{ ms: number; completed: number }
 
 const nodes = await nodeNames();
 const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
-console.log(`qmig migration benchmark: ${MGMT_URLS[0]} (${nodes.length} nodes), os.availableParallelism() = ${os.availableParallelism()}, migration concurrency = ${concurrency}`);
+console.log(
+  `qmig migration benchmark: ${MGMT_URLS[0]} (${nodes.length} nodes), os.availableParallelism() = ${os.availableParallelism()}, migration concurrency = ${concurrency}`,
+);
 const a = await partA(nodes);
 const b = await partB(nodes);
 console.log('');
-console.log(`(a) ${MESSAGES} × ${BODY.length} B, one mirrored queue: migration ${seconds(a.migMs)} s / two bare shovel moves ${seconds(a.baseMs)} s = ratio ${a.ratio.toFixed(3)} (target ≤ 1.15)`);
+console.log(
+  `(a) ${MESSAGES} × ${BODY.length} B, one mirrored queue: migration ${seconds(a.migMs)} s / two bare shovel moves ${seconds(a.baseMs)} s = ratio ${a.ratio.toFixed(3)} (target ≤ 1.15)`,
+);
 console.log(`(b) ${QUEUES} mirrored queues × ${QUEUE_MESSAGES} messages: ${seconds(b.ms)} s (target ≤ 60 s), ${b.completed} queues completed`);
 console.log(`os.availableParallelism() = ${os.availableParallelism()}, concurrency = ${concurrency}`);

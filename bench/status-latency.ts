@@ -11,7 +11,19 @@
 import { newMigrationId, displayId } from '../src/state/migration-id.js';
 import { MigrationStore } from '../src/state/migration-store.js';
 import { timestamp, type MigrationRecord, type QueueRecord } from '../src/state/records.js';
-import { api, AUTH, benchSeal, deleteVhost, freshVhost, MGMT_URLS, mgmt, runLoad, startSidecarProcess, type LoadResult, type SidecarProcess } from './bench-support.js';
+import {
+  api,
+  AUTH,
+  benchSeal,
+  deleteVhost,
+  freshVhost,
+  MGMT_URLS,
+  mgmt,
+  runLoad,
+  startSidecarProcess,
+  type LoadResult,
+  type SidecarProcess,
+} from './bench-support.js';
 import type { Figure } from './figure.js';
 
 const QUEUES = Number(process.env.BENCH_STATUS_QUEUES ?? 10_000);
@@ -19,7 +31,14 @@ const RATE = Number(process.env.BENCH_STATUS_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_STATUS_SECONDS ?? 10);
 
 /** A migration record of `QUEUES` queues as the engine writes it (no real queues behind it). */
-export function fakeMigration(vhost: string, node: string, status: 'completed' | 'in_progress', owner: string, lockVhost: string, count = QUEUES): { record: MigrationRecord; queues: QueueRecord[] } {
+export function fakeMigration(
+  vhost: string,
+  node: string,
+  status: 'completed' | 'in_progress',
+  owner: string,
+  lockVhost: string,
+  count = QUEUES,
+): { record: MigrationRecord; queues: QueueRecord[] } {
   const now = new Date();
   const ts = timestamp(now);
   const done = status === 'completed';
@@ -41,16 +60,42 @@ export function fakeMigration(vhost: string, node: string, status: 'completed' |
     };
   });
   const record: MigrationRecord = {
-    id: newMigrationId(node, now), display_id: displayId(vhost, ts, node), vhost, node, started_at: ts, completed_at: done ? ts : null,
-    total_queues: count, completed_queues: done ? count : count / 2, skipped_queues: 0, failed_queues: 0, status, skip_unsuitable_queues: false,
-    tolerance: null, error: null, snapshots: [],
-    options: { skip_unsuitable_queues: false, tolerance: null, batch_size: 'all', batch_order: 'smallest_first', queue_names: null, allow_message_ttl: false, set_default_queue_type: null },
-    owner, queue_chunks: 0, interrupt_requested: false, notes: [], engine: { started_by: 'bench', lock_vhost: lockVhost }, updated_at: ts,
+    id: newMigrationId(node, now),
+    display_id: displayId(vhost, ts, node),
+    vhost,
+    node,
+    started_at: ts,
+    completed_at: done ? ts : null,
+    total_queues: count,
+    completed_queues: done ? count : count / 2,
+    skipped_queues: 0,
+    failed_queues: 0,
+    status,
+    skip_unsuitable_queues: false,
+    tolerance: null,
+    error: null,
+    snapshots: [],
+    options: {
+      skip_unsuitable_queues: false,
+      tolerance: null,
+      batch_size: 'all',
+      batch_order: 'smallest_first',
+      queue_names: null,
+      allow_message_ttl: false,
+      set_default_queue_type: null,
+    },
+    owner,
+    queue_chunks: 0,
+    interrupt_requested: false,
+    notes: [],
+    engine: { started_by: 'bench', lock_vhost: lockVhost },
+    updated_at: ts,
   };
   return { record, queues };
 }
 
-const line = (r: LoadResult) => `${r.label}: p50 ${r.p50} ms, p90 ${r.p90} ms, p99 ${r.p99} ms, max ${r.max} ms; ${r.ok}/${r.sent} ok, ${r.errors} errors, ${(r.bytes / Math.max(1, r.ok) / 1024).toFixed(1)} KiB each`;
+const line = (r: LoadResult) =>
+  `${r.label}: p50 ${r.p50} ms, p90 ${r.p90} ms, p99 ${r.p99} ms, max ${r.max} ms; ${r.ok}/${r.sent} ok, ${r.errors} errors, ${(r.bytes / Math.max(1, r.ok) / 1024).toFixed(1)} KiB each`;
 
 export async function statusLatency(): Promise<Figure> {
   const vhost = await freshVhost('status');

@@ -137,7 +137,10 @@ export async function seedDemo(opts: SeedOptions): Promise<SeedResult> {
     await mgmt.ok('PUT', `/exchanges/${vh}/${enc(x.name)}`, { type: x.type, durable: true, auto_delete: false, internal: false, arguments: {} });
   }
 
-  const nodes = (await mgmt.nodes()).filter((n) => n.running).map((n) => n.name).sort();
+  const nodes = (await mgmt.nodes())
+    .filter((n) => n.running)
+    .map((n) => n.name)
+    .sort();
   if (nodes.length === 0) throw new Error(`no running node reported by ${opts.managementUrl}`);
   const migrated = new Set<string>();
   for (const [i, q] of QUEUES.entries()) {
@@ -224,9 +227,10 @@ async function waitForMirrors(mgmt: ManagementClient, vhost: string, mirrors: nu
 }
 
 export function formatResult(r: SeedResult): string {
-  const rows = r.queues.map((q) =>
-    `  ${q.name.padEnd(16)} ${q.type.padEnd(8)} ${String(q.messages).padStart(5)} msgs  master ${String(q.node ?? '?').padEnd(18)} ${q.mirrors} synced mirror(s)` +
-    (q.note ? `  (${q.note})` : ''),
+  const rows = r.queues.map(
+    (q) =>
+      `  ${q.name.padEnd(16)} ${q.type.padEnd(8)} ${String(q.messages).padStart(5)} msgs  master ${String(q.node ?? '?').padEnd(18)} ${q.mirrors} synced mirror(s)` +
+      (q.note ? `  (${q.note})` : ''),
   );
   const total = r.queues.reduce((s, q) => s + q.messages, 0);
   return [`[seed] vhost "${r.vhost}": ${r.queues.length} queues, ${total} messages (${r.published} published now)`, ...rows].join('\n');

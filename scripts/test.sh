@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 if [ "${QMIG_FAST:-0}" != 1 ]; then
   bash scripts/install-deps.sh
   npm run -s typecheck
+  # ESLint (layer boundaries, import cycles) and Prettier: a violation fails the suite.
+  bash scripts/lint.sh
   npm run -s build
 fi
 

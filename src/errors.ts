@@ -16,7 +16,10 @@ export abstract class QmigError extends Error {
 /** 400 {"error":"bad_request","reason":...}: invalid input or a refused validation. */
 export class BadRequestError extends QmigError {
   readonly status = 400;
-  constructor(readonly reason: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly reason: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(reason);
   }
   body(): ErrorBody {
@@ -132,7 +135,10 @@ export class TransferInProgressError extends QmigError {
 /** 409 for a state transition that is not allowed from the current status. */
 export class InvalidStateError extends QmigError {
   readonly status = 409;
-  constructor(readonly reason: string, readonly currentStatus: string) {
+  constructor(
+    readonly reason: string,
+    readonly currentStatus: string,
+  ) {
     super(reason);
   }
   body(): ErrorBody {
@@ -152,7 +158,10 @@ export class PayloadTooLargeError extends QmigError {
 
 export class TooManyRequestsError extends QmigError {
   readonly status = 429;
-  constructor(readonly retryAfterSeconds: number, readonly limit: 'user' | 'address' = 'address') {
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly limit: 'user' | 'address' = 'address',
+  ) {
     super('too many failed logins');
   }
   body(): ErrorBody {
@@ -198,7 +207,12 @@ export class BrokerUnavailableError extends QmigError {
 
 /** A broker request that the broker refused (4xx) where the caller expected success. */
 export class BrokerRequestError extends Error {
-  constructor(readonly status: number, readonly method: string, readonly path: string, readonly brokerReason: string) {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    readonly brokerReason: string,
+  ) {
     super(`${method} ${path} -> ${status}: ${brokerReason}`);
     this.name = 'BrokerRequestError';
   }

@@ -22,7 +22,14 @@ test('the pretty format: one readable line, same redaction as JSON', async () =>
   const { logger, setLogFormat, setLogLevel } = await import('./logging.js');
   const level = logger.level; // the suite runs with QMIG_LOG_LEVEL=error
   const lines: string[] = [];
-  const sink = new winston.transports.Stream({ stream: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+  const sink = new winston.transports.Stream({
+    stream: new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
   logger.add(sink);
   try {
     setLogLevel('info');

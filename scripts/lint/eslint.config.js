@@ -24,13 +24,23 @@ const pathOf = (name) => (ROOT_MODULES.includes(name) ? `./src/${name}.ts` : `./
 // One zone per layer: its files may not import anything above it (nor the CLI or sidecar.ts).
 const zones = LAYERS.slice(0, -1).map((layer, i) => ({
   target: layer.filter((m) => m !== 'config').map(pathOf),
-  from: [...LAYERS.slice(i + 1).flat().map(pathOf), './src/cli', './src/sidecar.ts'],
+  from: [
+    ...LAYERS.slice(i + 1)
+      .flat()
+      .map(pathOf),
+    './src/cli',
+    './src/sidecar.ts',
+  ],
   message: 'ARCHITECTURE.md: a layer never imports one above it.',
 }));
 // config: the same, except the default state vhost name, which lives with every other broker name.
 zones.push(
   { target: ['./src/config'], from: ['./src/broker'], except: ['./names.ts'], message: 'ARCHITECTURE.md: config imports only broker/names.ts above it.' },
-  { target: ['./src/config'], from: [...LAYERS.slice(2).flat().map(pathOf), './src/cli', './src/sidecar.ts'], message: 'ARCHITECTURE.md: a layer never imports one above it.' },
+  {
+    target: ['./src/config'],
+    from: [...LAYERS.slice(2).flat().map(pathOf), './src/cli', './src/sidecar.ts'],
+    message: 'ARCHITECTURE.md: a layer never imports one above it.',
+  },
 );
 // The CLI talks to a sidecar over HTTP only: it shares config, logging and nothing else of the
 // server, except `qmig serve`, which starts one (sidecar.ts).

@@ -46,11 +46,26 @@ const SHOVEL = '/parameters/shovel/v/s';
 
 test('back-off doubles up to the cap and is jittered within the upper half (never zero, never lockstep)', () => {
   const p = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 200, maxDelayMs: 3000 };
-  assert.equal(backoffDelay(p, 1, () => 0), 100);
-  assert.equal(backoffDelay(p, 1, () => 0.999999), 200);
-  assert.equal(backoffDelay(p, 3, () => 0), 400);
-  assert.equal(backoffDelay(p, 10, () => 0), 1500);
-  assert.equal(backoffDelay(p, 10, () => 0.999999), 3000);
+  assert.equal(
+    backoffDelay(p, 1, () => 0),
+    100,
+  );
+  assert.equal(
+    backoffDelay(p, 1, () => 0.999999),
+    200,
+  );
+  assert.equal(
+    backoffDelay(p, 3, () => 0),
+    400,
+  );
+  assert.equal(
+    backoffDelay(p, 10, () => 0),
+    1500,
+  );
+  assert.equal(
+    backoffDelay(p, 10, () => 0.999999),
+    3000,
+  );
   const delays = new Set(Array.from({ length: 20 }, () => backoffDelay(p, 4, Math.random)));
   assert.ok(delays.size > 1, 'two callers failing together do not retry at the same moment');
 });

@@ -42,7 +42,10 @@ export const realClock: RetryClock = {
 
 /** The management API could not be reached or did not answer; `code` is the socket's (ECONNRESET…). */
 export class TransportError extends BrokerUnavailableError {
-  constructor(reason: string, readonly code: string) {
+  constructor(
+    reason: string,
+    readonly code: string,
+  ) {
     super(reason);
   }
 }
@@ -110,7 +113,12 @@ export async function callWithPolicy<T>(
       }
     }
     const spent = attempt >= opts.policy.attempts || clock.now() - started >= opts.policy.budgetMs;
-    if (spent) throw unsettled(failure, attempt, opts.settle ? (settleFailure ? `reading it back failed too (${(settleFailure as Error).message})` : opts.describeUnsettled) : undefined);
+    if (spent)
+      throw unsettled(
+        failure,
+        attempt,
+        opts.settle ? (settleFailure ? `reading it back failed too (${(settleFailure as Error).message})` : opts.describeUnsettled) : undefined,
+      );
     const delayMs = backoffDelay(opts.policy, attempt, clock.random);
     opts.onRetry?.({ attempt, delayMs, error: failure });
     await clock.sleep(delayMs);

@@ -53,7 +53,13 @@ export async function extendPlan(mgmt: ManagementClient, plan: FencePlan, servic
 }
 
 /** Deletes the planned permissions (idempotent) and closes the vhost's client connections. */
-export async function revoke(mgmt: ManagementClient, plan: FencePlan, serviceUser: string, reason: string, events: FenceEvents = {}): Promise<{ closed: number }> {
+export async function revoke(
+  mgmt: ManagementClient,
+  plan: FencePlan,
+  serviceUser: string,
+  reason: string,
+  events: FenceEvents = {},
+): Promise<{ closed: number }> {
   for (const p of plan.permissions) {
     if (await mgmt.deletePermission(plan.vhost, p.user)) await events.revoked?.(p.user);
   }
@@ -61,7 +67,13 @@ export async function revoke(mgmt: ManagementClient, plan: FencePlan, serviceUse
 }
 
 /** Closes every connection to `vhost` except internal (direct: shovels, federation) and the service account's. */
-export async function closeClientConnections(mgmt: ManagementClient, vhost: string, serviceUser: string, reason: string, events: FenceEvents = {}): Promise<number> {
+export async function closeClientConnections(
+  mgmt: ManagementClient,
+  vhost: string,
+  serviceUser: string,
+  reason: string,
+  events: FenceEvents = {},
+): Promise<number> {
   const conns = await mgmt.ok<Array<{ name: string; user: string; type?: string }>>('GET', `/vhosts/${encodeURIComponent(vhost)}/connections`, undefined, {
     params: { columns: 'name,user,type' },
   });

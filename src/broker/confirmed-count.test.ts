@@ -23,7 +23,7 @@ test('a non-zero count or a missing queue is answered at once', async () => {
   assert.equal(b.reads(), 1);
 });
 
-test('a zero answered faster than the broker\'s timeout is believed at once', async () => {
+test("a zero answered faster than the broker's timeout is believed at once", async () => {
   const r = reader([[0, 0]]);
   assert.equal(await confirmedCount(r.read, noPause), 0);
   assert.equal(r.reads(), 1);
@@ -31,10 +31,17 @@ test('a zero answered faster than the broker\'s timeout is believed at once', as
 
 test("slow zeros (the broker's timeout answer) are read again until the real count shows", async () => {
   const slow = SUSPECT_ZERO_MS + 30;
-  const r = reader([[0, slow], [0, slow], [200, 0]]);
+  const r = reader([
+    [0, slow],
+    [0, slow],
+    [200, 0],
+  ]);
   assert.equal(await confirmedCount(r.read, noPause), 200);
   assert.equal(r.reads(), 3);
-  const empty = reader([[0, slow], [0, 5]]);
+  const empty = reader([
+    [0, slow],
+    [0, 5],
+  ]);
   assert.equal(await confirmedCount(empty.read, noPause), 0);
   assert.equal(empty.reads(), 2);
 });
@@ -56,7 +63,11 @@ test('a timed reading is judged by the time the broker took, not by how long the
   assert.equal(await confirmedCount(queued, noPause), 0);
   assert.equal(reads, 1);
   // The broker itself was slow (its timeout answer): read again.
-  const answers = [{ count: 0, ms: SUSPECT_ZERO_MS + 2 }, { count: 0, ms: SUSPECT_ZERO_MS + 2 }, { count: 200, ms: 1 }];
+  const answers = [
+    { count: 0, ms: SUSPECT_ZERO_MS + 2 },
+    { count: 0, ms: SUSPECT_ZERO_MS + 2 },
+    { count: 200, ms: 1 },
+  ];
   let i = 0;
   assert.equal(await confirmedCount(async () => answers[i++], noPause), 200);
   assert.equal(i, 3);

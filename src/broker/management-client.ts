@@ -16,7 +16,17 @@ import { logger as rootLogger, type Logger } from '../logging.js';
 import { canonical } from './canonical-json.js';
 import { callWithPolicy, DEFAULT_RETRY_POLICY, TransportError, type RetryClock, type RetryPolicy } from './call-policy.js';
 import { clientTlsOptions, type ClientTlsFiles } from './tls-options.js';
-import type { BrokerQueue, BrokerBinding, BrokerNode, BrokerVhost, BrokerExchange, BrokerPolicy, Whoami, Permission, BrokerShovel } from './management-types.js';
+import type {
+  BrokerQueue,
+  BrokerBinding,
+  BrokerNode,
+  BrokerVhost,
+  BrokerExchange,
+  BrokerPolicy,
+  Whoami,
+  Permission,
+  BrokerShovel,
+} from './management-types.js';
 
 /** CA, client certificate (mutual TLS) and verification for an https baseUrl: see tls-options.ts. */
 export interface ManagementClientOptions extends ClientTlsFiles {
@@ -43,7 +53,17 @@ export interface Credentials {
 
 export const enc = encodeURIComponent;
 
-export type { BrokerQueue, BrokerBinding, BrokerNode, BrokerVhost, BrokerExchange, BrokerPolicy, Whoami, Permission, BrokerShovel } from './management-types.js';
+export type {
+  BrokerQueue,
+  BrokerBinding,
+  BrokerNode,
+  BrokerVhost,
+  BrokerExchange,
+  BrokerPolicy,
+  Whoami,
+  Permission,
+  BrokerShovel,
+} from './management-types.js';
 
 export class ManagementClient {
   readonly http: AxiosInstance;
@@ -89,7 +109,13 @@ export class ManagementClient {
    * One call, made again while it fails transiently when it is idempotent (GET, PUT, DELETE, or
    * `idempotent` for a POST known to be). 5xx → BrokerError; no answer → BrokerUnavailableError.
    */
-  async request<T>(method: string, path: string, data?: unknown, config: AxiosRequestConfig = {}, idempotent = IDEMPOTENT_METHODS.has(method.toUpperCase())): Promise<{ status: number; data: T }> {
+  async request<T>(
+    method: string,
+    path: string,
+    data?: unknown,
+    config: AxiosRequestConfig = {},
+    idempotent = IDEMPOTENT_METHODS.has(method.toUpperCase()),
+  ): Promise<{ status: number; data: T }> {
     const once = () => this.once<T>(method, path, data, config);
     return idempotent ? callWithPolicy(once, this.policyFor(method, path)) : once();
   }
@@ -208,7 +234,11 @@ export class ManagementClient {
   queue(vhost: string, name: string): Promise<BrokerQueue | null> {
     return this.getOrNull(`/queues/${enc(vhost)}/${enc(name)}`);
   }
-  declareQueue(vhost: string, name: string, body: { durable: boolean; auto_delete?: boolean; arguments?: Record<string, unknown>; node?: string }): Promise<unknown> {
+  declareQueue(
+    vhost: string,
+    name: string,
+    body: { durable: boolean; auto_delete?: boolean; arguments?: Record<string, unknown>; node?: string },
+  ): Promise<unknown> {
     return this.ok('PUT', `/queues/${enc(vhost)}/${enc(name)}`, body);
   }
   deleteQueue(vhost: string, name: string, opts: { ifEmpty?: boolean } = {}): Promise<boolean> {
@@ -304,5 +334,10 @@ export function reasonOf(data: unknown): string {
 }
 
 export function tagsOf(w: Whoami): string[] {
-  return Array.isArray(w.tags) ? w.tags : String(w.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  return Array.isArray(w.tags)
+    ? w.tags
+    : String(w.tags ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
 }

@@ -58,8 +58,7 @@ export const interruptParameter = (id: string) => `${INTERRUPT_PREFIX}${id}`;
 export const transferParameter = (id: string) => `${TRANSFER_RECORD_PREFIX}${id}`;
 export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;
 export const runMarkerName = (id: string) => `${RUN_PREFIX}${id}`;
-export const fenceEntryName = (id: string, user: string) =>
-  `${FENCE_PREFIX}${id}.${createHash('sha256').update(user).digest('hex').slice(0, 16)}`;
+export const fenceEntryName = (id: string, user: string) => `${FENCE_PREFIX}${id}.${createHash('sha256').update(user).digest('hex').slice(0, 16)}`;
 
 /** Deterministic temporary queue name (hashed when the plain name would pass 255 bytes). */
 export function temporaryQueueName(queue: string): string {

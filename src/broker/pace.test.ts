@@ -17,10 +17,17 @@ test('a pace runs one task at a time, in order, at least gapMs apart; a failing 
     return i;
   };
   const results = await Promise.allSettled([0, 1, 2, 3].map((i) => pace.run(task(i))));
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-  assert.deepEqual(starts.map(([i]) => i), [0, 1, 2, 3]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+  );
+  assert.deepEqual(
+    starts.map(([i]) => i),
+    [0, 1, 2, 3],
+  );
   assert.equal(most, 1);
-  for (let k = 1; k < starts.length; k++) assert.ok(starts[k][1] - starts[k - 1][1] >= 29, `start ${k} came ${starts[k][1] - starts[k - 1][1]} ms after the previous one`);
+  for (let k = 1; k < starts.length; k++)
+    assert.ok(starts[k][1] - starts[k - 1][1] >= 29, `start ${k} came ${starts[k][1] - starts[k - 1][1]} ms after the previous one`);
 });
 
 test('a pace of 2 runs two tasks at once', async () => {

@@ -11,7 +11,10 @@ export class Pace {
   private readonly waiting: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly concurrency: number, readonly gapMs: number) {}
+  constructor(
+    readonly concurrency: number,
+    readonly gapMs: number,
+  ) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     await new Promise<void>((resolve) => {

@@ -28,7 +28,6 @@ import type { Pace } from './pace.js';
 import { IDLE_KEY_PREFIX } from './names.js';
 import { sleep } from '../async/concurrency.js';
 
-
 /** A consumer as `GET /api/consumers/{vhost}` lists it (the fields used here). */
 interface BrokerConsumer {
   queue: { name: string; vhost: string };
@@ -140,7 +139,9 @@ export async function removeShovels(mgmt: ManagementClient, vhost: string, names
     still = await waitSourcesReleased(mgmt, vhost, sources, opts.stopWaitMs ?? 10_000);
   }
   if (still.length > 0) {
-    throw new ShovelStuckError(`a shovel worker still consumes ${still.map((q) => `'${q}'`).join(', ')} after its parameter was deleted and its name taken over twice`);
+    throw new ShovelStuckError(
+      `a shovel worker still consumes ${still.map((q) => `'${q}'`).join(', ')} after its parameter was deleted and its name taken over twice`,
+    );
   }
   return found;
 }

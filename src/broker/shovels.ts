@@ -57,7 +57,11 @@ export interface MoveResult {
 }
 
 export class MoveError extends Error {
-  constructor(message: string, readonly sourceCount: number | null, readonly destinationCount: number | null) {
+  constructor(
+    message: string,
+    readonly sourceCount: number | null,
+    readonly destinationCount: number | null,
+  ) {
     super(message);
     this.name = 'MoveError';
   }
@@ -83,7 +87,6 @@ const FIRST_POLL_MS = 25;
 const MAX_STALL_RESTARTS = 2;
 const MAX_POLL_MS = 250;
 const STATE_CHECK_MS = 1000;
-
 
 /** Prefetch tuned to the queue size: small queues need little, large ones gain ≈10 % at 5000. */
 export function prefetchFor(messages: number): number {
@@ -115,7 +118,10 @@ export function shovelDefinition(vhost: string, source: string, destination: str
 export class QueueCounter {
   private channel: Promise<Channel> | null = null;
 
-  constructor(private readonly amqp: AmqpPool, private readonly vhost: string) {}
+  constructor(
+    private readonly amqp: AmqpPool,
+    private readonly vhost: string,
+  ) {}
 
   private open(): Promise<Channel> {
     if (!this.channel) {
@@ -277,10 +283,18 @@ async function awaitCompletion(
       return { src, dst };
     }
     if (running && src > 0 && now - lastMove >= stallMs) {
-      throw new ShovelStalledError(`shovel '${spec.name}' reported running but moved nothing for ${Math.round((now - lastMove) / 1000)} s (${src} message(s) in the source)`, src, dst);
+      throw new ShovelStalledError(
+        `shovel '${spec.name}' reported running but moved nothing for ${Math.round((now - lastMove) / 1000)} s (${src} message(s) in the source)`,
+        src,
+        dst,
+      );
     }
     if (now > deadline) {
-      throw new MoveError(`moving '${spec.source}' to '${spec.destination}' timed out: ${src} message(s) still in the source, ${dst} in the destination`, src, dst);
+      throw new MoveError(
+        `moving '${spec.source}' to '${spec.destination}' timed out: ${src} message(s) still in the source, ${dst} in the destination`,
+        src,
+        dst,
+      );
     }
     // Ask the shovel itself only while nothing is moving (not yet started, or stalled).
     if ((!running || now - lastChange >= STATE_CHECK_MS) && now - lastStateCheck >= STATE_CHECK_MS) {
@@ -290,7 +304,11 @@ async function awaitCompletion(
       else if (st?.state === 'terminated') {
         throw new MoveError(`shovel '${spec.name}' terminated: ${st.reason ?? 'no reason given'}`, src, dst);
       } else if (!running && now - startedAt > spec.startTimeoutMs) {
-        throw new MoveError(`shovel '${spec.name}' did not start within ${Math.round(spec.startTimeoutMs / 1000)} s (state: ${st?.state ?? 'not reported'}${st?.reason ? `, ${st.reason}` : ''})`, src, dst);
+        throw new MoveError(
+          `shovel '${spec.name}' did not start within ${Math.round(spec.startTimeoutMs / 1000)} s (state: ${st?.state ?? 'not reported'}${st?.reason ? `, ${st.reason}` : ''})`,
+          src,
+          dst,
+        );
       }
     }
     await sleep(interval);

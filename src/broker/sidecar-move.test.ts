@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import type { ConsumeMessage } from 'amqplib';
 import { copiesToDrop, messageFingerprint, republishOptions } from './sidecar-move.js';
 
-const msg = (body: string, properties: Partial<ConsumeMessage['properties']>) => ({ content: Buffer.from(body), properties: { headers: {}, ...properties } as ConsumeMessage['properties'] });
+const msg = (body: string, properties: Partial<ConsumeMessage['properties']>) => ({
+  content: Buffer.from(body),
+  properties: { headers: {}, ...properties } as ConsumeMessage['properties'],
+});
 
 test('held-back messages are dropped only when they are exactly the surplus', () => {
   assert.equal(copiesToDrop(20, 20), 20);
@@ -24,6 +27,8 @@ test('a redelivered copy has the fingerprint of its original; any other differen
 });
 
 test('republished properties are the delivered ones, without the header the queue added', () => {
-  const options = republishOptions(msg('x', { messageId: 'm', priority: 3, expiration: '60000', timestamp: 1700000000, headers: { k: 'v', 'x-delivery-count': 2 }, contentType: undefined }));
+  const options = republishOptions(
+    msg('x', { messageId: 'm', priority: 3, expiration: '60000', timestamp: 1700000000, headers: { k: 'v', 'x-delivery-count': 2 }, contentType: undefined }),
+  );
   assert.deepEqual(options, { headers: { k: 'v' }, priority: 3, expiration: '60000', messageId: 'm', timestamp: 1700000000 });
 });

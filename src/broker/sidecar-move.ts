@@ -81,7 +81,11 @@ export function republishOptions(msg: Pick<ConsumeMessage, 'properties'>): Optio
 
 /** Identity of a message as published: two shovelled copies of one message have the same one. */
 export function messageFingerprint(msg: Pick<ConsumeMessage, 'content' | 'properties'>): string {
-  return createHash('sha256').update(msg.content).update('\0').update(JSON.stringify(canonical(republishOptions(msg)))).digest('base64');
+  return createHash('sha256')
+    .update(msg.content)
+    .update('\0')
+    .update(JSON.stringify(canonical(republishOptions(msg))))
+    .digest('base64');
 }
 
 /**
@@ -107,7 +111,8 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     pub.on('error', () => undefined);
     const publisher = pub;
     const failure = new Promise<never>((_, reject) => {
-      const fail = (what: string) => (err?: Error) => reject(new Error(`moving '${spec.source}' to '${spec.destination}': ${what} closed${err ? `: ${err.message}` : ''}`));
+      const fail = (what: string) => (err?: Error) =>
+        reject(new Error(`moving '${spec.source}' to '${spec.destination}': ${what} closed${err ? `: ${err.message}` : ''}`));
       sub.once('error', fail('consumer channel'));
       sub.once('close', fail('consumer channel'));
       publisher.once('error', fail('publisher channel'));
@@ -137,43 +142,51 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     let drained!: () => void;
     const allRead = new Promise<void>((resolve) => (drained = resolve));
     let lastDelivery = Date.now();
-    const { consumerTag } = await sub.consume(spec.source, (msg) => {
-      if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
-      if (result.stopped) return; // not acknowledged: handed back to the source when the channel closes
-      lastDelivery = Date.now();
-      const userId = msg.properties.userId as string | undefined;
-      if (userId !== undefined && userId !== spec.publisherUser) {
-        result.stopped = `a message carries user-id '${userId}', which the sidecar (publishing as '${spec.publisherUser}') may not set`;
-        drained();
-        return;
-      }
-      result.read++;
-      if (!holding) {
-        forward(msg);
-      } else {
-        const fp = messageFingerprint(msg);
-        if (!seen.has(fp)) {
-          seen.add(fp);
+    const { consumerTag } = await sub.consume(
+      spec.source,
+      (msg) => {
+        if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
+        if (result.stopped) return; // not acknowledged: handed back to the source when the channel closes
+        lastDelivery = Date.now();
+        const userId = msg.properties.userId as string | undefined;
+        if (userId !== undefined && userId !== spec.publisherUser) {
+          result.stopped = `a message carries user-id '${userId}', which the sidecar (publishing as '${spec.publisherUser}') may not set`;
+          drained();
+          return;
+        }
+        result.read++;
+        if (!holding) {
           forward(msg);
         } else {
-          held.push(msg);
-          if (held.length > spec.surplus) {
-            // More repeats than surplus: the queue held identical messages before. Drop nothing.
-            holding = false;
-            seen.clear();
-            for (const h of held.splice(0)) forward(h);
-            result.candidates = spec.surplus + 1;
+          const fp = messageFingerprint(msg);
+          if (!seen.has(fp)) {
+            seen.add(fp);
+            forward(msg);
+          } else {
+            held.push(msg);
+            if (held.length > spec.surplus) {
+              // More repeats than surplus: the queue held identical messages before. Drop nothing.
+              holding = false;
+              seen.clear();
+              for (const h of held.splice(0)) forward(h);
+              result.candidates = spec.surplus + 1;
+            }
           }
         }
-      }
-      if (result.read === total) drained();
-    }, { noAck: false });
+        if (result.read === total) drained();
+      },
+      { noAck: false },
+    );
 
     const idle = new Promise<never>((_, reject) => {
       const timer = setInterval(() => {
         if (Date.now() - lastDelivery > spec.idleTimeoutMs) {
           clearInterval(timer);
-          reject(new Error(`moving '${spec.source}' to '${spec.destination}': no message for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`));
+          reject(
+            new Error(
+              `moving '${spec.source}' to '${spec.destination}': no message for ${Math.round(spec.idleTimeoutMs / 1000)} s with ${total - result.read} of ${total} still to read`,
+            ),
+          );
         }
       }, 250);
       void allRead.then(() => clearInterval(timer));

@@ -13,7 +13,9 @@ export function checkActiveAlarms(nodes: NodeState[]): SystemCheck {
   }
   if (alarms.length > 0) {
     const list = alarms.map((a) => `${a.alarm} alarm on ${a.node}`).join(', ');
-    return failed('active_alarms', `Resource alarm(s) active: ${list}. Publishing (and the shovels that migrate messages) is blocked until they clear.`, { alarms });
+    return failed('active_alarms', `Resource alarm(s) active: ${list}. Publishing (and the shovels that migrate messages) is blocked until they clear.`, {
+      alarms,
+    });
   }
   return passed('active_alarms', 'No memory or disk alarm on any node', { alarms });
 }

@@ -97,9 +97,17 @@ export async function runCheckAll(
   /** Only these vhosts (tests on a shared cluster keep to their own); default: every vhost. */
   include: (vhost: string) => boolean = () => true,
 ): Promise<{ vhost: 'all'; overall_ready: boolean; vhosts: CheckReport[] }> {
-  const [cluster, vhosts, activity, integrity] = await Promise.all([gatherClusterState(ctx.mgmt), ctx.mgmt.vhosts(), snapshotActivity(ctx), gatherStateIntegrity(ctx)]);
+  const [cluster, vhosts, activity, integrity] = await Promise.all([
+    gatherClusterState(ctx.mgmt),
+    ctx.mgmt.vhosts(),
+    snapshotActivity(ctx),
+    gatherStateIntegrity(ctx),
+  ]);
   const integrityCheck = judgeStateIntegrity(integrity, ctx.config.stateVhost);
-  const names = vhosts.map((v) => v.name).filter(include).sort();
+  const names = vhosts
+    .map((v) => v.name)
+    .filter(include)
+    .sort();
   const results = await mapAtMost(4, names, async (name) => {
     try {
       return await assess(ctx, name, checkAsStart(options), { cluster, activity });
@@ -159,7 +167,13 @@ export type EvaluateConfig = Pick<
 >;
 
 /** The whole verdict over one gathered picture: pure, unit-testable with in-memory fakes. */
-export function evaluate(snapshot: ClusterSnapshot, probe: RelaxedProbeResult, activity: ClusterSnapshotActivity, options: AssessOptions, config: EvaluateConfig): StartAssessment {
+export function evaluate(
+  snapshot: ClusterSnapshot,
+  probe: RelaxedProbeResult,
+  activity: ClusterSnapshotActivity,
+  options: AssessOptions,
+  config: EvaluateConfig,
+): StartAssessment {
   const skip = options.skip_unsuitable_queues;
   const running = runningNodes(snapshot.nodes).map((n) => n.name);
   const selection = selectQueues(snapshot.queues, options);
@@ -223,4 +237,3 @@ export function evaluate(snapshot: ClusterSnapshot, probe: RelaxedProbeResult, a
   };
   return { report, toMigrate, skipped, issuesByQueue, snapshot };
 }
-

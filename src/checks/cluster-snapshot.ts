@@ -35,14 +35,42 @@ export interface VhostState {
 export type ClusterSnapshot = ClusterState & VhostState;
 
 const NODE_COLUMNS = [
-  'name', 'running', 'mem_used', 'mem_limit', 'mem_alarm', 'disk_free', 'disk_free_limit', 'disk_free_alarm',
-  'partitions', 'uptime', 'enabled_plugins', 'applications',
+  'name',
+  'running',
+  'mem_used',
+  'mem_limit',
+  'mem_alarm',
+  'disk_free',
+  'disk_free_limit',
+  'disk_free_alarm',
+  'partitions',
+  'uptime',
+  'enabled_plugins',
+  'applications',
 ];
 
 export const QUEUE_COLUMNS = [
-  'name', 'vhost', 'type', 'durable', 'auto_delete', 'exclusive', 'arguments', 'node', 'leader', 'members',
-  'slave_nodes', 'synchronised_slave_nodes', 'policy', 'operator_policy', 'effective_policy_definition',
-  'messages', 'messages_ready', 'messages_unacknowledged', 'message_bytes', 'consumers', 'state',
+  'name',
+  'vhost',
+  'type',
+  'durable',
+  'auto_delete',
+  'exclusive',
+  'arguments',
+  'node',
+  'leader',
+  'members',
+  'slave_nodes',
+  'synchronised_slave_nodes',
+  'policy',
+  'operator_policy',
+  'effective_policy_definition',
+  'messages',
+  'messages_ready',
+  'messages_unacknowledged',
+  'message_bytes',
+  'consumers',
+  'state',
 ];
 
 export async function gatherClusterState(mgmt: ManagementClient): Promise<ClusterState> {
@@ -73,7 +101,11 @@ export async function gatherVhostState(mgmt: ManagementClient, vhost: string): P
   if (!info) throw new VhostNotFoundError(vhost);
   // qmig's own queues are not user queues: the lock queues of the state vhost, temporary queues,
   // a relaxed-checks probe (this check's or another sidecar's) that exists for a moment.
-  const userQueues = await withStatistics(mgmt, vhost, queues.filter((q) => !isInternalQueue(q.name)));
+  const userQueues = await withStatistics(
+    mgmt,
+    vhost,
+    queues.filter((q) => !isInternalQueue(q.name)),
+  );
   return { vhost: info, queues: userQueues, policies };
 }
 
@@ -92,7 +124,10 @@ async function withStatistics(mgmt: ManagementClient, vhost: string, queues: Bro
     const missing = current.filter((q) => q.effective_policy_definition === undefined);
     if (missing.length === 0) return current;
     if (attempt >= STATISTICS_ATTEMPTS) {
-      const names = missing.slice(0, 5).map((q) => `'${q.name}'`).join(', ');
+      const names = missing
+        .slice(0, 5)
+        .map((q) => `'${q.name}'`)
+        .join(', ');
       throw new BrokerUnavailableError(
         `the broker has no statistics yet for ${missing.length} queue(s) of vhost '${vhost}' (${names}${missing.length > 5 ? ', …' : ''}); ` +
           'a node may not be reporting to the management API. Retry in a few seconds.',

@@ -40,12 +40,14 @@ export function insufficientDiskReason(requiredMb: number, availableMb: number):
 
 export function checkDiskSpace(nodes: NodeState[], toMigrate: BrokerQueue[], factor: number, marginMb: number): SystemCheck {
   const req = diskRequirement(toMigrate, factor, marginMb);
-  const per: NodeDisk[] = nodes.filter((n) => n.running).map((n) => ({
-    node: n.name,
-    disk_free: n.disk_free ?? null,
-    disk_free_limit: n.disk_free_limit ?? null,
-    available_bytes: availableBytes(n),
-  }));
+  const per: NodeDisk[] = nodes
+    .filter((n) => n.running)
+    .map((n) => ({
+      node: n.name,
+      disk_free: n.disk_free ?? null,
+      disk_free_limit: n.disk_free_limit ?? null,
+      available_bytes: availableBytes(n),
+    }));
   const known = per.filter((p) => p.available_bytes !== null);
   const tightest = known.reduce<NodeDisk | null>((min, p) => (min === null || (p.available_bytes as number) < (min.available_bytes as number) ? p : min), null);
   const available = tightest ? (tightest.available_bytes as number) : 0;
@@ -68,5 +70,9 @@ export function checkDiskSpace(nodes: NodeState[], toMigrate: BrokerQueue[], fac
   }
   if (!tightest) return failed('disk_space', 'No running node reported its free disk space', details);
   if (available < req.required_bytes) return failed('disk_space', insufficientDiskReason(req.required_mb, availableMb), details);
-  return passed('disk_space', `Sufficient disk space available for migration (required: ${req.required_mb}MB, available: ${availableMb}MB on the tightest node ${tightest.node})`, details);
+  return passed(
+    'disk_space',
+    `Sufficient disk space available for migration (required: ${req.required_mb}MB, available: ${availableMb}MB on the tightest node ${tightest.node})`,
+    details,
+  );
 }

@@ -12,12 +12,16 @@ test('relaxed checks: a probe that could not run is a failed check naming why, e
 });
 
 test('relaxed checks: the refusal message generalises the probe name so every run says the same', () => {
-  const refused = (name: string) => judgeRelaxedChecks({ probe_queue: name, without_queue_type: { accepted: false, code: 406, error: `inequivalent arg 'x-queue-type' for queue '${name}'` } }, CTX);
+  const refused = (name: string) =>
+    judgeRelaxedChecks(
+      { probe_queue: name, without_queue_type: { accepted: false, code: 406, error: `inequivalent arg 'x-queue-type' for queue '${name}'` } },
+      CTX,
+    );
   assert.equal(refused('qmig.probe.a').message, refused('qmig.probe.b').message);
   assert.match(refused('qmig.probe.a').message, /for queue '<queue>'/);
 });
 
-test('snapshot activity: none and tar pass without EBS; tar still needs every node\'s sidecar', () => {
+test("snapshot activity: none and tar pass without EBS; tar still needs every node's sidecar", () => {
   assert.equal(judgeSnapshotActivity({ mode: 'none', nodes: [], errors: [] }, ['n1', 'n2']).status, 'passed');
   const tar = { mode: 'tar' as const, errors: [], nodes: [{ node: 'n1', mode: 'tar' as const, volume_id: '/d', in_progress: [] }] };
   const missing = judgeSnapshotActivity(tar, ['n1', 'n2']);
@@ -29,10 +33,17 @@ test('snapshot activity: none and tar pass without EBS; tar still needs every no
 });
 
 test('snapshot activity: a peer configured with another mode fails', () => {
-  const c = judgeSnapshotActivity({
-    mode: 'ebs', errors: [],
-    nodes: [{ node: 'n1', mode: 'ebs', volume_id: 'vol-1', in_progress: [] }, { node: 'n2', mode: 'tar', volume_id: '/d', in_progress: [] }],
-  }, ['n1', 'n2']);
+  const c = judgeSnapshotActivity(
+    {
+      mode: 'ebs',
+      errors: [],
+      nodes: [
+        { node: 'n1', mode: 'ebs', volume_id: 'vol-1', in_progress: [] },
+        { node: 'n2', mode: 'tar', volume_id: '/d', in_progress: [] },
+      ],
+    },
+    ['n1', 'n2'],
+  );
   assert.equal(c.status, 'failed');
   assert.match(c.message, /another snapshot mode than ebs: n2 \(tar\)/);
 });

@@ -7,7 +7,16 @@ const NODES = ['n1', 'n2', 'n3'];
 function queuesOn(counts: Record<string, number>): BrokerQueue[] {
   const out: BrokerQueue[] = [];
   for (const [node, n] of Object.entries(counts)) {
-    for (let i = 0; i < n; i++) out.push({ name: `${node}-q${i}`, vhost: 'v', durable: true, auto_delete: false, arguments: {}, node, effective_policy_definition: { 'ha-mode': 'all' } });
+    for (let i = 0; i < n; i++)
+      out.push({
+        name: `${node}-q${i}`,
+        vhost: 'v',
+        durable: true,
+        auto_delete: false,
+        arguments: {},
+        node,
+        effective_policy_definition: { 'ha-mode': 'all' },
+      });
   }
   return out;
 }

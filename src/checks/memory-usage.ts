@@ -19,16 +19,22 @@ export function memoryRatio(n: NodeState): number | null {
 }
 
 export function checkMemoryUsage(nodes: NodeState[], threshold: number): SystemCheck {
-  const per: NodeMemory[] = nodes.filter((n) => n.running).map((n) => {
-    const ratio = memoryRatio(n);
-    return { node: n.name, mem_used: n.mem_used ?? null, mem_limit: n.mem_limit ?? null, usage_ratio: ratio === null ? null : round(ratio, 4) };
-  });
+  const per: NodeMemory[] = nodes
+    .filter((n) => n.running)
+    .map((n) => {
+      const ratio = memoryRatio(n);
+      return { node: n.name, mem_used: n.mem_used ?? null, mem_limit: n.mem_limit ?? null, usage_ratio: ratio === null ? null : round(ratio, 4) };
+    });
   const details = { threshold, nodes: per };
   const over = per.filter((p) => p.usage_ratio !== null && p.usage_ratio > threshold);
   const unknown = per.filter((p) => p.usage_ratio === null);
   if (over.length > 0) {
     const list = over.map((p) => `${p.node} at ${pct(p.usage_ratio as number)} of its memory limit`).join(', ');
-    return failed('memory_usage', `Memory usage above ${pct(threshold)} of the limit: ${list}. Free memory (or raise the watermark) before migration.`, details);
+    return failed(
+      'memory_usage',
+      `Memory usage above ${pct(threshold)} of the limit: ${list}. Free memory (or raise the watermark) before migration.`,
+      details,
+    );
   }
   if (unknown.length > 0) {
     return failed('memory_usage', `Memory usage unknown on ${unknown.map((p) => p.node).join(', ')} (no statistics yet); retry in a few seconds`, details);

@@ -7,8 +7,15 @@ import { checkMemoryUsage } from './memory-usage.js';
 import { checkShovelPlugin, SHOVEL_PLUGIN_REASON } from './shovel-plugin.js';
 
 const n = (name: string, extra: Partial<NodeState> = {}): NodeState => ({
-  name, running: true, mem_used: 100, mem_limit: 1000, mem_alarm: false, disk_free_alarm: false, partitions: [],
-  running_applications: ['rabbit', 'rabbitmq_shovel'], ...extra,
+  name,
+  running: true,
+  mem_used: 100,
+  mem_limit: 1000,
+  mem_alarm: false,
+  disk_free_alarm: false,
+  partitions: [],
+  running_applications: ['rabbit', 'rabbitmq_shovel'],
+  ...extra,
 });
 
 test('shovel plugin must run on every running node; the spec message names the fix', () => {
@@ -39,7 +46,10 @@ test('alarms: memory or disk alarm on any running node', () => {
   assert.equal(checkActiveAlarms([n('a')]).status, 'passed');
   const c = checkActiveAlarms([n('a', { disk_free_alarm: true }), n('b', { mem_alarm: true })]);
   assert.equal(c.status, 'failed');
-  assert.deepEqual(c.details?.alarms, [{ node: 'a', alarm: 'disk' }, { node: 'b', alarm: 'memory' }]);
+  assert.deepEqual(c.details?.alarms, [
+    { node: 'a', alarm: 'disk' },
+    { node: 'b', alarm: 'memory' },
+  ]);
 });
 
 test('memory: used / limit above the threshold fails, naming the node and percentage', () => {

@@ -6,9 +6,29 @@ import { checkQueueSynchronization } from './queue-synchronization.js';
 
 const HA = { 'ha-mode': 'exactly', 'ha-params': 2 };
 function q(name: string, extra: Partial<BrokerQueue> = {}): BrokerQueue {
-  return { name, vhost: 'v', durable: true, auto_delete: false, exclusive: false, arguments: {}, node: 'n1', slave_nodes: ['n2'], synchronised_slave_nodes: ['n2'], policy: 'ha', effective_policy_definition: HA, ...extra };
+  return {
+    name,
+    vhost: 'v',
+    durable: true,
+    auto_delete: false,
+    exclusive: false,
+    arguments: {},
+    node: 'n1',
+    slave_nodes: ['n2'],
+    synchronised_slave_nodes: ['n2'],
+    policy: 'ha',
+    effective_policy_definition: HA,
+    ...extra,
+  };
 }
-const policy = (name: string, pattern: string, definition: Record<string, unknown>, priority = 0, applyTo = 'queues'): BrokerPolicy => ({ vhost: 'v', name, pattern, 'apply-to': applyTo, definition, priority });
+const policy = (name: string, pattern: string, definition: Record<string, unknown>, priority = 0, applyTo = 'queues'): BrokerPolicy => ({
+  vhost: 'v',
+  name,
+  pattern,
+  'apply-to': applyTo,
+  definition,
+  priority,
+});
 const HA_POLICY = policy('ha', '.*', HA);
 const types = (issues: { type: string }[]) => issues.map((i) => i.type).sort();
 const opts = { allowMessageTtl: false };
@@ -45,7 +65,10 @@ test('allow_message_ttl silences message_ttl only', () => {
 
 test('auto_delete is a warning that does not make the queue unsuitable', () => {
   const issues = queueIssues(q('ad', { auto_delete: true }), [HA_POLICY], opts);
-  assert.deepEqual(issues.map((i) => [i.type, i.severity]), [['auto_delete', 'warning']]);
+  assert.deepEqual(
+    issues.map((i) => [i.type, i.severity]),
+    [['auto_delete', 'warning']],
+  );
   const c = checkQueueSuitability([q('ad', { auto_delete: true })], issues, false);
   assert.equal(c.status, 'passed');
   assert.equal(c.details?.warnings, 1);
@@ -65,7 +88,12 @@ test('policy_would_be_lost: ha-* together with dead-lettering and max-length nam
   const p = policy('dlx-ha', '^orders', { ...HA, 'dead-letter-exchange': 'dlx', 'max-length': 1000 });
   const queue = q('orders', { policy: 'dlx-ha', effective_policy_definition: p.definition });
   const lost = lostPolicyKeys(queue, [p]);
-  assert.deepEqual(lost, { policy: 'dlx-ha', unsupported_keys: ['ha-mode', 'ha-params'], lost: { 'dead-letter-exchange': 'dlx', 'max-length': 1000 }, fallback_policy: null });
+  assert.deepEqual(lost, {
+    policy: 'dlx-ha',
+    unsupported_keys: ['ha-mode', 'ha-params'],
+    lost: { 'dead-letter-exchange': 'dlx', 'max-length': 1000 },
+    fallback_policy: null,
+  });
   const issues = queueIssues(queue, [p], opts);
   assert.deepEqual(types(issues), ['policy_would_be_lost']);
   assert.match(issues[0].reason, /dead-letter-exchange="dlx", max-length=1000/);
@@ -105,13 +133,22 @@ test('keys that only matter to classic or mirrored queues are dropped by design:
   const queue = q('test.queue.ha-all.1', { policy: 'ha-all', effective_policy_definition: p.definition });
   assert.equal(lostPolicyKeys(queue, [p]), null);
   const issues = queueIssues(queue, [p], opts);
-  assert.deepEqual(issues.map((i) => [i.type, i.severity]), [['policy_keys_dropped', 'info']]);
+  assert.deepEqual(
+    issues.map((i) => [i.type, i.severity]),
+    [['policy_keys_dropped', 'info']],
+  );
   assert.match(issues[0].reason, /ha-mode, ha-sync-mode, queue-version/);
   const check = checkQueueSuitability([queue], issues, false);
   assert.equal(check.status, 'passed');
   assert.match(check.message, /1 note\(s\)/);
   // queue-mode / max-priority / queue-master-locator likewise; a real setting beside them is still a loss
-  const lazy = policy('lazy', '.*', { 'ha-mode': 'all', 'queue-mode': 'lazy', 'max-priority': 5, 'queue-master-locator': 'min-masters', 'dead-letter-exchange': 'dlx' });
+  const lazy = policy('lazy', '.*', {
+    'ha-mode': 'all',
+    'queue-mode': 'lazy',
+    'max-priority': 5,
+    'queue-master-locator': 'min-masters',
+    'dead-letter-exchange': 'dlx',
+  });
   const lost = lostPolicyKeys(q('b', { policy: 'lazy' }), [lazy]);
   assert.deepEqual(lost?.lost, { 'dead-letter-exchange': 'dlx' });
   assert.deepEqual(types(queueIssues(q('b', { policy: 'lazy' }), [lazy], opts)), ['policy_keys_dropped', 'policy_would_be_lost']);
@@ -122,7 +159,10 @@ test('keys that only matter to classic or mirrored queues are dropped by design:
 test('too_many_queues flags the selected queues beyond the limit only', () => {
   const qs = [q('a'), q('b'), q('c'), q('d')];
   const issues = findQueueIssues(qs, [HA_POLICY], { allowMessageTtl: false, maxQueues: 3 });
-  assert.deepEqual(issues.map((i) => [i.queue, i.type]), [['d', 'too_many_queues']]);
+  assert.deepEqual(
+    issues.map((i) => [i.queue, i.type]),
+    [['d', 'too_many_queues']],
+  );
   assert.match(issues[0].reason, /4 mirrored queues selected, at most 3/);
 });
 

@@ -27,8 +27,13 @@ import { failed, passed, warning, type QueueIssue, type SystemCheck } from './ty
 
 /** Policy keys a quorum queue does not accept (the whole policy then stops applying to it). */
 const CLASSIC_ONLY_POLICY_KEYS = new Set([
-  'queue-mode', 'max-priority', 'queue-master-locator', 'single-active-consumer',
-  'max-age', 'stream-max-segment-size-bytes', 'initial-cluster-size',
+  'queue-mode',
+  'max-priority',
+  'queue-master-locator',
+  'single-active-consumer',
+  'max-age',
+  'stream-max-segment-size-bytes',
+  'initial-cluster-size',
 ]);
 
 export function isUnsupportedByQuorum(key: string): boolean {
@@ -50,7 +55,9 @@ export function isDroppedByDesign(key: string): boolean {
 export function droppedPolicyKeys(q: BrokerQueue, policies: BrokerPolicy[]): { policy: string; keys: string[] } | null {
   if (!q.policy) return null;
   const current = policies.find((p) => p.name === q.policy);
-  const keys = Object.keys(current?.definition ?? {}).filter(isDroppedByDesign).sort();
+  const keys = Object.keys(current?.definition ?? {})
+    .filter(isDroppedByDesign)
+    .sort();
   return current && keys.some((k) => !k.startsWith('ha-')) ? { policy: current.name, keys } : null;
 }
 
@@ -72,7 +79,8 @@ function settingSource(q: BrokerQueue, argument: string, policyKey: string): { v
   if (q.arguments && argument in q.arguments) return { value: q.arguments[argument], source: `argument ${argument}` };
   const def = effective(q);
   if (policyKey in def) {
-    const name = [q.policy ? `policy '${q.policy}'` : '', q.operator_policy ? `operator policy '${q.operator_policy}'` : ''].filter(Boolean).join(' / ') || 'policy';
+    const name =
+      [q.policy ? `policy '${q.policy}'` : '', q.operator_policy ? `operator policy '${q.operator_policy}'` : ''].filter(Boolean).join(' / ') || 'policy';
     return { value: def[policyKey], source: `${name} key ${policyKey}` };
   }
   return null;
@@ -125,25 +133,39 @@ export function queueIssues(q: BrokerQueue, policies: BrokerPolicy[], opts: Pick
 
   if (q.exclusive) add('exclusive', 'Exclusive queues belong to one connection and are not supported by quorum queues');
   if (q.durable === false) {
-    add('non_durable', 'Non-durable (transient) queue: quorum queues are always durable, so converting it would change its semantics. Re-declare it durable or skip it.');
+    add(
+      'non_durable',
+      'Non-durable (transient) queue: quorum queues are always durable, so converting it would change its semantics. Re-declare it durable or skip it.',
+    );
   }
   const overflow = settingSource(q, 'x-overflow', 'overflow');
   if (overflow && overflow.value === 'reject-publish-dlx') {
-    add('unsuitable_overflow', `overflow=reject-publish-dlx (${overflow.source}) is not supported by quorum queues: they support drop-head and reject-publish, and reject-publish does not dead-letter. Change the overflow behaviour or skip the queue.`);
+    add(
+      'unsuitable_overflow',
+      `overflow=reject-publish-dlx (${overflow.source}) is not supported by quorum queues: they support drop-head and reject-publish, and reject-publish does not dead-letter. Change the overflow behaviour or skip the queue.`,
+    );
   }
   const expires = settingSource(q, 'x-expires', 'expires');
   if (expires) {
-    add('queue_expires', `Queue expiry (${expires.source} = ${JSON.stringify(expires.value)}): the queue could expire and be deleted during migration. Remove the expiry or skip the queue.`);
+    add(
+      'queue_expires',
+      `Queue expiry (${expires.source} = ${JSON.stringify(expires.value)}): the queue could expire and be deleted during migration. Remove the expiry or skip the queue.`,
+    );
   }
   const ttl = settingSource(q, 'x-message-ttl', 'message-ttl');
   if (ttl && !opts.allowMessageTtl) {
-    add('message_ttl', `Message TTL (${ttl.source} = ${JSON.stringify(ttl.value)}): messages can expire during migration and fail the count verification. Remove the TTL, set allow_message_ttl (with a tolerance), or skip the queue.`);
+    add(
+      'message_ttl',
+      `Message TTL (${ttl.source} = ${JSON.stringify(ttl.value)}): messages can expire during migration and fail the count verification. Remove the TTL, set allow_message_ttl (with a tolerance), or skip the queue.`,
+    );
   }
   const unsync = unsynchronizedIssue(q);
   if (unsync) issues.push(unsync);
   const lost = lostPolicyKeys(q, policies);
   if (lost) {
-    const keys = Object.entries(lost.lost).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+    const keys = Object.entries(lost.lost)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(', ');
     const instead = lost.fallback_policy ? `policy '${lost.fallback_policy}' would apply instead` : 'no policy would apply';
     add(
       'policy_would_be_lost',
@@ -160,7 +182,11 @@ export function queueIssues(q: BrokerQueue, policies: BrokerPolicy[], opts: Pick
     );
   }
   if (q.auto_delete) {
-    add('auto_delete', 'auto_delete queue: quorum queues cannot auto-delete, so after migration it stays when its last consumer goes. Delete it yourself when it is no longer needed.', 'warning');
+    add(
+      'auto_delete',
+      'auto_delete queue: quorum queues cannot auto-delete, so after migration it stays when its last consumer goes. Delete it yourself when it is no longer needed.',
+      'warning',
+    );
   }
   return issues;
 }
@@ -188,8 +214,14 @@ export function findQueueIssues(candidates: BrokerQueue[], policies: BrokerPolic
  * plugin writes it; every blocking issue's explanation goes to `error_detail`.
  */
 const SKIP_TOKEN_ORDER: QueueIssue['type'][] = [
-  'too_many_queues', 'unsynchronized', 'unsuitable_overflow', 'queue_expires', 'message_ttl',
-  'exclusive', 'non_durable', 'policy_would_be_lost',
+  'too_many_queues',
+  'unsynchronized',
+  'unsuitable_overflow',
+  'queue_expires',
+  'message_ttl',
+  'exclusive',
+  'non_durable',
+  'policy_would_be_lost',
 ];
 
 export function skipReason(issues: QueueIssue[]): { reason: string; detail: string } | null {

@@ -31,9 +31,17 @@ export function checkQueueSynchronization(candidates: BrokerQueue[], skip: boole
     .filter((u) => u.unsynchronised_mirrors.length > 0);
   const details = { queues_checked: candidates.length, unsynchronized_queues: unsynced };
   if (unsynced.length === 0) return passed('queue_synchronization', 'All mirrored classic queues are fully synchronized', details);
-  const names = unsynced.slice(0, 20).map((u) => u.queue).join(', ') + (unsynced.length > 20 ? ', …' : '');
+  const names =
+    unsynced
+      .slice(0, 20)
+      .map((u) => u.queue)
+      .join(', ') + (unsynced.length > 20 ? ', …' : '');
   if (skip) {
     return warning('queue_synchronization', `${unsynced.length} mirrored queue(s) not fully synchronized will be skipped: ${names}`, details);
   }
-  return failed('queue_synchronization', `${unsynced.length} mirrored queue(s) are not fully synchronized: ${names}. Synchronise them (rabbitmqctl sync_queue) or use skip_unsuitable_queues.`, details);
+  return failed(
+    'queue_synchronization',
+    `${unsynced.length} mirrored queue(s) are not fully synchronized: ${names}. Synchronise them (rabbitmqctl sync_queue) or use skip_unsuitable_queues.`,
+    details,
+  );
 }

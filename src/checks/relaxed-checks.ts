@@ -35,7 +35,6 @@ export interface RelaxedProbeResult {
   cleanup_error?: string;
 }
 
-
 export async function probeRelaxedRedeclaration(amqp: AmqpPool, mgmt: ManagementClient, vhost: string): Promise<RelaxedProbeResult> {
   const name = `${PROBE_PREFIX}${randomBytes(6).toString('hex')}`;
   const result: RelaxedProbeResult = { probe_queue: name };
@@ -90,7 +89,6 @@ async function redeclare(conn: ChannelModel, name: string, args: Record<string, 
     return { accepted: false, code, error: describeError(err) };
   }
 }
-
 
 export interface RelaxedJudgeContext {
   asWarning: boolean;

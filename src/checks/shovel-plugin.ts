@@ -8,8 +8,7 @@
 import type { NodeState } from './cluster-snapshot.js';
 import { failed, passed, type SystemCheck } from './types.js';
 
-export const SHOVEL_PLUGIN_REASON =
-  'rabbitmq_shovel plugin must be enabled for migration. Enable the plugin with: rabbitmq-plugins enable rabbitmq_shovel';
+export const SHOVEL_PLUGIN_REASON = 'rabbitmq_shovel plugin must be enabled for migration. Enable the plugin with: rabbitmq-plugins enable rabbitmq_shovel';
 
 export function runsShovel(node: NodeState): boolean {
   const apps = node.running_applications;

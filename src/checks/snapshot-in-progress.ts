@@ -33,7 +33,11 @@ export function judgeSnapshotActivity(a: ClusterSnapshotActivity, runningNodeNam
     return failed('snapshot_not_in_progress', `EBS snapshot(s) in progress: ${list}. Wait until they complete before migrating.`, details);
   }
   if (a.mode === 'tar') {
-    return passed('snapshot_not_in_progress', `No EBS snapshots in progress: snapshot mode is tar, no EBS snapshots are used (the sidecars of all ${a.nodes.length} node(s) answered)`, details);
+    return passed(
+      'snapshot_not_in_progress',
+      `No EBS snapshots in progress: snapshot mode is tar, no EBS snapshots are used (the sidecars of all ${a.nodes.length} node(s) answered)`,
+      details,
+    );
   }
   return passed('snapshot_not_in_progress', `No EBS snapshots in progress on the data volumes of all ${a.nodes.length} node(s)`, details);
 }

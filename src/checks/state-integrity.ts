@@ -50,7 +50,9 @@ export async function gatherStateIntegrity(ctx: Context): Promise<StateIntegrity
     stateVhostIntruders(ctx.mgmt, ctx.config.stateVhost, ctx.config.user).catch(() => []),
   ]);
   const table = kinds();
-  const toCheck = names.map((name) => ({ name, kind: table.find(([p]) => name.startsWith(p))?.[1] })).filter((x): x is { name: string; kind: StateKind } => !!x.kind);
+  const toCheck = names
+    .map((name) => ({ name, kind: table.find(([p]) => name.startsWith(p))?.[1] }))
+    .filter((x): x is { name: string; kind: StateKind } => !!x.kind);
   await eachAtMost(8, toCheck, async ({ name, kind }) => {
     const p = await ctx.mgmt.globalParameter<unknown>(name).catch(() => null);
     if (!p) return;
@@ -81,14 +83,21 @@ export async function gatherStateIntegrity(ctx: Context): Promise<StateIntegrity
 export function judgeStateIntegrity(facts: StateIntegrityFacts, stateVhost: string): SystemCheck {
   const problems: string[] = [];
   if (facts.refused.length > 0) {
-    const shown = facts.refused.slice(0, 5).map((r) => r.name).join(', ');
+    const shown = facts.refused
+      .slice(0, 5)
+      .map((r) => r.name)
+      .join(', ');
     problems.push(
       `${facts.refused.length} stored qmig state item(s) fail verification and are ignored (${shown}${facts.refused.length > 5 ? ', …' : ''}): written by someone other than the sidecars, or before QMIG_STATE_SECRET; an administrator should inspect and delete them`,
     );
   }
   if (facts.intruders.length > 0) {
-    problems.push(`state vhost '${stateVhost}' grants permissions to ${facts.intruders.map((u) => `'${u}'`).join(', ')}: only the qmig service account may use it`);
+    problems.push(
+      `state vhost '${stateVhost}' grants permissions to ${facts.intruders.map((u) => `'${u}'`).join(', ')}: only the qmig service account may use it`,
+    );
   }
   const details = { refused: facts.refused, state_vhost: stateVhost, state_vhost_other_users: facts.intruders };
-  return problems.length > 0 ? failed('state_integrity', problems.join('; '), details) : passed('state_integrity', 'All qmig state verifies; only the service account can use the state vhost', details);
+  return problems.length > 0
+    ? failed('state_integrity', problems.join('; '), details)
+    : passed('state_integrity', 'All qmig state verifies; only the service account can use the state vhost', details);
 }

@@ -11,7 +11,10 @@ test('exit codes by HTTP status: 2xx ok, auth/reachability 3, refusals 1', () =>
 
 test('failure messages carry the API reason and extras, never credentials', () => {
   const url = 'http://127.0.0.1:15680';
-  const conflict = failureOf({ status: 409, body: { error: 'invalid_state', reason: 'Migration is not running (status: completed)', status: 'completed' } }, url);
+  const conflict = failureOf(
+    { status: 409, body: { error: 'invalid_state', reason: 'Migration is not running (status: completed)', status: 'completed' } },
+    url,
+  );
   assert.deepEqual(conflict, { exitCode: 1, message: 'conflict (409): Migration is not running (status: completed)' });
   const refused = failureOf({ status: 400, body: { error: 'bad_request', reason: 'Found 2 queue(s) with issues', problematic_queue_count: 2 } }, url);
   assert.equal(refused.exitCode, 1);

@@ -110,7 +110,12 @@ function pem(path: string | undefined, flag: string): Buffer | undefined {
 
 /** The TLS settings of --ca-file/--cert-file/--key-file/--insecure (or the profile's). */
 function httpsAgent(tls: Tls): HttpsAgent {
-  return new HttpsAgent({ ca: pem(tls.caFile, 'ca-file'), cert: pem(tls.certFile, 'cert-file'), key: pem(tls.keyFile, 'key-file'), rejectUnauthorized: !tls.insecure });
+  return new HttpsAgent({
+    ca: pem(tls.caFile, 'ca-file'),
+    cert: pem(tls.certFile, 'cert-file'),
+    key: pem(tls.keyFile, 'key-file'),
+    rejectUnauthorized: !tls.insecure,
+  });
 }
 
 export interface Failure {
@@ -140,7 +145,10 @@ export function failureOf(res: ApiResponse, shownUrl: string): Failure {
       if (typeof body.current_migration_id === 'string') extras.push(`current migration: ${body.current_migration_id}`);
       if (typeof body.current_transfer_id === 'string') extras.push(`current transfer: ${body.current_transfer_id}`);
       const title = res.status === 404 ? 'not found' : res.status === 409 ? 'conflict' : res.status === 400 ? 'refused' : 'error';
-      return { exitCode: exitCode === EXIT.ok ? EXIT.failed : exitCode, message: `${title} (${res.status}): ${reason}${extras.length ? ` (${extras.join('; ')})` : ''}` };
+      return {
+        exitCode: exitCode === EXIT.ok ? EXIT.failed : exitCode,
+        message: `${title} (${res.status}): ${reason}${extras.length ? ` (${extras.join('; ')})` : ''}`,
+      };
     }
   }
 }

@@ -9,13 +9,38 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { CheckAllReport, CheckReport, MigrationRecordView, QueueIssue, QueueStatusView, StatusDetail, StatusList, SystemCheck, TransferQueueView, TransferView } from './api-types.js';
+import type {
+  CheckAllReport,
+  CheckReport,
+  MigrationRecordView,
+  QueueIssue,
+  QueueStatusView,
+  StatusDetail,
+  StatusList,
+  SystemCheck,
+  TransferQueueView,
+  TransferView,
+} from './api-types.js';
 
 /** A field's JSON types as the CLI sees them; 'absent' for an optional field. */
-type Kind<V> = V extends undefined ? 'absent' : V extends null ? 'null' : V extends string ? 'string' : V extends number ? 'number' : V extends boolean ? 'boolean' : V extends readonly unknown[] ? 'array' : 'object';
+type Kind<V> = V extends undefined
+  ? 'absent'
+  : V extends null
+    ? 'null'
+    : V extends string
+      ? 'string'
+      : V extends number
+        ? 'number'
+        : V extends boolean
+          ? 'boolean'
+          : V extends readonly unknown[]
+            ? 'array'
+            : 'object';
 type Kinds<T> = { [K in keyof T]-?: readonly Kind<T[K]>[] };
 /** Every field of T, each with every one of its kinds (the compiler refuses a missing one). */
-type Complete<T, S> = { [K in keyof T]-?: K extends keyof S ? ([Kind<T[K]>] extends [S[K] extends readonly (infer E)[] ? E : never] ? unknown : never) : never };
+type Complete<T, S> = {
+  [K in keyof T]-?: K extends keyof S ? ([Kind<T[K]>] extends [S[K] extends readonly (infer E)[] ? E : never] ? unknown : never) : never;
+};
 const shape =
   <T>() =>
   <const S extends Kinds<T>>(s: S & Complete<T, S>): Record<string, readonly string[]> =>
@@ -87,7 +112,13 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
   {
     type: 'CheckReport',
     schema: 'check-response.json',
-    fields: shape<CheckReport>()({ vhost: ['string'], skip_unsuitable_queues: ['boolean'], overall_ready: ['boolean'], queue_checks: ['object'], system_checks: ['object'] }),
+    fields: shape<CheckReport>()({
+      vhost: ['string'],
+      skip_unsuitable_queues: ['boolean'],
+      overall_ready: ['boolean'],
+      queue_checks: ['object'],
+      system_checks: ['object'],
+    }),
   },
   {
     type: "CheckReport['queue_checks']",
@@ -99,7 +130,12 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
     type: "CheckReport['queue_checks']['summary']",
     schema: 'check-response.json',
     path: ['queue_checks', 'summary'],
-    fields: shape<CheckReport['queue_checks']['summary']>()({ total_queues: ['number'], unsuitable_queues: ['number'], compatibility_percentage: ['number'], compatible_queues: ['number'] }),
+    fields: shape<CheckReport['queue_checks']['summary']>()({
+      total_queues: ['number'],
+      unsuitable_queues: ['number'],
+      compatibility_percentage: ['number'],
+      compatible_queues: ['number'],
+    }),
   },
   {
     type: "CheckReport['system_checks']",

@@ -29,14 +29,38 @@ test('parses string, repeatable and boolean options plus the common ones', () =>
 });
 
 test('usage errors name the flag or the argument', () => {
-  assert.match(usageMessage(() => parseCommandArgs(['--bogus'], OPTIONS)), /'--bogus'/);
-  assert.match(usageMessage(() => parseCommandArgs(['--vhost'], OPTIONS)), /'--vhost <value>' argument missing/);
-  assert.match(usageMessage(() => parseCommandArgs(['--vhost', '--watch'], OPTIONS)), /'--vhost' argument is ambiguous/);
-  assert.match(usageMessage(() => parseCommandArgs(['--watch=yes'], OPTIONS)), /'--watch' does not take an argument/);
-  assert.match(usageMessage(() => parseCommandArgs(['--vhost='], OPTIONS)), /--vhost needs a non-empty value/);
-  assert.match(usageMessage(() => parseCommandArgs(['extra'], OPTIONS)), /Unexpected argument 'extra': this command takes no arguments/);
-  assert.match(usageMessage(() => parseCommandArgs([], {}, { names: ['ID'], required: 1 })), /missing ID/);
-  assert.match(usageMessage(() => parseCommandArgs(['a', 'b'], {}, { names: ['ID'], required: 0 })), /unexpected argument 'b'/);
+  assert.match(
+    usageMessage(() => parseCommandArgs(['--bogus'], OPTIONS)),
+    /'--bogus'/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['--vhost'], OPTIONS)),
+    /'--vhost <value>' argument missing/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['--vhost', '--watch'], OPTIONS)),
+    /'--vhost' argument is ambiguous/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['--watch=yes'], OPTIONS)),
+    /'--watch' does not take an argument/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['--vhost='], OPTIONS)),
+    /--vhost needs a non-empty value/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['extra'], OPTIONS)),
+    /Unexpected argument 'extra': this command takes no arguments/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs([], {}, { names: ['ID'], required: 1 })),
+    /missing ID/,
+  );
+  assert.match(
+    usageMessage(() => parseCommandArgs(['a', 'b'], {}, { names: ['ID'], required: 0 })),
+    /unexpected argument 'b'/,
+  );
   assert.deepEqual(parseCommandArgs(['abc'], {}, { names: ['ID'], required: 1 }).positionals, ['abc']);
 });
 
@@ -49,12 +73,23 @@ test('typed values: batch size, numbers in range, choices', () => {
   assert.equal(parseBatchSize('all'), 'all');
   assert.equal(parseBatchSize('0'), 0);
   assert.equal(parseBatchSize('25'), 25);
-  for (const bad of ['-1', '1.5', 'ten', '', '99999999999999999999']) assert.match(usageMessage(() => parseBatchSize(bad)), /--batch-size must be an integer >= 0 or "all"/);
+  for (const bad of ['-1', '1.5', 'ten', '', '99999999999999999999'])
+    assert.match(
+      usageMessage(() => parseBatchSize(bad)),
+      /--batch-size must be an integer >= 0 or "all"/,
+    );
   assert.equal(parseNumber('tolerance', '12.5', 0, 100), 12.5);
   assert.equal(parseNumber('tolerance', '0', 0, 100), 0);
-  for (const bad of ['101', '-0.1', 'abc', '1e2', 'NaN', '']) assert.match(usageMessage(() => parseNumber('tolerance', bad, 0, 100)), /--tolerance must be a number between 0 and 100/);
+  for (const bad of ['101', '-0.1', 'abc', '1e2', 'NaN', ''])
+    assert.match(
+      usageMessage(() => parseNumber('tolerance', bad, 0, 100)),
+      /--tolerance must be a number between 0 and 100/,
+    );
   assert.equal(parseChoice('batch-order', 'largest_first', ['smallest_first', 'largest_first']), 'largest_first');
-  assert.match(usageMessage(() => parseChoice('batch-order', 'random', ['smallest_first', 'largest_first'])), /--batch-order must be one of smallest_first, largest_first, not 'random'/);
+  assert.match(
+    usageMessage(() => parseChoice('batch-order', 'random', ['smallest_first', 'largest_first'])),
+    /--batch-order must be one of smallest_first, largest_first, not 'random'/,
+  );
 });
 
 test('connection: flags over environment over the default; credentials required and never in the URL', () => {
@@ -67,11 +102,26 @@ test('connection: flags over environment over the default; credentials required 
   assert.deepEqual([fromFlags.user, fromFlags.password], ['u', 'p']);
   assert.equal(resolveConnection({ user: 'u', password: 'p' }, {}).url.toString(), 'http://127.0.0.1:15680/');
   // The sidecar's own service account variables are not the caller's.
-  assert.match(usageMessage(() => resolveConnection({}, { QMIG_USER: 'svc', QMIG_PASSWORD: 'svc' })), /no user: give --user or set QMIG_CLI_USER/);
-  assert.match(usageMessage(() => resolveConnection({ user: 'u' }, {})), /no password/);
-  assert.match(usageMessage(() => resolveConnection({ url: 'ftp://x', user: 'u', password: 'p' }, {})), /--url must be an http/);
-  assert.match(usageMessage(() => resolveConnection({ url: 'not a url', user: 'u', password: 'p' }, {})), /--url is not a URL/);
-  assert.match(usageMessage(() => resolveConnection({}, { QMIG_URL: '::', QMIG_CLI_USER: 'u', QMIG_CLI_PASSWORD: 'p' })), /QMIG_URL is not a URL/);
+  assert.match(
+    usageMessage(() => resolveConnection({}, { QMIG_USER: 'svc', QMIG_PASSWORD: 'svc' })),
+    /no user: give --user or set QMIG_CLI_USER/,
+  );
+  assert.match(
+    usageMessage(() => resolveConnection({ user: 'u' }, {})),
+    /no password/,
+  );
+  assert.match(
+    usageMessage(() => resolveConnection({ url: 'ftp://x', user: 'u', password: 'p' }, {})),
+    /--url must be an http/,
+  );
+  assert.match(
+    usageMessage(() => resolveConnection({ url: 'not a url', user: 'u', password: 'p' }, {})),
+    /--url is not a URL/,
+  );
+  assert.match(
+    usageMessage(() => resolveConnection({}, { QMIG_URL: '::', QMIG_CLI_USER: 'u', QMIG_CLI_PASSWORD: 'p' })),
+    /QMIG_URL is not a URL/,
+  );
   const withCreds = usageMessage(() => resolveConnection({ url: 'http://bob:Hunter2Secret@h', user: 'u', password: 'p' }, {}));
   assert.match(withCreds, /must not contain credentials/);
   assert.ok(!withCreds.includes('Hunter2Secret'));

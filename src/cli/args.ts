@@ -42,7 +42,11 @@ export const COMMON_OPTIONS: OptionTable = {
   'non-interactive': { type: 'boolean', description: 'for scripts: no colour, no redrawn progress, plain tables' },
   'table-style': { type: 'string', value: 'STYLE', description: 'tables as: aligned (default), markdown, tsv or plain (profile key table_style)' },
   'no-headers': { type: 'boolean', description: 'print tables without their header line' },
-  'time-zone': { type: 'string', value: 'TZ', description: 'print times in this zone: UTC, local or an IANA name such as Europe/Paris (default: as the API gives them, UTC)' },
+  'time-zone': {
+    type: 'string',
+    value: 'TZ',
+    description: 'print times in this zone: UTC, local or an IANA name such as Europe/Paris (default: as the API gives them, UTC)',
+  },
   color: { type: 'string', value: 'WHEN', description: 'colour statuses: auto (on a terminal, unless NO_COLOR), always, never' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
@@ -147,7 +151,14 @@ export interface Connection {
  * One setting: the flag, then the chosen profile when picked with --node, then the environment
  * variable, then the [default] profile. Returns the value and where it came from (for messages).
  */
-function setting(values: Values, flagName: string, profile: { profile: Profile; explicit: boolean; name?: string }, key: keyof Profile, envName?: string, env: NodeJS.ProcessEnv = {}): { value?: string; source: string } {
+function setting(
+  values: Values,
+  flagName: string,
+  profile: { profile: Profile; explicit: boolean; name?: string },
+  key: keyof Profile,
+  envName?: string,
+  env: NodeJS.ProcessEnv = {},
+): { value?: string; source: string } {
   const flagged = stringValue(values, flagName);
   if (flagged !== undefined) return { value: flagged, source: `--${flagName}` };
   const fromProfile = profile.profile[key];
@@ -185,16 +196,21 @@ export function resolveConnection(values: Values, env: NodeJS.ProcessEnv): Conne
   if (!user) throw new UsageError('no user: give --user or set QMIG_CLI_USER (or user in a --node profile)');
   if (password === undefined || password === '') throw new UsageError('no password: set QMIG_CLI_PASSWORD (or give --password, or a password in the profile)');
   const insecureRaw = values.insecure === true ? 'true' : profile.profile.insecure;
-  if (insecureRaw !== undefined && !/^(true|false|yes|no|1|0)$/i.test(insecureRaw)) throw new UsageError(`insecure of profile [${profile.name}] must be true or false, not '${insecureRaw}'`);
+  if (insecureRaw !== undefined && !/^(true|false|yes|no|1|0)$/i.test(insecureRaw))
+    throw new UsageError(`insecure of profile [${profile.name}] must be true or false, not '${insecureRaw}'`);
   const tls: Tls = {
     caFile: readableSetting(setting(values, 'ca-file', profile, 'ca_file', 'QMIG_CLI_CA_FILE', env)),
     certFile: readableSetting(setting(values, 'cert-file', profile, 'cert_file', 'QMIG_CLI_CERT_FILE', env)),
     keyFile: readableSetting(setting(values, 'key-file', profile, 'key_file', 'QMIG_CLI_KEY_FILE', env)),
     insecure: insecureRaw !== undefined && /^(true|yes|1)$/i.test(insecureRaw),
   };
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together (QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together: a client certificate and its key)');
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    throw new UsageError('--cert-file and --key-file go together (QMIG_CLI_CERT_FILE and QMIG_CLI_KEY_FILE go together: a client certificate and its key)');
   const timeout = setting(values, 'timeout', profile, 'timeout');
-  const timeoutMs = timeout.value === undefined ? undefined : Math.round(parseNumber(timeout.source === '--timeout' ? 'timeout' : 'timeout (profile)', timeout.value, 0.1, 86400) * 1000);
+  const timeoutMs =
+    timeout.value === undefined
+      ? undefined
+      : Math.round(parseNumber(timeout.source === '--timeout' ? 'timeout' : 'timeout (profile)', timeout.value, 0.1, 86400) * 1000);
   return { url, user, password, tls, timeoutMs };
 }
 

@@ -28,7 +28,9 @@ function words(list: string[]): string {
 function bash(commands: Subcommand[]): string {
   const names = [...commands.map((c) => c.name), 'help'];
   const cases = commands.map((c) => `    ${c.name}) opts="${words(c.options ?? ['--help'])}" ;;`).join('\n');
-  const values = Object.entries(VALUES).map(([flag, v]) => `    ${flag}) COMPREPLY=($(compgen -W "${words(v)}" -- "$cur")); return ;;`).join('\n');
+  const values = Object.entries(VALUES)
+    .map(([flag, v]) => `    ${flag}) COMPREPLY=($(compgen -W "${words(v)}" -- "$cur")); return ;;`)
+    .join('\n');
   return `# bash completion for qmig: source <(qmig completion bash)
 _qmig() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cmd="\${COMP_WORDS[1]}" opts=""
@@ -54,7 +56,9 @@ complete -o default -F _qmig qmig
 function zsh(commands: Subcommand[]): string {
   const names = commands.map((c) => `'${c.name}:${c.summary.replace(/'/g, "'\\''").replace(/:/g, '\\:')}'`).join(' ');
   const cases = commands.map((c) => `    ${c.name}) opts=(${(c.options ?? ['--help']).join(' ')}) ;;`).join('\n');
-  const values = Object.entries(VALUES).map(([flag, v]) => `    ${flag}) compadd -- ${words(v)}; return ;;`).join('\n');
+  const values = Object.entries(VALUES)
+    .map(([flag, v]) => `    ${flag}) compadd -- ${words(v)}; return ;;`)
+    .join('\n');
   return `#compdef qmig
 # zsh completion for qmig: source <(qmig completion zsh)
 _qmig() {
@@ -105,7 +109,8 @@ export function completionCommand(commands: () => Subcommand[]): Subcommand {
   return {
     name: 'completion',
     summary: 'print a shell completion script: bash, zsh or fish',
-    usage: 'usage: qmig completion bash|zsh|fish\n\nbash: source <(qmig completion bash)   zsh: source <(qmig completion zsh)   fish: qmig completion fish | source',
+    usage:
+      'usage: qmig completion bash|zsh|fish\n\nbash: source <(qmig completion bash)   zsh: source <(qmig completion zsh)   fish: qmig completion fish | source',
     options: ['--help'],
     async run(args) {
       const shell = args[0];

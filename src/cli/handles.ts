@@ -18,7 +18,12 @@ export function pickMigration(list: StatusList['migrations'], handle: string): s
   const matches = list.filter((m) => m.id.startsWith(handle) || m.display_id.startsWith(handle));
   if (matches.length === 1) return matches[0].id;
   if (matches.length > 1) {
-    throw new UsageError(`'${handle}' matches ${matches.length} migrations (${matches.slice(0, 5).map((m) => m.display_id).join(', ')}${matches.length > 5 ? ', …' : ''}): give more of the id`);
+    throw new UsageError(
+      `'${handle}' matches ${matches.length} migrations (${matches
+        .slice(0, 5)
+        .map((m) => m.display_id)
+        .join(', ')}${matches.length > 5 ? ', …' : ''}): give more of the id`,
+    );
   }
   return handle;
 }

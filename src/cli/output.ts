@@ -45,7 +45,12 @@ export function table(headers: string[], rows: Array<Array<string | number | nul
   }
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => visibleLength(r[i] ?? ''))));
   return cells
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i] - visibleLength(c))))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i] - visibleLength(c)))))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 

@@ -16,7 +16,10 @@ test('colour: on a terminal only (auto), never with NO_COLOR, --non-interactive 
 });
 
 test('table styles and headers; aligned columns ignore colour sequences', () => {
-  const rows = [['a', 'completed', 'x'], ['bbb', 'failed', null]];
+  const rows = [
+    ['a', 'completed', 'x'],
+    ['bbb', 'failed', null],
+  ];
   setPresentation(choosePresentation({ ...base, tableStyle: 'tsv', noHeaders: true }));
   assert.equal(table(['N', 'S', 'E'], rows), 'a\tcompleted\tx\nbbb\tfailed\t-');
   setPresentation(choosePresentation({ ...base, tableStyle: 'markdown' }));
@@ -24,7 +27,16 @@ test('table styles and headers; aligned columns ignore colour sequences', () => 
   setPresentation(choosePresentation({ ...base, nonInteractive: true }));
   assert.equal(table(['N', 'S'], [['a', 'b c']]), 'N S\na b c');
   setPresentation(choosePresentation({ ...base, color: 'always' }));
-  assert.equal(table(['N', 'STATUS', 'E'], [['a', colorStatus('completed'), 'x'], ['b', colorStatus('zzz'), 'y']]), 'N  STATUS     E\na  \x1b[32mcompleted\x1b[0m  x\nb  zzz        y');
+  assert.equal(
+    table(
+      ['N', 'STATUS', 'E'],
+      [
+        ['a', colorStatus('completed'), 'x'],
+        ['b', colorStatus('zzz'), 'y'],
+      ],
+    ),
+    'N  STATUS     E\na  \x1b[32mcompleted\x1b[0m  x\nb  zzz        y',
+  );
   setPresentation(choosePresentation(base));
 });
 

@@ -69,7 +69,17 @@ export function formatTime<T extends string | null | undefined>(iso: T): T | str
   const date = new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(iso) ? `${iso.replace(' ', 'T')}Z` : iso);
   if (Number.isNaN(date.getTime())) return iso;
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' })
+    new Intl.DateTimeFormat('en-CA', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    })
       .formatToParts(date)
       .map((p) => [p.type, p.value]),
   );
@@ -77,10 +87,21 @@ export function formatTime<T extends string | null | undefined>(iso: T): T | str
 }
 
 const STATUS_COLORS: Record<string, number> = {
-  completed: 32, passed: 32, ready: 32, succeeded: 32,
-  failed: 31, rollback_pending: 31, error: 31,
-  in_progress: 36, pending: 36, running: 36,
-  interrupted: 33, skipped: 33, warning: 33, cancelled: 33, rollback_completed: 33,
+  completed: 32,
+  passed: 32,
+  ready: 32,
+  succeeded: 32,
+  failed: 31,
+  rollback_pending: 31,
+  error: 31,
+  in_progress: 36,
+  pending: 36,
+  running: 36,
+  interrupted: 33,
+  skipped: 33,
+  warning: 33,
+  cancelled: 33,
+  rollback_completed: 33,
 };
 
 /** A status word in its colour when colour is on. */

@@ -8,9 +8,18 @@ import { pickMigration } from './handles.js';
 import { parseIni } from './profiles.js';
 
 test('INI profiles: sections, comments, rabbitmqadmin key names, quoted values; errors name file and line', () => {
-  const sections = parseIni('; comment\n[default]\nurl = http://a:15680\nusername: ops\n\n# other\n[prod]\npassword = "p w"\nca_certificate_bundle_path = /ca.pem\ninsecure = true\n', 'f.conf');
-  assert.deepEqual(Object.fromEntries(sections), { default: { url: 'http://a:15680', user: 'ops' }, prod: { password: 'p w', ca_file: '/ca.pem', insecure: 'true' } });
-  assert.throws(() => parseIni('url = x\n', 'f.conf'), (e: unknown) => e instanceof UsageError && /f\.conf:1: "url" is outside of any \[section\]/.test(e.message));
+  const sections = parseIni(
+    '; comment\n[default]\nurl = http://a:15680\nusername: ops\n\n# other\n[prod]\npassword = "p w"\nca_certificate_bundle_path = /ca.pem\ninsecure = true\n',
+    'f.conf',
+  );
+  assert.deepEqual(Object.fromEntries(sections), {
+    default: { url: 'http://a:15680', user: 'ops' },
+    prod: { password: 'p w', ca_file: '/ca.pem', insecure: 'true' },
+  });
+  assert.throws(
+    () => parseIni('url = x\n', 'f.conf'),
+    (e: unknown) => e instanceof UsageError && /f\.conf:1: "url" is outside of any \[section\]/.test(e.message),
+  );
   assert.throws(() => parseIni('[a]\nnonsense\n', 'f.conf'), /f\.conf:2: expected/);
 });
 
@@ -18,7 +27,10 @@ test('connection precedence: flag > --node profile > environment > [default] pro
   const dir = mkdtempSync(join(tmpdir(), 'qmig-prof-'));
   try {
     const file = join(dir, 'c.conf');
-    writeFileSync(file, '[default]\nurl = http://default:1\nuser = d\npassword = dp\n[p]\nurl = http://profile:2\nuser = pu\npassword = pp\ntimeout = 2.5\ninsecure = yes\n');
+    writeFileSync(
+      file,
+      '[default]\nurl = http://default:1\nuser = d\npassword = dp\n[p]\nurl = http://profile:2\nuser = pu\npassword = pp\ntimeout = 2.5\ninsecure = yes\n',
+    );
     const env = { QMIG_URL: 'http://env:3', QMIG_CLI_USER: 'eu', QMIG_CLI_PASSWORD: 'ep' };
     const picked = resolveConnection({ config: file, node: 'p' }, env);
     assert.equal(picked.url.host, 'profile:2');

@@ -26,7 +26,13 @@ export const PROFILE_KEYS = ['url', 'user', 'password', 'ca_file', 'cert_file', 
 export type ProfileKey = (typeof PROFILE_KEYS)[number];
 export type Profile = Partial<Record<ProfileKey, string>>;
 
-const ALIASES: Record<string, ProfileKey> = { username: 'user', hostname: 'url', ca_certificate_bundle_path: 'ca_file', client_certificate_file_path: 'cert_file', client_private_key_file_path: 'key_file' };
+const ALIASES: Record<string, ProfileKey> = {
+  username: 'user',
+  hostname: 'url',
+  ca_certificate_bundle_path: 'ca_file',
+  client_certificate_file_path: 'cert_file',
+  client_private_key_file_path: 'key_file',
+};
 
 /** Sections of an INI text; `where` names the file in errors. Comments start with # or ;. */
 export function parseIni(text: string, where: string): Map<string, Profile> {
@@ -68,7 +74,8 @@ export function loadProfile(configFlag: string | undefined, node: string | undef
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if (explicitFile !== undefined || node !== undefined) throw new UsageError(`cannot read the configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (explicitFile !== undefined || node !== undefined)
+      throw new UsageError(`cannot read the configuration file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return { profile: {}, explicit: false };
   }
   const sections = parseIni(text, file);

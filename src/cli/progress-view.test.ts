@@ -15,7 +15,10 @@ const ROWS: ProgressFrame['rows'] = [
 class FakeTerminal {
   isTTY = true;
   written = '';
-  constructor(public columns: number, public rows = 24) {}
+  constructor(
+    public columns: number,
+    public rows = 24,
+  ) {}
   write(chunk: string) {
     this.written += chunk;
     return true;
@@ -41,7 +44,10 @@ test('renderFrame: one line per queue with a bar proportional to progress, each 
   }
   const narrow = renderFrame(frame(ROWS), 40);
   for (const l of narrow) assert.ok(l.length <= 40, `'${l}' is ${l.length} long`);
-  assert.ok(narrow.slice(2).every((l) => !l.includes('[')), 'no room for bars at 40 columns with these counts');
+  assert.ok(
+    narrow.slice(2).every((l) => !l.includes('[')),
+    'no room for bars at 40 columns with these counts',
+  );
   assert.match(narrow[3], /^a-very-\S*…\s+25%\s+250\/1000\s+in_progress$/, 'long names are cut with an ellipsis, the numbers are not');
 });
 
@@ -55,7 +61,12 @@ test('renderFrame: a terminal too narrow for bars drops them; errors follow the 
 });
 
 test('renderFrame: when the terminal is short, running and failed queues are shown first and the rest summarised', () => {
-  const many = Array.from({ length: 50 }, (_, i) => ({ name: `q${i}`, status: i === 42 ? 'in_progress' : i === 7 ? 'failed' : 'completed', done: 1, total: 1 }));
+  const many = Array.from({ length: 50 }, (_, i) => ({
+    name: `q${i}`,
+    status: i === 42 ? 'in_progress' : i === 7 ? 'failed' : 'completed',
+    done: 1,
+    total: 1,
+  }));
   const lines = renderFrame(frame(many), 80, 10);
   assert.equal(lines.length, 10);
   const shown = lines.slice(2, 9).map((l) => l.split(' ')[0]);
@@ -87,7 +98,14 @@ test('TtyProgressView redraws in place: cursor up over the previous frame, clear
 });
 
 test('PlainProgressView writes lines only for what changed, no ANSI', () => {
-  const out: { isTTY: boolean; written: string; write(c: string): boolean } = { isTTY: false, written: '', write(c: string) { this.written += c; return true; } };
+  const out: { isTTY: boolean; written: string; write(c: string): boolean } = {
+    isTTY: false,
+    written: '',
+    write(c: string) {
+      this.written += c;
+      return true;
+    },
+  };
   const view = progressViewFor(out);
   assert.ok(view instanceof PlainProgressView);
   view.update(frame(ROWS));

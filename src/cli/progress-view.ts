@@ -51,9 +51,7 @@ export function renderFrame(frame: ProgressFrame, width: number, height = Infini
   let rows = frame.rows;
   let hidden: ProgressRow[] = [];
   if (rows.length > room) {
-    const ranked = rows
-      .map((r, i) => ({ r, i }))
-      .sort((a, b) => (PRIORITY[a.r.status] ?? 9) - (PRIORITY[b.r.status] ?? 9) || a.i - b.i);
+    const ranked = rows.map((r, i) => ({ r, i })).sort((a, b) => (PRIORITY[a.r.status] ?? 9) - (PRIORITY[b.r.status] ?? 9) || a.i - b.i);
     const shown = new Set(ranked.slice(0, room - 1).map((x) => x.i));
     hidden = rows.filter((_, i) => !shown.has(i));
     rows = rows.filter((_, i) => shown.has(i));

@@ -5,7 +5,19 @@
  */
 import type { Subcommand } from './main.js';
 import { failureOf, SidecarClient, SidecarUnreachableError, type ApiResponse } from './api-client.js';
-import { COMMON_OPTIONS, flag, helpText, parseCommandArgs, profileSetting, resolveConnection, stringValue, UsageError, type OptionTable, type PositionalSpec, type Values } from './args.js';
+import {
+  COMMON_OPTIONS,
+  flag,
+  helpText,
+  parseCommandArgs,
+  profileSetting,
+  resolveConnection,
+  stringValue,
+  UsageError,
+  type OptionTable,
+  type PositionalSpec,
+  type Values,
+} from './args.js';
 import { EXIT } from './exit-codes.js';
 import { println, printJson, processIo, type Io } from './output.js';
 import { choosePresentation, setPresentation } from './presentation.js';

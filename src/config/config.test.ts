@@ -47,13 +47,16 @@ test('QMIG_STATE_SECRET is required', () => {
 
 for (const [name, value, message] of bad) {
   test(`a bad ${name}=${JSON.stringify(value)} fails naming the variable`, () => {
-    assert.throws(() => loadConfig({ ...SECRET, [name]: value }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.variable, name);
-      assert.match(err.message, new RegExp(`^${name}: `));
-      assert.match(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ ...SECRET, [name]: value }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.variable, name);
+        assert.match(err.message, new RegExp(`^${name}: `));
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   });
 }
 
@@ -62,7 +65,27 @@ const dir = mkdtempSync(join(tmpdir(), 'qmig-config-tls-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const f = (n: string) => join(dir, n);
 for (const name of ['a', 'b']) {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.pem`)], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.pem`),
+    ],
+    { stdio: 'ignore' },
+  );
 }
 writeFileSync(f('garbage.pem'), 'not a certificate\n');
 writeFileSync(f('broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
@@ -90,7 +113,12 @@ const badTls: Array<[string, Record<string, string>, string, RegExp]> = [
   ['a certificate without its key', { QMIG_TLS_CERT_FILE: f('a.pem') }, 'QMIG_TLS_KEY_FILE', /required when QMIG_TLS_CERT_FILE is set/],
   ['a key without its certificate', { QMIG_CLIENT_KEY_FILE: f('a.key') }, 'QMIG_CLIENT_CERT_FILE', /required when QMIG_CLIENT_KEY_FILE is set/],
   ['a shovel certificate without its key', { QMIG_SHOVEL_CERT_FILE: f('a.pem') }, 'QMIG_SHOVEL_KEY_FILE', /required/],
-  ['a certificate with the key of another', { QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('b.key') }, 'QMIG_TLS_CERT_FILE', /not a usable PEM certificate and key/],
+  [
+    'a certificate with the key of another',
+    { QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('b.key') },
+    'QMIG_TLS_CERT_FILE',
+    /not a usable PEM certificate and key/,
+  ],
   ['a client CA without a listener certificate', { QMIG_TLS_CLIENT_CA_FILE: f('a.pem') }, 'QMIG_TLS_CLIENT_CA_FILE', /needs QMIG_TLS_CERT_FILE/],
   ['a CA file without a certificate', { QMIG_SHOVEL_CA_FILE: f('garbage.pem') }, 'QMIG_SHOVEL_CA_FILE', /holds no PEM certificate/],
   ['a CA file whose certificate does not parse', { QMIG_PEER_CA_FILE: f('broken.pem') }, 'QMIG_PEER_CA_FILE', /does not parse/],
@@ -99,20 +127,26 @@ const badTls: Array<[string, Record<string, string>, string, RegExp]> = [
 
 for (const [what, env, variable, message] of badTls) {
   test(`TLS: ${what} fails naming ${variable}`, () => {
-    assert.throws(() => loadConfig({ ...SECRET, ...env }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.equal(err.variable, variable);
-      assert.match(err.message, message);
-      assert.ok(!err.message.includes('PRIVATE KEY'), 'no key material in the message');
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ ...SECRET, ...env }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.equal(err.variable, variable);
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes('PRIVATE KEY'), 'no key material in the message');
+        return true;
+      },
+    );
   });
 }
 
 test('QMIG_PEERS and QMIG_PEERS_DNS exclude each other', () => {
   assert.throws(() => loadConfig({ ...SECRET, QMIG_PEERS: 'http://a:15680', QMIG_PEERS_DNS: 'rabbitmq-nodes' }), /QMIG_PEERS_DNS: set either/);
   assert.equal(loadConfig({ ...SECRET, QMIG_PEERS_DNS: 'rabbitmq-nodes.rabbitmq.svc.cluster.local' }).peersDns, 'rabbitmq-nodes.rabbitmq.svc.cluster.local');
-  assert.throws(() => loadConfig({ ...SECRET, QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('a.key') }), /QMIG_PEERS_DNS: cannot be used with QMIG_TLS_CERT_FILE/);
+  assert.throws(
+    () => loadConfig({ ...SECRET, QMIG_PEERS_DNS: 'rabbitmq-nodes', QMIG_TLS_CERT_FILE: f('a.pem'), QMIG_TLS_KEY_FILE: f('a.key') }),
+    /QMIG_PEERS_DNS: cannot be used with QMIG_TLS_CERT_FILE/,
+  );
 });
 
 test('tar snapshots need a data directory', () => {

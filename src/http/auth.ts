@@ -56,7 +56,10 @@ export class Authenticator {
   private readonly verified = new Map<string, CacheEntry>();
   private readonly vhostCache = new Map<string, VhostsEntry>();
   private readonly inFlight = new Map<string, Promise<Caller>>();
-  constructor(private readonly ctx: Context, readonly limiter = new LoginRateLimiter(ctx.config.authFailureLimit)) {}
+  constructor(
+    private readonly ctx: Context,
+    readonly limiter = new LoginRateLimiter(ctx.config.authFailureLimit),
+  ) {}
 
   /** The verified caller of `req`, or throws 401 / 429 / 503. */
   async authenticate(req: Request): Promise<Caller> {

@@ -59,7 +59,9 @@ export const jsonOnlyChanges: RequestHandler = (req, _res, next) => {
   const type = req.get('content-type');
   if (hasBody(req)) {
     if (!type || !JSON_TYPE.test(type)) {
-      throw new BadRequestError(`request body must be JSON (Content-Type: application/json), got ${type ? `Content-Type: ${type.slice(0, 100)}` : 'no Content-Type'}`);
+      throw new BadRequestError(
+        `request body must be JSON (Content-Type: application/json), got ${type ? `Content-Type: ${type.slice(0, 100)}` : 'no Content-Type'}`,
+      );
     }
   } else if (type && !JSON_TYPE.test(type)) {
     throw new BadRequestError(`Content-Type ${type.slice(0, 100)} is not accepted on a changing request: send application/json or no Content-Type`);

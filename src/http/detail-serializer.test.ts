@@ -7,13 +7,42 @@ import { DetailBodies, serializeDetail } from './detail-serializer.js';
 
 function view(queues: number, status: MigrationRecord['status'] = 'in_progress'): MigrationSnapshot {
   const record = {
-    id: 'id', display_id: 'v (t) on n', vhost: 'v', node: 'n', started_at: '2025-01-01 00:00:00', completed_at: null, total_queues: queues,
-    completed_queues: 1, skipped_queues: 0, failed_queues: 0, status, skip_unsuitable_queues: false, tolerance: null, error: null, snapshots: [],
-    options: {} as MigrationRecord['options'], owner: 'o', queue_chunks: 0, interrupt_requested: false, notes: ['a "quoted" note'], engine: {}, updated_at: '2025-01-01 00:00:00',
+    id: 'id',
+    display_id: 'v (t) on n',
+    vhost: 'v',
+    node: 'n',
+    started_at: '2025-01-01 00:00:00',
+    completed_at: null,
+    total_queues: queues,
+    completed_queues: 1,
+    skipped_queues: 0,
+    failed_queues: 0,
+    status,
+    skip_unsuitable_queues: false,
+    tolerance: null,
+    error: null,
+    snapshots: [],
+    options: {} as MigrationRecord['options'],
+    owner: 'o',
+    queue_chunks: 0,
+    interrupt_requested: false,
+    notes: ['a "quoted" note'],
+    engine: {},
+    updated_at: '2025-01-01 00:00:00',
   } satisfies MigrationRecord;
   const qs: QueueRecord[] = Array.from({ length: queues }, (_, i) => ({
-    name: `q-${i}-ü"\\`, vhost: 'v', status: i % 2 ? 'completed' : 'pending', started_at: null, completed_at: null, total_messages: i, migrated_messages: i % 2 ? i : 0,
-    error: null, phase: 'done', location: 'quorum', original: null, detail: {},
+    name: `q-${i}-ü"\\`,
+    vhost: 'v',
+    status: i % 2 ? 'completed' : 'pending',
+    started_at: null,
+    completed_at: null,
+    total_messages: i,
+    migrated_messages: i % 2 ? i : 0,
+    error: null,
+    phase: 'done',
+    location: 'quorum',
+    original: null,
+    detail: {},
   }));
   return { record, queues: qs, source: 'store' };
 }

@@ -91,7 +91,8 @@ export interface OverviewRewriter {
 
 export function overviewRewriter(config: Pick<Config, 'advertisedUrl'>): OverviewRewriter {
   return {
-    applies: (req, upstream) => req.method === 'GET' && req.path === OVERVIEW_PATH && upstream.statusCode === 200 && /json/i.test(String(upstream.headers['content-type'] ?? '')),
+    applies: (req, upstream) =>
+      req.method === 'GET' && req.path === OVERVIEW_PATH && upstream.statusCode === 200 && /json/i.test(String(upstream.headers['content-type'] ?? '')),
     send: (req, upstream, res) => {
       const chunks: Buffer[] = [];
       upstream.on('data', (c: Buffer) => chunks.push(c));
@@ -105,7 +106,13 @@ export function overviewRewriter(config: Pick<Config, 'advertisedUrl'>): Overvie
           body = to ? Buffer.from(JSON.stringify(advertiseListeners(JSON.parse(plain.toString('utf8')), to)), 'utf8') : plain;
         } catch {
           // Not what an overview looks like: hand it on untouched.
-          res.status(200).set({ 'content-type': upstream.headers['content-type'] as string, ...(upstream.headers['content-encoding'] ? { 'content-encoding': upstream.headers['content-encoding'] as string } : {}) }).end(raw);
+          res
+            .status(200)
+            .set({
+              'content-type': upstream.headers['content-type'] as string,
+              ...(upstream.headers['content-encoding'] ? { 'content-encoding': upstream.headers['content-encoding'] as string } : {}),
+            })
+            .end(raw);
           return;
         }
         res.status(200).set({ 'content-type': 'application/json', 'cache-control': 'no-cache' }).end(body);

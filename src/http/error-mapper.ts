@@ -5,14 +5,7 @@
  * stack, never sent with it.
  */
 import type { ErrorRequestHandler, Response } from 'express';
-import {
-  BadRequestError,
-  BrokerError,
-  BrokerRequestError,
-  PayloadTooLargeError,
-  QmigError,
-  type ErrorBody,
-} from '../errors.js';
+import { BadRequestError, BrokerError, BrokerRequestError, PayloadTooLargeError, QmigError, type ErrorBody } from '../errors.js';
 import { logger } from '../logging.js';
 import { requestIdOf } from './request-context.js';
 

@@ -18,7 +18,10 @@ export interface HealthReport {
 export class BrokerHealth {
   private last: { at: number; report: Promise<HealthReport> } | null = null;
 
-  constructor(private readonly ctx: Context, private readonly ttlMs = 1000) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly ttlMs = 1000,
+  ) {}
 
   report(): Promise<HealthReport> {
     const now = Date.now();

@@ -44,7 +44,11 @@ function readMaterial(config: ListenerConfig): Material {
   const cert = readFileSync(config.tlsCertFile!);
   const key = readFileSync(config.tlsKeyFile!);
   const ca = config.tlsClientCaFile ? readFileSync(config.tlsClientCaFile) : undefined;
-  const digest = createHash('sha256').update(cert).update(key).update(ca ?? '').digest('hex');
+  const digest = createHash('sha256')
+    .update(cert)
+    .update(key)
+    .update(ca ?? '')
+    .digest('hex');
   const leaf = new X509Certificate(cert);
   return { options: { cert, key, ca }, digest, summary: { subject: leaf.subject, valid_to: leaf.validTo, fingerprint256: leaf.fingerprint256 } };
 }
@@ -54,9 +58,12 @@ const LOOPBACK = /^(127\.|::1$|localhost$)/;
 export function createListener(app: RequestListener, config: ListenerConfig): Listener {
   if (!config.tlsCertFile || !config.tlsKeyFile) {
     if (!LOOPBACK.test(config.listenHost)) {
-      logger.warn('the sidecar serves plain HTTP on a non-loopback address: credentials cross the network in clear text; set QMIG_TLS_CERT_FILE and QMIG_TLS_KEY_FILE', {
-        listen_host: config.listenHost,
-      });
+      logger.warn(
+        'the sidecar serves plain HTTP on a non-loopback address: credentials cross the network in clear text; set QMIG_TLS_CERT_FILE and QMIG_TLS_KEY_FILE',
+        {
+          listen_host: config.listenHost,
+        },
+      );
     }
     return { server: createHttpServer(app), scheme: 'http', reload: () => false, close: () => undefined };
   }
@@ -93,7 +100,9 @@ export function createListener(app: RequestListener, config: ListenerConfig): Li
   const watchers: FSWatcher[] = [];
   for (const dir of new Set(files.map((f) => dirname(f)))) {
     try {
-      watchers.push(watch(dir, { persistent: false }, soon).on('error', (err) => logger.warn('watching the TLS certificate directory failed', { dir, error: err.message })));
+      watchers.push(
+        watch(dir, { persistent: false }, soon).on('error', (err) => logger.warn('watching the TLS certificate directory failed', { dir, error: err.message })),
+      );
     } catch (err) {
       logger.warn('cannot watch the TLS certificate directory; relying on the periodic check', { dir, error: (err as Error).message });
     }

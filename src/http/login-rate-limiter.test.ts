@@ -37,7 +37,11 @@ test('per address: back-off after limit × ADDRESS_FACTOR failures; names that l
   }
   assert.equal(limiter.check('10.0.0.7', 'newcomer', credentialKey('newcomer', 'pw'), 'api')?.limit, 'address');
   assert.equal(limiter.check('10.0.0.8', 'newcomer', credentialKey('newcomer', 'pw'), 'api'), null, 'other addresses are not affected');
-  assert.equal(limiter.check('10.0.0.7', 'operator', credentialKey('operator', 'other-password'), 'api'), null, 'a name that logged in from this address is not held by the address limit');
+  assert.equal(
+    limiter.check('10.0.0.7', 'operator', credentialKey('operator', 'other-password'), 'api'),
+    null,
+    'a name that logged in from this address is not held by the address limit',
+  );
   // The operator's name is attacked: its own proven credentials still pass.
   for (let i = 0; i < 5; i++) limiter.recordFailure('10.6.6.6', 'operator', 'api');
   assert.equal(limiter.check('10.0.0.7', 'operator', credentialKey('operator', 'guess'), 'api')?.limit, 'user');

@@ -49,7 +49,10 @@ export class LoginRateLimiter {
   /** `a:<address>\0<user>` and `c:<credential key>` → time of the last successful login. */
   private readonly trusted = new Map<string, number>();
 
-  constructor(private readonly limit: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limit: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Whether these credentials logged in successfully within TRUST_MS. */
   isVerified(key: string): boolean {

@@ -28,7 +28,10 @@ export function answerMalformedRequests(server: Server): void {
     const answer =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? rawAnswer(431, 'Request Header Fields Too Large', { error: 'bad_request', reason: 'request headers too large' })
-        : rawAnswer(400, 'Bad Request', { error: 'bad_request', reason: `malformed HTTP request (${err.code ?? 'parse error'}): ambiguous or invalid framing or headers` });
+        : rawAnswer(400, 'Bad Request', {
+            error: 'bad_request',
+            reason: `malformed HTTP request (${err.code ?? 'parse error'}): ambiguous or invalid framing or headers`,
+          });
     socket.end(answer);
   });
 }

@@ -27,10 +27,25 @@ import { requestFraming, type Framing } from './request-framing.js';
 import { requestIdOf } from './request-context.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function forwardable(headers: IncomingMessage['headers']): OutgoingHttpHeaders {
-  const connectionListed = new Set(String(headers.connection ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean));
+  const connectionListed = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || connectionListed.has(k)) continue;
@@ -44,7 +59,10 @@ export type ManagementProxy = RequestHandler & {
   close(): void;
 };
 
-export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' | 'clientCertFile' | 'clientKeyFile' | 'tlsInsecure' | 'advertisedUrl' | 'proxyTimeoutMs'>, logins?: ProxyLoginLimit): ManagementProxy {
+export function managementProxy(
+  config: Pick<Config, 'managementUrl' | 'caFile' | 'clientCertFile' | 'clientKeyFile' | 'tlsInsecure' | 'advertisedUrl' | 'proxyTimeoutMs'>,
+  logins?: ProxyLoginLimit,
+): ManagementProxy {
   const upstream = new URL(String(config.managementUrl));
   const https = upstream.protocol === 'https:';
   const basePath = upstream.pathname.replace(/\/+$/, '');
@@ -98,8 +116,15 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
     // No response head in time: the management listener hangs; answer 504 instead of waiting.
     const headTimer = setTimeout(() => {
       if (res.headersSent) return;
-      logger.warn('management API did not answer through the proxy in time', { request_id: requestIdOf(res), path: req.path, timeout_ms: config.proxyTimeoutMs });
-      sendError(res, 504, { error: 'gateway_timeout', reason: `management API at ${upstream.origin} did not answer within ${config.proxyTimeoutMs} ms (QMIG_PROXY_TIMEOUT_MS)` });
+      logger.warn('management API did not answer through the proxy in time', {
+        request_id: requestIdOf(res),
+        path: req.path,
+        timeout_ms: config.proxyTimeoutMs,
+      });
+      sendError(res, 504, {
+        error: 'gateway_timeout',
+        reason: `management API at ${upstream.origin} did not answer within ${config.proxyTimeoutMs} ms (QMIG_PROXY_TIMEOUT_MS)`,
+      });
       clientGone = true;
       upstreamReq.destroy();
     }, config.proxyTimeoutMs);
@@ -126,7 +151,10 @@ export function managementProxy(config: Pick<Config, 'managementUrl' | 'caFile' 
         return;
       }
       logger.warn('management API unreachable through the proxy', { request_id: requestIdOf(res), path: req.path, error: err.message });
-      sendError(res, 502, { error: 'bad_gateway', reason: `management API at ${upstream.origin} unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}` });
+      sendError(res, 502, {
+        error: 'bad_gateway',
+        reason: `management API at ${upstream.origin} unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+      });
     });
 
     // The caller went away: stop the upstream request too.

@@ -21,11 +21,26 @@ test('an empty body is {} whatever the content type', () => {
 });
 
 test('non-JSON content types, malformed JSON and non-objects are refused with a reason', () => {
-  assert.match(reasonOf(() => parseJsonObject(Buffer.from('a=1'), 'application/x-www-form-urlencoded')), /must be JSON/);
-  assert.match(reasonOf(() => parseJsonObject(Buffer.from('{"a":'), 'application/json')), /not valid JSON/);
-  assert.match(reasonOf(() => parseJsonObject(Buffer.from('[1]'), 'application/json')), /must be a JSON object, got an array/);
-  assert.match(reasonOf(() => parseJsonObject(Buffer.from('null'), 'application/json; charset=utf-8')), /got null/);
-  assert.match(reasonOf(() => parseJsonObject(Buffer.from('"x"'), undefined)), /got a string/);
+  assert.match(
+    reasonOf(() => parseJsonObject(Buffer.from('a=1'), 'application/x-www-form-urlencoded')),
+    /must be JSON/,
+  );
+  assert.match(
+    reasonOf(() => parseJsonObject(Buffer.from('{"a":'), 'application/json')),
+    /not valid JSON/,
+  );
+  assert.match(
+    reasonOf(() => parseJsonObject(Buffer.from('[1]'), 'application/json')),
+    /must be a JSON object, got an array/,
+  );
+  assert.match(
+    reasonOf(() => parseJsonObject(Buffer.from('null'), 'application/json; charset=utf-8')),
+    /got null/,
+  );
+  assert.match(
+    reasonOf(() => parseJsonObject(Buffer.from('"x"'), undefined)),
+    /got a string/,
+  );
   assert.deepEqual(parseJsonObject(Buffer.from('{"a":1}'), 'application/vnd.api+json'), { a: 1 });
 });
 
@@ -46,13 +61,22 @@ test('start body errors name the field', () => {
 test('vhost in a body is ignored; valid bodies pass', () => {
   assert.deepEqual(validateBody('start-request', { vhost: '/other', tolerance: 2.5, batch_size: 'all' }), { tolerance: 2.5, batch_size: 'all' });
   assert.deepEqual(validateBody('check-request', { vhost: 1 }), {});
-  assert.equal(reasonOf(() => validateBody('check-request', { tolerance: 1 })), "unknown field 'tolerance'");
+  assert.equal(
+    reasonOf(() => validateBody('check-request', { tolerance: 1 })),
+    "unknown field 'tolerance'",
+  );
 });
 
 test('status update body must be exactly {"status":"rollback_completed"}', () => {
   assert.deepEqual(validateBody('status-update-request', { status: 'rollback_completed' }), { status: 'rollback_completed' });
-  assert.equal(reasonOf(() => validateBody('status-update-request', {})), 'status is required');
-  assert.equal(reasonOf(() => validateBody('status-update-request', { status: 'completed' })), 'status must be "rollback_completed"');
+  assert.equal(
+    reasonOf(() => validateBody('status-update-request', {})),
+    'status is required',
+  );
+  assert.equal(
+    reasonOf(() => validateBody('status-update-request', { status: 'completed' })),
+    'status must be "rollback_completed"',
+  );
 });
 
 test('start options get the spec defaults; batch_size 0 means all', () => {

@@ -71,7 +71,10 @@ export function describeFirstError(errors: ErrorObject[], schema: unknown): stri
 }
 
 function segments(instancePath: string): string[] {
-  return instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** JSON pointer → `queue_names[3]` style. */

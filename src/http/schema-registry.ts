@@ -25,7 +25,9 @@ function instance(): Ajv {
   addFormats(a);
   // "x-reason": the sentence a 400 uses when a request field fails its schema (request-validation.ts).
   a.addVocabulary(['x-reason']);
-  for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8'));
     a.addSchema(schema, file);
   }
@@ -41,5 +43,7 @@ export function schemaValidator(name: string): ValidateFunction {
 }
 
 export function schemaNames(): string[] {
-  return readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+  return readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''));
 }

@@ -14,9 +14,17 @@ test('every qmig_* series named by an alert exists', async () => {
   const rules = parse(readFileSync(join(process.cwd(), 'deploy/prometheus/qmig-alerts.yaml'), 'utf8')) as {
     groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; labels?: { severity?: string }; annotations?: { summary?: string } }> }>;
   };
-  const state = new StateCollector({ reader: { listRecords: async () => [] }, live: { get: () => undefined, all: () => [] }, transfers: { list: async () => [] } });
+  const state = new StateCollector({
+    reader: { listRecords: async () => [] },
+    live: { get: () => undefined, all: () => [] },
+    transfers: { list: async () => [] },
+  });
   const { body } = await exposition([state.registry]);
-  const exposed = new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+  const exposed = new Set(
+    [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+      type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+    ),
+  );
   const all = rules.groups.flatMap((g) => g.rules);
   assert.ok(all.length >= 5);
   for (const rule of all) {

@@ -37,7 +37,7 @@ test('every request is timed; 5xx, other 4xx and unreachable are errors, 401/403
     server: await total(brokerErrors, { kind: 'server_error', endpoint: 'overview' }),
     client: await total(brokerErrors, { kind: 'client_error', endpoint: 'policies' }),
     unreachable: await total(brokerErrors, { kind: 'unreachable', endpoint: 'down' }),
-    notErrors: await total(brokerErrors, { endpoint: 'queues' }) + (await total(brokerErrors, { endpoint: 'whoami' })),
+    notErrors: (await total(brokerErrors, { endpoint: 'queues' })) + (await total(brokerErrors, { endpoint: 'whoami' })),
   };
   await http.get('/nodes');
   await http.get('/queues/v/q');
@@ -50,5 +50,5 @@ test('every request is timed; 5xx, other 4xx and unreachable are errors, 401/403
   assert.equal(await total(brokerErrors, { kind: 'server_error', endpoint: 'overview' }), errors.server + 1);
   assert.equal(await total(brokerErrors, { kind: 'client_error', endpoint: 'policies' }), errors.client + 1);
   assert.equal(await total(brokerErrors, { kind: 'unreachable', endpoint: 'down' }), errors.unreachable + 1);
-  assert.equal(await total(brokerErrors, { endpoint: 'queues' }) + (await total(brokerErrors, { endpoint: 'whoami' })), errors.notErrors);
+  assert.equal((await total(brokerErrors, { endpoint: 'queues' })) + (await total(brokerErrors, { endpoint: 'whoami' })), errors.notErrors);
 });

@@ -15,10 +15,18 @@ type Panel = { id?: number; type?: string; title?: string; datasource?: { uid?: 
 type Dashboard = { uid?: string; title?: string; templating?: { list?: Array<{ name: string; type: string }> }; panels?: Panel[] };
 
 async function exposedSeries(): Promise<Set<string>> {
-  const state = new StateCollector({ reader: { listRecords: async () => [] }, live: { get: () => undefined, all: () => [] }, transfers: { list: async () => [] } });
+  const state = new StateCollector({
+    reader: { listRecords: async () => [] },
+    live: { get: () => undefined, all: () => [] },
+    transfers: { list: async () => [] },
+  });
   const buildInfo = buildInfoRegistry({ version: '0.0.0', node: 'rabbit@n', clusterName: async () => 'c' });
   const { body } = await exposition([state.registry, buildInfo]);
-  return new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+  return new Set(
+    [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+      type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+    ),
+  );
 }
 
 function dashboardProblems(d: Dashboard, exposed: Set<string>): string[] {
@@ -46,8 +54,18 @@ test('the Grafana dashboard parses and queries only exposed series (progress, ph
   const dashboard = JSON.parse(readFileSync(join(process.cwd(), 'deploy/grafana/qmig-dashboard.json'), 'utf8')) as Dashboard;
   const exposed = await exposedSeries();
   assert.deepEqual(dashboardProblems(dashboard, exposed), []);
-  const queried = new Set((dashboard.panels ?? []).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\bqmig_[a-z_]+/g)].map((m) => m[0]))));
-  for (const name of ['qmig_active_migration_progress_ratio', 'qmig_migration_phase_duration_seconds_bucket', 'qmig_migrations_finished_total', 'qmig_migration_duration_seconds_sum', 'qmig_messages_moved_total', 'qmig_shovel_errors_total', 'qmig_build_info']) {
+  const queried = new Set(
+    (dashboard.panels ?? []).flatMap((p) => (p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\bqmig_[a-z_]+/g)].map((m) => m[0]))),
+  );
+  for (const name of [
+    'qmig_active_migration_progress_ratio',
+    'qmig_migration_phase_duration_seconds_bucket',
+    'qmig_migrations_finished_total',
+    'qmig_migration_duration_seconds_sum',
+    'qmig_messages_moved_total',
+    'qmig_shovel_errors_total',
+    'qmig_build_info',
+  ]) {
     assert.ok(queried.has(name), `the dashboard shows ${name}`);
   }
 
@@ -66,7 +84,12 @@ test('the Grafana dashboard parses and queries only exposed series (progress, ph
 
 test('qmig_build_info: version, node and the cluster name read at scrape time', async () => {
   let reads = 0;
-  const registry = buildInfoRegistry({ version: '1.2.3', node: 'rabbit@a', clusterName: async () => (++reads === 1 ? Promise.reject(new Error('down')) : 'prod-eu'), cacheMs: 0 });
+  const registry = buildInfoRegistry({
+    version: '1.2.3',
+    node: 'rabbit@a',
+    clusterName: async () => (++reads === 1 ? Promise.reject(new Error('down')) : 'prod-eu'),
+    cacheMs: 0,
+  });
   assert.match(await registry.metrics(), /^qmig_build_info\{version="1\.2\.3",rabbitmq_node="rabbit@a",rabbitmq_cluster="unknown"\} 1$/m);
   assert.match(await registry.metrics(), /^qmig_build_info\{version="1\.2\.3",rabbitmq_node="rabbit@a",rabbitmq_cluster="prod-eu"\} 1$/m);
 });

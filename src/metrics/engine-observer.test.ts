@@ -17,8 +17,19 @@ async function value(metric: Metric, labels: Record<string, string> = {}, suffix
 
 function queue(name: string, over: Partial<QueueRecord> = {}): QueueRecord {
   return {
-    name, vhost: 'v', status: 'pending', started_at: null, completed_at: null, total_messages: 100, migrated_messages: 0,
-    error: null, phase: 'pending', location: 'classic', original: null, detail: {}, ...over,
+    name,
+    vhost: 'v',
+    status: 'pending',
+    started_at: null,
+    completed_at: null,
+    total_messages: 100,
+    migrated_messages: 0,
+    error: null,
+    phase: 'pending',
+    location: 'classic',
+    original: null,
+    detail: {},
+    ...over,
   };
 }
 
@@ -58,7 +69,7 @@ test('the observer turns what a run changes into counters, from its baseline', a
     observer.sample();
     assert.equal(await value(messagesMoved), base.moved + 30);
     assert.equal(await value(phaseDuration, { phase: 'save' }, '_count'), base.save + 1);
-    assert.equal(await value(phaseDuration, { phase: 'save' }, '_sum') - base.saveSum, 2.5);
+    assert.equal((await value(phaseDuration, { phase: 'save' }, '_sum')) - base.saveSum, 2.5);
 
     Object.assign(a, { status: 'completed', phase: 'done', migrated_messages: 100 });
     Object.assign(b, { status: 'failed', phase: 'move_to_temporary', migrated_messages: 10 });
@@ -68,7 +79,11 @@ test('the observer turns what a run changes into counters, from its baseline', a
     assert.equal(await value(messagesMoved), base.moved + 110);
     assert.equal(await value(queuesFinished, { outcome: 'completed' }), base.completed + 1);
     assert.equal(await value(queuesFinished, { outcome: 'failed' }), base.failed + 1);
-    assert.equal(await value(phaseDuration, { phase: 'move_to_temporary' }, '_count'), base.move + 1, 'a: move_to_temporary ended; b never seen in it before failing');
+    assert.equal(
+      await value(phaseDuration, { phase: 'move_to_temporary' }, '_count'),
+      base.move + 1,
+      'a: move_to_temporary ended; b never seen in it before failing',
+    );
     assert.equal(await value(queueDuration, { outcome: 'completed' }, '_count'), base.qdur + 1);
     assert.equal(await value(migrationsFinished, { status: 'rollback_pending' }), base.finished + 1);
     assert.equal(await value(migrationDuration, { status: 'rollback_pending' }, '_count'), base.mdur + 1);

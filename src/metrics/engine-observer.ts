@@ -52,7 +52,10 @@ export class EngineObserver {
   private readonly now: () => number;
   private restore: (() => void) | null = null;
 
-  constructor(private readonly live: LiveRegistry, options: EngineObserverOptions = {}) {
+  constructor(
+    private readonly live: LiveRegistry,
+    options: EngineObserverOptions = {},
+  ) {
     this.intervalMs = options.intervalMs ?? 200;
     this.now = options.now ?? (() => performance.now());
   }

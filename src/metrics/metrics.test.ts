@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import { shovelErrorReason } from '../broker/shovels.js';
 import { checkResults, exposition, recordCheckReport, recordShovelError, shovelErrors, unsuitableQueues } from './metrics.js';
 
-async function value(metric: { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }> }, labels: Record<string, string>): Promise<number> {
+async function value(
+  metric: { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }> },
+  labels: Record<string, string>,
+): Promise<number> {
   const { values } = await metric.get();
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((n, v) => n + v.value, 0);
 }
@@ -13,8 +16,18 @@ test('a check report counts each system check and queue issue', async () => {
   const warned = await value(checkResults, { check_type: 'relaxed_checks_setting', status: 'warning' });
   const issues = await value(unsuitableQueues, { type: 'exclusive', severity: 'error' });
   recordCheckReport({
-    system_checks: { checks: [{ check_type: 'disk_space', status: 'passed' }, { check_type: 'relaxed_checks_setting', status: 'warning' }] },
-    queue_checks: { results: [{ type: 'exclusive', severity: 'error' }, { type: 'exclusive', severity: 'error' }] },
+    system_checks: {
+      checks: [
+        { check_type: 'disk_space', status: 'passed' },
+        { check_type: 'relaxed_checks_setting', status: 'warning' },
+      ],
+    },
+    queue_checks: {
+      results: [
+        { type: 'exclusive', severity: 'error' },
+        { type: 'exclusive', severity: 'error' },
+      ],
+    },
   });
   recordCheckReport(null); // tolerated
   assert.equal(await value(checkResults, { check_type: 'disk_space', status: 'passed' }), passed + 1);
@@ -43,11 +56,15 @@ test('the exposition is Prometheus text with HELP and TYPE lines', async () => {
 
 test('once the engine reports exact phase durations, sampled ones stop', async () => {
   const { engineReportsPhases, recordPhaseDuration, phaseDuration } = await import('./metrics.js');
-  const before = (await phaseDuration.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'save').reduce((n, v) => n + v.value, 0);
+  const before = (await phaseDuration.get()).values
+    .filter((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'save')
+    .reduce((n, v) => n + v.value, 0);
   assert.equal(engineReportsPhases(), false);
   recordPhaseDuration('save', 0.25);
   recordPhaseDuration('save', Number.NaN); // ignored
   assert.equal(engineReportsPhases(), true);
-  const after = (await phaseDuration.get()).values.filter((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'save').reduce((n, v) => n + v.value, 0);
+  const after = (await phaseDuration.get()).values
+    .filter((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'save')
+    .reduce((n, v) => n + v.value, 0);
   assert.equal(after, before + 1);
 });

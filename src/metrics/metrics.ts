@@ -58,7 +58,7 @@ export const phaseDuration = new Histogram({
 
 export const queueDuration = new Histogram({
   name: 'qmig_queue_migration_duration_seconds',
-  help: 'Time from the start of a queue\'s migration to its end, by outcome.',
+  help: "Time from the start of a queue's migration to its end, by outcome.",
   labelNames: ['outcome'] as const,
   buckets: DURATION_BUCKETS,
   registers: [registry],
@@ -160,7 +160,6 @@ export function recordCheckReport(report: CheckReportLike | null | undefined): v
     for (const q of report?.queue_checks?.results ?? []) unsuitableQueues.inc({ type: label(q.type), severity: label(q.severity) });
   });
 }
-
 
 let exactPhases = false;
 

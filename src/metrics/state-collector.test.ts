@@ -19,9 +19,25 @@ test('queues of active migrations: exact for runs of this process, from counters
 });
 
 test('gauges come from one read per scrape; a failed read keeps the last values and says so', async () => {
-  let migrations: MigrationRecord[] | Error = [rec('a', 'completed'), rec('b', 'rollback_pending'), rec('c', 'in_progress', { total_queues: 4, completed_queues: 1 })];
+  let migrations: MigrationRecord[] | Error = [
+    rec('a', 'completed'),
+    rec('b', 'rollback_pending'),
+    rec('c', 'in_progress', { total_queues: 4, completed_queues: 1 }),
+  ];
   let reads = 0;
-  const transfers = [{ id: 't', status: 'in_progress', total_queues: 3, completed_queues: 1, failed_queues: 0, cancelled_queues: 0, skipped_queues: 0, expected_messages: 90, moved_messages: 40 } as TransferSummary];
+  const transfers = [
+    {
+      id: 't',
+      status: 'in_progress',
+      total_queues: 3,
+      completed_queues: 1,
+      failed_queues: 0,
+      cancelled_queues: 0,
+      skipped_queues: 0,
+      expected_messages: 90,
+      moved_messages: 40,
+    } as TransferSummary,
+  ];
   const collector = new StateCollector({
     reader: {
       listRecords: async () => {

@@ -60,7 +60,9 @@ export function activeQueueCounts(records: MigrationRecord[], live: Pick<LiveReg
 
 /** Queues of active transfers by status, from their counters (`remaining`: not yet at an end). */
 export function activeTransferQueueCounts(transfers: TransferSummary[]): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries([...TRANSFER_QUEUE_STATUSES.filter((s) => s !== 'pending' && s !== 'in_progress'), 'remaining'].map((s) => [s, 0]));
+  const counts: Record<string, number> = Object.fromEntries(
+    [...TRANSFER_QUEUE_STATUSES.filter((s) => s !== 'pending' && s !== 'in_progress'), 'remaining'].map((s) => [s, 0]),
+  );
   for (const t of transfers.filter((x) => ACTIVE_TRANSFER.has(x.status))) {
     counts.completed += t.completed_queues;
     counts.failed += t.failed_queues;
@@ -171,7 +173,10 @@ export class StateCollector {
       name: 'qmig_state_read_success',
       help: 'Whether the last read of the state for this scrape succeeded (1) or failed (0), by source.',
       labelNames: ['source'],
-      values: (s) => [[{ source: 'migrations' }, s.migrationsOk ? 1 : 0], ...(hasTransfers ? ([[{ source: 'transfers' }, s.transfersOk ? 1 : 0]] as Series) : [])],
+      values: (s) => [
+        [{ source: 'migrations' }, s.migrationsOk ? 1 : 0],
+        ...(hasTransfers ? ([[{ source: 'transfers' }, s.transfersOk ? 1 : 0]] as Series) : []),
+      ],
     });
   }
 

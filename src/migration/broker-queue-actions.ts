@@ -28,7 +28,12 @@ const BINDING_CALLS_AT_ONCE = 8;
 export class BrokerQueueActions implements QueueActions {
   private readonly vhost: string;
 
-  constructor(private readonly env: QueueRunEnv, private readonly queue: string, vhost: string, private readonly temporary: string) {
+  constructor(
+    private readonly env: QueueRunEnv,
+    private readonly queue: string,
+    vhost: string,
+    private readonly temporary: string,
+  ) {
     this.vhost = vhost;
   }
 
@@ -161,7 +166,14 @@ export class BrokerQueueActions implements QueueActions {
         this.audit('restart_shovel', { shovel: name, reason: seen });
       },
     });
-    if (result.rounds > 0) this.audit('delete_shovel', { shovel: name, rounds: result.rounds, source_left: result.sourceCount, destination_count: result.destinationCount, ms: result.durationMs });
+    if (result.rounds > 0)
+      this.audit('delete_shovel', {
+        shovel: name,
+        rounds: result.rounds,
+        source_left: result.sourceCount,
+        destination_count: result.destinationCount,
+        ms: result.durationMs,
+      });
     return result;
   }
 
@@ -196,12 +208,16 @@ export class BrokerQueueActions implements QueueActions {
           // The messages it did not move go back to the source asynchronously (a quorum queue
           // through its log): the shovel's move must see them there, or it would end early.
           const left = src - r.forwarded;
-          for (const until = Date.now() + 10_000; (await count(source)) < left && Date.now() < until; ) await sleep(50);
+          for (const until = Date.now() + 10_000; (await count(source)) < left && Date.now() < until;) await sleep(50);
           return null;
         }
       } catch (err) {
         if (isTransient(err)) throw err;
-        this.env.log.warn('the sidecar could not move these messages itself; a shovel moves the rest', { queue: this.queue, from: source, error: describeError(err) });
+        this.env.log.warn('the sidecar could not move these messages itself; a shovel moves the rest', {
+          queue: this.queue,
+          from: source,
+          error: describeError(err),
+        });
         return null;
       }
       src = await count(source);
@@ -242,7 +258,12 @@ export class BrokerQueueActions implements QueueActions {
     const names = (['to-temporary', 'to-quorum', 'back'] as const).map((d) => shovelName(this.queue, d));
     return removeShovels(this.mgmt, this.vhost, names, {
       pace: this.env.cleanupPace,
-      onDelete: (name, how) => this.audit('delete_shovel', { shovel: name, reason: 'left by an interrupted or late step', ...(how === 'take_over' ? { how: 'taken over: listed without a parameter' } : {}) }),
+      onDelete: (name, how) =>
+        this.audit('delete_shovel', {
+          shovel: name,
+          reason: 'left by an interrupted or late step',
+          ...(how === 'take_over' ? { how: 'taken over: listed without a parameter' } : {}),
+        }),
     });
   }
 }

@@ -14,5 +14,9 @@ export interface EngineHooks {
    * yet; migrationId null), `before_fence` (record saved, nothing touched), `fence_revoked` (after
    * each permission revoked; `user`), `permission_restored` (after each one put back; `user`).
    */
-  atPoint?(info: { migrationId: string | null; point: 'validating' | 'before_fence' | 'fence_revoked' | 'permission_restored'; user?: string }): void | Promise<void>;
+  atPoint?(info: {
+    migrationId: string | null;
+    point: 'validating' | 'before_fence' | 'fence_revoked' | 'permission_restored';
+    user?: string;
+  }): void | Promise<void>;
 }

@@ -8,7 +8,13 @@ import { restore, type FenceEvents, type RestoreOutcome } from '../broker/client
 import { enc, type ManagementClient } from '../broker/management-client.js';
 import type { FenceVault } from '../state/fence-vault.js';
 
-export async function restoreFromVault(mgmt: ManagementClient, vault: FenceVault, migrationId: string, vhost: string, events: FenceEvents = {}): Promise<RestoreOutcome> {
+export async function restoreFromVault(
+  mgmt: ManagementClient,
+  vault: FenceVault,
+  migrationId: string,
+  vhost: string,
+  events: FenceEvents = {},
+): Promise<RestoreOutcome> {
   const saved = (await vault.entries(migrationId)).filter((e) => e.vhost === vhost);
   const outcome = await restore(
     mgmt,
@@ -28,6 +34,11 @@ export async function restoreFromVault(mgmt: ManagementClient, vault: FenceVault
 }
 
 /** Saves every permission of `permissions` in the vault (before any of them is revoked). */
-export async function saveToVault(vault: FenceVault, migrationId: string, vhost: string, permissions: Array<{ user: string; configure: string; write: string; read: string }>): Promise<void> {
+export async function saveToVault(
+  vault: FenceVault,
+  migrationId: string,
+  vhost: string,
+  permissions: Array<{ user: string; configure: string; write: string; read: string }>,
+): Promise<void> {
   for (const p of permissions) await vault.save({ migration_id: migrationId, vhost, user: p.user, configure: p.configure, write: p.write, read: p.read });
 }

@@ -67,7 +67,10 @@ export class Housekeeper {
   private task: ScheduledTask | null = null;
   private current: Promise<HousekeepingReport> | null = null;
 
-  constructor(private readonly ctx: Context, private readonly engine: Pick<MigrationEngine, 'resumeOrphans'>) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly engine: Pick<MigrationEngine, 'resumeOrphans'>,
+  ) {}
 
   /** Schedules runOnce on QMIG_HOUSEKEEPING_CRON. */
   start(): void {
@@ -92,7 +95,15 @@ export class Housekeeper {
   }
 
   private async tick(now: Date): Promise<HousekeepingReport> {
-    const report: HousekeepingReport = { ran: false, fencesRestored: [], pruned: [], unexplainedShovels: [], unexplainedTemporaryQueues: [], transferShovelsDeleted: [], errors: [] };
+    const report: HousekeepingReport = {
+      ran: false,
+      fencesRestored: [],
+      pruned: [],
+      unexplainedShovels: [],
+      unexplainedTemporaryQueues: [],
+      transferShovelsDeleted: [],
+      errors: [],
+    };
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, HOUSEKEEPING_LOCK);
@@ -131,7 +142,8 @@ export class Housekeeper {
       });
       await step('delete stale transfer shovels', async () => {
         report.transferShovelsDeleted = await deleteStaleTransferShovels(this.ctx.mgmt, new TransferStore(this.ctx.mgmt, this.ctx.seal));
-        if (report.transferShovelsDeleted.length > 0) logger.warn('housekeeping: deleted shovels of transfers that are no longer active', { shovels: report.transferShovelsDeleted });
+        if (report.transferShovelsDeleted.length > 0)
+          logger.warn('housekeeping: deleted shovels of transfers that are no longer active', { shovels: report.transferShovelsDeleted });
       });
       await step('report leftovers', async () => {
         const remaining = records.filter((r) => !report.pruned.includes(r.id));
@@ -169,7 +181,8 @@ export class Housekeeper {
       const vhosts = [...new Set(entries.filter((e) => e.migration_id === id).map((e) => e.vhost))];
       for (const vhost of vhosts) {
         const outcome = await restoreFromVault(ctx.mgmt, ctx.vault, id, vhost, {
-          restored: (user) => auditLog(ctx.config.auditLogFile).record({ action: 'restore_permission', migration_id: id, vhost, who, details: { user, by: 'housekeeping' } }),
+          restored: (user) =>
+            auditLog(ctx.config.auditLogFile).record({ action: 'restore_permission', migration_id: id, vhost, who, details: { user, by: 'housekeeping' } }),
         });
         const record = await ctx.store.loadRecord(id);
         const fence = record?.engine?.fence as FenceState | undefined;

@@ -12,7 +12,11 @@ export class InterruptFlag {
   private local = false;
   private check: { value: Promise<boolean> } | null = null;
 
-  constructor(private readonly ctx: Context, private readonly record: MigrationRecord, private readonly log: Logger) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly record: MigrationRecord,
+    private readonly log: Logger,
+  ) {}
 
   setLocally(): void {
     this.local = true;

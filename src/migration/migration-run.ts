@@ -172,9 +172,7 @@ export class MigrationRun {
     // Queues that were in flight when the previous owner died finish first, interrupt or not.
     const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
     const resumeSet = new Set(inFlight);
-    const preexisting = new Set(
-      (await this.mgmt.queues(this.record.vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)),
-    );
+    const preexisting = new Set((await this.mgmt.queues(this.record.vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)));
     let next = 0;
     let crashed = false;
     const worker = async () => {
@@ -268,8 +266,13 @@ export class MigrationRun {
     await this.writer.saveAll();
     await this.mgmt.deleteGlobalParameter(interruptParameter(this.record.id)).catch(() => undefined);
     // No longer running: nothing may resume it (saved permissions not yet put back stay in the vault for housekeeping).
-    await this.ctx.vault.clearRunMarker(this.record.id).catch((err) => this.log.warn('cannot remove the run marker (housekeeping removes it)', { error: (err as Error).message }));
-    this.audit({ action: 'migration_finished', details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues } });
+    await this.ctx.vault
+      .clearRunMarker(this.record.id)
+      .catch((err) => this.log.warn('cannot remove the run marker (housekeeping removes it)', { error: (err as Error).message }));
+    this.audit({
+      action: 'migration_finished',
+      details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues },
+    });
     this.log.info('migration finished', { status, error });
   }
 

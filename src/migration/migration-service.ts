@@ -51,7 +51,10 @@ export class MigrationService implements MigrationEngine {
   private resuming: Promise<void> | null = null;
   private closed = false;
 
-  constructor(private readonly ctx: Context, private readonly options: MigrationServiceOptions = {}) {}
+  constructor(
+    private readonly ctx: Context,
+    private readonly options: MigrationServiceOptions = {},
+  ) {}
 
   private get who(): string {
     return `qmig:${this.ctx.instanceId}`;

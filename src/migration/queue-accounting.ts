@@ -27,7 +27,11 @@ export function adopt(w: QueueWork, extra: number, why: string): void {
   d.straggler_rounds = rounds;
   if (w.clientsFenced) {
     d.redelivered_messages = (typeof d.redelivered_messages === 'number' ? d.redelivered_messages : 0) + extra;
-    w.log.warn('messages reappeared while clients are fenced (broker redelivery, possible duplicates); moving them, the count check decides', { queue: w.q.name, extra, why });
+    w.log.warn('messages reappeared while clients are fenced (broker redelivery, possible duplicates); moving them, the count check decides', {
+      queue: w.q.name,
+      extra,
+      why,
+    });
     return;
   }
   d.expected = expectedCount(w.q) + extra;
@@ -59,12 +63,20 @@ export async function removeCopies(w: QueueWork, source: string, destination: st
   }
   if (result.removed > 0) {
     d.copies_removed = (typeof d.copies_removed === 'number' ? d.copies_removed : 0) + result.removed;
-    noteVerdict(w, `${result.removed} duplicate(s) that the broker redelivered after a failure were removed (each was an exact copy of a message already moved)`, true);
+    noteVerdict(
+      w,
+      `${result.removed} duplicate(s) that the broker redelivered after a failure were removed (each was an exact copy of a message already moved)`,
+      true,
+    );
     w.log.warn('removed copies made by a broker redelivery', { queue: w.q.name, removed: result.removed });
   } else {
     // The same messages would be just as indistinct in another pass.
     d.copies_indistinct = true;
-    noteVerdict(w, `${surplus} surplus message(s) after a broker redelivery could not be told apart from messages that were identical before; none was removed`, true);
+    noteVerdict(
+      w,
+      `${surplus} surplus message(s) after a broker redelivery could not be told apart from messages that were identical before; none was removed`,
+      true,
+    );
     w.log.warn('surplus messages could not be told apart; none removed', { queue: w.q.name, surplus, candidates: result.candidates });
   }
 }

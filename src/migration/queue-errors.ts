@@ -29,7 +29,8 @@ export class QueueSkip extends Error {}
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
-  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc|cluster_not_formed|vhost_supervisor_not_running/i.test(err.brokerReason)) return true;
+  if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc|cluster_not_formed|vhost_supervisor_not_running/i.test(err.brokerReason))
+    return true;
   const message = (err as Error)?.message ?? '';
   return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
 }

@@ -42,7 +42,8 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
     if (info.exclusive) throw new QueueSkip('exclusive queue (quorum queues cannot be exclusive)');
     if (!info.durable) throw new QueueSkip('not durable (quorum queues are always durable)');
-    if (w.env.preexistingTemporaryQueues.has(w.temporary)) throw new QueueFailure(`temporary queue '${w.temporary}' already exists (left by an earlier migration?); nothing was changed`);
+    if (w.env.preexistingTemporaryQueues.has(w.temporary))
+      throw new QueueFailure(`temporary queue '${w.temporary}' already exists (left by an earlier migration?); nothing was changed`);
     const [bindings, count] = await Promise.all([w.actions.bindingsOf(q.name), w.actions.count(q.name)]);
     if (count === null) throw new QueueSkip('queue no longer exists');
     q.original = originalOf(info, bindings, count);
@@ -103,8 +104,16 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
       }
       if (inClassic < expectedCount(w.q)) throw err;
       w.temporaryDeclaredAgain = true;
-      w.log.warn('nothing could be moved into the temporary queue; the classic queue holds every message: declaring the temporary queue again', { queue: w.q.name, error: err.message });
-      w.audit('delete_queue', { name: w.temporary, type: 'quorum', temporary: true, reason: `a shovel into it moved nothing (${err.message}); every message is in the classic queue` });
+      w.log.warn('nothing could be moved into the temporary queue; the classic queue holds every message: declaring the temporary queue again', {
+        queue: w.q.name,
+        error: err.message,
+      });
+      w.audit('delete_queue', {
+        name: w.temporary,
+        type: 'quorum',
+        temporary: true,
+        reason: `a shovel into it moved nothing (${err.message}); every message is in the classic queue`,
+      });
       await w.actions.deleteQueue(w.temporary);
       w.temporaryExists = false;
       return 'declare_temporary';
@@ -112,7 +121,10 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     if (w.clientsFenced && result.destinationCount > expectedCount(w.q)) {
       // Copies from a broker redelivery: the second move takes them out (move_to_quorum).
       w.q.detail.surplus_in_temporary = result.destinationCount - expectedCount(w.q);
-      w.log.warn('the temporary queue holds more messages than expected (broker redelivery); the second move removes the copies', { queue: w.q.name, surplus: w.q.detail.surplus_in_temporary });
+      w.log.warn('the temporary queue holds more messages than expected (broker redelivery); the second move removes the copies', {
+        queue: w.q.name,
+        surplus: w.q.detail.surplus_in_temporary,
+      });
     } else check(w, result, 'temporary queue');
     w.q.location = 'temporary';
     w.q.detail.verified_temporary = { expected: expectedCount(w.q), actual: result.destinationCount };
@@ -218,11 +230,18 @@ export async function resumeStep(w: QueueWork): Promise<QueueStep> {
   if (decision.discard && !w.clientsFenced) {
     // Unfenced clients may have published into the classic queue since the temporary queue took
     // messages: its count no longer proves the temporary queue holds nothing of ours.
-    throw new QueueFailure('the temporary queue has no running replica (no leader) and clients are not fenced, so the classic queue\'s count cannot prove it empty: nothing was changed; start its replicas and resume');
+    throw new QueueFailure(
+      "the temporary queue has no running replica (no leader) and clients are not fenced, so the classic queue's count cannot prove it empty: nothing was changed; start its replicas and resume",
+    );
   }
   if (decision.discard) {
     w.log.warn('the temporary queue has no running replica and holds nothing the classic queue lacks; declaring it again', { queue: w.q.name });
-    w.audit('delete_queue', { name: w.temporary, type: 'quorum', temporary: true, reason: 'no running replica (a declare cut short); every message is in the classic queue' });
+    w.audit('delete_queue', {
+      name: w.temporary,
+      type: 'quorum',
+      temporary: true,
+      reason: 'no running replica (a declare cut short); every message is in the classic queue',
+    });
     await w.actions.deleteQueue(w.temporary);
     w.temporaryExists = false;
   }

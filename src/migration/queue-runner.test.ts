@@ -58,7 +58,14 @@ class FakeActions implements QueueActions {
     const base = { name: NAME, vhost: '/', durable: true, auto_delete: false, exclusive: false, node: 'rabbit@a', consumers: 0, message_bytes: 0 };
     return (q.type === 'quorum'
       ? { ...base, type: 'quorum', arguments: { 'x-queue-type': 'quorum' } }
-      : { ...base, type: 'classic', arguments: {}, policy: 'ha', effective_policy_definition: { 'ha-mode': 'all' }, slave_nodes: ['rabbit@b'] }) as unknown as BrokerQueue;
+      : {
+          ...base,
+          type: 'classic',
+          arguments: {},
+          policy: 'ha',
+          effective_policy_definition: { 'ha-mode': 'all' },
+          slave_nodes: ['rabbit@b'],
+        }) as unknown as BrokerQueue;
   }
   async bindingsOf() {
     this.act('bindingsOf');
@@ -160,7 +167,16 @@ function setup(messages: number, actions = new FakeActions(messages)) {
   return { q, env, steps, checkpoints, actions };
 }
 
-const FULL_PATH: QueueStep[] = ['save', 'declare_temporary', 'move_to_temporary', 'delete_classic', 'declare_quorum', 'move_to_quorum', 'delete_temporary', 'finish'];
+const FULL_PATH: QueueStep[] = [
+  'save',
+  'declare_temporary',
+  'move_to_temporary',
+  'delete_classic',
+  'declare_quorum',
+  'move_to_quorum',
+  'delete_temporary',
+  'finish',
+];
 
 test('a queue with messages goes through every step in order and ends a verified quorum queue', async () => {
   const { q, env, steps, checkpoints, actions } = setup(10);
@@ -215,7 +231,7 @@ test('a count that does not verify fails the queue: shovels removed, the empty t
   assert.deepEqual(after, ['removeShovels', 'observe', `deleteQueue ${TEMP}`]);
 });
 
-test('a failed move gathers the messages back under the queue\'s own name', async () => {
+test("a failed move gathers the messages back under the queue's own name", async () => {
   const { q, env, actions } = setup(10);
   actions.moveFails.set(NAME, new Error('shovel refused'));
   await new QueueMigrator(env, q, 0, actions).run(false);

@@ -49,7 +49,12 @@ export class QueueMigrator {
   private inResumeCleanup = false;
 
   /** `actions`: the broker's (BrokerQueueActions) unless given (unit tests fake them). */
-  constructor(private readonly env: QueueRunEnv, private readonly q: QueueRecord, index: number, actions?: QueueActions) {
+  constructor(
+    private readonly env: QueueRunEnv,
+    private readonly q: QueueRecord,
+    index: number,
+    actions?: QueueActions,
+  ) {
     const temporary = typeof q.detail.temporary_queue === 'string' ? q.detail.temporary_queue : temporaryQueueName(q.name);
     this.w = new QueueWork(env, q, index, temporary, actions ?? new BrokerQueueActions(env, q.name, q.vhost, temporary));
   }
@@ -88,7 +93,12 @@ export class QueueMigrator {
           outageSince ??= Date.now();
           if (!isTransient(err) || (transientFailures >= MAX_TRANSIENT_RETRIES && Date.now() - outageSince > this.outageBudgetMs)) throw err;
           transientFailures++;
-          this.env.log.warn('transient broker error; retrying the queue from its observed state', { queue: q.name, step, attempt: transientFailures, error: describeError(err) });
+          this.env.log.warn('transient broker error; retrying the queue from its observed state', {
+            queue: q.name,
+            step,
+            attempt: transientFailures,
+            error: describeError(err),
+          });
           await queueBackoff(transientFailures);
           if (this.env.shouldAbort()) throw new RunAbortedError('ownership of the migration lost');
           step = await this.recoverThroughOutage(outageSince);
@@ -148,7 +158,9 @@ export class QueueMigrator {
       q.location = 'unknown';
       q.error = `${reason}; could not establish where the messages are: ${describeError(gatherErr)}`;
     }
-    await this.env.writer.checkpoint(this.w.index).catch((e) => this.env.log.error('cannot record the failed queue', { queue: q.name, error: describeError(e) }));
+    await this.env.writer
+      .checkpoint(this.w.index)
+      .catch((e) => this.env.log.error('cannot record the failed queue', { queue: q.name, error: describeError(e) }));
   }
 
   private async gather(): Promise<void> {
@@ -175,7 +187,8 @@ export class QueueMigrator {
     else if (seen.temporary) q.location = 'temporary';
     else {
       q.location = 'unknown';
-      q.error += expectedCount(q) > 0 ? `; neither '${q.name}' nor '${temporary}' exists` : `; '${q.name}' is deleted and not declared again (it held no messages)`;
+      q.error +=
+        expectedCount(q) > 0 ? `; neither '${q.name}' nor '${temporary}' exists` : `; '${q.name}' is deleted and not declared again (it held no messages)`;
     }
   }
 }

@@ -44,7 +44,13 @@ export class QueueWork {
   /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
   shovelsPossible = false;
 
-  constructor(readonly env: QueueRunEnv, readonly q: QueueRecord, readonly index: number, readonly temporary: string, readonly actions: QueueActions) {}
+  constructor(
+    readonly env: QueueRunEnv,
+    readonly q: QueueRecord,
+    readonly index: number,
+    readonly temporary: string,
+    readonly actions: QueueActions,
+  ) {}
 
   get log(): Logger {
     return this.env.log;

@@ -15,22 +15,30 @@ function queue(count: number | null, phase: QueuePhase = 'save', detail: QueueDe
     error: null,
     phase,
     location: 'classic',
-    original: count === null ? null : {
-      durable: true,
-      auto_delete: false,
-      arguments: {},
-      bindings: [],
-      policy: 'ha',
-      effective_policy_definition: { 'ha-mode': 'all' },
-      node: 'n1',
-      message_count: count,
-      message_bytes: 0,
-    },
+    original:
+      count === null
+        ? null
+        : {
+            durable: true,
+            auto_delete: false,
+            arguments: {},
+            bindings: [],
+            policy: 'ha',
+            effective_policy_definition: { 'ha-mode': 'all' },
+            node: 'n1',
+            message_count: count,
+            message_bytes: 0,
+          },
     detail,
   };
 }
 
-const seen = (main: ObservedQueue['main'], mainCount: number | null, temporary: boolean, temporaryCount: number | null = temporary ? 0 : null): ObservedQueue => ({ main, mainCount, temporary, temporaryCount });
+const seen = (
+  main: ObservedQueue['main'],
+  mainCount: number | null,
+  temporary: boolean,
+  temporaryCount: number | null = temporary ? 0 : null,
+): ObservedQueue => ({ main, mainCount, temporary, temporaryCount });
 
 test('nothing saved yet: start from save, or skip when the queue changed underneath', () => {
   assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('classic', 5, false)), { step: 'save' });
@@ -76,7 +84,10 @@ test('expected count: adopted stragglers override the saved count', () => {
 test('a quorum queue without a running leader (a declare cut short): the temporary one is declared again only when the classic queue holds everything', () => {
   const broken = (o: Partial<ObservedQueue>): ObservedQueue => ({ ...seen('classic', 100, true, null), temporaryAvailable: false, ...o });
   assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), broken({})), { step: 'declare_temporary', discard: 'temporary' });
-  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary', { expected: 120 }), broken({ mainCount: 120 })), { step: 'declare_temporary', discard: 'temporary' });
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary', { expected: 120 }), broken({ mainCount: 120 })), {
+    step: 'declare_temporary',
+    discard: 'temporary',
+  });
   const short = decideResumeStep(queue(100, 'move_to_temporary'), broken({ mainCount: 60 }));
   assert.ok('blocked' in short && /holds 60 of 100/.test(short.blocked), JSON.stringify(short));
   const absent = decideResumeStep(queue(100, 'delete_classic'), broken({ main: 'absent', mainCount: null }));
@@ -84,5 +95,7 @@ test('a quorum queue without a running leader (a declare cut short): the tempora
   const mainDown = decideResumeStep(queue(100, 'move_to_quorum'), { ...seen('quorum', null, true, 100), mainAvailable: false });
   assert.ok('blocked' in mainDown, 'a new quorum queue without a leader is never discarded (unfenced clients may have published into it)');
   // Available (or not a quorum queue): as before.
-  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), { ...seen('classic', 100, true, 0), temporaryAvailable: true }), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), { ...seen('classic', 100, true, 0), temporaryAvailable: true }), {
+    step: 'move_to_temporary',
+  });
 });

@@ -51,13 +51,16 @@ export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDec
     case 'classic':
       if (seen.temporary && seen.temporaryAvailable === false) {
         if ((seen.mainCount ?? 0) >= expected) return { step: 'declare_temporary', discard: 'temporary' };
-        return { blocked: `the temporary queue ${UNAVAILABLE} and the classic queue holds ${seen.mainCount ?? 0} of ${expected} message(s): nothing was changed; start its replicas and resume` };
+        return {
+          blocked: `the temporary queue ${UNAVAILABLE} and the classic queue holds ${seen.mainCount ?? 0} of ${expected} message(s): nothing was changed; start its replicas and resume`,
+        };
       }
       if (seen.temporary) return { step: 'move_to_temporary' };
       if ((seen.mainCount ?? 0) === 0 && expected === 0) return { step: 'empty_fast_path' };
       return { step: 'declare_temporary' };
     case 'absent':
-      if (seen.temporary && seen.temporaryAvailable === false) return { blocked: `the temporary queue holds the messages and ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
+      if (seen.temporary && seen.temporaryAvailable === false)
+        return { blocked: `the temporary queue holds the messages and ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
       if (seen.temporary || expected === 0) return { step: 'declare_quorum' };
       return { lost: `neither the queue nor its temporary queue exists: ${expected} message(s) unaccounted for` };
     case 'quorum':

@@ -57,7 +57,7 @@ function fakeStore() {
   return { store, chunks, records };
 }
 
-test('MigrationStateWriter: checkpoint writes the queue\'s chunk; disable stops every write', async () => {
+test("MigrationStateWriter: checkpoint writes the queue's chunk; disable stops every write", async () => {
   const { store, chunks, records } = fakeStore();
   const queues = Array.from({ length: 250 }, (_, i) => ({ name: `q${i}`, phase: 'pending' }) as QueueRecord);
   const record = { id: 'm', status: 'in_progress', queue_chunks: 2 } as MigrationRecord;

@@ -59,10 +59,12 @@ export class MigrationStateWriter {
     private readonly queues: QueueRecord[],
     private readonly touchIntervalMs = 1000,
   ) {
-    this.record = new CoalescingWriter(() => this.guard(() => {
-      this.migration.updated_at = timestamp();
-      return this.store.saveRecord(this.migration);
-    }));
+    this.record = new CoalescingWriter(() =>
+      this.guard(() => {
+        this.migration.updated_at = timestamp();
+        return this.store.saveRecord(this.migration);
+      }),
+    );
   }
 
   private guard(fn: () => Promise<void>): Promise<void> {

@@ -7,7 +7,15 @@
  * where the presenters and the reader use it too.
  */
 import { InvalidStateError } from '../errors.js';
-import { isActiveStatus, timestamp, type MigrationRecord, type MigrationStatus, type QueueDetail, type QueuePhase, type QueueRecord } from '../state/records.js';
+import {
+  isActiveStatus,
+  timestamp,
+  type MigrationRecord,
+  type MigrationStatus,
+  type QueueDetail,
+  type QueuePhase,
+  type QueueRecord,
+} from '../state/records.js';
 
 /** Statuses a run ends a migration in. */
 export type EndStatus = Extract<MigrationStatus, 'completed' | 'failed' | 'interrupted' | 'rollback_pending'>;
@@ -19,13 +27,39 @@ export const isActive = (r: Pick<MigrationRecord, 'status'>): boolean => isActiv
 
 /** A queue planned for migration (nothing touched yet). */
 export function plannedQueue(name: string, vhost: string, messages: number, node: string | null): QueueRecord {
-  return { name, vhost, status: 'pending', started_at: null, completed_at: null, total_messages: messages, migrated_messages: 0, error: null, phase: 'pending', location: 'classic', original: null, detail: { node } };
+  return {
+    name,
+    vhost,
+    status: 'pending',
+    started_at: null,
+    completed_at: null,
+    total_messages: messages,
+    migrated_messages: 0,
+    error: null,
+    phase: 'pending',
+    location: 'classic',
+    original: null,
+    detail: { node },
+  };
 }
 
 /** A queue the start's checks left out (skip_unsuitable_queues). */
 export function plannedSkip(name: string, vhost: string, reason: string, detail?: string): QueueRecord {
   const extra: QueueDetail = detail ? { error_detail: detail } : {};
-  return { name, vhost, status: 'skipped', started_at: null, completed_at: null, total_messages: 0, migrated_messages: 0, error: reason, phase: 'skipped', location: reason === 'queue does not exist' ? 'unknown' : 'classic', original: null, detail: extra };
+  return {
+    name,
+    vhost,
+    status: 'skipped',
+    started_at: null,
+    completed_at: null,
+    total_messages: 0,
+    migrated_messages: 0,
+    error: reason,
+    phase: 'skipped',
+    location: reason === 'queue does not exist' ? 'unknown' : 'classic',
+    original: null,
+    detail: extra,
+  };
 }
 
 /** The queue's migration starts (or starts again in a resumed run). */

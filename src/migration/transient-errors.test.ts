@@ -8,10 +8,35 @@ test('isTransient: an unreachable broker and a node that is stopping or booting 
   assert.equal(isTransient(new BrokerError('502 from the broker')), true);
   assert.equal(isTransient(new Error('Connection closed: 320 (CONNECTION-FORCED)')), true);
   // 3.10 answers a declare placed on a node that is booting with this 400.
-  assert.equal(isTransient(new BrokerRequestError(400, 'PUT', '/queues/v/q', "Request to node test2@localhost failed with {'EXIT',{badarg,[{ets,match,[rabbit_registry]}]}}")), true);
+  assert.equal(
+    isTransient(
+      new BrokerRequestError(400, 'PUT', '/queues/v/q', "Request to node test2@localhost failed with {'EXIT',{badarg,[{ets,match,[rabbit_registry]}]}}"),
+    ),
+    true,
+  );
   // …and this one for a quorum queue on a loaded node whose Ra cluster or vhost is not up yet.
-  assert.equal(isTransient(new BrokerRequestError(400, 'PUT', '/queues/v/qmig.tmp.q', "Cannot declare quorum queue 'qmig.tmp.q' in vhost 'v' on node 'n2' with leader on node 'n2': cluster_not_formed")), true);
-  assert.equal(isTransient(new BrokerRequestError(400, 'PUT', '/queues/v/q', "Cannot declare a queue 'queue 'q' in vhost 'v'' on node 'n2': {vhost_supervisor_not_running,<<\"v\">>}")), true);
+  assert.equal(
+    isTransient(
+      new BrokerRequestError(
+        400,
+        'PUT',
+        '/queues/v/qmig.tmp.q',
+        "Cannot declare quorum queue 'qmig.tmp.q' in vhost 'v' on node 'n2' with leader on node 'n2': cluster_not_formed",
+      ),
+    ),
+    true,
+  );
+  assert.equal(
+    isTransient(
+      new BrokerRequestError(
+        400,
+        'PUT',
+        '/queues/v/q',
+        "Cannot declare a queue 'queue 'q' in vhost 'v'' on node 'n2': {vhost_supervisor_not_running,<<\"v\">>}",
+      ),
+    ),
+    true,
+  );
   assert.equal(isTransient(new BrokerRequestError(400, 'PUT', '/queues/v/q', "inequivalent arg 'x-queue-type' for queue 'q'")), false);
   assert.equal(isTransient(new BrokerRequestError(404, 'GET', '/queues/v/q', 'Object Not Found')), false);
   assert.equal(isTransient(new QueueFailure('expected 10 messages, found 9 (ECONNRESET in a queue name)')), false);

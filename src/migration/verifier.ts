@@ -47,18 +47,47 @@ export function verifyCount(expected: number, actual: number, tolerance: Toleran
   const min = tolerance.allowShortfall ? 0 : expected - allowance(expected, tolerance.underPercent);
   const max = expected + allowance(expected, tolerance.overPercent);
   if (actual < min) {
-    return { ok: false, expected, actual, min, max, message: `${where} has ${actual} of ${expected} messages (fewer than the ${tolerance.underPercent}% tolerance allows)` };
+    return {
+      ok: false,
+      expected,
+      actual,
+      min,
+      max,
+      message: `${where} has ${actual} of ${expected} messages (fewer than the ${tolerance.underPercent}% tolerance allows)`,
+    };
   }
   if (actual > max) {
-    return { ok: false, expected, actual, min, max, message: `${where} has ${actual} messages, expected ${expected} (more than the ${tolerance.overPercent}% tolerance allows)` };
+    return {
+      ok: false,
+      expected,
+      actual,
+      min,
+      max,
+      message: `${where} has ${actual} messages, expected ${expected} (more than the ${tolerance.overPercent}% tolerance allows)`,
+    };
   }
   if (actual < expected) {
-    return { ok: true, expected, actual, min, max, message: tolerance.allowShortfall && actual < expected - allowance(expected, tolerance.underPercent)
-      ? `${expected - actual} of ${expected} messages missing, accepted because allow_message_ttl is set (they may have expired)`
-      : `${expected - actual} of ${expected} messages missing, within the ${tolerance.underPercent}% tolerance` };
+    return {
+      ok: true,
+      expected,
+      actual,
+      min,
+      max,
+      message:
+        tolerance.allowShortfall && actual < expected - allowance(expected, tolerance.underPercent)
+          ? `${expected - actual} of ${expected} messages missing, accepted because allow_message_ttl is set (they may have expired)`
+          : `${expected - actual} of ${expected} messages missing, within the ${tolerance.underPercent}% tolerance`,
+    };
   }
   if (actual > expected) {
-    return { ok: true, expected, actual, min, max, message: `${actual - expected} more message(s) than the ${expected} expected, within the ${tolerance.overPercent}% tolerance` };
+    return {
+      ok: true,
+      expected,
+      actual,
+      min,
+      max,
+      message: `${actual - expected} more message(s) than the ${expected} expected, within the ${tolerance.overPercent}% tolerance`,
+    };
   }
   return { ok: true, expected, actual, min, max, message: null };
 }

@@ -82,7 +82,9 @@ export class EbsSnapshotter implements NodeSnapshotter {
       if (!s) return false;
       const tags = new Map((s.Tags ?? []).map((t) => [t.Key, t.Value]));
       if (!tags.get(MIGRATION_TAG) || tags.get(NODE_TAG) !== snapshot.node) {
-        throw new SnapshotFailedError(`EBS snapshot ${snapshot.snapshot_id} was not created by qmig for node ${snapshot.node} (no ${MIGRATION_TAG} / ${NODE_TAG} tag): not removed`);
+        throw new SnapshotFailedError(
+          `EBS snapshot ${snapshot.snapshot_id} was not created by qmig for node ${snapshot.node} (no ${MIGRATION_TAG} / ${NODE_TAG} tag): not removed`,
+        );
       }
       await this.call('DeleteSnapshot', (c, { DeleteSnapshotCommand }) => c.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.snapshot_id })));
       return true;

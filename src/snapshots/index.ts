@@ -75,7 +75,9 @@ export async function takeSnapshots(ctx: Context, migrationId: string): Promise<
   const missing = nodes.filter((n) => !counted.has(n));
   const twice = [...counted].filter(([, c]) => c > 1).map(([n]) => n);
   if (problems.length === 0 && missing.length > 0) {
-    problems.push(`no sidecar snapshotted node(s) ${missing.join(', ')}: list the sidecar of every node in QMIG_PEERS (or resolve them all with QMIG_PEERS_DNS)`);
+    problems.push(
+      `no sidecar snapshotted node(s) ${missing.join(', ')}: list the sidecar of every node in QMIG_PEERS (or resolve them all with QMIG_PEERS_DNS)`,
+    );
   }
   if (twice.length > 0) problems.push(`node(s) ${twice.join(', ')} snapshotted by more than one sidecar: check QMIG_PEERS`);
   if (problems.length > 0) {

@@ -46,5 +46,8 @@ test('real lookup: localhost resolves through getaddrinfo; as this host it is ne
   assert.deepEqual(await discoverPeers(config), []);
   // Seen from another pod (none of these addresses local), every address is a peer.
   const fromElsewhere: AddressResolver = { resolveAll: systemResolver.resolveAll, localAddresses: () => new Set() };
-  assert.deepEqual(await discoverPeers(config, fromElsewhere), [...new Set(addresses)].sort().map((a) => peerUrl(a, 15999)));
+  assert.deepEqual(
+    await discoverPeers(config, fromElsewhere),
+    [...new Set(addresses)].sort().map((a) => peerUrl(a, 15999)),
+  );
 });

@@ -32,10 +32,7 @@ export function peerUrl(address: string, port: number): string {
 }
 
 /** The peer URLs (no trailing slash), sorted; throws SnapshotFailedError when the name does not resolve. */
-export async function discoverPeers(
-  config: Pick<Config, 'peers' | 'peersDns' | 'listenPort'>,
-  resolver: AddressResolver = systemResolver,
-): Promise<string[]> {
+export async function discoverPeers(config: Pick<Config, 'peers' | 'peersDns' | 'listenPort'>, resolver: AddressResolver = systemResolver): Promise<string[]> {
   if (!config.peersDns) return config.peers.map((u) => u.href.replace(/\/+$/, ''));
   let addresses: string[];
   try {

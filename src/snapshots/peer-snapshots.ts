@@ -23,7 +23,10 @@ export class PeerSidecars {
    * `urls`: the peers to ask (discoverPeers in peer-discovery.ts); default the QMIG_PEERS list.
    * https:// peers are always verified (QMIG_PEER_CA_FILE, else QMIG_CA_FILE) and get the client certificate.
    */
-  constructor(config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'peerCaFile' | 'clientCertFile' | 'clientKeyFile' | 'snapshotTimeoutSeconds'>, urls?: string[]) {
+  constructor(
+    config: Pick<Config, 'peers' | 'user' | 'password' | 'caFile' | 'peerCaFile' | 'clientCertFile' | 'clientKeyFile' | 'snapshotTimeoutSeconds'>,
+    urls?: string[],
+  ) {
     this.urls = urls ?? config.peers.map((u) => u.href.replace(/\/+$/, ''));
     this.http = axios.create({
       auth: { username: config.user, password: config.password },

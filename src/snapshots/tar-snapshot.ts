@@ -57,7 +57,8 @@ export class TarSnapshotter implements NodeSnapshotter {
       await rm(partial, { force: true });
       throw new SnapshotFailedError(`tar snapshot of ${node} failed (tar exit ${code}): ${stderr.trim().slice(0, 500) || 'no output'}`);
     }
-    if (code === 1) logger.warn('tar snapshot: files changed while being archived (node is running)', { node, archive: final, tar: stderr.trim().slice(0, 500) });
+    if (code === 1)
+      logger.warn('tar snapshot: files changed while being archived (node is running)', { node, archive: final, tar: stderr.trim().slice(0, 500) });
     const size = (await stat(partial).catch(() => null))?.size ?? 0;
     if (size === 0) {
       await rm(partial, { force: true });
@@ -71,7 +72,10 @@ export class TarSnapshotter implements NodeSnapshotter {
   async remove(snapshot: Snapshot): Promise<boolean> {
     const path = resolve(snapshot.snapshot_id);
     if (dirname(path) !== this.snapshotDir || !ARCHIVE.test(basename(path))) return false;
-    const existed = await stat(path).then(() => true, () => false);
+    const existed = await stat(path).then(
+      () => true,
+      () => false,
+    );
     await rm(path, { force: true });
     return existed;
   }

@@ -12,9 +12,15 @@ test('audit records are appended to the file as one JSON line each, in order', (
   const log = new AuditLog(file);
   log.record({ action: 'delete_queue', migration_id: 'm1', queue: 'q1', vhost: 'v', who: 'alice', details: { type: 'classic' } });
   log.record({ action: 'interrupt_requested', migration_id: 'm1', vhost: 'v', who: 'bob' });
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
-  assert.deepEqual({ ...lines[0], at: undefined }, { audit: true, action: 'delete_queue', migration_id: 'm1', queue: 'q1', vhost: 'v', who: 'alice', details: { type: 'classic' }, at: undefined });
+  assert.deepEqual(
+    { ...lines[0], at: undefined },
+    { audit: true, action: 'delete_queue', migration_id: 'm1', queue: 'q1', vhost: 'v', who: 'alice', details: { type: 'classic' }, at: undefined },
+  );
   assert.match(lines[0].at, /^\d{4}-\d\d-\d\dT/);
   assert.equal(lines[1].queue, null);
   assert.deepEqual(lines[1].details, {});

@@ -8,7 +8,6 @@ import type { ChannelModel } from 'amqplib';
 import { AMQP_RESOURCE_LOCKED, amqpCode, type AmqpPool } from '../broker/amqp.js';
 import { logger } from '../logging.js';
 
-
 export class LockHeldError extends Error {
   constructor(readonly lock: string) {
     super(`lock ${lock} is held by another connection`);
@@ -19,7 +18,10 @@ export class ClusterLock {
   private lostListeners: Array<() => void> = [];
   private released = false;
 
-  private constructor(readonly name: string, private readonly conn: ChannelModel) {
+  private constructor(
+    readonly name: string,
+    private readonly conn: ChannelModel,
+  ) {
     conn.on('close', () => {
       if (this.released) return;
       logger.warn('cluster lock lost: its connection closed', { lock: name });

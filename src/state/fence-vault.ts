@@ -31,9 +31,12 @@ export interface VaultPermission extends SavedPermission {
   vhost: string;
 }
 
-
 export class FenceVault {
-  constructor(private readonly mgmt: ManagementClient, private readonly seal: StateSeal, readonly vhost: string) {}
+  constructor(
+    private readonly mgmt: ManagementClient,
+    private readonly seal: StateSeal,
+    readonly vhost: string,
+  ) {}
 
   /** Idempotent (the same content seals to the same argument). */
   async markRunning(marker: RunMarker): Promise<void> {

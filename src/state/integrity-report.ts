@@ -15,7 +15,13 @@ export type StateKind = 'migration' | 'queue_chunk' | 'interrupt' | 'transfer' |
 const seen = new Set<string>();
 
 export function reportRejected(kind: StateKind, name: string, reason: string, stored: unknown): void {
-  const key = createHash('sha256').update(kind).update('\u0000').update(name).update('\u0000').update(JSON.stringify(stored) ?? '').digest('hex');
+  const key = createHash('sha256')
+    .update(kind)
+    .update('\u0000')
+    .update(name)
+    .update('\u0000')
+    .update(JSON.stringify(stored) ?? '')
+    .digest('hex');
   if (seen.has(key)) return;
   if (seen.size > 10_000) seen.clear();
   seen.add(key);

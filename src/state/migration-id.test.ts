@@ -12,7 +12,13 @@ test('ids are base64url and decode back to their node and time', () => {
 });
 
 test('anything that is not one of our ids does not decode', () => {
-  for (const bad of ['', 'not-base64!', 'ZzJnQ2JnWUE4VTJOS0pzQmR4aHlZV0pwYVhRdE1VQlRSVUV0TTB4SE5VaFdTbFZYU2tz', Buffer.from('qmig|1|n|x').toString('base64url'), 'a'.repeat(500)]) {
+  for (const bad of [
+    '',
+    'not-base64!',
+    'ZzJnQ2JnWUE4VTJOS0pzQmR4aHlZV0pwYVhRdE1VQlRSVUV0TTB4SE5VaFdTbFZYU2tz',
+    Buffer.from('qmig|1|n|x').toString('base64url'),
+    'a'.repeat(500),
+  ]) {
     assert.equal(decodeMigrationId(bad), null, bad);
   }
   // Non-canonical base64url (padding) is refused too.

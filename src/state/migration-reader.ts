@@ -51,7 +51,10 @@ export class MigrationReader {
   private readonly storeTtlMs: number;
   private readonly liveTtlMs: number;
 
-  constructor(private readonly ctx: Context, options: MigrationReaderOptions = {}) {
+  constructor(
+    private readonly ctx: Context,
+    options: MigrationReaderOptions = {},
+  ) {
     this.storeTtlMs = options.storeTtlMs ?? 1000;
     this.liveTtlMs = options.liveTtlMs ?? 500;
   }

@@ -14,10 +14,13 @@ export function migrationRecordProblem(value: unknown, id: string): string | nul
   const r = value as Partial<MigrationRecord>;
   if (r.id !== id) return `id '${String(r.id)}' differs from its parameter name`;
   if (typeof r.vhost !== 'string' || r.vhost === '') return 'no vhost';
-  if (typeof r.started_at !== 'string' || !TIMESTAMP.test(r.started_at)) return `started_at ${JSON.stringify(r.started_at)} is not in qmig's YYYY-MM-DD HH:MM:SS form`;
-  if (r.completed_at != null && (typeof r.completed_at !== 'string' || !TIMESTAMP.test(r.completed_at))) return `completed_at ${JSON.stringify(r.completed_at)} is not in qmig's YYYY-MM-DD HH:MM:SS form`;
+  if (typeof r.started_at !== 'string' || !TIMESTAMP.test(r.started_at))
+    return `started_at ${JSON.stringify(r.started_at)} is not in qmig's YYYY-MM-DD HH:MM:SS form`;
+  if (r.completed_at != null && (typeof r.completed_at !== 'string' || !TIMESTAMP.test(r.completed_at)))
+    return `completed_at ${JSON.stringify(r.completed_at)} is not in qmig's YYYY-MM-DD HH:MM:SS form`;
   if (!(MIGRATION_STATUSES as readonly unknown[]).includes(r.status)) return `status ${JSON.stringify(r.status)} is not one qmig writes`;
-  if (typeof r.queue_chunks !== 'number' || !Number.isInteger(r.queue_chunks) || r.queue_chunks < 0 || r.queue_chunks > 100_000) return 'queue_chunks is not a count';
+  if (typeof r.queue_chunks !== 'number' || !Number.isInteger(r.queue_chunks) || r.queue_chunks < 0 || r.queue_chunks > 100_000)
+    return 'queue_chunks is not a count';
   if (!r.engine || typeof r.engine !== 'object') return 'no engine state';
   return null;
 }

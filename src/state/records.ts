@@ -23,7 +23,17 @@ export const isFinalQueueStatus = (s: string): boolean => (FINAL_QUEUE_STATUSES 
  * The steps of one queue's migration, in the order of the step graph (src/migration/queue-graph.ts,
  * which must give each one its step function). A queue's `phase` is one of them, or an idle phase.
  */
-export const QUEUE_STEPS = ['save', 'empty_fast_path', 'declare_temporary', 'move_to_temporary', 'delete_classic', 'declare_quorum', 'move_to_quorum', 'delete_temporary', 'finish'] as const;
+export const QUEUE_STEPS = [
+  'save',
+  'empty_fast_path',
+  'declare_temporary',
+  'move_to_temporary',
+  'delete_classic',
+  'declare_quorum',
+  'move_to_quorum',
+  'delete_temporary',
+  'finish',
+] as const;
 export type QueueStep = (typeof QUEUE_STEPS)[number];
 /** Phases of a queue that is not in a step: not started, skipped, or done. */
 export const IDLE_PHASES = ['pending', 'skipped', 'done'] as const;

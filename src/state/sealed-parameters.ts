@@ -9,7 +9,10 @@ import { reportRejected, type StateKind } from './integrity-report.js';
 import type { StateSeal } from './state-seal.js';
 
 export class SealedParameters {
-  constructor(readonly mgmt: ManagementClient, readonly seal: StateSeal) {}
+  constructor(
+    readonly mgmt: ManagementClient,
+    readonly seal: StateSeal,
+  ) {}
 
   async put(name: string, value: unknown): Promise<void> {
     await this.mgmt.putGlobalParameter(name, this.seal.seal(name, value));

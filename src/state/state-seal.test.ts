@@ -12,11 +12,15 @@ test('a sealed value opens for its own name only; altered data, another name, an
   const sealed = seal.seal('qmig.migration.A', value);
   assert.deepEqual(seal.open('qmig.migration.A', sealed), { ok: true, value });
   // Key order does not matter (the broker may return keys in another order).
-  assert.equal(seal.open('qmig.migration.A', JSON.parse(JSON.stringify({ mac: sealed.mac, data: { a: 'x', b: [1, { x: null, y: 'ü' }] }, qmig_seal: 1 }))).ok, true);
+  assert.equal(
+    seal.open('qmig.migration.A', JSON.parse(JSON.stringify({ mac: sealed.mac, data: { a: 'x', b: [1, { x: null, y: 'ü' }] }, qmig_seal: 1 }))).ok,
+    true,
+  );
   assert.equal(seal.open('qmig.migration.B', sealed).ok, false, 'copied under another name');
   assert.equal(seal.open('qmig.migration.A', { ...sealed, data: { ...value, a: 'y' } }).ok, false, 'altered');
   assert.equal(new StateSeal(OLD).open('qmig.migration.A', sealed).ok, false, 'another key');
-  for (const stored of [value, null, 'text', [], { qmig_seal: 1, mac: 'zz', data: value }]) assert.equal(seal.open('qmig.migration.A', stored).ok, false, JSON.stringify(stored));
+  for (const stored of [value, null, 'text', [], { qmig_seal: 1, mac: 'zz', data: value }])
+    assert.equal(seal.open('qmig.migration.A', stored).ok, false, JSON.stringify(stored));
 });
 
 test('rotation: the previous key verifies, only the current one seals', () => {

@@ -47,7 +47,8 @@ export class StateSeal {
 
   /** The value inside a stored sealed value, or why it cannot be trusted. */
   open<T>(name: string, stored: unknown): Opened<T> {
-    if (!isSealed(stored)) return { ok: false, reason: 'not sealed (written without QMIG_STATE_SECRET: by hand, by another program or by qmig before state was authenticated)' };
+    if (!isSealed(stored))
+      return { ok: false, reason: 'not sealed (written without QMIG_STATE_SECRET: by hand, by another program or by qmig before state was authenticated)' };
     const given = Buffer.from(stored.mac, 'hex');
     for (const key of this.keys) {
       const expected = Buffer.from(this.mac(key, name, stored.data), 'hex');
@@ -57,7 +58,9 @@ export class StateSeal {
   }
 
   private mac(key: Buffer, name: string, value: unknown): string {
-    return createHmac('sha256', key).update(JSON.stringify(canonical([DOMAIN, name, value]))).digest('hex');
+    return createHmac('sha256', key)
+      .update(JSON.stringify(canonical([DOMAIN, name, value])))
+      .digest('hex');
   }
 }
 

@@ -20,7 +20,10 @@ export async function ensureStateVhost(mgmt: ManagementClient, vhost: string, se
 /** Users other than the service account that have a permission on the state vhost. */
 export async function stateVhostIntruders(mgmt: ManagementClient, vhost: string, serviceUser: string): Promise<string[]> {
   const perms = await mgmt.vhostPermissions(vhost);
-  return perms.map((p) => p.user).filter((u) => u !== serviceUser).sort();
+  return perms
+    .map((p) => p.user)
+    .filter((u) => u !== serviceUser)
+    .sort();
 }
 
 /** Start-up: prepare and verify; problems are logged (and reported by `check`), not fatal. */
@@ -29,10 +32,13 @@ export async function verifyStateVhostAtStart(mgmt: ManagementClient, vhost: str
     await ensureStateVhost(mgmt, vhost, serviceUser);
     const intruders = await stateVhostIntruders(mgmt, vhost, serviceUser);
     if (intruders.length > 0) {
-      logger.error('QMIG_STATE_VHOST grants permissions to users other than the service account: they could squat its locks; `check` fails until they are removed', {
-        vhost,
-        users: intruders,
-      });
+      logger.error(
+        'QMIG_STATE_VHOST grants permissions to users other than the service account: they could squat its locks; `check` fails until they are removed',
+        {
+          vhost,
+          users: intruders,
+        },
+      );
     }
   } catch (err) {
     logger.error('cannot verify the state vhost at start-up', { vhost, error: (err as Error).message });

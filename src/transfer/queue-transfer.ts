@@ -75,7 +75,11 @@ export class QueueTransfer {
   /** Counts at the start of the current shovel round. */
   private round: { movedBefore: number; targetBefore: number } | null = null;
 
-  constructor(private readonly deps: QueueRunDeps, private readonly q: TransferQueueRecord, private readonly index: number) {
+  constructor(
+    private readonly deps: QueueRunDeps,
+    private readonly q: TransferQueueRecord,
+    private readonly index: number,
+  ) {
     this.pollMs = deps.pollMs ?? 500;
   }
 
@@ -202,7 +206,11 @@ export class QueueTransfer {
     const q = this.q;
     q.shovel = name;
     await this.deps.persist(); // the record names the shovel before it exists
-    await ctx.mgmt.putShovel(this.vhost, name, transferShovelDefinition({ vhost: this.vhost, queue: q.name, target: this.deps.target, prefetch: ctx.config.transferPrefetch }));
+    await ctx.mgmt.putShovel(
+      this.vhost,
+      name,
+      transferShovelDefinition({ vhost: this.vhost, queue: q.name, target: this.deps.target, prefetch: ctx.config.transferPrefetch }),
+    );
     const started = Date.now();
     const startTimeoutMs = ctx.config.shovelStartTimeoutSeconds * 1000;
     let everRunning = false;
@@ -237,7 +245,9 @@ export class QueueTransfer {
           if (PERMANENT_REFUSAL.test(lastReason ?? '')) {
             throw new QueueFailure(
               `shovel ${name} was refused (${erlangText(lastReason)}); the remaining messages stay in the source queue` +
-                (/user_id/.test(lastReason ?? '') ? `. Give '${this.deps.target.user}' the impersonator tag on the target to move messages whose user_id property names another user` : ''),
+                (/user_id/.test(lastReason ?? '')
+                  ? `. Give '${this.deps.target.user}' the impersonator tag on the target to move messages whose user_id property names another user`
+                  : ''),
             );
           }
         }

@@ -10,7 +10,9 @@ describe('shovelTlsQuery', () => {
   const endpoint = { protocol: 'amqps' as const, host: 'rabbit-b.example', port: 5671 };
 
   it('names the CA, the client certificate and key, verify_peer and the SNI of a DNS host', () => {
-    const q = new URLSearchParams(shovelTlsQuery({ shovelCaFile: '/etc/tls dir/ca&1.pem', shovelCertFile: '/etc/tls/c.pem', shovelKeyFile: '/etc/tls/c.key' }, endpoint).slice(1));
+    const q = new URLSearchParams(
+      shovelTlsQuery({ shovelCaFile: '/etc/tls dir/ca&1.pem', shovelCertFile: '/etc/tls/c.pem', shovelKeyFile: '/etc/tls/c.key' }, endpoint).slice(1),
+    );
     assert.deepEqual(Object.fromEntries(q), {
       cacertfile: '/etc/tls dir/ca&1.pem',
       certfile: '/etc/tls/c.pem',
@@ -21,13 +23,21 @@ describe('shovelTlsQuery', () => {
   });
 
   it('has no SNI for an IP address (Erlang refuses one) and no client certificate when none is configured', () => {
-    const q = new URLSearchParams(shovelTlsQuery({ shovelCaFile: '/ca.pem', shovelCertFile: undefined, shovelKeyFile: undefined }, { ...endpoint, host: '10.0.0.5' }).slice(1));
+    const q = new URLSearchParams(
+      shovelTlsQuery({ shovelCaFile: '/ca.pem', shovelCertFile: undefined, shovelKeyFile: undefined }, { ...endpoint, host: '10.0.0.5' }).slice(1),
+    );
     assert.deepEqual(Object.fromEntries(q), { cacertfile: '/ca.pem', verify: 'verify_peer' });
   });
 
   it('never builds an unverified amqps URI', async () => {
     assert.throws(() => shovelTlsQuery({ shovelCaFile: undefined, shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint), /QMIG_SHOVEL_CA_FILE/);
-    assert.match((await shovelTlsProblem({ shovelCaFile: undefined, shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!, /QMIG_SHOVEL_CA_FILE is not set/);
-    assert.match((await shovelTlsProblem({ shovelCaFile: '/nonexistent/ca.pem', shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!, /cannot be read by the sidecar/);
+    assert.match(
+      (await shovelTlsProblem({ shovelCaFile: undefined, shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!,
+      /QMIG_SHOVEL_CA_FILE is not set/,
+    );
+    assert.match(
+      (await shovelTlsProblem({ shovelCaFile: '/nonexistent/ca.pem', shovelCertFile: undefined, shovelKeyFile: undefined }, endpoint))!,
+      /cannot be read by the sidecar/,
+    );
   });
 });

@@ -38,7 +38,9 @@ export function shovelTlsQuery(config: ShovelTlsConfig, endpoint: AmqpEndpoint):
  */
 export function shovelTlsProblem(config: ShovelTlsConfig, endpoint: AmqpEndpoint, timeoutMs = 10_000): Promise<string | null> {
   if (!config.shovelCaFile) {
-    return Promise.resolve('QMIG_SHOVEL_CA_FILE is not set: shovels to an amqps target must verify its certificate (set it to the CA bundle, on the broker nodes and the sidecar)');
+    return Promise.resolve(
+      'QMIG_SHOVEL_CA_FILE is not set: shovels to an amqps target must verify its certificate (set it to the CA bundle, on the broker nodes and the sidecar)',
+    );
   }
   const withCert = Boolean(config.shovelCertFile && config.shovelKeyFile);
   let files: { ca: Buffer; cert?: Buffer; key?: Buffer };
@@ -73,10 +75,17 @@ export function shovelTlsProblem(config: ShovelTlsConfig, endpoint: AmqpEndpoint
       socket.once('data', () => done(null));
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      const hint = /certificate required|handshake failure|bad certificate/i.test(err.message) && !withCert ? ' (the target wants a client certificate: set QMIG_SHOVEL_CERT_FILE and QMIG_SHOVEL_KEY_FILE)' : '';
+      const hint =
+        /certificate required|handshake failure|bad certificate/i.test(err.message) && !withCert
+          ? ' (the target wants a client certificate: set QMIG_SHOVEL_CERT_FILE and QMIG_SHOVEL_KEY_FILE)'
+          : '';
       const message = err.message.replace(/\s+/g, ' ').trim();
-      done(`TLS to ${endpoint.host}:${endpoint.port} with QMIG_SHOVEL_CA_FILE ${config.shovelCaFile} failed: ${err.code ? `${err.code}: ` : ''}${message}${hint}`);
+      done(
+        `TLS to ${endpoint.host}:${endpoint.port} with QMIG_SHOVEL_CA_FILE ${config.shovelCaFile} failed: ${err.code ? `${err.code}: ` : ''}${message}${hint}`,
+      );
     });
-    socket.once('close', () => done(`${endpoint.host}:${endpoint.port} closed the TLS connection before answering the AMQP header (client certificate refused?)`));
+    socket.once('close', () =>
+      done(`${endpoint.host}:${endpoint.port} closed the TLS connection before answering the AMQP header (client certificate refused?)`),
+    );
   });
 }

@@ -34,7 +34,9 @@ export function shovelUserName(sourceCluster: string, transferId: string): strin
 
 /** A regex (Erlang re / PCRE) matching exactly these names: every ASCII non-alphanumeric escaped. */
 export function exactNamesPattern(names: string[]): string {
-  const escaped = names.map((n) => n.replace(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/g, (c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? `\\x{${c.charCodeAt(0).toString(16)}}` : `\\${c}`)));
+  const escaped = names.map((n) =>
+    n.replace(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]/g, (c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? `\\x{${c.charCodeAt(0).toString(16)}}` : `\\${c}`)),
+  );
   return `^(${escaped.join('|')})$`;
 }
 

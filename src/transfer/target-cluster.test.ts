@@ -20,7 +20,10 @@ describe('buildAmqpUri', () => {
   });
 
   it('appends the TLS query of an amqps shovel after the vhost', () => {
-    assert.equal(buildAmqpUri({ protocol: 'amqps', host: 'b.example', port: 5671 }, '/', { user: 'u', password: 'p' }, '?verify=verify_peer'), 'amqps://u:p@b.example:5671/%2F?verify=verify_peer');
+    assert.equal(
+      buildAmqpUri({ protocol: 'amqps', host: 'b.example', port: 5671 }, '/', { user: 'u', password: 'p' }, '?verify=verify_peer'),
+      'amqps://u:p@b.example:5671/%2F?verify=verify_peer',
+    );
   });
 
   it('brackets IPv6 hosts and keeps amqps', () => {
@@ -36,8 +39,16 @@ describe('pickAmqpEndpoint', () => {
       { node: 'r1@a', protocol: 'http', ip_address: '::', port: 15672 },
     ];
     assert.deepEqual(pickAmqpEndpoint(listeners, 'http://rabbit-b.example:15672'), { protocol: 'amqp', host: 'rabbit-b.example', port: 5672 });
-    assert.deepEqual(pickAmqpEndpoint([{ protocol: 'amqp', ip_address: '127.0.0.1', port: 6772 }], 'http://127.0.0.1:16772'), { protocol: 'amqp', host: '127.0.0.1', port: 6772 });
-    assert.deepEqual(pickAmqpEndpoint([{ protocol: 'amqp', ip_address: '10.1.2.3', port: 5672 }], 'http://lb.example'), { protocol: 'amqp', host: '10.1.2.3', port: 5672 });
+    assert.deepEqual(pickAmqpEndpoint([{ protocol: 'amqp', ip_address: '127.0.0.1', port: 6772 }], 'http://127.0.0.1:16772'), {
+      protocol: 'amqp',
+      host: '127.0.0.1',
+      port: 6772,
+    });
+    assert.deepEqual(pickAmqpEndpoint([{ protocol: 'amqp', ip_address: '10.1.2.3', port: 5672 }], 'http://lb.example'), {
+      protocol: 'amqp',
+      host: '10.1.2.3',
+      port: 5672,
+    });
   });
 
   it('prefers plain amqp, falls back to amqp/ssl, prefers the node behind the URL, null without any', () => {
@@ -75,7 +86,10 @@ describe('topology comparison', () => {
       auto_delete: false,
       arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 5 },
     });
-    assert.deepEqual(targetQueueDeclaration(q({ type: 'classic', arguments: { 'x-max-length': 10 } })).arguments, { 'x-max-length': 10, 'x-queue-type': 'classic' });
+    assert.deepEqual(targetQueueDeclaration(q({ type: 'classic', arguments: { 'x-max-length': 10 } })).arguments, {
+      'x-max-length': 10,
+      'x-queue-type': 'classic',
+    });
   });
 
   it('an existing target queue must have the same type, durability and arguments (x-queue-type aside)', () => {
@@ -86,7 +100,16 @@ describe('topology comparison', () => {
   });
 
   it('an existing target exchange must be equivalent', () => {
-    const x = (extra: Partial<BrokerExchange>): BrokerExchange => ({ name: 'x', vhost: 'v', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: {}, ...extra });
+    const x = (extra: Partial<BrokerExchange>): BrokerExchange => ({
+      name: 'x',
+      vhost: 'v',
+      type: 'topic',
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+      ...extra,
+    });
     assert.equal(exchangeDifference(x({ arguments: { a: 1, b: 2 } }), x({ arguments: { b: 2, a: 1 } })), null);
     assert.match(exchangeDifference(x({}), x({ type: 'direct' }))!, /type direct \(source: topic\)/);
     assert.match(exchangeDifference(x({}), x({ internal: true }))!, /internal true/);

@@ -196,7 +196,13 @@ export async function connectTarget(
 ): Promise<TargetCluster> {
   const url = request.target;
   const tls = brokerTlsFiles(ctx.config);
-  const mgmt = new ManagementClient({ baseUrl: url, user: request.targetUser, password: request.targetPassword, ...tls, timeoutMs: ctx.config.brokerTimeoutMs });
+  const mgmt = new ManagementClient({
+    baseUrl: url,
+    user: request.targetUser,
+    password: request.targetPassword,
+    ...tls,
+    timeoutMs: ctx.config.brokerTimeoutMs,
+  });
 
   const overview = await targetGet<Record<string, unknown>>(mgmt, url, '/overview');
   if (!overview || typeof overview !== 'object' || typeof overview.cluster_name !== 'string' || !Array.isArray(overview.listeners)) {
@@ -204,7 +210,10 @@ export async function connectTarget(
   }
   const whoami = await targetGet<Whoami>(mgmt, url, '/whoami');
   if (!tagsOf(whoami).includes('administrator')) {
-    throw refusal(url, `target user '${request.targetUser}' needs the administrator tag on the target (it creates vhosts, exchanges, queues and bindings there)`);
+    throw refusal(
+      url,
+      `target user '${request.targetUser}' needs the administrator tag on the target (it creates vhosts, exchanges, queues and bindings there)`,
+    );
   }
 
   const source = await clusterIdentity(ctx.mgmt);

@@ -21,7 +21,11 @@ export class TopologyConflictError extends Error {
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -58,7 +62,8 @@ export function exchangeDifference(source: BrokerExchange, target: BrokerExchang
   for (const k of ['type', 'durable', 'auto_delete', 'internal'] as const) {
     if (source[k] !== target[k]) diffs.push(`${k} ${String(target[k])} (source: ${String(source[k])})`);
   }
-  if (!same(source.arguments, target.arguments)) diffs.push(`arguments ${JSON.stringify(target.arguments ?? {})} (source: ${JSON.stringify(source.arguments ?? {})})`);
+  if (!same(source.arguments, target.arguments))
+    diffs.push(`arguments ${JSON.stringify(target.arguments ?? {})} (source: ${JSON.stringify(source.arguments ?? {})})`);
   return diffs.length > 0 ? diffs.join(', ') : null;
 }
 
@@ -94,14 +99,21 @@ export async function copyQueueTopology(source: ManagementClient, target: Manage
     const def = await source.exchange(vhost, name);
     if (!def) throw new TopologyConflictError(`exchange '${name}' that the queue is bound from disappeared from the source`);
     const upstream = await source.ok<unknown[]>('GET', `/exchanges/${enc(vhost)}/${enc(name)}/bindings/destination`);
-    if (upstream.length > 0) notes.push(`exchange '${name}' is itself bound from ${upstream.length} exchange(s) on the source; exchange-to-exchange bindings were not copied`);
+    if (upstream.length > 0)
+      notes.push(`exchange '${name}' is itself bound from ${upstream.length} exchange(s) on the source; exchange-to-exchange bindings were not copied`);
     const existing = await target.exchange(vhost, name);
     if (existing) {
       const diff = exchangeDifference(def, existing);
       if (diff) throw new TopologyConflictError(`exchange '${name}' exists on the target with different ${diff}`);
       continue;
     }
-    await target.declareExchange(vhost, name, { type: def.type, durable: def.durable, auto_delete: def.auto_delete, internal: def.internal, arguments: def.arguments ?? {} });
+    await target.declareExchange(vhost, name, {
+      type: def.type,
+      durable: def.durable,
+      auto_delete: def.auto_delete,
+      internal: def.internal,
+      arguments: def.arguments ?? {},
+    });
   }
 
   const existingQueue = await target.queue(vhost, queue.name);
@@ -122,7 +134,10 @@ export async function copyQueueTopology(source: ManagementClient, target: Manage
     await target.bindQueue(vhost, b.source, queue.name, b.routing_key, b.arguments ?? {});
   }
 
-  if (queue.policy) notes.push(`policy '${queue.policy}' of the source was not copied (definition ${JSON.stringify(queue.effective_policy_definition ?? {})}); the target's own policies apply`);
+  if (queue.policy)
+    notes.push(
+      `policy '${queue.policy}' of the source was not copied (definition ${JSON.stringify(queue.effective_policy_definition ?? {})}); the target's own policies apply`,
+    );
   if (queue.operator_policy) notes.push(`operator policy '${queue.operator_policy}' of the source was not copied`);
   return { exchanges, bindings: bindings.length, queueExisted: !!existingQueue, notes };
 }

@@ -7,12 +7,15 @@ import { parseTargetUrl, parseTransferRequest, selectTransferQueues, whyNotTrans
 const base = { target: 'http://10.0.0.1:15672', target_user: 'admin', target_password: 's3cret', reason: 'blue-green cut-over' };
 
 function refused(body: Record<string, unknown>, match: RegExp): void {
-  assert.throws(() => parseTransferRequest(body), (err: unknown) => {
-    assert.ok(err instanceof BadRequestError, `expected BadRequestError, got ${String(err)}`);
-    assert.match(err.reason, match);
-    assert.doesNotMatch(err.reason, /s3cret/, 'the password never appears in an error');
-    return true;
-  });
+  assert.throws(
+    () => parseTransferRequest(body),
+    (err: unknown) => {
+      assert.ok(err instanceof BadRequestError, `expected BadRequestError, got ${String(err)}`);
+      assert.match(err.reason, match);
+      assert.doesNotMatch(err.reason, /s3cret/, 'the password never appears in an error');
+      return true;
+    },
+  );
 }
 
 describe('parseTransferRequest', () => {
@@ -80,7 +83,15 @@ describe('parseTransferRequest', () => {
   });
 });
 
-const queue = (name: string, extra: Partial<BrokerQueue> = {}): BrokerQueue => ({ name, vhost: 'v', durable: true, auto_delete: false, exclusive: false, arguments: {}, ...extra });
+const queue = (name: string, extra: Partial<BrokerQueue> = {}): BrokerQueue => ({
+  name,
+  vhost: 'v',
+  durable: true,
+  auto_delete: false,
+  exclusive: false,
+  arguments: {},
+  ...extra,
+});
 
 describe('selectTransferQueues', () => {
   const queues = [
@@ -95,21 +106,33 @@ describe('selectTransferQueues', () => {
 
   it('queue_names: exact names, in the given order; missing names are skipped with a reason', () => {
     const s = selectTransferQueues(queues, { queue_names: ['billing', 'orders.eu', 'nope'] });
-    assert.deepEqual(s.selected.map((q) => q.name), ['billing', 'orders.eu']);
+    assert.deepEqual(
+      s.selected.map((q) => q.name),
+      ['billing', 'orders.eu'],
+    );
     assert.deepEqual(s.skipped, [{ name: 'nope', reason: 'queue does not exist in the vhost' }]);
   });
 
   it('pattern: a regular expression on the name; matching queues that cannot move are reported', () => {
     const s = selectTransferQueues(queues, { pattern: '^orders\\.' });
-    assert.deepEqual(s.selected.map((q) => q.name), ['orders.eu', 'orders.us']);
-    assert.deepEqual(s.skipped.map((q) => q.name), ['orders.tmp', 'orders.auto']);
+    assert.deepEqual(
+      s.selected.map((q) => q.name),
+      ['orders.eu', 'orders.us'],
+    );
+    assert.deepEqual(
+      s.skipped.map((q) => q.name),
+      ['orders.tmp', 'orders.auto'],
+    );
     assert.match(s.skipped[0].reason, /exclusive/);
     assert.match(s.skipped[1].reason, /auto-delete/);
   });
 
   it('everything: every queue; exclusive, auto-delete, stream and amq.* queues are skipped', () => {
     const s = selectTransferQueues(queues, { everything: true });
-    assert.deepEqual(s.selected.map((q) => q.name), ['orders.eu', 'orders.us', 'billing']);
+    assert.deepEqual(
+      s.selected.map((q) => q.name),
+      ['orders.eu', 'orders.us', 'billing'],
+    );
     assert.deepEqual(s.skipped.map((q) => q.name).sort(), ['amq.gen-123', 'events', 'orders.auto', 'orders.tmp']);
     assert.match(whyNotTransferable(queues[5])!, /stream/);
     assert.match(whyNotTransferable(queues[6])!, /reserved/);

@@ -68,7 +68,9 @@ export function parseTargetUrl(raw: string): string {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new BadRequestError(`target must be an http(s) URL of the target's management API or qmig sidecar, e.g. http://10.0.0.1:15672; got "${raw.slice(0, 200)}"`);
+    throw new BadRequestError(
+      `target must be an http(s) URL of the target's management API or qmig sidecar, e.g. http://10.0.0.1:15672; got "${raw.slice(0, 200)}"`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new BadRequestError(`target must use http or https, got "${url.protocol.replace(':', '')}"`);

@@ -125,7 +125,9 @@ export class TransferRun {
       // Every shovel of this transfer is stopped or finished by now.
       await deleteShovelUser(this.target.mgmt, record.target_shovel_user).catch((err) => {
         this.log.warn('cannot delete the temporary shovel user on the target', { user: record.target_shovel_user, error: (err as Error).message });
-        record.notes.push(`the temporary shovel user '${record.target_shovel_user}' could not be deleted on the target (${(err as Error).message}); the next transfer to this target deletes it`);
+        record.notes.push(
+          `the temporary shovel user '${record.target_shovel_user}' could not be deleted on the target (${(err as Error).message}); the next transfer to this target deletes it`,
+        );
       });
     }
     record.status = record.error ? 'failed' : finalStatus(record);
@@ -154,7 +156,8 @@ export class TransferRun {
       this.log.warn('cannot look for leftover shovel users on the target', { error: (err as Error).message });
       return [];
     });
-    if (leftovers.length > 0) record.notes.push(`deleted ${leftovers.length} temporary shovel user(s) left on the target by earlier transfers that did not end cleanly`);
+    if (leftovers.length > 0)
+      record.notes.push(`deleted ${leftovers.length} temporary shovel user(s) left on the target by earlier transfers that did not end cleanly`);
     const queues = record.queues.filter((q) => q.status === 'pending').map((q) => q.name);
     record.target_shovel_user = name; // recorded before it exists: a crash right after leaves a name to clean up
     target.useShovelUser(await createShovelUser(target.mgmt, name, record.vhost, queues, target.tags.includes('impersonator')));

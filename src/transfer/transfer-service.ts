@@ -67,7 +67,10 @@ export class TransferService {
   private readonly pollMs: number;
   private readonly cancelWaitMs: number;
 
-  constructor(private readonly ctx: Context, options: TransferServiceOptions = {}) {
+  constructor(
+    private readonly ctx: Context,
+    options: TransferServiceOptions = {},
+  ) {
     this.store = new TransferStore(ctx.mgmt, ctx.seal);
     const log = auditLog(ctx.config.auditLogFile);
     this.audit = options.audit ?? ((entry) => log.record(entry));
@@ -83,17 +86,26 @@ export class TransferService {
     if (!(await this.ctx.mgmt.vhost(vhost))) throw new VhostNotFoundError(vhost);
     const shovels = await this.ctx.mgmt.request('GET', '/shovels');
     if (shovels.status === 404) {
-      throw new BadRequestError('rabbitmq_shovel and rabbitmq_shovel_management must be enabled on this cluster for transfers. Enable them with: rabbitmq-plugins enable rabbitmq_shovel rabbitmq_shovel_management');
+      throw new BadRequestError(
+        'rabbitmq_shovel and rabbitmq_shovel_management must be enabled on this cluster for transfers. Enable them with: rabbitmq-plugins enable rabbitmq_shovel rabbitmq_shovel_management',
+      );
     }
 
     const queues = await this.ctx.mgmt.queues(vhost);
     const { selected, skipped } = selectTransferQueues(queues, request.selection);
     if (selected.length === 0) {
-      const why = skipped.slice(0, 5).map((s) => `'${s.name}': ${s.reason}`).join('; ');
-      throw new BadRequestError(`no queue of vhost '${vhost}' can be transferred with ${describeSelection(request.selection)}${why ? ` (${why}${skipped.length > 5 ? '; …' : ''})` : ''}`);
+      const why = skipped
+        .slice(0, 5)
+        .map((s) => `'${s.name}': ${s.reason}`)
+        .join('; ');
+      throw new BadRequestError(
+        `no queue of vhost '${vhost}' can be transferred with ${describeSelection(request.selection)}${why ? ` (${why}${skipped.length > 5 ? '; …' : ''})` : ''}`,
+      );
     }
     if (selected.length + skipped.length > MAX_QUEUES_PER_TRANSFER) {
-      throw new BadRequestError(`${describeSelection(request.selection)} matches ${selected.length + skipped.length} queues; at most ${MAX_QUEUES_PER_TRANSFER} per transfer: split it with queue_names or pattern`);
+      throw new BadRequestError(
+        `${describeSelection(request.selection)} matches ${selected.length + skipped.length} queues; at most ${MAX_QUEUES_PER_TRANSFER} per transfer: split it with queue_names or pattern`,
+      );
     }
     const migration = (await this.ctx.store.listRecords()).find((m) => m.vhost === vhost && ACTIVE_STATUSES.includes(m.status));
     if (migration) {
@@ -142,7 +154,12 @@ export class TransferService {
 
     auditStarted(this.audit, record);
     const running: RunningTransfer = { record, cancelRequested: false, done: Promise.resolve() };
-    const run = new TransferRun({ ctx: this.ctx, store: this.store, audit: this.audit, pollMs: this.pollMs, onEnd: () => this.running.delete(record.id) }, running, target, lock);
+    const run = new TransferRun(
+      { ctx: this.ctx, store: this.store, audit: this.audit, pollMs: this.pollMs, onEnd: () => this.running.delete(record.id) },
+      running,
+      target,
+      lock,
+    );
     running.done = run.run().catch((err) => {
       logger.error('transfer runner crashed', { transfer_id: record.id, error: (err as Error).message });
     });

@@ -17,7 +17,6 @@ import { TRANSFER_RECORD_PREFIX, transferParameter, cancelParameter } from '../b
 
 const RECORD_PREFIX = TRANSFER_RECORD_PREFIX;
 
-
 export interface CancelRequest {
   requested_at: string;
   by: string;

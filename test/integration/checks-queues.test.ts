@@ -80,7 +80,8 @@ test('TTL, expires, overflow, exclusive, non-durable, auto-delete and lost polic
   const bad = await checkAndStart(ctx, vhost);
   const issues = new Map<string, string[]>();
   for (const i of bad.report.queue_checks.results) issues.set(i.queue, [...(issues.get(i.queue) ?? []), i.type]);
-  const has = (queue: string, type: string) => assert.ok(issues.get(queue)?.includes(type), `${queue} should have ${type}; has ${issues.get(queue)?.join(', ')}`);
+  const has = (queue: string, type: string) =>
+    assert.ok(issues.get(queue)?.includes(type), `${queue} should have ${type}; has ${issues.get(queue)?.join(', ')}`);
   has('arg-ttl', 'message_ttl');
   has('pol-ttl', 'message_ttl');
   has('arg-expires', 'queue_expires');
@@ -140,6 +141,9 @@ test('TTL, expires, overflow, exclusive, non-durable, auto-delete and lost polic
   const fixed = await checkAndStart(ctx, vhost);
   assert.equal(fixed.refusal, null);
   assert.deepEqual(fixed.report.queue_checks.summary, { total_queues: 3, unsuitable_queues: 0, compatibility_percentage: 100, compatible_queues: 3 });
-  assert.deepEqual(fixed.report.queue_checks.results.map((i) => [i.queue, i.type]), [['auto-del', 'auto_delete']]);
+  assert.deepEqual(
+    fixed.report.queue_checks.results.map((i) => [i.queue, i.type]),
+    [['auto-del', 'auto_delete']],
+  );
   assert.equal(checkOf(fixed.report, 'queue_suitability').status, 'passed');
 });

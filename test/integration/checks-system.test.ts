@@ -65,14 +65,21 @@ test('queue_synchronization: a mirror added after messages were published with h
   await publish(vhost, { queue: 'lagging' }, 200);
   // Mirroring arrives only now, with manual synchronisation: the new mirror starts empty.
   await mirrorPolicy(vhost, '^lagging$', { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'manual' }, 'ha-manual');
-  await waitForQueues(vhost, ['lagging'], (q) => mirroredNow(q) && (q.slave_nodes ?? []).length === 1 && Array.isArray(q.synchronised_slave_nodes) && q.synchronised_slave_nodes.length === 0);
+  await waitForQueues(
+    vhost,
+    ['lagging'],
+    (q) => mirroredNow(q) && (q.slave_nodes ?? []).length === 1 && Array.isArray(q.synchronised_slave_nodes) && q.synchronised_slave_nodes.length === 0,
+  );
 
   const bad = await checkAndStart(ctx, vhost);
   const sync = checkOf(bad.report, 'queue_synchronization');
   assert.equal(sync.status, 'failed');
   assert.match(sync.message, /^1 mirrored queue\(s\) are not fully synchronized: lagging/);
   assert.equal(bad.refusal?.reason, sync.message);
-  assert.deepEqual(bad.report.queue_checks.results.map((i) => [i.queue, i.type]), [['lagging', 'unsynchronized']]);
+  assert.deepEqual(
+    bad.report.queue_checks.results.map((i) => [i.queue, i.type]),
+    [['lagging', 'unsynchronized']],
+  );
 
   const skip = await checkAndStart(ctx, vhost, { skip_unsuitable_queues: true });
   assert.equal(checkOf(skip.report, 'queue_synchronization').status, 'warning');
@@ -191,10 +198,15 @@ test('no eligible queue: an empty vhost is not ready; queue_names naming only un
   await mirroredQueues(vhost, 2, (i) => i % 3);
   await assert.rejects(
     assessStart(ctx, vhost, startOptions({ skip_unsuitable_queues: false, allow_message_ttl: false }, { queue_names: ['ghost-1', 'ghost-2'] })),
-    (err: unknown) => err instanceof BadRequestError && /^No eligible queues found for migration: none of the requested queue_names can be migrated \(not found: ghost-1, ghost-2\)/.test(err.reason),
+    (err: unknown) =>
+      err instanceof BadRequestError &&
+      /^No eligible queues found for migration: none of the requested queue_names can be migrated \(not found: ghost-1, ghost-2\)/.test(err.reason),
   );
   const mixed = await assessStart(ctx, vhost, startOptions({ skip_unsuitable_queues: false, allow_message_ttl: false }, { queue_names: ['q-01', 'ghost'] }));
-  assert.deepEqual(mixed.toMigrate.map((q) => q.name), ['q-01']);
+  assert.deepEqual(
+    mixed.toMigrate.map((q) => q.name),
+    ['q-01'],
+  );
   assert.deepEqual(mixed.skipped, [{ name: 'ghost', reason: 'queue does not exist' }]);
 });
 

@@ -59,7 +59,10 @@ test('qmig check: ready (0) on a suitable vhost, not ready (1) on an unsuitable 
   const badReport = JSON.parse(badJson.stdout);
   assertSchema('check-response', badReport);
   assert.equal(badReport.overall_ready, false);
-  assert.deepEqual(badReport.queue_checks.results.map((r: { queue: string; type: string }) => [r.queue, r.type]), [['ttl-queue', 'message_ttl']]);
+  assert.deepEqual(
+    badReport.queue_checks.results.map((r: { queue: string; type: string }) => [r.queue, r.type]),
+    [['ttl-queue', 'message_ttl']],
+  );
 
   // Skipping unsuitable queues: the plain queue alone is ready.
   const skip = await qmig('check', '--vhost', unsuitable, '--skip-unsuitable', '--json');

@@ -73,7 +73,11 @@ test('cannot reach or authenticate: connection refused, 401, 403, 503, not a sid
     return r;
   };
   const port = await freePort();
-  const refused = await qmig(['check', '--vhost', '/'], { QMIG_URL: `http://127.0.0.1:${port}`, QMIG_CLI_USER: 'guest', QMIG_CLI_PASSWORD: 'Refused-Secret-1' });
+  const refused = await qmig(['check', '--vhost', '/'], {
+    QMIG_URL: `http://127.0.0.1:${port}`,
+    QMIG_CLI_USER: 'guest',
+    QMIG_CLI_PASSWORD: 'Refused-Secret-1',
+  });
   assertExit(refused, 3, 'nothing listening');
   assert.match(refused.stderr, new RegExp(`^qmig check: cannot reach the sidecar at http://127\\.0\\.0\\.1:${port}: connection refused$`, 'm'));
 
@@ -81,7 +85,10 @@ test('cannot reach or authenticate: connection refused, 401, 403, 503, not a sid
   const wrong = 'Wrong-Password-7781';
   const unauthorized = await qmig(['status', '--json'], { QMIG_URL: sidecar.url, QMIG_CLI_USER: 'guest', QMIG_CLI_PASSWORD: wrong });
   assertExit(unauthorized, 3, 'bad credentials');
-  assert.match(unauthorized.stderr, /^qmig status: authentication failed at http:\/\/127\.0\.0\.1:\d+ \(401\): check --user\/--password or QMIG_CLI_USER\/QMIG_CLI_PASSWORD$/m);
+  assert.match(
+    unauthorized.stderr,
+    /^qmig status: authentication failed at http:\/\/127\.0\.0\.1:\d+ \(401\): check --user\/--password or QMIG_CLI_USER\/QMIG_CLI_PASSWORD$/m,
+  );
   assertSchema('error-response', JSON.parse(unauthorized.stdout));
   const viaFlag = await qmig(['watch', 'abc', '--user', 'guest', '--password', wrong, '--url', sidecar.url], {});
   assertExit(viaFlag, 3, 'bad credentials given as flags');
@@ -104,7 +111,11 @@ test('cannot reach or authenticate: connection refused, 401, 403, 503, not a sid
   const html = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'));
   await new Promise<void>((r) => html.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise((r) => html.close(r)));
-  const notSidecar = await qmig(['status'], { QMIG_URL: `http://127.0.0.1:${(html.address() as AddressInfo).port}`, QMIG_CLI_USER: 'guest', QMIG_CLI_PASSWORD: 'Html-Secret-3' });
+  const notSidecar = await qmig(['status'], {
+    QMIG_URL: `http://127.0.0.1:${(html.address() as AddressInfo).port}`,
+    QMIG_CLI_USER: 'guest',
+    QMIG_CLI_PASSWORD: 'Html-Secret-3',
+  });
   assertExit(notSidecar, 3, 'not a sidecar');
   assert.match(notSidecar.stderr, /is not JSON: is this the URL of a qmig sidecar\?/);
 

@@ -35,7 +35,11 @@ async function waitForNoActiveMigration(ctx: Context, timeoutMs = 600_000): Prom
 test('qmig start --watch, status, watch, interrupt on a live sidecar', async (t) => {
   const vhost = await testVhost(t, { suffix: '/cli&ü' });
   await mirrorPolicy(vhost);
-  const seeded: Array<[string, number]> = [['small', 10], ['medium', 20], ['large', 30]];
+  const seeded: Array<[string, number]> = [
+    ['small', 10],
+    ['medium', 20],
+    ['large', 30],
+  ];
   for (let i = 0; i < seeded.length; i++) await classicQueue(vhost, seeded[i][0], {}, i);
   for (const [name, n] of seeded) await publish(vhost, { queue: name }, n);
   await waitSynchronised(vhost, 180_000);
@@ -69,7 +73,11 @@ test('qmig start --watch, status, watch, interrupt on a live sidecar', async (t)
       }),
   });
   const ids: string[] = [];
-  cleanupRecords(t, () => sidecar.ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => sidecar.ctx,
+    () => ids,
+  );
   const env = { QMIG_URL: sidecar.url, QMIG_CLI_USER: caller.user, QMIG_CLI_PASSWORD: caller.password };
   const runs: CliResult[] = [];
   const qmig = async (...args: string[]) => {
@@ -90,7 +98,10 @@ test('qmig start --watch, status, watch, interrupt on a live sidecar', async (t)
   const last = updates.at(-1);
   assert.equal(last.migration.id, started.migration_id);
   assert.equal(last.migration.status, 'completed');
-  assert.deepEqual(last.queues.map((q: any) => [q.resource.name, q.status, q.migrated_messages]), [['small', 'completed', 10]]);
+  assert.deepEqual(
+    last.queues.map((q: any) => [q.resource.name, q.status, q.migrated_messages]),
+    [['small', 'completed', 10]],
+  );
   assert.equal((await admin().queue(vhost, 'small'))?.type, 'quorum');
   assert.equal((await admin().queue(vhost, 'medium'))?.type, 'classic');
 
@@ -167,7 +178,11 @@ test('qmig start --watch, status, watch, interrupt on a live sidecar', async (t)
   assert.match(refused.stderr, /^qmig start: refused \(400\): .+/m);
 
   // 8. Interrupted while it runs: interrupt exits 0, watch ends interrupted with exit 1, no message lost.
-  for (const [name, node] of [['later-1', 0], ['later-2', 1]] as const) await classicQueue(vhost, name, {}, node);
+  for (const [name, node] of [
+    ['later-1', 0],
+    ['later-2', 1],
+  ] as const)
+    await classicQueue(vhost, name, {}, node);
   await publish(vhost, { queue: 'later-1' }, 15);
   await publish(vhost, { queue: 'later-2' }, 15);
   await waitSynchronised(vhost, 180_000);

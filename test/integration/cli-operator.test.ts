@@ -36,7 +36,12 @@ function sidecar(): Promise<TestSidecar> {
   shared ??= (async () => {
     const afters: Array<() => unknown> = [];
     const s = await startTestSidecar({ after: (fn: () => unknown) => afters.push(fn) });
-    return { sidecar: s, close: async () => { for (const fn of afters.reverse()) await fn(); } };
+    return {
+      sidecar: s,
+      close: async () => {
+        for (const fn of afters.reverse()) await fn();
+      },
+    };
   })();
   return shared.then((x) => x.sidecar);
 }
@@ -64,7 +69,12 @@ test('rollback-pending shows the migration and its snapshots; rollback-completed
   const vhost = await testVhost(t);
   // Started in the future, so that it is both the newest rollback_pending and the `latest` migration.
   const future = new Date(Date.now() + 3_600_000).toISOString().replace('T', ' ').slice(0, 19);
-  const pending = await storeMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'rollback_pending', started_at: future, error: 'queue q-00001 failed verification', failed_queues: 1 }), queueRecords(vhost, 3));
+  const pending = await storeMigration(
+    t,
+    s.ctx,
+    migrationRecord(vhost, s.ctx.nodeName, { status: 'rollback_pending', started_at: future, error: 'queue q-00001 failed verification', failed_queues: 1 }),
+    queueRecords(vhost, 3),
+  );
   const older = await storeMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'completed', started_at: '2020-01-01 00:00:00' }), []);
 
   const shown = await runCli(['rollback-pending'], env);
@@ -106,7 +116,10 @@ test('profiles: --config/--node pick a [section]; flags beat the profile; a miss
   const s = await sidecar();
   const dir = tempDir(t);
   const file = join(dir, 'qmig.conf');
-  writeFileSync(file, `# qmig profiles\n[default]\nurl = http://127.0.0.1:1\nuser = nobody\npassword = wrong\n\n[t]\nurl = ${s.url}\nusername = ${cluster.user}\npassword = ${cluster.password}\ntable_style = tsv\n`);
+  writeFileSync(
+    file,
+    `# qmig profiles\n[default]\nurl = http://127.0.0.1:1\nuser = nobody\npassword = wrong\n\n[t]\nurl = ${s.url}\nusername = ${cluster.user}\npassword = ${cluster.password}\ntable_style = tsv\n`,
+  );
   const noEnv = { HOME: dir };
   const ok = await runCli(['status', '--config', file, '--node', 't'], noEnv);
   assertExit(ok, 0);
@@ -162,7 +175,13 @@ test('--timeout: a sidecar that never answers is given up after the timeout (exi
   const sockets = new Set<Socket>();
   const silent = createServer((socket) => sockets.add(socket));
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); silent.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        silent.close(() => r());
+      }),
+  );
   const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
   const res = await runCli(['status', '--url', url, '--timeout', '0.5'], creds, 30_000);
   assertExit(res, 3);
@@ -176,7 +195,12 @@ test('table styles, --no-headers, time zones, colour only on request (never in a
   const s = await sidecar();
   const env = { ...creds, QMIG_URL: s.url };
   const vhost = await testVhost(t);
-  const record = await storeMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'completed', started_at: '2026-06-01 12:00:00' }), queueRecords(vhost, 3));
+  const record = await storeMigration(
+    t,
+    s.ctx,
+    migrationRecord(vhost, s.ctx.nodeName, { status: 'completed', started_at: '2026-06-01 12:00:00' }),
+    queueRecords(vhost, 3),
+  );
   const id = record.id;
 
   const aligned = await runCli(['status', id], env);
@@ -189,7 +213,10 @@ test('table styles, --no-headers, time zones, colour only on request (never in a
   assertExit(tsv, 0);
   const rows = tsv.stdout.split('\n').filter((l) => l.startsWith('q-'));
   assert.equal(rows.length, 3);
-  assert.ok(rows.every((r) => r.split('\t').length === 7), rows.join('\n'));
+  assert.ok(
+    rows.every((r) => r.split('\t').length === 7),
+    rows.join('\n'),
+  );
   assert.doesNotMatch(tsv.stdout, /^QUEUE/m);
 
   const md = await runCli(['status', id, '--table-style', 'markdown'], env);

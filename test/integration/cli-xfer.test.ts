@@ -80,17 +80,23 @@ test('qmig xfer --watch to the target cluster, xfer-status, xfer-cancel', async 
   assert.deepEqual(cancelBody, { transfer_id: id, status: 'completed', cancel_requested: false });
 
   // 4. Start by pattern (password on the command line this time, --json), cancel at once.
-  const second = await qmig([...xferArgs, '--reason', 'cancel drill', '--pattern', '^x2$', '--target-password', target.password, '--json'], { QMIG_TARGET_PASSWORD: '' });
+  const second = await qmig([...xferArgs, '--reason', 'cancel drill', '--pattern', '^x2$', '--target-password', target.password, '--json'], {
+    QMIG_TARGET_PASSWORD: '',
+  });
   assertExit(second, 0, 'xfer --pattern --json');
   const accepted = JSON.parse(second.stdout);
   assertSchema('xfer-accepted', accepted);
   const cancel = await qmig(['xfer-cancel', accepted.transfer_id, '--json']);
   assertExit(cancel, 0, 'xfer-cancel');
   assertSchema('xfer-cancel-response', JSON.parse(cancel.stdout));
-  const ended = await eventually(async () => {
-    const r = JSON.parse((await qmig(['xfer-status', accepted.transfer_id, '--json'])).stdout);
-    return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : null;
-  }, 60_000, 'the cancelled transfer to end');
+  const ended = await eventually(
+    async () => {
+      const r = JSON.parse((await qmig(['xfer-status', accepted.transfer_id, '--json'])).stdout);
+      return ['completed', 'failed', 'cancelled'].includes(r.status) ? r : null;
+    },
+    60_000,
+    'the cancelled transfer to end',
+  );
   assertSchema('xfer-record', ended);
   assert.ok(['cancelled', 'completed'].includes(ended.status), ended.status);
   // Nothing lost: the 5 messages are on exactly one side (or both within the shovel's window).
@@ -113,7 +119,10 @@ test('qmig xfer --watch to the target cluster, xfer-status, xfer-cancel', async 
   assertExit(refused, 1, 'xfer with a wrong target password');
   assert.match(refused.stderr, /^qmig xfer: refused \(400\): .*target rejected the credentials/m);
   // The target is this same cluster: refused.
-  const same = await qmig(['xfer', '--target', cluster.managementUrls[0], '--target-user', cluster.user, '--vhost', vhost, '--reason', 'loop', '--everything'], { QMIG_TARGET_PASSWORD: cluster.password });
+  const same = await qmig(
+    ['xfer', '--target', cluster.managementUrls[0], '--target-user', cluster.user, '--vhost', vhost, '--reason', 'loop', '--everything'],
+    { QMIG_TARGET_PASSWORD: cluster.password },
+  );
   assertExit(same, 1);
   assert.match(same.stderr, /same cluster/);
 

@@ -78,13 +78,27 @@ test('tags: none → 401 (the broker refuses), management → 403, monitoring re
   r = await status(await s.api(`${P}/start/${encodeURIComponent(vhost)}`, post(monitoring)));
   assert.equal(r.status, 403);
   assert.equal((await status(await s.api(`${P}/interrupt/${running.id}`, post(monitoring)))).status, 403);
-  assert.equal((await status(await s.api(`${P}/status/${running.id}`, { ...post(monitoring), headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }))).status, 403);
+  assert.equal(
+    (
+      await status(
+        await s.api(`${P}/status/${running.id}`, {
+          ...post(monitoring),
+          headers: { 'content-type': 'application/json' },
+          body: '{"status":"rollback_completed"}',
+        }),
+      )
+    ).status,
+    403,
+  );
   assert.equal(engine.starts.length, 0);
 
   assert.equal((await status(await s.api(`${P}/status`, as(administrator)), 'status-list-response')).status, 200);
   assert.equal((await status(await s.api(`${P}/start/${encodeURIComponent(vhost)}`, post(administrator)), 'start-response')).status, 200);
   assert.equal((await status(await s.api(`${P}/interrupt/${running.id}`, post(administrator)), 'interrupt-response')).status, 200);
-  assert.deepEqual(engine.starts.map((x) => [x.vhost, x.caller.user]), [[vhost, administrator.user]]);
+  assert.deepEqual(
+    engine.starts.map((x) => [x.vhost, x.caller.user]),
+    [[vhost, administrator.user]],
+  );
 });
 
 test('policymaker may start and interrupt on a vhost it has full permission on, not on another', async (t) => {
@@ -110,7 +124,10 @@ test('policymaker may start and interrupt on a vhost it has full permission on, 
   assert.equal((await status(await s.api(`${P}/interrupt/${onOther.id}`, post))).status, 403);
   // read routes need monitoring or administrator
   assert.equal((await status(await s.api(`${P}/status`, { auth: pm }))).status, 403);
-  assert.deepEqual(engine.starts.map((x) => x.vhost), [mine]);
+  assert.deepEqual(
+    engine.starts.map((x) => x.vhost),
+    [mine],
+  );
 });
 
 test('more than QMIG_AUTH_FAILURE_LIMIT failed logins for a user name → 429 with Retry-After for that name; others at the address and verified callers go on', async (t) => {

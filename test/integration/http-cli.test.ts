@@ -9,7 +9,11 @@ import { assertSchema } from '../support/schemas.js';
 import { basicAuth, spawnSidecar } from '../support/sidecar.js';
 
 test('an invalid variable stops qmig serve at start with exit 2 and names the variable', async (t) => {
-  for (const [name, value] of [['QMIG_LISTEN_PORT', 'abc'], ['QMIG_MANAGEMENT_URL', 'ftp://x'], ['QMIG_LOG_LEVEL', 'loud']]) {
+  for (const [name, value] of [
+    ['QMIG_LISTEN_PORT', 'abc'],
+    ['QMIG_MANAGEMENT_URL', 'ftp://x'],
+    ['QMIG_LOG_LEVEL', 'loud'],
+  ]) {
     const child = await spawnSidecar(t, { env: { [name]: value }, waitForListening: false });
     const code = await child.exited;
     assert.equal(code, 2, child.output());
@@ -27,7 +31,11 @@ test('qmig serve answers, then stops gracefully on SIGTERM (exit 0)', async (t) 
   assert.equal(res.status, 200);
   assertSchema('status-list-response', await res.json());
   assert.equal(await child.kill('SIGTERM'), 0);
-  const lines = child.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const lines = child
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
   const access = lines.find((l) => l.message === 'request' && l.request_id === 'cli-test-1');
   assert.ok(access, 'one structured access line per request');
   assert.equal(access.user, 'guest');

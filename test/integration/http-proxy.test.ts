@@ -46,7 +46,11 @@ test('/api/* is proxied with the caller credentials, query string and body; bad 
   // a write with a body and a query string
   const vhost = await testVhost(t);
   const queue = `q-${randomBytes(3).toString('hex')}`;
-  res = await s.api(`/api/queues/${enc(vhost)}/${enc(queue)}`, { method: 'PUT', body: JSON.stringify({ durable: true, arguments: { 'x-max-length': 7 } }), headers: { 'content-type': 'application/json' } });
+  res = await s.api(`/api/queues/${enc(vhost)}/${enc(queue)}`, {
+    method: 'PUT',
+    body: JSON.stringify({ durable: true, arguments: { 'x-max-length': 7 } }),
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(res.status, 201);
   await res.arrayBuffer();
   assert.equal((await admin().queue(vhost, queue))?.arguments['x-max-length'], 7);

@@ -84,7 +84,11 @@ test('check answers for URL-encoded vhosts: /test&foo, #, 日本語, and the def
   // the spec's literal example encoding
   const jp = names[2];
   assert.ok(encodeURIComponent(jp).includes('%E6%97%A5%E6%9C%AC%E8%AA%9E'));
-  const res = await s.api(`${P}/check/%2F`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ skip_unsuitable_queues: true, vhost: 'ignored' }) });
+  const res = await s.api(`${P}/check/%2F`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ skip_unsuitable_queues: true, vhost: 'ignored' }),
+  });
   const body = await json(res);
   assert.equal(res.status, 200);
   assertCheckReport(body, '/');
@@ -99,9 +103,15 @@ test('check/all covers every vhost; unknown vhost → 404; malformed percent-enc
   assert.equal(res.status, 200, JSON.stringify(body).slice(0, 500));
   if (schemaNames().includes('check-all-response')) assertSchema('check-all-response', body);
   assert.equal(body.vhost, 'all');
-  assert.ok(body.vhosts.some((r: any) => r.vhost === vhost), 'the test vhost is in check/all');
+  assert.ok(
+    body.vhosts.some((r: any) => r.vhost === vhost),
+    'the test vhost is in check/all',
+  );
 
-  const missing = await expectError(await s.api(`${P}/check/${encodeURIComponent('/no-such-vhost-' + randomBytes(4).toString('hex'))}`, { method: 'POST' }), 404);
+  const missing = await expectError(
+    await s.api(`${P}/check/${encodeURIComponent('/no-such-vhost-' + randomBytes(4).toString('hex'))}`, { method: 'POST' }),
+    404,
+  );
   assert.equal(missing.error, 'Object Not Found');
   assert.match(missing.reason, /no-such-vhost/);
   const bad = await expectError(await s.api(`${P}/check/%E0%A4%A`, { method: 'POST' }), 400);
@@ -135,7 +145,16 @@ test('start hands the engine the path vhost, the caller and the options with spe
   res = await s.api(`${P}/start/${encodeURIComponent(vhost)}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ vhost: '/ignored', skip_unsuitable_queues: true, tolerance: 10.5, batch_size: 0, batch_order: 'largest_first', queue_names: ['a', 'a', 'b'], allow_message_ttl: true, set_default_queue_type: 'quorum' }),
+    body: JSON.stringify({
+      vhost: '/ignored',
+      skip_unsuitable_queues: true,
+      tolerance: 10.5,
+      batch_size: 0,
+      batch_order: 'largest_first',
+      queue_names: ['a', 'a', 'b'],
+      allow_message_ttl: true,
+      set_default_queue_type: 'quorum',
+    }),
   });
   body = await json(res);
   assert.equal(res.status, 200, JSON.stringify(body));
@@ -171,11 +190,28 @@ test('status lists migrations newest first and status/:id answers a migration wi
   const s = await startTestSidecar(t, { engine: () => new RecordingEngine() });
   const vhost = await testVhost(t);
   const dayAgo = timestamp(new Date(Date.now() - 86_400_000));
-  const older = migrationRecord(vhost, s.ctx.nodeName, { status: 'completed', started_at: dayAgo, completed_at: dayAgo, completed_queues: 3, skipped_queues: 0 });
-  const stopped = migrationRecord(vhost, s.ctx.nodeName, { status: 'interrupted', started_at: timestamp(new Date(Date.now() - 60_000)), total_queues: 450, completed_queues: 224, skipped_queues: 1 });
+  const older = migrationRecord(vhost, s.ctx.nodeName, {
+    status: 'completed',
+    started_at: dayAgo,
+    completed_at: dayAgo,
+    completed_queues: 3,
+    skipped_queues: 0,
+  });
+  const stopped = migrationRecord(vhost, s.ctx.nodeName, {
+    status: 'interrupted',
+    started_at: timestamp(new Date(Date.now() - 60_000)),
+    total_queues: 450,
+    completed_queues: 224,
+    skipped_queues: 1,
+  });
   await storeMigration(t, s.ctx, older, queueRecords(vhost, 3));
   await storeMigration(t, s.ctx, stopped, queueRecords(vhost, 450)); // three chunks
-  const running = liveMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'in_progress', total_queues: 4, completed_queues: 1, skipped_queues: 0 }), queueRecords(vhost, 4));
+  const running = liveMigration(
+    t,
+    s.ctx,
+    migrationRecord(vhost, s.ctx.nodeName, { status: 'in_progress', total_queues: 4, completed_queues: 1, skipped_queues: 0 }),
+    queueRecords(vhost, 4),
+  );
 
   let res = await s.api(`${P}/status`);
   let body = await json(res);
@@ -264,7 +300,18 @@ test('interrupt with the real engine: a running migration is interrupted or answ
 test('rollback-pending and POST status/:id: mark a rollback done only from rollback_pending', async (t) => {
   const s = await startTestSidecar(t);
   const vhost = await testVhost(t);
-  const pending = await storeMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'rollback_pending', error: 'queue q-1 failed verification', failed_queues: 1, completed_queues: 2, skipped_queues: 0 }), queueRecords(vhost, 3));
+  const pending = await storeMigration(
+    t,
+    s.ctx,
+    migrationRecord(vhost, s.ctx.nodeName, {
+      status: 'rollback_pending',
+      error: 'queue q-1 failed verification',
+      failed_queues: 1,
+      completed_queues: 2,
+      skipped_queues: 0,
+    }),
+    queueRecords(vhost, 3),
+  );
   const completed = await storeMigration(t, s.ctx, migrationRecord(vhost, s.ctx.nodeName, { status: 'completed' }), []);
 
   let res = await s.api(`${P}/rollback-pending`);
@@ -284,9 +331,15 @@ test('rollback-pending and POST status/:id: mark a rollback done only from rollb
   assert.match((await json400('{"status":"rollback_completed","extra":1}')).reason, /unknown field 'extra'/);
 
   // from another status → 409 with the current status
-  const conflict = await expectError(await s.api(`${P}/status/${completed.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }), 409);
+  const conflict = await expectError(
+    await s.api(`${P}/status/${completed.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }),
+    409,
+  );
   assert.equal(conflict.status, 'completed');
-  await expectError(await s.api(`${P}/status/garbage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }), 404);
+  await expectError(
+    await s.api(`${P}/status/garbage`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }),
+    404,
+  );
 
   res = await s.api(`${P}/status/${pending.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' });
   body = await json(res);
@@ -298,7 +351,10 @@ test('rollback-pending and POST status/:id: mark a rollback done only from rollb
   const stored = await s.ctx.store.loadRecord(pending.id);
   assert.equal(stored?.status, 'rollback_completed', 'persisted in the broker');
 
-  const again = await expectError(await s.api(`${P}/status/${pending.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }), 409);
+  const again = await expectError(
+    await s.api(`${P}/status/${pending.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"status":"rollback_completed"}' }),
+    409,
+  );
   assert.equal(again.status, 'rollback_completed');
 
   // the detail shows the new status right away (the read cache was invalidated)

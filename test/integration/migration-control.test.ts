@@ -21,7 +21,11 @@ test('interrupt from another sidecar: the queue in flight finishes, the rest are
   const owner = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
   const other = engineContext(t, vhost, {}, 1);
   const ids: string[] = [];
-  cleanupRecords(t, () => owner, () => ids);
+  cleanupRecords(
+    t,
+    () => owner,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   const names = ['q1', 'q2', 'q3', 'q4', 'q5'];
   for (const n of names) await classicQueue(vhost, n, {}, 0);
@@ -70,12 +74,16 @@ test('interrupt from another sidecar: the queue in flight finishes, the rest are
   await assert.rejects(otherService.interrupt('not-an-id', caller), ObjectNotFoundError);
 });
 
-test('two sidecars racing to start: exactly one wins, the other gets 409 with the winner\'s id', async (t) => {
+test("two sidecars racing to start: exactly one wins, the other gets 409 with the winner's id", async (t) => {
   const vhost = await testVhost(t);
   const a = engineContext(t, vhost, {}, 0);
   const b = engineContext(t, vhost, {}, 2);
   const ids: string[] = [];
-  cleanupRecords(t, () => a, () => ids);
+  cleanupRecords(
+    t,
+    () => a,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   for (let i = 0; i < 3; i++) await classicQueue(vhost, `race-${i}`, {}, i);
   await publish(vhost, { queue: 'race-0' }, 50);
@@ -103,7 +111,11 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'a-first', {}, 0);
   await classicQueue(vhost, 'm-victim', { 'x-max-priority': 4 }, 1);
@@ -116,7 +128,7 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
   // smallest_first orders by the sizes the management API reports: wait until it reports them
   // (its statistics lag), so that the order is a-first, m-victim, z-last.
   const sizes = { 'a-first': 1, 'm-victim': 10, 'z-last': 50 } as Record<string, number>;
-  for (const deadline = Date.now() + 30_000; ; ) {
+  for (const deadline = Date.now() + 30_000; ;) {
     const seen = await admin().queues(vhost, ['name', 'messages', 'message_bytes']);
     if (seen.every((x) => !(x.name in sizes) || (x.messages === sizes[x.name] && (x.message_bytes ?? 0) > 0))) break;
     assert.ok(Date.now() < deadline, `queue statistics did not catch up: ${JSON.stringify(seen)}`);
@@ -164,7 +176,10 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
   const after = await fingerprint(vhost, 'm-victim');
   assert.equal(after.length, 9);
   assert.ok(after.every((f) => victimBefore.includes(f)));
-  assert.deepEqual((await admin().queueBindings(vhost, 'm-victim')).filter((b) => b.source !== '').map((b) => b.source), ['amq.fanout']);
+  assert.deepEqual(
+    (await admin().queueBindings(vhost, 'm-victim')).filter((b) => b.source !== '').map((b) => b.source),
+    ['amq.fanout'],
+  );
   assert.equal(await admin().queue(vhost, 'qmig.tmp.m-victim'), null);
   assert.deepEqual(await shovelsOf(vhost), []);
   assert.equal((await admin().queue(vhost, 'z-last'))!.type, 'classic');
@@ -176,7 +191,11 @@ test('clients of the vhost are kept out during the migration and let back in aft
   const elsewhere = await testVhost(t);
   const ctx = engineContext(t, vhost);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   const mgmt = admin();
   const app = await testUser(t, ['management'], [vhost, elsewhere]);
   await mgmt.setPermission(vhost, app.user, { configure: '^app\\.', write: '.*', read: '^fenced' });
@@ -231,13 +250,16 @@ test('clients of the vhost are kept out during the migration and let back in aft
   assert.equal(during.appClosed, true, "the app's open connection was closed");
   assert.equal(during.permission, null, 'the app user has no permission on the vhost during the migration');
   assert.deepEqual(during.elsewhere, elsewhereBefore, 'other vhosts untouched');
-  assert.deepEqual(during.guest, guestBefore, "the service account keeps its access");
+  assert.deepEqual(during.guest, guestBefore, 'the service account keeps its access');
   // amqplib reports the refusal of connection.open as "Expected ConnectionOpenOk; got <ConnectionClose …>".
   assert.match(String(during.connect), /ACCESS_REFUSED|access to vhost|not_allowed|ConnectionClose/i);
   assert.equal(during.otherVhostWorks, true);
   const fence = record.engine.fence as { active: boolean; permissions: Array<{ user: string }>; closed_connections: number };
   assert.equal(fence.active, false);
-  assert.deepEqual(fence.permissions.map((p) => p.user), [app.user]);
+  assert.deepEqual(
+    fence.permissions.map((p) => p.user),
+    [app.user],
+  );
   assert.ok(fence.closed_connections >= 1);
 
   assert.deepEqual(await mgmt.permission(vhost, app.user), permBefore, 'permission restored exactly');
@@ -250,7 +272,11 @@ test('the lock connection dies mid-run: the owner takes the lock again at once a
   const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
   const probe = engineContext(t, vhost, {}, 1);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   for (const n of ['l1', 'l2', 'l3']) await classicQueue(vhost, n, {}, 0);
   for (const n of ['l1', 'l2', 'l3']) await publish(vhost, { queue: n }, 15);
@@ -263,7 +289,12 @@ test('the lock connection dies mid-run: the owner takes the lock again at once a
         if (queue !== 'l1' || step !== 'save' || observed.closed) return;
         // Find the lock's connection (listed from statistics: may take a moment) and kill it.
         const lockConnections = async () =>
-          (await admin().ok<Array<{ name: string; client_properties?: { connection_name?: string } }>>('GET', `/vhosts/${encodeURIComponent(vhost)}/connections`))
+          (
+            await admin().ok<Array<{ name: string; client_properties?: { connection_name?: string } }>>(
+              'GET',
+              `/vhosts/${encodeURIComponent(vhost)}/connections`,
+            )
+          )
             .filter((c) => c.client_properties?.connection_name === 'qmig lock qmig.lock.migration')
             .map((c) => c.name);
         const deadline = Date.now() + 15_000;

@@ -49,11 +49,21 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   const auditFile = join(dir, 'audit.log');
   const ctx = engineContext(t, vhost, { QMIG_AUDIT_LOG: auditFile, QMIG_MIGRATION_CONCURRENCY: '4' });
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   const mgmt = admin();
 
   await mirrorPolicy(vhost, '.*');
-  for (const [name, type] of [['events', 'topic'], ['docs', 'headers'], ['fan', 'fanout'], ['direct-x', 'direct'], ['dlx-ex', 'direct']] as const) {
+  for (const [name, type] of [
+    ['events', 'topic'],
+    ['docs', 'headers'],
+    ['fan', 'fanout'],
+    ['direct-x', 'direct'],
+    ['dlx-ex', 'direct'],
+  ] as const) {
     await mgmt.ok('PUT', `/exchanges/${enc(vhost)}/${enc(name)}`, { type, durable: true });
   }
   const specs: QueueSpec[] = [
@@ -76,7 +86,8 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   ];
   assert.ok(specs.length >= 20);
   for (let i = 0; i < specs.length; i++) await classicQueue(vhost, specs[i].name, specs[i].args ?? {}, i % 3);
-  const bind = (exchange: string, queue: string, routingKey: string, args: Record<string, unknown> = {}) => mgmt.bindQueue(vhost, exchange, queue, routingKey, args);
+  const bind = (exchange: string, queue: string, routingKey: string, args: Record<string, unknown> = {}) =>
+    mgmt.bindQueue(vhost, exchange, queue, routingKey, args);
   await bind('docs', 'headers-bound', '', { 'x-match': 'all', type: 'report', format: 'pdf' });
   await bind('docs', 'headers-bound', 'ignored-key', { 'x-match': 'any', urgent: true, level: 3 });
   await bind('events', 'topic-bound', 'orders.*.created');
@@ -88,7 +99,11 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   await bind('dlx-ex', 'dlx', 'dead');
   for (const s of specs) if (s.messages) await publish(vhost, { queue: s.name }, s.messages);
   // Some messages arrive through the exchanges, as an application would publish them.
-  await publish(vhost, { exchange: 'docs', routingKey: '' }, richMessages(3, 'via-headers', () => ({ headers: { type: 'report', format: 'pdf' } })));
+  await publish(
+    vhost,
+    { exchange: 'docs', routingKey: '' },
+    richMessages(3, 'via-headers', () => ({ headers: { type: 'report', format: 'pdf' } })),
+  );
   await publish(vhost, { exchange: 'events', routingKey: 'orders.eu.created' }, richMessages(4, 'via-topic'));
   await waitSynchronised(vhost);
 
@@ -113,7 +128,10 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   assert.equal(record.failed_queues, 0);
   assert.equal(record.skipped_queues, 0);
   assert.ok(record.completed_at);
-  assert.ok(record.notes.some((n) => /set_default_queue_type=quorum not applied/.test(n)), JSON.stringify(record.notes));
+  assert.ok(
+    record.notes.some((n) => /set_default_queue_type=quorum not applied/.test(n)),
+    JSON.stringify(record.notes),
+  );
   for (const q of queues) {
     assert.equal(q.status, 'completed');
     assert.equal(q.location, 'quorum');
@@ -134,12 +152,22 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   }
   assert.deepEqual(await shovelsOf(vhost), []);
   const leftovers = (await mgmt.queues(vhost)).filter((q) => q.name.startsWith('qmig.tmp.'));
-  assert.deepEqual(leftovers.map((q) => q.name), []);
+  assert.deepEqual(
+    leftovers.map((q) => q.name),
+    [],
+  );
 
   // One audit line per destructive step, with the migration id and the queue.
-  const audit = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const audit = readFileSync(auditFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const deletes = audit.filter((a) => a.action === 'delete_queue' && a.migration_id === id);
-  for (const s of specs) assert.ok(deletes.some((a) => a.queue === s.name && a.details.type === 'classic'), `audit of deleting ${s.name}`);
+  for (const s of specs)
+    assert.ok(
+      deletes.some((a) => a.queue === s.name && a.details.type === 'classic'),
+      `audit of deleting ${s.name}`,
+    );
   assert.ok(audit.some((a) => a.action === 'create_shovel' && a.queue === 'big' && a.vhost === vhost));
   assert.ok(audit.every((a) => a.audit === true && typeof a.who === 'string' && typeof a.at === 'string'));
 });
@@ -156,7 +184,11 @@ test('an empty queue takes the fast path: deleted, declared quorum on the same n
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'only', { 'x-max-priority': 3 }, 1);
   await admin().bindQueue(vhost, 'amq.topic', 'only', 'k.#', {});

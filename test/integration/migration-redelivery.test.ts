@@ -33,7 +33,11 @@ test('clients fenced: copies from a broker redelivery are removed in either phas
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   const names = ['copies-phase1', 'copies-phase2', 'twins'];
   for (const [i, n] of names.entries()) await classicQueue(vhost, n, {}, i % 3);
@@ -71,7 +75,10 @@ test('clients fenced: copies from a broker redelivery are removed in either phas
   assert.deepEqual([...staged].sort(), [...names].sort(), 'every queue got its copies');
   assert.equal(record.status, 'rollback_pending', record.error ?? '');
 
-  for (const [name, removed, count] of [['copies-phase1', 20, COUNT], ['copies-phase2', 15, BIG]] as const) {
+  for (const [name, removed, count] of [
+    ['copies-phase1', 20, COUNT],
+    ['copies-phase2', 15, BIG],
+  ] as const) {
     const q = byName(name);
     assert.equal(q.status, 'completed', `${name}: ${q.error}`);
     assert.equal(q.detail.copies_removed, removed, `${name}: ${JSON.stringify(q.detail)}`);
@@ -83,9 +90,15 @@ test('clients fenced: copies from a broker redelivery are removed in either phas
   const twins = byName('twins');
   assert.equal(twins.status, 'failed');
   assert.match(record.error ?? '', /twins/);
-  assert.match(twins.error ?? '', /230 messages, expected 210 \(more than the 5% tolerance allows\); clients are fenced, so the surplus are copies the broker redelivered/);
+  assert.match(
+    twins.error ?? '',
+    /230 messages, expected 210 \(more than the 5% tolerance allows\); clients are fenced, so the surplus are copies the broker redelivered/,
+  );
   assert.equal(twins.detail.copies_removed, undefined, 'copies that cannot be told apart are not removed');
-  assert.ok((twins.detail.verification_notes as string[]).some((n) => /20 surplus message\(s\) .* could not be told apart/.test(n)), JSON.stringify(twins.detail));
+  assert.ok(
+    (twins.detail.verification_notes as string[]).some((n) => /20 surplus message\(s\) .* could not be told apart/.test(n)),
+    JSON.stringify(twins.detail),
+  );
   assert.equal(twins.location, 'quorum');
   assert.equal(await messageCount(vhost, 'twins'), 230, 'every message, the copies included, is in the one place the record names');
   const after = await fingerprint(vhost, 'twins');
@@ -107,7 +120,11 @@ test('clients not fenced: messages published during the migration become part of
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost, { QMIG_FENCE_CLIENTS: 'false' });
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'late', {}, 0);
   await publish(vhost, { queue: 'late' }, COUNT);
@@ -118,7 +135,11 @@ test('clients not fenced: messages published during the migration become part of
       beforeStep: async ({ step }) => {
         if (step !== 'delete_classic' || staged) return;
         staged = true;
-        await publish(vhost, { queue: 'late' }, [...Array(30).keys()].map((i) => ({ body: `late-${i}` })));
+        await publish(
+          vhost,
+          { queue: 'late' },
+          [...Array(30).keys()].map((i) => ({ body: `late-${i}` })),
+        );
       },
     },
   });
@@ -137,11 +158,15 @@ test('clients not fenced: messages published during the migration become part of
   assert.equal(await messageCount(vhost, 'late'), COUNT + 30);
 });
 
-test('a small queue holding a message with another user\'s user-id: the sidecar cannot republish it, a shovel moves the queue, nothing lost', async (t) => {
+test("a small queue holding a message with another user's user-id: the sidecar cannot republish it, a shovel moves the queue, nothing lost", async (t) => {
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'stamped', {}, 1);
   await publish(vhost, { queue: 'stamped' }, 20);

@@ -82,7 +82,11 @@ test('SIGKILL in phase 1, between the phases and in phase 2: housekeeping resume
   const vhost = await testVhost(t);
   const ctx = engineContext(t, vhost);
   const ids: string[] = [];
-  cleanupRecords(t, () => ctx, () => ids);
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
   const mgmt = admin();
   const app = await testUser(t, ['management'], [vhost]);
   await mgmt.setPermission(vhost, app.user, { configure: '^app\\.', write: '.*', read: '^app\\.|^in-' });
@@ -121,7 +125,7 @@ test('SIGKILL in phase 1, between the phases and in phase 2: housekeeping resume
   const phaseOf = (name: string) => stored.find((q) => q.name === name)!;
   assert.equal(phaseOf('in-phase-1').phase, 'move_to_temporary');
   assert.equal(phaseOf('between-phases').location, 'temporary');
-  assert.equal((await mgmt.queue(vhost, 'between-phases')), null, 'the classic queue was deleted before the crash');
+  assert.equal(await mgmt.queue(vhost, 'between-phases'), null, 'the classic queue was deleted before the crash');
   assert.equal(phaseOf('in-phase-2').phase, 'move_to_quorum');
   assert.ok((await shovelsOf(vhost)).length >= 1, 'the dead engine left shovels behind');
 
@@ -146,7 +150,10 @@ test('SIGKILL in phase 1, between the phases and in phase 2: housekeeping resume
     assert.deepEqual(bindings, [`amq.direct/rk-${q}`]);
   }
   assert.deepEqual(await shovelsOf(vhost), []);
-  assert.deepEqual((await mgmt.queues(vhost)).filter((q) => q.name.startsWith('qmig.tmp.')).map((q) => q.name), []);
+  assert.deepEqual(
+    (await mgmt.queues(vhost)).filter((q) => q.name.startsWith('qmig.tmp.')).map((q) => q.name),
+    [],
+  );
   assert.deepEqual(await mgmt.permission(vhost, app.user), appPermission, 'client permissions restored by the resumer');
 
   // The next housekeeping run finds nothing to do for this vhost.
@@ -164,12 +171,22 @@ test('housekeeping: only one runner at a time, and it reports shovels and tempor
   await mgmt.declareQueue(vhost, 'qmig.tmp.stray', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
   await mgmt.declareQueue(vhost, 'src', { durable: true, arguments: {} });
   await mgmt.putShovel(vhost, 'qmig.shovel.stray.to-quorum', {
-    'src-uri': `amqp:///${encodeURIComponent(vhost)}`, 'src-queue': 'src', 'dest-uri': `amqp:///${encodeURIComponent(vhost)}`, 'dest-queue': 'qmig.tmp.stray', 'ack-mode': 'on-confirm', 'src-delete-after': 'never',
+    'src-uri': `amqp:///${encodeURIComponent(vhost)}`,
+    'src-queue': 'src',
+    'dest-uri': `amqp:///${encodeURIComponent(vhost)}`,
+    'dest-queue': 'qmig.tmp.stray',
+    'ack-mode': 'on-confirm',
+    'src-delete-after': 'never',
   });
   t.after(() => mgmt.deleteShovel(vhost, 'qmig.shovel.stray.to-quorum').catch(() => undefined));
   const resumed: string[] = [];
   // Slow enough that the other runner's attempt falls inside this one's turn.
-  const engine = { resumeOrphans: async () => { resumed.push('called'); await new Promise((r) => setTimeout(r, 1000)); } };
+  const engine = {
+    resumeOrphans: async () => {
+      resumed.push('called');
+      await new Promise((r) => setTimeout(r, 1000));
+    },
+  };
   const a = new Housekeeper(ctx, engine);
   const b = new Housekeeper(engineContext(t, vhost), engine);
   const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);

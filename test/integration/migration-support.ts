@@ -65,7 +65,10 @@ export async function waitSynchronised(vhost: string, timeoutMs = 60_000): Promi
   for (;;) {
     const queues = await admin().queues(vhost);
     const pending = queues.filter(
-      (q) => q.type !== 'quorum' && q.effective_policy_definition?.['ha-mode'] !== undefined && ((q.slave_nodes?.length ?? 0) === 0 || (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)),
+      (q) =>
+        q.type !== 'quorum' &&
+        q.effective_policy_definition?.['ha-mode'] !== undefined &&
+        ((q.slave_nodes?.length ?? 0) === 0 || (q.synchronised_slave_nodes?.length ?? 0) < (q.slave_nodes?.length ?? 0)),
     );
     if (pending.length === 0 && queues.every((q) => q.type === 'quorum' || q.effective_policy_definition !== undefined)) return;
     if (Date.now() > deadline) throw new Error(`mirrors not synchronised: ${pending.map((q) => q.name).join(', ')}`);
@@ -79,7 +82,12 @@ export async function waitSynchronised(vhost: string, timeoutMs = 60_000): Promi
 }
 
 /** Polls the stored record until its status is one of `statuses`. */
-export async function waitForStatus(ctx: Context, id: string, statuses: MigrationRecord['status'][], timeoutMs = 120_000): Promise<{ record: MigrationRecord; queues: QueueRecord[] }> {
+export async function waitForStatus(
+  ctx: Context,
+  id: string,
+  statuses: MigrationRecord['status'][],
+  timeoutMs = 120_000,
+): Promise<{ record: MigrationRecord; queues: QueueRecord[] }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const record = await ctx.store.loadRecord(id);
@@ -128,11 +136,17 @@ export async function consumeFingerprint(vhost: string, queue: string, expected:
           resolve();
         }
       };
-      void ch.consume(queue, (msg) => {
-        if (!msg) return;
-        out.push(fingerprintOf(msg));
-        done();
-      }, { noAck: false }).then(done, reject);
+      void ch
+        .consume(
+          queue,
+          (msg) => {
+            if (!msg) return;
+            out.push(fingerprintOf(msg));
+            done();
+          },
+          { noAck: false },
+        )
+        .then(done, reject);
     });
   } finally {
     await conn.close().catch(() => undefined);

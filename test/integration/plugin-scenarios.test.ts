@@ -107,7 +107,10 @@ test('already-quorum: 15 mirrored queues × 200 messages beside 10 quorum queues
   const check = await call(s, 'POST', `/api/queue-migration/check/${enc(vhost)}`);
   assertSchema('check-response', check.body);
   assert.equal(check.body.overall_ready, true, JSON.stringify(check.body.system_checks));
-  assert.ok(check.body.queue_checks.results.every((i: any) => i.type === 'policy_keys_dropped' && i.severity === 'info'), JSON.stringify(check.body.queue_checks.results));
+  assert.ok(
+    check.body.queue_checks.results.every((i: any) => i.type === 'policy_keys_dropped' && i.severity === 'info'),
+    JSON.stringify(check.body.queue_checks.results),
+  );
   assert.match(check.body.queue_checks.results[0].reason, /queue-version/);
 
   // Every quorum queue of the vhost (the temporary ones too) gets a busy leader now and then.
@@ -135,17 +138,22 @@ test("endpoint discovery: GET /api/overview through the sidecar names the sideca
     assert.deepEqual(http.map((l: any) => l.node).sort(), [...cluster.nodeNames].sort());
     for (const l of http) assert.deepEqual([l.protocol, l.ip_address, l.port], ['http', own.hostname, Number(own.port)]);
     // the AMQP listeners are the brokers' own, unchanged
-    assert.deepEqual(body.listeners.filter((l: any) => l.protocol === 'amqp'), direct.listeners.filter((l) => l.protocol === 'amqp'));
+    assert.deepEqual(
+      body.listeners.filter((l: any) => l.protocol === 'amqp'),
+      direct.listeners.filter((l) => l.protocol === 'amqp'),
+    );
   }
   // Behind a Service: the configured address.
   const behind = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_ADVERTISED_URL: 'https://qmig.example.svc:8443' } });
   const body = await (await behind.api('/api/overview')).json();
-  const ports = body.listeners.filter((l: any) => l.protocol.startsWith('http') && l.protocol !== 'http/prometheus').map((l: any) => [l.protocol, l.ip_address, l.port]);
+  const ports = body.listeners
+    .filter((l: any) => l.protocol.startsWith('http') && l.protocol !== 'http/prometheus')
+    .map((l: any) => [l.protocol, l.ip_address, l.port]);
   assert.equal(ports.length, cluster.nodeNames.length);
   for (const p of ports) assert.deepEqual(p, ['https', 'qmig.example.svc', 8443]);
 });
 
-test('a client that closes every connection (qmig\'s own included) does not stop qmig: it reconnects and migrates', async (t) => {
+test("a client that closes every connection (qmig's own included) does not stop qmig: it reconnects and migrates", async (t) => {
   const vhost = await scenarioVhost(t);
   await mirrored(vhost, ['test.queue.ha-all.1', 'test.queue.ha-all.2']);
   await publish(vhost, { queue: 'test.queue.ha-all.1' }, 50);
@@ -158,10 +166,13 @@ test('a client that closes every connection (qmig\'s own included) does not stop
   const connections = async () => admin().ok<Array<{ name: string; client_properties?: { connection_name?: string } }>>('GET', '/connections');
   const ours = (list: Awaited<ReturnType<typeof connections>>) => list.filter((c) => c.client_properties?.connection_name?.startsWith('qmig'));
   // The management API lists a connection once its statistics arrived.
-  for (const until = Date.now() + 20_000; ours(await connections()).length === 0 && Date.now() < until; ) await sleep(250);
+  for (const until = Date.now() + 20_000; ours(await connections()).length === 0 && Date.now() < until;) await sleep(250);
   assert.ok(ours(await connections()).length > 0, "qmig's own connections are listed");
   // The scenarios' clean-up: every connection of the cluster is closed, qmig's own included.
-  for (const c of await connections()) await admin().deleteIfExists(`/connections/${enc(c.name)}`).catch(() => undefined);
+  for (const c of await connections())
+    await admin()
+      .deleteIfExists(`/connections/${enc(c.name)}`)
+      .catch(() => undefined);
   const second = await finished(s, await start(s, vhost));
   assert.equal(second.migration.status, 'completed', JSON.stringify(second.queues));
   assert.deepEqual(await queueTypes(vhost), { 'test.queue.ha-all.1': 'quorum', 'test.queue.ha-all.2': 'quorum' });
@@ -175,7 +186,11 @@ test("a client that deletes every vhost but the default one (qmig's state vhost 
   await waitSynchronised(vhost);
   // A state vhost of this test's own, so that deleting it touches no other suite's sidecar.
   const stateVhost = `qmig.state.test-${Math.random().toString(16).slice(2, 10)}`;
-  t.after(() => admin().deleteIfExists(`/vhosts/${enc(stateVhost)}`).catch(() => undefined));
+  t.after(() =>
+    admin()
+      .deleteIfExists(`/vhosts/${enc(stateVhost)}`)
+      .catch(() => undefined),
+  );
   const s = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_STATE_VHOST: stateVhost } });
   assert.ok(await admin().vhost(stateVhost), 'the sidecar created its state vhost at start');
   // The scenarios' clean-up: every non-default vhost is deleted (the plugin keeps none of its own).
@@ -186,7 +201,10 @@ test("a client that deletes every vhost but the default one (qmig's state vhost 
   assert.equal(await exactCount(vhost, 'test.queue.ha-all.1'), 30);
   // Created again as at start-up: only the service account has a permission there.
   const perms = await admin().vhostPermissions(stateVhost);
-  assert.deepEqual(perms.map((p) => p.user), [cluster.user]);
+  assert.deepEqual(
+    perms.map((p) => p.user),
+    [cluster.user],
+  );
 });
 
 test('empty queue: an empty mirrored queue becomes an empty quorum queue', async (t) => {
@@ -213,7 +231,12 @@ test('batch: batch_size 2 smallest_first migrates the two smallest, the rest sta
   assert.equal(done.migration.status, 'completed');
   assert.equal(done.migration.total_queues, 2);
   assert.deepEqual(done.queues.map((q: any) => q.resource.name).sort(), ['test.queue.batch.3', 'test.queue.batch.4']);
-  assert.deepEqual(await queueTypes(vhost), { 'test.queue.batch.1': 'classic', 'test.queue.batch.2': 'classic', 'test.queue.batch.3': 'quorum', 'test.queue.batch.4': 'quorum' });
+  assert.deepEqual(await queueTypes(vhost), {
+    'test.queue.batch.1': 'classic',
+    'test.queue.batch.2': 'classic',
+    'test.queue.batch.3': 'quorum',
+    'test.queue.batch.4': 'quorum',
+  });
   // the next batch takes the rest
   const next = await finished(s, await start(s, vhost, { batch_size: 'all' }));
   assert.equal(next.migration.status, 'completed');
@@ -241,7 +264,11 @@ test('skip-unsuitable: skipped queues carry the bare reason token, the explanati
   const byName = Object.fromEntries(done.queues.map((q: any) => [q.resource.name, q]));
   assert.deepEqual(
     ['overflow', 'expires', 'ttl'].map((k) => [byName[`test.queue.unsuitable.${k}`].status, byName[`test.queue.unsuitable.${k}`].error]),
-    [['skipped', 'unsuitable_overflow'], ['skipped', 'queue_expires'], ['skipped', 'message_ttl']],
+    [
+      ['skipped', 'unsuitable_overflow'],
+      ['skipped', 'queue_expires'],
+      ['skipped', 'message_ttl'],
+    ],
   );
   assert.match(byName['test.queue.unsuitable.overflow'].error_detail, /^unsuitable_overflow: overflow=reject-publish-dlx/);
   const types = await queueTypes(vhost);
@@ -281,7 +308,10 @@ test('interrupt: queues in flight finish, the rest are skipped as `interrupted`,
   assert.equal(done.migration.status, 'interrupted');
   const skipped = done.queues.filter((q: any) => q.status === 'skipped');
   assert.ok(skipped.length > 0, 'some queues were not started');
-  assert.ok(skipped.every((q: any) => q.error === 'interrupted'), JSON.stringify(skipped.map((q: any) => q.error)));
+  assert.ok(
+    skipped.every((q: any) => q.error === 'interrupted'),
+    JSON.stringify(skipped.map((q: any) => q.error)),
+  );
   const types = await queueTypes(vhost);
   for (const q of done.queues) assert.equal(types[q.resource.name], q.status === 'completed' ? 'quorum' : 'classic', q.resource.name);
   for (const name of qs) assert.equal(await exactCount(vhost, name), 100, name);
@@ -298,15 +328,26 @@ test('end-to-end: queues bound to topic and headers exchanges migrate with their
     await mgmt.bindQueue(vhost, 'test.exchange.0', q, `orders.${i}.#`, {});
     await mgmt.bindQueue(vhost, 'test.headers', q, '', { 'x-match': 'all', region: `r${i}` });
   }
-  const bindingsOf = async (q: string) => (await mgmt.queueBindings(vhost, q)).filter((b) => b.source !== '').map((b) => [b.source, b.routing_key, JSON.stringify(b.arguments)].join('|')).sort();
+  const bindingsOf = async (q: string) =>
+    (await mgmt.queueBindings(vhost, q))
+      .filter((b) => b.source !== '')
+      .map((b) => [b.source, b.routing_key, JSON.stringify(b.arguments)].join('|'))
+      .sort();
   const bindingsBefore = await Promise.all(qs.map(bindingsOf));
   // through the exchanges (varied properties) and directly; the last queue passes the shovel threshold
   await publish(vhost, { exchange: 'test.exchange.0', routingKey: 'orders.0.created' }, variedMessages(20, 'topic'));
-  await publish(vhost, { exchange: 'test.headers' }, variedMessages(15, 'headers').map((m) => ({ ...m, properties: { ...m.properties, headers: { ...m.properties?.headers, region: 'r1' } } })));
+  await publish(
+    vhost,
+    { exchange: 'test.headers' },
+    variedMessages(15, 'headers').map((m) => ({ ...m, properties: { ...m.properties, headers: { ...m.properties?.headers, region: 'r1' } } })),
+  );
   await publish(vhost, { queue: 'test.queue.e2e.3' }, variedMessages(120, 'direct'));
   await waitSynchronised(vhost);
   const before = await takeBaseline(vhost, qs, []);
-  assert.deepEqual(qs.map((q) => before.fingerprints.get(q)?.length), [20, 15, 120]);
+  assert.deepEqual(
+    qs.map((q) => before.fingerprints.get(q)?.length),
+    [20, 15, 120],
+  );
 
   const s = await startTestSidecar(t, { env: { ...SIDECAR_ENV, QMIG_SHOVEL_MIN_MESSAGES: '100' } });
   const id = await start(s, vhost);

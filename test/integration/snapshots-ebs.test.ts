@@ -35,7 +35,11 @@ async function ebsCluster(t: { after(fn: () => unknown): void }, extra: Record<s
   const peer2 = await startPeerSidecar(t, 1, { ...base, QMIG_EBS_REGION: 'eu-west-1', QMIG_EBS_INSTANCE_ID: INSTANCES[1] });
   const peer3 = await startPeerSidecar(t, 2, { ...base, QMIG_EBS_REGION: 'eu-west-1', QMIG_EBS_INSTANCE_ID: INSTANCES[2] });
   // The coordinator reads instance id AND region from IMDSv2 (served by the same fake).
-  const coordinator = sidecarContext(t, { ...base, QMIG_EBS_IMDS_ENDPOINT: ec2.url, QMIG_PEERS: `${peer2.url},${peer3.url}`, QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', ...extra }, 0);
+  const coordinator = sidecarContext(
+    t,
+    { ...base, QMIG_EBS_IMDS_ENDPOINT: ec2.url, QMIG_PEERS: `${peer2.url},${peer3.url}`, QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', ...extra },
+    0,
+  );
   return { ec2, volumes, coordinator };
 }
 
@@ -43,7 +47,10 @@ test('EBS: one snapshot per node of its data volume, tagged with the migration i
   const { ec2, volumes, coordinator } = await ebsCluster(t, { QMIG_SNAPSHOT_DELETE_ON_SUCCESS: 'true' });
   const id = newMigrationId(coordinator.nodeName);
   const snaps = await takeSnapshots(coordinator, id);
-  assert.deepEqual(snaps.map((s) => [s.node, s.volume_id]), cluster.nodeNames.map((n, i) => [n, volumes[i].volumeId]));
+  assert.deepEqual(
+    snaps.map((s) => [s.node, s.volume_id]),
+    cluster.nodeNames.map((n, i) => [n, volumes[i].volumeId]),
+  );
   for (const s of snaps) {
     assert.match(s.snapshot_id, /^snap-[0-9a-f]+$/);
     const stored = ec2.snapshots.get(s.snapshot_id);
@@ -53,18 +60,31 @@ test('EBS: one snapshot per node of its data volume, tagged with the migration i
   }
   const creates = ec2.callsOf('CreateSnapshot');
   assert.equal(creates.length, 3);
-  assert.ok(ec2.calls.every((c) => c.signed), 'every EC2 call is SigV4-signed by the SDK');
+  assert.ok(
+    ec2.calls.every((c) => c.signed),
+    'every EC2 call is SigV4-signed by the SDK',
+  );
   assert.deepEqual(ec2.callsOf('DescribeVolumes')[0].params['Filter.2.Value.1'], '/dev/sdh');
 
   await deleteSnapshots(coordinator, snaps);
   assert.equal(ec2.callsOf('DeleteSnapshot').length, 3);
-  assert.deepEqual(snaps.filter((s) => ec2.snapshots.has(s.snapshot_id)), []);
+  assert.deepEqual(
+    snaps.filter((s) => ec2.snapshots.has(s.snapshot_id)),
+    [],
+  );
 });
 
 test('EBS: removal refuses a snapshot that qmig did not create (no qmig tags): an external backup named in a record survives', async (t) => {
   const { ec2, volumes, coordinator } = await ebsCluster(t, { QMIG_SNAPSHOT_DELETE_ON_SUCCESS: 'true' });
   const backup = ec2.addSnapshot(volumes[0].volumeId, 'completed');
-  const snapshotter = new EbsSnapshotter({ endpoint: ec2.url, region: 'eu-west-1', instanceId: INSTANCES[0], device: '/dev/sdh', imdsEndpoint: ec2.url, timeoutMs: 10_000 });
+  const snapshotter = new EbsSnapshotter({
+    endpoint: ec2.url,
+    region: 'eu-west-1',
+    instanceId: INSTANCES[0],
+    device: '/dev/sdh',
+    imdsEndpoint: ec2.url,
+    timeoutMs: 10_000,
+  });
   await assert.rejects(
     snapshotter.remove({ node: cluster.nodeNames[0], snapshot_id: backup.snapshotId, volume_id: volumes[0].volumeId }),
     (e: unknown) => e instanceof SnapshotFailedError && /not created by qmig/.test(e.reason),
@@ -97,7 +117,10 @@ test('EBS snapshot_not_in_progress: pending on any node fails (check and start a
   const busy = await checkAndStart(coordinator, vhost);
   const pending = checkOf(busy.report, 'snapshot_not_in_progress');
   assert.equal(pending.status, 'failed');
-  assert.equal(pending.message, `EBS snapshot(s) in progress: ${backup.snapshotId} of ${volumes[2].volumeId} (${cluster.nodeNames[2]}, 42%). Wait until they complete before migrating.`);
+  assert.equal(
+    pending.message,
+    `EBS snapshot(s) in progress: ${backup.snapshotId} of ${volumes[2].volumeId} (${cluster.nodeNames[2]}, 42%). Wait until they complete before migrating.`,
+  );
   assert.equal(busy.refusal?.reason, pending.message);
 
   // Our own snapshots held pending by EC2 count too.
@@ -106,7 +129,10 @@ test('EBS snapshot_not_in_progress: pending on any node fails (check and start a
   const ours = await takeSnapshots(coordinator, newMigrationId(coordinator.nodeName));
   const held = await checkAndStart(coordinator, vhost);
   assert.equal(checkOf(held.report, 'snapshot_not_in_progress').status, 'failed');
-  assert.deepEqual((checkOf(held.report, 'snapshot_not_in_progress').details?.in_progress as Array<{ snapshot_id: string }>).map((p) => p.snapshot_id).sort(), ours.map((s) => s.snapshot_id).sort());
+  assert.deepEqual(
+    (checkOf(held.report, 'snapshot_not_in_progress').details?.in_progress as Array<{ snapshot_id: string }>).map((p) => p.snapshot_id).sort(),
+    ours.map((s) => s.snapshot_id).sort(),
+  );
 
   for (const s of ec2.snapshots.values()) s.state = 'completed';
   const done = await checkAndStart(coordinator, vhost);
@@ -132,7 +158,10 @@ test('EBS: an unreachable EC2 is a failed check and a failed snapshot, never a p
   assert.equal((c.details?.errors as unknown[]).length, 3, 'this sidecar and both peers report it');
   assert.equal(down.refusal?.reason, c.message);
 
-  await assert.rejects(takeSnapshots(coordinator, newMigrationId(coordinator.nodeName)), (e: unknown) => e instanceof SnapshotFailedError && /EC2 CreateSnapshot .* unreachable/.test(e.reason));
+  await assert.rejects(
+    takeSnapshots(coordinator, newMigrationId(coordinator.nodeName)),
+    (e: unknown) => e instanceof SnapshotFailedError && /EC2 CreateSnapshot .* unreachable/.test(e.reason),
+  );
   assert.equal(ec2.snapshots.size, 0);
 });
 
@@ -140,8 +169,22 @@ test('EBS: no volume at the configured device, or no instance metadata, is a cle
   const ec2 = await new FakeEc2().start();
   t.after(() => ec2.stop());
   ec2.attachVolume(INSTANCES[0], '/dev/sdh');
-  const wrongDevice = new EbsSnapshotter({ region: 'eu-west-1', endpoint: ec2.url, instanceId: INSTANCES[0], device: '/dev/sdz', imdsEndpoint: ec2.url, timeoutMs: 5000 });
-  await assert.rejects(wrongDevice.take('n', 'id'), (e: unknown) => e instanceof SnapshotFailedError && e.reason === `no EBS volume attached to instance ${INSTANCES[0]} as /dev/sdz (QMIG_EBS_DEVICE)`);
+  const wrongDevice = new EbsSnapshotter({
+    region: 'eu-west-1',
+    endpoint: ec2.url,
+    instanceId: INSTANCES[0],
+    device: '/dev/sdz',
+    imdsEndpoint: ec2.url,
+    timeoutMs: 5000,
+  });
+  await assert.rejects(
+    wrongDevice.take('n', 'id'),
+    (e: unknown) => e instanceof SnapshotFailedError && e.reason === `no EBS volume attached to instance ${INSTANCES[0]} as /dev/sdz (QMIG_EBS_DEVICE)`,
+  );
   const noImds = new EbsSnapshotter({ region: 'eu-west-1', endpoint: ec2.url, device: '/dev/sdh', imdsEndpoint: ec2.url, timeoutMs: 5000 });
-  await assert.rejects(noImds.activity('n'), (e: unknown) => e instanceof SnapshotFailedError && /cannot read instance-id from the instance metadata service .*; set QMIG_EBS_INSTANCE_ID/.test(e.reason));
+  await assert.rejects(
+    noImds.activity('n'),
+    (e: unknown) =>
+      e instanceof SnapshotFailedError && /cannot read instance-id from the instance metadata service .*; set QMIG_EBS_INSTANCE_ID/.test(e.reason),
+  );
 });

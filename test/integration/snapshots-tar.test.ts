@@ -54,7 +54,10 @@ test('tar snapshot of a real running node: a gzip archive of its data directory,
   assertSchema('snapshot', snap);
   const entries = await listArchive(snap.snapshot_id);
   assert.ok(entries.includes('mnesia/'), 'archive starts at the data directory');
-  assert.ok(entries.some((e) => e.startsWith(`mnesia/${cluster.nodeNames[0]}/`)), `the node's mnesia directory is archived (${entries.slice(0, 5).join(', ')})`);
+  assert.ok(
+    entries.some((e) => e.startsWith(`mnesia/${cluster.nodeNames[0]}/`)),
+    `the node's mnesia directory is archived (${entries.slice(0, 5).join(', ')})`,
+  );
   assert.ok(!existsSync(`${snap.snapshot_id}.partial`));
 
   // removal never touches files outside the snapshot directory or not named like ours
@@ -70,8 +73,14 @@ test('tar snapshot of a real running node: a gzip archive of its data directory,
 
 test('tar refuses a missing data directory and a snapshot dir inside the data directory', async (t) => {
   const dir = await tempDir(t, 'bad');
-  await assert.rejects(new TarSnapshotter({ dataDir: join(dir, 'nope'), snapshotDir: dir, timeoutMs: 10_000 }).take('n', 'id'), (e: unknown) => e instanceof SnapshotFailedError && /does not exist/.test(e.reason));
-  await assert.rejects(new TarSnapshotter({ dataDir: dir, snapshotDir: join(dir, 'snaps'), timeoutMs: 10_000 }).take('n', 'id'), (e: unknown) => e instanceof SnapshotFailedError && /inside the data directory/.test(e.reason));
+  await assert.rejects(
+    new TarSnapshotter({ dataDir: join(dir, 'nope'), snapshotDir: dir, timeoutMs: 10_000 }).take('n', 'id'),
+    (e: unknown) => e instanceof SnapshotFailedError && /does not exist/.test(e.reason),
+  );
+  await assert.rejects(
+    new TarSnapshotter({ dataDir: dir, snapshotDir: join(dir, 'snaps'), timeoutMs: 10_000 }).take('n', 'id'),
+    (e: unknown) => e instanceof SnapshotFailedError && /inside the data directory/.test(e.reason),
+  );
 });
 
 test('takeSnapshots: one archive per cluster node (peers over their authenticated route), deleted after success when configured', async (t) => {
@@ -82,12 +91,18 @@ test('takeSnapshots: one archive per cluster node (peers over their authenticate
   const id = newMigrationId(coordinator.nodeName);
 
   const snaps = await takeSnapshots(coordinator, id);
-  assert.deepEqual(snaps.map((s) => s.node), cluster.nodeNames);
+  assert.deepEqual(
+    snaps.map((s) => s.node),
+    cluster.nodeNames,
+  );
   for (const [i, s] of snaps.entries()) {
     assertSchema('snapshot', s);
     assert.equal(s.snapshot_id, join(dirs[i], `qmig-${cluster.nodeNames[i]}-${id}.tar.gz`));
     const entries = await listArchive(s.snapshot_id);
-    assert.ok(entries.some((e) => e.startsWith(`mnesia/${cluster.nodeNames[i]}/`)), `archive of node ${i + 1} holds its own data`);
+    assert.ok(
+      entries.some((e) => e.startsWith(`mnesia/${cluster.nodeNames[i]}/`)),
+      `archive of node ${i + 1} holds its own data`,
+    );
   }
 
   // kept when not configured to delete (what a rollback_pending migration relies on)
@@ -96,7 +111,10 @@ test('takeSnapshots: one archive per cluster node (peers over their authenticate
   assert.ok(snaps.every((s) => existsSync(s.snapshot_id)));
 
   await deleteSnapshots(coordinator, snaps);
-  assert.deepEqual(snaps.filter((s) => existsSync(s.snapshot_id)), []);
+  assert.deepEqual(
+    snaps.filter((s) => existsSync(s.snapshot_id)),
+    [],
+  );
 });
 
 test('a node without a sidecar in QMIG_PEERS fails the snapshots and removes those already taken', async (t) => {
@@ -113,7 +131,10 @@ test('a node without a sidecar in QMIG_PEERS fails the snapshots and removes tho
   assert.equal(stdout.trim(), '', 'snapshots already taken were removed');
 
   const unreachable = sidecarContext(t, tarEnv(0, dirs[0], { QMIG_PEERS: `${peer2.url},http://127.0.0.1:1` }), 0);
-  await assert.rejects(takeSnapshots(unreachable, newMigrationId(unreachable.nodeName)), (e: unknown) => e instanceof SnapshotFailedError && /peer sidecar http:\/\/127\.0\.0\.1:1 unreachable: ECONNREFUSED/.test(e.reason));
+  await assert.rejects(
+    takeSnapshots(unreachable, newMigrationId(unreachable.nodeName)),
+    (e: unknown) => e instanceof SnapshotFailedError && /peer sidecar http:\/\/127\.0\.0\.1:1 unreachable: ECONNREFUSED/.test(e.reason),
+  );
 });
 
 test('the peer route: administrator only, validated body, schema-conform answers', async (t) => {

@@ -117,17 +117,25 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   }
   assert.equal(new Set(queues.map((q) => q.node)).size, 3, 'masters on all three nodes');
   for (const q of QUEUES) assert.equal(await messageCount(vhost, q.name), q.messages, `${q.name} holds ${q.messages} messages`);
-  assert.ok(QUEUES.some((q) => q.messages === 0), 'one queue is empty');
+  assert.ok(
+    QUEUES.some((q) => q.messages === 0),
+    'one queue is empty',
+  );
   const byName = new Map(queues.map((q) => [q.name, q]));
   assert.equal(byName.get('tasks.priority')!.arguments['x-max-priority'], 10);
   assert.equal(byName.get('archive.lazy')!.arguments['x-queue-mode'], 'lazy');
   assert.equal(byName.get('orders.retry')!.arguments['x-dead-letter-exchange'], 'demo.dlx');
   const exchanges = await mgmt.ok<Array<{ name: string; type: string }>>('GET', `/exchanges/${enc(vhost)}`);
   for (const x of EXCHANGES) assert.equal(exchanges.find((e) => e.name === x.name)?.type, x.type, `exchange ${x.name}`);
-  const bindings = await mgmt.ok<Array<{ source: string; destination: string; routing_key: string; arguments: Record<string, unknown> }>>('GET', `/bindings/${enc(vhost)}`);
+  const bindings = await mgmt.ok<Array<{ source: string; destination: string; routing_key: string; arguments: Record<string, unknown> }>>(
+    'GET',
+    `/bindings/${enc(vhost)}`,
+  );
   for (const b of BINDINGS) {
     assert.ok(
-      bindings.some((x) => x.source === b.exchange && x.destination === b.queue && x.routing_key === b.routingKey && isDeepStrictEqual(x.arguments, b.arguments ?? {})),
+      bindings.some(
+        (x) => x.source === b.exchange && x.destination === b.queue && x.routing_key === b.routingKey && isDeepStrictEqual(x.arguments, b.arguments ?? {}),
+      ),
       `binding ${b.exchange} -> ${b.queue} (${b.routingKey})`,
     );
   }
@@ -139,7 +147,10 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
     // With the image's node options (Dockerfile ENV NODE_OPTIONS).
     const imageOptions = /^\s*NODE_OPTIONS=(\S+)/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
     assert.ok(imageOptions, 'the Dockerfile sets NODE_OPTIONS');
-    assert.ok(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NODE_OPTIONS=${imageOptions}`), `sidecar ${i} runs with NODE_OPTIONS=${imageOptions}`);
+    assert.ok(
+      readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NODE_OPTIONS=${imageOptions}`),
+      `sidecar ${i} runs with NODE_OPTIONS=${imageOptions}`,
+    );
   }
 
   // One sidecar per node, each beside its own node.
@@ -166,7 +177,14 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   assert.equal(typeof (await overview.json()).cluster_name, 'string');
 
   // Seeding again publishes nothing: the state converges.
-  const again = await seedDemo({ vhost, managementUrl: cluster.managementUrls[0], amqpUrl: cluster.amqpUrls[0], user: cluster.user, password: cluster.password, log: () => undefined });
+  const again = await seedDemo({
+    vhost,
+    managementUrl: cluster.managementUrls[0],
+    amqpUrl: cluster.amqpUrls[0],
+    user: cluster.user,
+    password: cluster.password,
+    log: () => undefined,
+  });
   assert.equal(again.published, 0);
   for (const q of QUEUES) assert.equal(await messageCount(vhost, q.name), q.messages);
 
@@ -176,6 +194,10 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   assert.equal(code, 130, `start.sh exits 130 on SIGINT.\nstderr:\n${stderr}`);
   assert.match(stderr, /sidecars stopped/);
   for (let i = 0; i < 3; i++) assert.equal(await answers(`http://127.0.0.1:${port + i}/healthz`), false, `sidecar ${i + 1} is stopped`);
-  assert.deepEqual(readdirSync(logDir).filter((n) => n.endsWith('.pid')), [], 'pid files removed');
+  assert.deepEqual(
+    readdirSync(logDir).filter((n) => n.endsWith('.pid')),
+    [],
+    'pid files removed',
+  );
   assert.equal((await mgmt.nodes()).filter((n) => n.running).length, 3, 'the cluster is still running');
 });

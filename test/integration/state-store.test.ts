@@ -16,16 +16,54 @@ import { chunkParameter } from '../../src/broker/names.js';
 
 function record(id: string, vhost: string, startedAt: string, total: number): MigrationRecord {
   return {
-    id, display_id: displayId(vhost, startedAt, 'n@h'), vhost, node: 'n@h', started_at: startedAt, completed_at: null,
-    total_queues: total, completed_queues: 0, skipped_queues: 0, failed_queues: 0, status: 'in_progress',
-    skip_unsuitable_queues: false, tolerance: null, error: null, snapshots: [],
-    options: { skip_unsuitable_queues: false, tolerance: null, batch_size: 'all', batch_order: 'smallest_first', queue_names: null, allow_message_ttl: false, set_default_queue_type: null },
-    owner: 'test', queue_chunks: 0, interrupt_requested: false, notes: [], engine: {}, updated_at: startedAt,
+    id,
+    display_id: displayId(vhost, startedAt, 'n@h'),
+    vhost,
+    node: 'n@h',
+    started_at: startedAt,
+    completed_at: null,
+    total_queues: total,
+    completed_queues: 0,
+    skipped_queues: 0,
+    failed_queues: 0,
+    status: 'in_progress',
+    skip_unsuitable_queues: false,
+    tolerance: null,
+    error: null,
+    snapshots: [],
+    options: {
+      skip_unsuitable_queues: false,
+      tolerance: null,
+      batch_size: 'all',
+      batch_order: 'smallest_first',
+      queue_names: null,
+      allow_message_ttl: false,
+      set_default_queue_type: null,
+    },
+    owner: 'test',
+    queue_chunks: 0,
+    interrupt_requested: false,
+    notes: [],
+    engine: {},
+    updated_at: startedAt,
   };
 }
 
 function queue(i: number, vhost: string): QueueRecord {
-  return { name: `q-${i}`, vhost, status: 'pending', started_at: null, completed_at: null, total_messages: i, migrated_messages: 0, error: null, phase: 'pending', location: 'classic', original: null, detail: {} };
+  return {
+    name: `q-${i}`,
+    vhost,
+    status: 'pending',
+    started_at: null,
+    completed_at: null,
+    total_messages: i,
+    migrated_messages: 0,
+    error: null,
+    phase: 'pending',
+    location: 'classic',
+    original: null,
+    detail: {},
+  };
 }
 
 test('records and chunked queue records round-trip through the broker', async (t) => {
@@ -48,7 +86,10 @@ test('records and chunked queue records round-trip through the broker', async (t
   // A change to one queue rewrites only its chunk.
   const size = chunkSizeOf(rec);
   const chunksBefore = await store.loadQueueChunks(rec);
-  assert.deepEqual(chunksBefore.flatMap((c) => c.queues), queues);
+  assert.deepEqual(
+    chunksBefore.flatMap((c) => c.queues),
+    queues,
+  );
   queues[size + 1].status = 'completed';
   queues[size + 1].migrated_messages = 7;
   await store.saveChunk(rec, chunkOf(size + 1, size), queues);

@@ -69,10 +69,16 @@ test('a migration over TLS only: HTTPS with mutual TLS to the sidecar, https and
   // Every AMQP connection the sidecar holds in the vhost (locks, counts, its own moves) is TLS,
   // authenticated by the client certificate it was given.
   const subject = new X509Certificate(readFileSync(clusterTls.clientCert)).subject.replace(/\n/g, ',');
-  const connections = (await admin().ok<BrokerConnection[]>('GET', `/vhosts/${enc(p.vhost)}/connections`)).filter((c) => c.client_properties?.connection_name?.startsWith('qmig'));
+  const connections = (await admin().ok<BrokerConnection[]>('GET', `/vhosts/${enc(p.vhost)}/connections`)).filter((c) =>
+    c.client_properties?.connection_name?.startsWith('qmig'),
+  );
   assert.ok(connections.length > 0, 'the sidecar holds AMQP connections in the vhost');
   for (const c of connections) {
     assert.equal(c.ssl, true, `${c.client_properties?.connection_name} is not TLS`);
-    assert.match(String(c.peer_cert_subject), new RegExp(subject.replace(/[=]/g, '.')), `${c.client_properties?.connection_name} presented ${c.peer_cert_subject}`);
+    assert.match(
+      String(c.peer_cert_subject),
+      new RegExp(subject.replace(/[=]/g, '.')),
+      `${c.client_properties?.connection_name} presented ${c.peer_cert_subject}`,
+    );
   }
 });

@@ -57,7 +57,14 @@ test('a transfer over TLS only: sidecar HTTPS, management https, amqps, and shov
   });
 
   const tls = clientTls();
-  const request = { target: clusterTls.targetManagementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'TLS drill', vhost, queue_names: ['orders', 'events'] };
+  const request = {
+    target: clusterTls.targetManagementUrl,
+    target_user: targetCluster.user,
+    target_password: targetCluster.password,
+    reason: 'TLS drill',
+    vhost,
+    queue_names: ['orders', 'events'],
+  };
   const started = await httpsCall(`${s.url}${P}/xfer`, { method: 'POST', body: request, ...tls });
   assert.equal(started.status, 202, started.text);
   assertSchema('xfer-accepted', started.body);
@@ -95,7 +102,10 @@ test('a transfer over TLS only: sidecar HTTPS, management https, amqps, and shov
   assert.deepEqual(await fingerprintAt(targetAmqpUrl(vhost), 'events'), before.events);
   assert.equal((await targetAdmin().queue(vhost, 'events'))?.type, 'quorum');
   const bindings = (await targetAdmin().queueBindings(vhost, 'orders')).filter((b) => b.source === 'ex.orders');
-  assert.deepEqual(bindings.map((b) => b.routing_key), ['orders.#']);
+  assert.deepEqual(
+    bindings.map((b) => b.routing_key),
+    ['orders.#'],
+  );
   assert.equal((await fingerprint(vhost, 'orders')).length, 0);
 });
 
@@ -107,10 +117,21 @@ test('amqps target refused before anything is created: a wrong shovel CA, no sho
   await publish(vhost, { queue: 'q' }, 10);
   const other = await makePki(t, 'not the target CA');
   const tls = clientTls();
-  const request = { target: clusterTls.targetManagementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'TLS refusal', vhost, queue_names: ['q'] };
+  const request = {
+    target: clusterTls.targetManagementUrl,
+    target_user: targetCluster.user,
+    target_password: targetCluster.password,
+    reason: 'TLS refusal',
+    vhost,
+    queue_names: ['q'],
+  };
 
   const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['a CA that did not sign the target certificate', shovelTlsEnv({ QMIG_SHOVEL_CA_FILE: other.ca }), /QMIG_SHOVEL_CA_FILE .* failed: .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER)/],
+    [
+      'a CA that did not sign the target certificate',
+      shovelTlsEnv({ QMIG_SHOVEL_CA_FILE: other.ca }),
+      /QMIG_SHOVEL_CA_FILE .* failed: .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER)/,
+    ],
     ['no shovel CA', {}, /QMIG_SHOVEL_CA_FILE is not set/],
     ['no shovel client certificate', { QMIG_SHOVEL_CA_FILE: clusterTls.ca }, /client certificate/],
   ];

@@ -18,7 +18,18 @@ import { admin } from '../support/cluster.js';
 import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
+import {
+  cleanupTargetVhost,
+  cleanupTransferRecords,
+  countAt,
+  eventually,
+  fingerprintAt,
+  sourceAmqpUrl,
+  sourceContext,
+  targetAdmin,
+  targetAmqpUrl,
+  targetCluster,
+} from './transfer-support.js';
 import { TRANSFER_LOCK } from '../../src/broker/names.js';
 
 const TOTAL = 50_000;
@@ -58,11 +69,15 @@ test('cancel mid-transfer: the shovel stops, nothing is lost, duplicates bounded
   });
 
   // Cancel once the move is visibly under way.
-  const underWay = await eventually(async () => {
-    const r = await service.get(transfer_id);
-    const big = r.queues.find((q) => q.name === 'big')!;
-    return big.status === 'in_progress' && big.moved_messages > 0 ? r : null;
-  }, 120_000, 'the big queue to start moving');
+  const underWay = await eventually(
+    async () => {
+      const r = await service.get(transfer_id);
+      const big = r.queues.find((q) => q.name === 'big')!;
+      return big.status === 'in_progress' && big.moved_messages > 0 ? r : null;
+    },
+    120_000,
+    'the big queue to start moving',
+  );
   assertSchema('xfer-record', underWay);
   const cancelled = await service.cancel(transfer_id, 'guest');
   assertSchema('xfer-cancel-response', cancelled);
@@ -87,7 +102,10 @@ test('cancel mid-transfer: the shovel stops, nothing is lost, duplicates bounded
   assert.equal(await messageCount(vhost, 'later'), 100);
   assert.equal(await targetAdmin().queue(vhost, 'later'), null);
   assert.deepEqual(await ctx.mgmt.shovelParameters(vhost), [], 'the shovel is gone');
-  assert.deepEqual((await ctx.mgmt.shovels(vhost)).filter((s) => s.vhost === vhost), []);
+  assert.deepEqual(
+    (await ctx.mgmt.shovels(vhost)).filter((s) => s.vhost === vhost),
+    [],
+  );
 
   // Nothing lost; duplicates only within the at-least-once window.
   const atSource = await messageCount(vhost, 'big');
@@ -98,10 +116,14 @@ test('cancel mid-transfer: the shovel stops, nothing is lost, duplicates bounded
   const duplicates = atSource + atTarget - TOTAL;
   assert.ok(duplicates <= PREFETCH, `${duplicates} duplicates, at most the prefetch window ${PREFETCH}`);
   const union = new Map<string, number>();
-  for (const f of [...(await fingerprintAt(sourceAmqpUrl(vhost), 'big')), ...(await fingerprintAt(targetAmqpUrl(vhost), 'big'))]) union.set(f, (union.get(f) ?? 0) + 1);
+  for (const f of [...(await fingerprintAt(sourceAmqpUrl(vhost), 'big')), ...(await fingerprintAt(targetAmqpUrl(vhost), 'big'))])
+    union.set(f, (union.get(f) ?? 0) + 1);
   const missing = original.filter((f) => !union.has(f));
   assert.equal(missing.length, 0, `every original message is on one side (${missing.length} missing)`);
-  assert.equal([...union.values()].reduce((a, b) => a + b, 0), atSource + atTarget);
+  assert.equal(
+    [...union.values()].reduce((a, b) => a + b, 0),
+    atSource + atTarget,
+  );
 
   // Audited with the reason, and the lock is free again.
   const entries = audit().filter((a) => a.migration_id === transfer_id);
@@ -125,12 +147,42 @@ test('cancel of a transfer whose sidecar died (nobody holds the transfer lock) c
   t.after(() => service.store.delete(id));
   const now = timestamp();
   const orphan: TransferRecord = {
-    id, vhost, target: targetCluster.managementUrl, target_amqp: 'amqp://127.0.0.1:6772/x', target_cluster_name: 'test-target', target_user: 'guest',
-    selection: { everything: true }, remove_source_queue: false, reason: 'orphan drill', who: 'alice', node: 'test2@localhost', owner: 'test2@localhost/1/dead',
-    status: 'in_progress', started_at: now, completed_at: null, updated_at: now, cancel_requested_at: null, cancelled_by: null,
-    total_queues: 2, completed_queues: 0, failed_queues: 0, cancelled_queues: 0, skipped_queues: 0, expected_messages: 10, moved_messages: 3, error: null, notes: [],
+    id,
+    vhost,
+    target: targetCluster.managementUrl,
+    target_amqp: 'amqp://127.0.0.1:6772/x',
+    target_cluster_name: 'test-target',
+    target_user: 'guest',
+    selection: { everything: true },
+    remove_source_queue: false,
+    reason: 'orphan drill',
+    who: 'alice',
+    node: 'test2@localhost',
+    owner: 'test2@localhost/1/dead',
+    status: 'in_progress',
+    started_at: now,
+    completed_at: null,
+    updated_at: now,
+    cancel_requested_at: null,
+    cancelled_by: null,
+    total_queues: 2,
+    completed_queues: 0,
+    failed_queues: 0,
+    cancelled_queues: 0,
+    skipped_queues: 0,
+    expected_messages: 10,
+    moved_messages: 3,
+    error: null,
+    notes: [],
     queues: [
-      { ...newQueueRecord('moving'), status: 'in_progress', started_at: now, expected_messages: 10, moved_messages: 3, shovel: `qmig-xfer-gone-${id.slice(-6)}` },
+      {
+        ...newQueueRecord('moving'),
+        status: 'in_progress',
+        started_at: now,
+        expected_messages: 10,
+        moved_messages: 3,
+        shovel: `qmig-xfer-gone-${id.slice(-6)}`,
+      },
       newQueueRecord('waiting'),
     ],
   };
@@ -141,7 +193,10 @@ test('cancel of a transfer whose sidecar died (nobody holds the transfer lock) c
   const record = await service.get(id);
   assertSchema('xfer-record', record);
   assert.equal(record.cancelled_by, 'bob');
-  assert.deepEqual(record.queues.map((q) => q.status), ['cancelled', 'cancelled']);
+  assert.deepEqual(
+    record.queues.map((q) => q.status),
+    ['cancelled', 'cancelled'],
+  );
   assert.equal(record.queues[0].left_at_source, 10);
   assert.equal(record.queues[0].shovel, null);
   assert.match(record.queues[0].notes.join(' '), /sidecar running this transfer stopped/);

@@ -20,7 +20,16 @@ import { publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { testUser, testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, sourceContext, targetAdmin, targetAmqpUrl, targetCluster } from './transfer-support.js';
+import {
+  cleanupTargetVhost,
+  cleanupTransferRecords,
+  countAt,
+  eventually,
+  sourceContext,
+  targetAdmin,
+  targetAmqpUrl,
+  targetCluster,
+} from './transfer-support.js';
 
 const P = '/api/queue-migration';
 
@@ -58,7 +67,12 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   t.after(() => new Promise((r) => server.close(r)));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const call = async (method: string, path: string, body?: unknown, who: { user: string; password: string } | null = { user: cluster.user, password: cluster.password }) => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    who: { user: string; password: string } | null = { user: cluster.user, password: cluster.password },
+  ) => {
     const headers: Record<string, string> = {};
     if (who) headers.authorization = basic(who.user, who.password);
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -68,7 +82,14 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
     assert.ok(!text.includes('Tgt-Pw-Never-Echoed'), 'the target password is never in an answer');
     return { status: res.status, body: JSON.parse(text) };
   };
-  const request = { target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'http drill', vhost, queue_names: ['h1'] };
+  const request = {
+    target: targetCluster.managementUrl,
+    target_user: targetCluster.user,
+    target_password: targetCluster.password,
+    reason: 'http drill',
+    vhost,
+    queue_names: ['h1'],
+  };
 
   // Refusals, as JSON.
   const noAuth = await call('POST', `${P}/xfer`, request, null);
@@ -98,11 +119,15 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   assert.equal(started.status, 202, JSON.stringify(started.body));
   assertSchema('xfer-accepted', started.body);
   const id = started.body.transfer_id as string;
-  const done = await eventually(async () => {
-    const r = await call('GET', `${P}/xfer/${encodeURIComponent(id)}`, undefined, monitor);
-    assert.equal(r.status, 200);
-    return ['completed', 'failed', 'cancelled'].includes(r.body.status) ? r.body : null;
-  }, 60_000, 'the transfer to finish');
+  const done = await eventually(
+    async () => {
+      const r = await call('GET', `${P}/xfer/${encodeURIComponent(id)}`, undefined, monitor);
+      assert.equal(r.status, 200);
+      return ['completed', 'failed', 'cancelled'].includes(r.body.status) ? r.body : null;
+    },
+    60_000,
+    'the transfer to finish',
+  );
   assertSchema('xfer-record', done);
   assert.equal(done.status, 'completed', JSON.stringify(done));
   assert.equal(done.queues[0].moved_messages, 25);
@@ -114,7 +139,10 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   assert.equal(list.status, 200);
   assertSchema('xfer-list', list.body);
   assert.equal(list.body.transfers.find((r: any) => r.id === id)?.status, 'completed');
-  assert.ok(list.body.transfers.every((r: any) => r.queues === undefined), 'the list has no per-queue details');
+  assert.ok(
+    list.body.transfers.every((r: any) => r.queues === undefined),
+    'the list has no per-queue details',
+  );
 
   // Cancel is idempotent on a finished transfer; monitoring may not cancel.
   const cancel = await call('POST', `${P}/xfer/${encodeURIComponent(id)}/cancel`);
@@ -136,7 +164,7 @@ test('POST/GET /xfer, GET /xfer/:id, POST /xfer/:id/cancel through the router', 
   assert.equal(entry?.who, 'guest');
 });
 
-test('through real sidecars: the target given as the URL of the target cluster\'s qmig sidecar', async (t) => {
+test("through real sidecars: the target given as the URL of the target cluster's qmig sidecar", async (t) => {
   const vhost = await testVhost(t);
   cleanupTargetVhost(t, vhost);
   cleanupTransferRecords(t, vhost);
@@ -155,15 +183,26 @@ test('through real sidecars: the target given as the URL of the target cluster\'
 
   const started = await api(`${P}/xfer`, {
     method: 'POST',
-    body: JSON.stringify({ target: targetSidecar.url, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'via sidecar', vhost, queue_names: ['via-sidecar'] }),
+    body: JSON.stringify({
+      target: targetSidecar.url,
+      target_user: targetCluster.user,
+      target_password: targetCluster.password,
+      reason: 'via sidecar',
+      vhost,
+      queue_names: ['via-sidecar'],
+    }),
   });
   assert.equal(started.status, 202, JSON.stringify(started.body));
   assertSchema('xfer-accepted', started.body);
   const id = started.body.transfer_id as string;
-  const done = await eventually(async () => {
-    const r = await api(`${P}/xfer/${id}`);
-    return ['completed', 'failed', 'cancelled'].includes(r.body.status) ? r.body : null;
-  }, 60_000, 'the transfer to finish');
+  const done = await eventually(
+    async () => {
+      const r = await api(`${P}/xfer/${id}`);
+      return ['completed', 'failed', 'cancelled'].includes(r.body.status) ? r.body : null;
+    },
+    60_000,
+    'the transfer to finish',
+  );
   assertSchema('xfer-record', done);
   assert.equal(done.status, 'completed', JSON.stringify(done));
   assert.equal(done.target, targetSidecar.url);

@@ -15,7 +15,18 @@ import { admin } from '../support/cluster.js';
 import { fingerprint, messageCount, publish, type TestMessage } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, cleanupTransferRecords, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
+import {
+  cleanupTargetVhost,
+  cleanupTransferRecords,
+  countAt,
+  fingerprintAt,
+  sourceAmqpUrl,
+  sourceContext,
+  targetAdmin,
+  targetAmqpUrl,
+  targetCluster,
+  targetUser,
+} from './transfer-support.js';
 
 function richMessages(prefix: string, n: number): TestMessage[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -46,7 +57,8 @@ function richMessages(prefix: string, n: number): TestMessage[] {
   }));
 }
 
-const bindingKey = (b: Pick<BrokerBinding, 'source' | 'routing_key' | 'arguments'>) => JSON.stringify([b.source, b.routing_key, Object.entries(b.arguments ?? {}).sort()]);
+const bindingKey = (b: Pick<BrokerBinding, 'source' | 'routing_key' | 'arguments'>) =>
+  JSON.stringify([b.source, b.routing_key, Object.entries(b.arguments ?? {}).sort()]);
 
 test('pattern selection moves a classic and a quorum queue with their exchanges and bindings; messages identical end to end; reason audited', async (t) => {
   const vhost = await testVhost(t, { suffix: '/x&y über' });
@@ -116,7 +128,10 @@ test('pattern selection moves a classic and a quorum queue with their exchanges 
   const stored = await ctx.mgmt.globalParameter(`qmig.xfer.${transfer_id}`);
   assert.ok(stored, 'the record is a global runtime parameter');
   assert.ok(!JSON.stringify(stored).includes(tgtUser.password));
-  assert.ok(record.notes.some((n) => /created vhost/.test(n)), JSON.stringify(record.notes));
+  assert.ok(
+    record.notes.some((n) => /created vhost/.test(n)),
+    JSON.stringify(record.notes),
+  );
 
   // Topology on the target.
   const tgt = targetAdmin();
@@ -133,8 +148,14 @@ test('pattern selection moves a classic and a quorum queue with their exchanges 
   assert.equal(tc?.arguments['x-max-priority'], 10);
   assert.equal(await tgt.queue(vhost, 'other'), null, 'a queue outside the pattern is not created');
   for (const name of ['orders.classic', 'orders.quorum']) {
-    const want = (await src.queueBindings(vhost, name)).filter((b) => b.source !== '').map(bindingKey).sort();
-    const got = (await tgt.queueBindings(vhost, name)).filter((b) => b.source !== '').map(bindingKey).sort();
+    const want = (await src.queueBindings(vhost, name))
+      .filter((b) => b.source !== '')
+      .map(bindingKey)
+      .sort();
+    const got = (await tgt.queueBindings(vhost, name))
+      .filter((b) => b.source !== '')
+      .map(bindingKey)
+      .sort();
     assert.deepEqual(got, want, `bindings of ${name}`);
   }
 
@@ -187,7 +208,13 @@ test('queue_names (a missing name is skipped), then everything with remove_sourc
   const r1 = await service.get(first.transfer_id);
   assert.equal(r1.status, 'completed');
   assert.equal(r1.target, targetCluster.managementUrl, 'trailing slash normalised');
-  assert.deepEqual(r1.queues.map((q) => [q.name, q.status]), [['a', 'completed'], ['missing', 'skipped']]);
+  assert.deepEqual(
+    r1.queues.map((q) => [q.name, q.status]),
+    [
+      ['a', 'completed'],
+      ['missing', 'skipped'],
+    ],
+  );
   assert.match(r1.queues[1].error ?? '', /does not exist/);
   assert.equal(await countAt(targetAmqpUrl(vhost), 'a'), 50);
   assert.equal(await targetAdmin().queue(vhost, 'b'), null);

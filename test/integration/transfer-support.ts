@@ -59,11 +59,19 @@ export function sourceAmqpUrl(vhost: string, node = 0): string {
 
 /** Deletes `vhost` on the target cluster after the test (the transfer creates it there). */
 export function cleanupTargetVhost(t: After, vhost: string): void {
-  t.after(() => targetAdmin().deleteIfExists(`/vhosts/${enc(vhost)}`).catch(() => undefined));
+  t.after(() =>
+    targetAdmin()
+      .deleteIfExists(`/vhosts/${enc(vhost)}`)
+      .catch(() => undefined),
+  );
 }
 
 /** A user on the TARGET cluster, deleted after the test. */
-export async function targetUser(t: After, tags: string[], password = `p@ss:w/rd%&${randomBytes(3).toString('hex')}`): Promise<{ user: string; password: string }> {
+export async function targetUser(
+  t: After,
+  tags: string[],
+  password = `p@ss:w/rd%&${randomBytes(3).toString('hex')}`,
+): Promise<{ user: string; password: string }> {
   const user = `qmig-xfer-${randomBytes(4).toString('hex')}`;
   const mgmt = targetAdmin();
   await mgmt.ok('PUT', `/users/${enc(user)}`, { password, tags: tags.join(',') });
@@ -115,7 +123,10 @@ export function sourceContext(t: After, env: Record<string, string> = {}): TestC
     } catch {
       return [];
     }
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRecord);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditRecord);
   };
   return { ctx, auditFile, audit };
 }
@@ -144,14 +155,18 @@ export async function fingerprintAt(url: string, queue: string): Promise<string[
     await ch.prefetch(0);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`read ${out.length} of ${expected} messages of ${queue} within 120 s`)), 120_000);
-      ch.consume(queue, (msg) => {
-        if (!msg) return;
-        out.push(fingerprintOf(msg));
-        if (out.length === expected) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }, { noAck: false }).catch(reject);
+      ch.consume(
+        queue,
+        (msg) => {
+          if (!msg) return;
+          out.push(fingerprintOf(msg));
+          if (out.length === expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+        { noAck: false },
+      ).catch(reject);
     });
   } finally {
     await conn.close().catch(() => undefined);

@@ -16,7 +16,18 @@ import { admin, cluster } from '../support/cluster.js';
 import { messageCount, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, cleanupTransferRecords, countAt, fingerprintAt, sourceAmqpUrl, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from './transfer-support.js';
+import {
+  cleanupTargetVhost,
+  cleanupTransferRecords,
+  countAt,
+  fingerprintAt,
+  sourceAmqpUrl,
+  sourceContext,
+  targetAdmin,
+  targetAmqpUrl,
+  targetCluster,
+  targetUser,
+} from './transfer-support.js';
 
 const SECRET = 'Sup3r-Secret-Target-Pw';
 
@@ -27,7 +38,14 @@ test('refused transfers answer clear 4xx errors and create nothing on the target
   const { ctx } = sourceContext(t);
   await admin().declareQueue(vhost, 'q1', { durable: true });
   const service = new TransferService(ctx);
-  const good = { target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'validation', vhost, everything: true };
+  const good = {
+    target: targetCluster.managementUrl,
+    target_user: targetCluster.user,
+    target_password: targetCluster.password,
+    reason: 'validation',
+    vhost,
+    everything: true,
+  };
 
   async function refused(body: Record<string, unknown>, match: RegExp, type: new (...a: any[]) => Error = BadRequestError): Promise<void> {
     await assert.rejects(service.start(body, 'guest'), (e: unknown) => {
@@ -91,14 +109,25 @@ test('a target that refuses some messages (user_id, no impersonator tag): the qu
   const user = await targetUser(t, ['administrator']);
   const service = new TransferService(ctx, { pollMs: 200 });
   const { transfer_id } = await service.start(
-    { target: targetCluster.managementUrl, target_user: user.user, target_password: user.password, reason: 'refused messages', vhost, queue_names: ['mixed'], remove_source_queue: true },
+    {
+      target: targetCluster.managementUrl,
+      target_user: user.user,
+      target_password: user.password,
+      reason: 'refused messages',
+      vhost,
+      queue_names: ['mixed'],
+      remove_source_queue: true,
+    },
     'guest',
   );
   await service.whenFinished(transfer_id);
   const record = await service.get(transfer_id);
   assertSchema('xfer-record', record);
   assert.equal(record.status, 'failed');
-  assert.ok(record.notes.some((n) => /no impersonator tag/.test(n)), JSON.stringify(record.notes));
+  assert.ok(
+    record.notes.some((n) => /no impersonator tag/.test(n)),
+    JSON.stringify(record.notes),
+  );
   const q = record.queues[0];
   assert.equal(q.status, 'failed');
   assert.match(q.error ?? '', /refused \(PRECONDITION_FAILED - user_id property set to 'guest'.*impersonator tag/);
@@ -112,7 +141,10 @@ test('a target that refuses some messages (user_id, no impersonator tag): the qu
   const atTargetNow = await fingerprintAt(targetAmqpUrl(vhost, user.user, user.password), 'mixed');
   // Nothing lost: every original message is on one side; the refused one is still at the source.
   const union = new Set([...atSourceNow, ...atTargetNow]);
-  assert.deepEqual(original.filter((f) => !union.has(f)), []);
+  assert.deepEqual(
+    original.filter((f) => !union.has(f)),
+    [],
+  );
   const refusedOne = original.filter((f) => f.includes('"userId":"guest"'));
   assert.equal(refusedOne.length, 1);
   assert.ok(atSourceNow.includes(refusedOne[0]) && !atTargetNow.includes(refusedOne[0]));

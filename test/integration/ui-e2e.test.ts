@@ -40,7 +40,16 @@ async function launch(): Promise<Browser> {
   );
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -85,7 +94,9 @@ async function clickStart(page: Page): Promise<string> {
     () => {
       const info = document.querySelector('.form-popup-info a[href^="#/queue-migration/migration/"]');
       if (info) return { id: decodeURIComponent(info.getAttribute('href')!.split('/').pop()!), warn: null };
-      const warns = Array.from(document.querySelectorAll('.form-popup-warn')).map((e) => e.textContent?.trim() ?? '').filter((x) => x !== '');
+      const warns = Array.from(document.querySelectorAll('.form-popup-warn'))
+        .map((e) => e.textContent?.trim() ?? '')
+        .filter((x) => x !== '');
       return warns.length > 0 ? { id: null, warn: warns.join(' | ') } : null;
     },
     undefined,
@@ -178,7 +189,10 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   const list = (await extensions.json()) as Array<{ javascript: string }>;
   assertSchema('extensions-response', list);
   assert.ok(list.some((e) => e.javascript === 'queue-migration.js'));
-  assert.ok(list.some((e) => e.javascript === 'shovel.js'), "the broker's own extensions are still there");
+  assert.ok(
+    list.some((e) => e.javascript === 'shovel.js'),
+    "the broker's own extensions are still there",
+  );
 
   // --- Admin → Queue Migration ---------------------------------------------------------------
   await page.click('#tabs a:text-is("Admin")');
@@ -195,8 +209,10 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   // --- compatibility check -------------------------------------------------------------------
   await page.click('#qmig-check-button');
   await page.waitForSelector('#qmig-check-ready');
-  assert.match(await page.textContent('#qmig-check-ready') ?? '', /^ready$/);
-  const checks = await page.$$eval('#qmig-system-checks tbody tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td')).map((td) => td.textContent?.trim() ?? '')));
+  assert.match((await page.textContent('#qmig-check-ready')) ?? '', /^ready$/);
+  const checks = await page.$$eval('#qmig-system-checks tbody tr', (rows) =>
+    rows.map((r) => Array.from(r.querySelectorAll('td')).map((td) => td.textContent?.trim() ?? '')),
+  );
   const api = await sidecar.api(`/api/queue-migration/check/${encodeURIComponent(vhost)}`, { method: 'POST' });
   const report = (await api.json()) as { system_checks: { checks: Array<{ check_type: string; status: string; message: string }> } };
   assert.deepEqual(
@@ -206,16 +222,19 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   );
   const relaxed = checks.find((c) => c[0] === 'relaxed_checks_setting');
   assert.ok(relaxed && relaxed[1] === 'warning', `relaxed_checks_setting shown as a warning on 3.10 (got ${JSON.stringify(relaxed)})`);
-  assert.match(await page.textContent('#qmig-check-result') ?? '', /No queue has an issue/);
+  assert.match((await page.textContent('#qmig-check-result')) ?? '', /No queue has an issue/);
   await shot(page, '1-check');
 
   // --- start: every queue picked, largest first, tolerance 0 ---------------------------------
   await page.click('#qmig-queue-list button:text-is("Tick shown")');
-  assert.match(await page.textContent('#qmig-queue-count') ?? '', /^3 ticked$/);
+  assert.match((await page.textContent('#qmig-queue-count')) ?? '', /^3 ticked$/);
   await page.fill('#qmig-tolerance', '0');
   await page.selectOption('#qmig-batch-order', 'largest_first');
   const id = await clickStart(page);
-  assert.ok(dialogs.some((d) => d.includes(`virtual host "${vhost}"`) && d.includes('3 picked queue(s)')), `confirmation asked: ${JSON.stringify(dialogs)}`);
+  assert.ok(
+    dialogs.some((d) => d.includes(`virtual host "${vhost}"`) && d.includes('3 picked queue(s)')),
+    `confirmation asked: ${JSON.stringify(dialogs)}`,
+  );
   const status = (await (await sidecar.api('/api/queue-migration/status')).json()) as { migrations: Array<{ id: string; vhost: string }> };
   assert.equal(status.migrations.find((m) => m.id === id)?.vhost, vhost, 'the API knows the migration the page started');
 
@@ -224,7 +243,7 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   await page.waitForSelector(shown, { timeout: 60_000 });
   const seen: string[] = [];
   let midShot = false;
-  for (const deadline = Date.now() + 180_000; ; ) {
+  for (const deadline = Date.now() + 180_000; ;) {
     const state = await page.$eval(shown, (el) => `${el.getAttribute('data-status')} ${el.getAttribute('data-progress')}`).catch(() => 'gone');
     if (seen[seen.length - 1] !== state) seen.push(state);
     if (!midShot && state.startsWith('in_progress')) {
@@ -238,8 +257,10 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   t.diagnostic(`states shown: ${seen.join(' → ')}`);
   assert.equal(seen[seen.length - 1], 'completed 100', `final state on the page: ${seen.join(' → ')}`);
   assert.equal(await page.getAttribute(`${shown} #qmig-overall-progress .qmig-progress`, 'data-pct'), '100');
-  assert.match(await page.textContent(`${shown} #qmig-overall-progress`) ?? '', /100 %/);
-  const queueRows = await page.$$eval(`${shown} table.qmig-queues tbody tr`, (rows) => rows.map((r) => `${r.getAttribute('data-queue')}:${r.getAttribute('data-status')}`));
+  assert.match((await page.textContent(`${shown} #qmig-overall-progress`)) ?? '', /100 %/);
+  const queueRows = await page.$$eval(`${shown} table.qmig-queues tbody tr`, (rows) =>
+    rows.map((r) => `${r.getAttribute('data-queue')}:${r.getAttribute('data-status')}`),
+  );
   assert.deepEqual(queueRows.sort(), QUEUES.map((q) => `${q.name}:completed`).sort());
   await shot(page, '3-completed');
 
@@ -253,7 +274,7 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   // --- history -------------------------------------------------------------------------------
   const historyRow = `#qmig-history-table tr[data-id="${id}"]`;
   await page.waitForSelector(`${historyRow}[data-status=completed]`);
-  assert.match(await page.textContent(historyRow) ?? '', /3 done, 0 skipped, 0 failed \/ 3/);
+  assert.match((await page.textContent(historyRow)) ?? '', /3 done, 0 skipped, 0 failed \/ 3/);
   await shot(page, '4-history');
 
   // --- detail page ---------------------------------------------------------------------------
@@ -290,7 +311,7 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
 
   // --- transfers section renders (list from /api/queue-migration/xfer) -----------------------
   await page.waitForFunction(() => !/Loading/.test(document.getElementById('qmig-transfers')?.textContent ?? 'Loading'));
-  assert.doesNotMatch(await page.textContent('#qmig-transfers') ?? '', /Cannot read/);
+  assert.doesNotMatch((await page.textContent('#qmig-transfers')) ?? '', /Cannot read/);
 
   assert.deepEqual(pageErrors, [], 'no JavaScript error on the page');
 });
@@ -363,7 +384,14 @@ test('interrupt with confirmation from the page; a transfer in the list and its 
   const started = await sidecar.api('/api/queue-migration/xfer', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'ui test', vhost: xvhost, queue_names: ['to-move'] }),
+    body: JSON.stringify({
+      target: targetCluster.managementUrl,
+      target_user: targetCluster.user,
+      target_password: targetCluster.password,
+      reason: 'ui test',
+      vhost: xvhost,
+      queue_names: ['to-move'],
+    }),
   });
   assert.equal(started.status, 202);
   const { transfer_id: xid } = (await started.json()) as { transfer_id: string };
@@ -394,7 +422,21 @@ test("the plugin's deep links, history sorted and paged, nothing to migrate, the
     const started = `2025-01-01 00:${String(i).padStart(2, '0')}:00`;
     const status = statuses[i % statuses.length];
     const completed = (i * 7) % 11;
-    stored.push(await storeMigration(t, sidecar.ctx, migrationRecord(vhost, sidecar.ctx.nodeName, { status, started_at: started, total_queues: 10, completed_queues: Math.min(completed, 10), skipped_queues: 0, failed_queues: 0 }), []));
+    stored.push(
+      await storeMigration(
+        t,
+        sidecar.ctx,
+        migrationRecord(vhost, sidecar.ctx.nodeName, {
+          status,
+          started_at: started,
+          total_queues: 10,
+          completed_queues: Math.min(completed, 10),
+          skipped_queues: 0,
+          failed_queues: 0,
+        }),
+        [],
+      ),
+    );
   }
   const ours = new Set(stored.map((r) => r.id));
   const oldest = stored[0];
@@ -417,24 +459,40 @@ test("the plugin's deep links, history sorted and paged, nothing to migrate, the
 
   // --- sorted by a column: click its header; again: the other way ------------------------------
   const column = async (selector: string) =>
-    page.$$eval('#qmig-history-table tbody tr', (rows, sel) => rows.map((r) => ({ id: r.getAttribute('data-id')!, v: r.querySelector(sel as string)?.getAttribute('data-pct') ?? r.children[5].textContent!.trim() })), selector);
+    page.$$eval(
+      '#qmig-history-table tbody tr',
+      (rows, sel) =>
+        rows.map((r) => ({ id: r.getAttribute('data-id')!, v: r.querySelector(sel as string)?.getAttribute('data-pct') ?? r.children[5].textContent!.trim() })),
+      selector,
+    );
   await page.click('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]');
   await page.waitForSelector(`${pager}[data-page="1"]`);
   let rows = await column('.qmig-progress');
   const pct = rows.map((r) => Number(r.v));
-  assert.deepEqual(pct, [...pct].sort((a, b) => b - a), `highest progress first: ${pct.join(',')}`);
+  assert.deepEqual(
+    pct,
+    [...pct].sort((a, b) => b - a),
+    `highest progress first: ${pct.join(',')}`,
+  );
   assert.match((await page.textContent('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]')) ?? '', /▼/);
   await page.click('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]');
   await page.waitForFunction(() => /▲/.test(document.querySelector('#qmig-history-table a.qmig-sort[data-sort=progress_percentage]')?.textContent ?? ''));
   rows = await column('.qmig-progress');
   const asc = rows.map((r) => Number(r.v));
-  assert.deepEqual(asc, [...asc].sort((a, b) => a - b), `lowest progress first: ${asc.join(',')}`);
+  assert.deepEqual(
+    asc,
+    [...asc].sort((a, b) => a - b),
+    `lowest progress first: ${asc.join(',')}`,
+  );
   await page.click('#qmig-history-table a.qmig-sort[data-sort=started_at]');
   await page.click('#qmig-history-table a.qmig-sort[data-sort=started_at]'); // oldest first
   await page.waitForFunction(() => /▲/.test(document.querySelector('#qmig-history-table a.qmig-sort[data-sort=started_at]')?.textContent ?? ''));
   rows = await column('.none');
   assert.equal(rows[0].id, oldest.id, 'oldest first');
-  assert.deepEqual(rows.filter((r) => ours.has(r.id)).map((r) => r.v), stored.slice(0, rows.filter((r) => ours.has(r.id)).length).map((r) => r.started_at));
+  assert.deepEqual(
+    rows.filter((r) => ours.has(r.id)).map((r) => r.v),
+    stored.slice(0, rows.filter((r) => ours.has(r.id)).length).map((r) => r.started_at),
+  );
   await shot(page, '11-history-sorted');
 
   // --- nothing to migrate: grey, Start disabled; the API answer stays the plugin's ------------
@@ -445,7 +503,9 @@ test("the plugin's deep links, history sorted and paged, nothing to migrate, the
   await page.click('#qmig-check-button');
   await page.waitForSelector('#qmig-check-ready');
   assert.equal((await page.textContent('#qmig-check-ready'))?.trim(), 'nothing to migrate');
-  const answer = (await (await sidecar.api(`/api/queue-migration/check/${encodeURIComponent(empty)}`, { method: 'POST' })).json()) as { queue_checks: { summary: { total_queues: number } } };
+  const answer = (await (await sidecar.api(`/api/queue-migration/check/${encodeURIComponent(empty)}`, { method: 'POST' })).json()) as {
+    queue_checks: { summary: { total_queues: number } };
+  };
   assertSchema('check-response', answer);
   assert.equal(answer.queue_checks.summary.total_queues, 0);
   await shot(page, '12-nothing-to-migrate');

@@ -103,15 +103,66 @@ const ROUTES: RouteDef[] = [
 
 /** Path segments that are hard to decode or to pass on (already in wire form). */
 const ODD_SEGMENTS = [
-  '%ZZ', '%', '%2', '%G0', '%C3%28', '%00', 'a%00b', '%E6%97%A5%E6%9C%AC%26q', '%F0%9F%92%A9', '%C3%BCber%26co', 'a'.repeat(4000),
-  '%41'.repeat(1500), '..', '%2e%2e', '.', '%2F..%2F..%2Fetc%2Fpasswd', '..%2F..%2F', '%252F', '+', '%20', '%20%20', '%0D%0Aset-cookie%3A%20x',
-  '%FF%FE', '%ED%A0%80', '%C0%AF', '%E2%80%AE', '%EF%BB%BF', 'null', 'undefined', '__proto__', 'constructor', '%5B%5D', '%7B%7D', "'%3B--",
-  '%2F%2F', '~', '*', 'all%00', 'ALL', '%2Fall', 'x'.repeat(255), 'Zm9v', 'ZzJnQ2JnWUE4VTJOS0pzQmR4aHlZV0pwYVhRdE1VQlRSVUV0TTB4SE5VaFdTbFZYU2tz',
-  'g2gCbQAAAA5yYWJiaXRAcm1xMGIAAAPoAAAAAAA=', 'g2gCbQAAAA5yYWJiaXRAcm1xMGIAAAPoAAAAAAA%3D', '%3D%3D%3D', '-_-_', 'a/b', 'a%2Fb',
+  '%ZZ',
+  '%',
+  '%2',
+  '%G0',
+  '%C3%28',
+  '%00',
+  'a%00b',
+  '%E6%97%A5%E6%9C%AC%26q',
+  '%F0%9F%92%A9',
+  '%C3%BCber%26co',
+  'a'.repeat(4000),
+  '%41'.repeat(1500),
+  '..',
+  '%2e%2e',
+  '.',
+  '%2F..%2F..%2Fetc%2Fpasswd',
+  '..%2F..%2F',
+  '%252F',
+  '+',
+  '%20',
+  '%20%20',
+  '%0D%0Aset-cookie%3A%20x',
+  '%FF%FE',
+  '%ED%A0%80',
+  '%C0%AF',
+  '%E2%80%AE',
+  '%EF%BB%BF',
+  'null',
+  'undefined',
+  '__proto__',
+  'constructor',
+  '%5B%5D',
+  '%7B%7D',
+  "'%3B--",
+  '%2F%2F',
+  '~',
+  '*',
+  'all%00',
+  'ALL',
+  '%2Fall',
+  'x'.repeat(255),
+  'Zm9v',
+  'ZzJnQ2JnWUE4VTJOS0pzQmR4aHlZV0pwYVhRdE1VQlRSVUV0TTB4SE5VaFdTbFZYU2tz',
+  'g2gCbQAAAA5yYWJiaXRAcm1xMGIAAAPoAAAAAAA=',
+  'g2gCbQAAAA5yYWJiaXRAcm1xMGIAAAPoAAAAAAA%3D',
+  '%3D%3D%3D',
+  '-_-_',
+  'a/b',
+  'a%2Fb',
 ];
 
 function randomUnicode(rnd: () => number): string {
-  const pools = [[0x20, 0x7e], [0xa0, 0x24f], [0x370, 0x3ff], [0x4e00, 0x4fff], [0x1f300, 0x1f64f], [0x0, 0x1f]];
+  const pools = [
+    [0x20, 0x7e],
+    [0xa0, 0x24f],
+    [0x370, 0x3ff],
+    [0x4e00, 0x4fff],
+    [0x1f300, 0x1f64f],
+    [0x0, 0x1f],
+  ];
   let s = '';
   const n = 1 + Math.floor(rnd() * 12);
   for (let i = 0; i < n; i++) {
@@ -126,12 +177,42 @@ function oddSegment(rnd: () => number): string {
   if (r < 0.6) return ODD_SEGMENTS[Math.floor(rnd() * ODD_SEGMENTS.length)];
   if (r < 0.85) return encodeURIComponent(randomUnicode(rnd));
   // Random bytes, percent-encoded one by one (mostly invalid UTF-8).
-  return Array.from({ length: 1 + Math.floor(rnd() * 20) }, () => '%' + Math.floor(rnd() * 256).toString(16).padStart(2, '0').toUpperCase()).join('');
+  return Array.from(
+    { length: 1 + Math.floor(rnd() * 20) },
+    () =>
+      '%' +
+      Math.floor(rnd() * 256)
+        .toString(16)
+        .padStart(2, '0')
+        .toUpperCase(),
+  ).join('');
 }
 
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 
-const WRONG_VALUES: unknown[] = ['yes', 'true', 1, 0, -1, 1.5, 101, -0.0001, 1e308, null, [], {}, [true], { a: 1 }, '', ' ', 'all ', 'ALL', '\u0000', 'x'.repeat(5000), 'random'];
+const WRONG_VALUES: unknown[] = [
+  'yes',
+  'true',
+  1,
+  0,
+  -1,
+  1.5,
+  101,
+  -0.0001,
+  1e308,
+  null,
+  [],
+  {},
+  [true],
+  { a: 1 },
+  '',
+  ' ',
+  'all ',
+  'ALL',
+  '\u0000',
+  'x'.repeat(5000),
+  'random',
+];
 
 function validStart(rnd: () => number): Record<string, unknown> {
   const b: Record<string, unknown> = {};
@@ -169,9 +250,17 @@ function badBody(rnd: () => number, kind: BodyKind): { why: string; body: Buffer
   const r = Math.floor(rnd() * 16);
   switch (r) {
     case 0:
-      return { why: 'truncated JSON', body: Buffer.from(pick(rnd, ['{', '{"a":', '{"tolerance": 1', '[', '{"x": "unterminated'])), contentType: 'application/json' };
+      return {
+        why: 'truncated JSON',
+        body: Buffer.from(pick(rnd, ['{', '{"a":', '{"tolerance": 1', '[', '{"x": "unterminated'])),
+        contentType: 'application/json',
+      };
     case 1:
-      return { why: 'not JSON at all', body: Buffer.from(pick(rnd, ['hello', 'tolerance=5&batch_size=1', '<xml/>', '{a:1}', "{'a':1}", 'NaN', '{"a":1,}'])), contentType: 'application/json' };
+      return {
+        why: 'not JSON at all',
+        body: Buffer.from(pick(rnd, ['hello', 'tolerance=5&batch_size=1', '<xml/>', '{a:1}', "{'a':1}", 'NaN', '{"a":1,}'])),
+        contentType: 'application/json',
+      };
     case 2:
       return json(pick(rnd, [[1, 2], 'string', 42, true, [{}]]), 'JSON that is not an object');
     case 3: {
@@ -188,23 +277,50 @@ function badBody(rnd: () => number, kind: BodyKind): { why: string; body: Buffer
     case 6:
       return { why: 'deeply nested objects', body: Buffer.from('{"a":'.repeat(5000) + '1' + '}'.repeat(5000)), contentType: 'application/json' };
     case 7:
-      return { why: '__proto__ / constructor keys', body: Buffer.from(pick(rnd, ['{"__proto__":{"skip_unsuitable_queues":true}}', '{"constructor":{"prototype":{"x":1}}}', '{"__proto__":null,"tolerance":"x"}'])), contentType: 'application/json' };
+      return {
+        why: '__proto__ / constructor keys',
+        body: Buffer.from(
+          pick(rnd, ['{"__proto__":{"skip_unsuitable_queues":true}}', '{"constructor":{"prototype":{"x":1}}}', '{"__proto__":null,"tolerance":"x"}']),
+        ),
+        contentType: 'application/json',
+      };
     case 8:
-      return { why: 'valid JSON, wrong content type', body: Buffer.from('{"skip_unsuitable_queues":true,"zz":1}'), contentType: pick(rnd, ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'image/png']) };
+      return {
+        why: 'valid JSON, wrong content type',
+        body: Buffer.from('{"skip_unsuitable_queues":true,"zz":1}'),
+        contentType: pick(rnd, ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'image/png']),
+      };
     case 9:
-      return { why: 'invalid UTF-8 inside JSON', body: Buffer.concat([Buffer.from('{"queue_names":["'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"],"x":1}')]), contentType: 'application/json' };
+      return {
+        why: 'invalid UTF-8 inside JSON',
+        body: Buffer.concat([Buffer.from('{"queue_names":["'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"],"x":1}')]),
+        contentType: 'application/json',
+      };
     case 10:
       return { why: 'UTF-16 body', body: Buffer.from('\ufeff{"tolerance":"no"}', 'utf16le'), contentType: 'application/json; charset=utf-16' };
     case 11:
-      return { why: 'odd charset', body: Buffer.from('{"x":1}'), contentType: pick(rnd, ['application/json; charset=latin1', 'application/json; charset=klingon', 'application/json; charset=']) };
+      return {
+        why: 'odd charset',
+        body: Buffer.from('{"x":1}'),
+        contentType: pick(rnd, ['application/json; charset=latin1', 'application/json; charset=klingon', 'application/json; charset=']),
+      };
     case 12:
       return json({ tolerance: 1e400, batch_size: -5, x: 1 }, 'out-of-range numbers');
     case 13:
-      return { why: 'duplicate keys and NUL', body: Buffer.from('{"batch_order":"smallest_first","batch_order":"sideways","\\u0000":1}'), contentType: 'application/json' };
+      return {
+        why: 'duplicate keys and NUL',
+        body: Buffer.from('{"batch_order":"smallest_first","batch_order":"sideways","\\u0000":1}'),
+        contentType: 'application/json',
+      };
     case 14:
       return json({ queue_names: Array.from({ length: 10001 }, (_, i) => `q${i}`) }, 'too many queue names');
     default:
-      return json(kind === 'xfer' ? { ...validXfer(rnd, 'nope'), target: pick(rnd, ['ftp://x', 'http://user:pw@127.0.0.1:1', 'not a url', '']) } : { status: 'completed', tolerance: -1 }, 'invalid values');
+      return json(
+        kind === 'xfer'
+          ? { ...validXfer(rnd, 'nope'), target: pick(rnd, ['ftp://x', 'http://user:pw@127.0.0.1:1', 'not a url', '']) }
+          : { status: 'completed', tolerance: -1 },
+        'invalid values',
+      );
   }
 }
 
@@ -234,9 +350,22 @@ function generate(seed: number, env: Env): Case[] {
     const route = ROUTES[i % ROUTES.length];
     if (!route.path.includes('{')) continue;
     const seg = route.path.includes('{vhost}') ? vhostNames() : ids();
-    const c: Case = { why: `odd parameter ${seg.slice(0, 60)}`, method: route.method, path: fill(route, seg, seg), headers: { authorization: adminAuth() }, okSchema: route.okSchema };
+    const c: Case = {
+      why: `odd parameter ${seg.slice(0, 60)}`,
+      method: route.method,
+      path: fill(route, seg, seg),
+      headers: { authorization: adminAuth() },
+      okSchema: route.okSchema,
+    };
     if (route.method === 'POST' && route.body !== 'none' && rnd() < 0.5) {
-      const b = route.body === 'status-update' ? { status: 'rollback_completed' } : route.body === 'check' ? { skip_unsuitable_queues: true } : route.body === 'start' ? validStart(rnd) : validXfer(rnd, 'nope');
+      const b =
+        route.body === 'status-update'
+          ? { status: 'rollback_completed' }
+          : route.body === 'check'
+            ? { skip_unsuitable_queues: true }
+            : route.body === 'start'
+              ? validStart(rnd)
+              : validXfer(rnd, 'nope');
       c.body = Buffer.from(JSON.stringify(b));
       c.headers = { ...c.headers, ...json };
       c.why += ' with a valid body';
@@ -264,19 +393,30 @@ function generate(seed: number, env: Env): Case[] {
   // 3. Huge bodies (limit 1 MiB → 413) on the routes that read a body (the others never read it).
   for (const route of posts.filter((r) => r.body !== 'none')) {
     for (const size of [1_048_577, 3_000_000]) {
-      cases.push({ why: `huge body ${size} B on ${route.path}`, method: 'POST', path: fill(route, encodeURIComponent(env.vhost), missingId), headers: { authorization: adminAuth(), ...json }, body: Buffer.alloc(size, 0x20), okSchema: null });
+      cases.push({
+        why: `huge body ${size} B on ${route.path}`,
+        method: 'POST',
+        path: fill(route, encodeURIComponent(env.vhost), missingId),
+        headers: { authorization: adminAuth(), ...json },
+        body: Buffer.alloc(size, 0x20),
+        okSchema: null,
+      });
     }
   }
 
   // 4. Valid bodies where they cannot start anything: this test's vhost has no queue, ids are finished or unknown.
   for (let i = 0; i < 40; i++) {
-    const route = pick(rnd, ROUTES.filter((r) => r.body !== 'none' || r.method === 'GET'));
+    const route = pick(
+      rnd,
+      ROUTES.filter((r) => r.body !== 'none' || r.method === 'GET'),
+    );
     let body: unknown;
     if (route.body === 'start') body = validStart(rnd);
     else if (route.body === 'check') body = rnd() < 0.5 ? {} : { skip_unsuitable_queues: rnd() < 0.5, allow_message_ttl: rnd() < 0.5 };
     else if (route.body === 'status-update') body = { status: 'rollback_completed' };
     else if (route.body === 'xfer') body = validXfer(rnd, rnd() < 0.5 ? env.vhost : `qmig-bad-${i}`);
-    const path = route.path === '/start' ? '/start/' + encodeURIComponent(env.vhost) : fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId));
+    const path =
+      route.path === '/start' ? '/start/' + encodeURIComponent(env.vhost) : fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId));
     cases.push({
       why: `plausible request on ${route.path}`,
       method: route.method,
@@ -292,22 +432,38 @@ function generate(seed: number, env: Env): Case[] {
     const r = Math.floor(rnd() * 10);
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     switch (r) {
-      case 0: return { why: 'no credentials' };
-      case 1: return { why: 'Bearer token', value: 'Bearer abc.def.ghi' };
-      case 2: return { why: 'malformed base64', value: 'Basic !!!not-base64***' };
-      case 3: return { why: 'no colon', value: `Basic ${b64('guestguest')}` };
-      case 4: return { why: 'wrong password', value: basicAuth(cluster.user, `wrong-${Math.floor(rnd() * 1e6)}`) };
-      case 5: return { why: 'unknown user', value: basicAuth(`nobody-${Math.floor(rnd() * 1e6)}`, 'x') };
-      case 6: return { why: 'unicode user', value: `Basic ${b64(`${randomUnicode(rnd)}:${randomUnicode(rnd)}`)}` };
-      case 7: return { why: 'empty user and password', value: `Basic ${b64(':')}` };
-      case 8: return { why: 'long credentials', value: basicAuth('u'.repeat(3000), 'p'.repeat(3000)) };
-      default: return { why: 'Basic without value', value: 'Basic ' };
+      case 0:
+        return { why: 'no credentials' };
+      case 1:
+        return { why: 'Bearer token', value: 'Bearer abc.def.ghi' };
+      case 2:
+        return { why: 'malformed base64', value: 'Basic !!!not-base64***' };
+      case 3:
+        return { why: 'no colon', value: `Basic ${b64('guestguest')}` };
+      case 4:
+        return { why: 'wrong password', value: basicAuth(cluster.user, `wrong-${Math.floor(rnd() * 1e6)}`) };
+      case 5:
+        return { why: 'unknown user', value: basicAuth(`nobody-${Math.floor(rnd() * 1e6)}`, 'x') };
+      case 6:
+        return { why: 'unicode user', value: `Basic ${b64(`${randomUnicode(rnd)}:${randomUnicode(rnd)}`)}` };
+      case 7:
+        return { why: 'empty user and password', value: `Basic ${b64(':')}` };
+      case 8:
+        return { why: 'long credentials', value: basicAuth('u'.repeat(3000), 'p'.repeat(3000)) };
+      default:
+        return { why: 'Basic without value', value: 'Basic ' };
     }
   };
   for (let i = 0; i < 150; i++) {
     const route = ROUTES[i % ROUTES.length];
     const a = authHeaders();
-    const c: Case = { why: `${a.why} on ${route.path}`, method: route.method, path: fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId)), headers: a.value ? { authorization: a.value } : {}, okSchema: null };
+    const c: Case = {
+      why: `${a.why} on ${route.path}`,
+      method: route.method,
+      path: fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId)),
+      headers: a.value ? { authorization: a.value } : {},
+      okSchema: null,
+    };
     if (route.method === 'POST') {
       c.body = Buffer.from('{}');
       c.headers['content-type'] = 'application/json';
@@ -320,7 +476,13 @@ function generate(seed: number, env: Env): Case[] {
     const route = ROUTES[i % ROUTES.length];
     const who = pick(rnd, ['monitoring', 'management', 'policymaker', 'notags'] as const);
     const u = env.users[who];
-    const c: Case = { why: `user tagged ${who} on ${route.method} ${route.path}`, method: route.method, path: fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId)), headers: { authorization: basicAuth(u.user, u.password) }, okSchema: route.okSchema };
+    const c: Case = {
+      why: `user tagged ${who} on ${route.method} ${route.path}`,
+      method: route.method,
+      path: fill(route, encodeURIComponent(env.vhost), encodeURIComponent(env.recordId)),
+      headers: { authorization: basicAuth(u.user, u.password) },
+      okSchema: route.okSchema,
+    };
     if (route.method === 'POST') {
       const body = route.body === 'status-update' ? { status: 'rollback_completed' } : route.body === 'xfer' ? validXfer(rnd, env.vhost) : {};
       c.body = Buffer.from(JSON.stringify(body));
@@ -332,7 +494,30 @@ function generate(seed: number, env: Env): Case[] {
 
   // 7. Unknown routes and methods.
   const methods = ['PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'HEAD', 'GET', 'POST'];
-  const unknownPaths = ['', '/', '/unknown', '/status/a/b', '/STATUS', '/Start', '//status', '/status//', '/check', '/check/', '/interrupt', '/interrupt/', '/xfer/a/b/c', '/xfer/x/cancel/now', '/rollback-pending/x', '/start/a/b', '/%2e%2e/%2e%2e/api/overview', '/../../api/overview', '/status;x=1', '/status/%', '/metrics', '/api'];
+  const unknownPaths = [
+    '',
+    '/',
+    '/unknown',
+    '/status/a/b',
+    '/STATUS',
+    '/Start',
+    '//status',
+    '/status//',
+    '/check',
+    '/check/',
+    '/interrupt',
+    '/interrupt/',
+    '/xfer/a/b/c',
+    '/xfer/x/cancel/now',
+    '/rollback-pending/x',
+    '/start/a/b',
+    '/%2e%2e/%2e%2e/api/overview',
+    '/../../api/overview',
+    '/status;x=1',
+    '/status/%',
+    '/metrics',
+    '/api',
+  ];
   for (let i = 0; i < 140; i++) {
     const method = methods[i % methods.length];
     const known = rnd() < 0.5;
@@ -395,13 +580,42 @@ test('1,000+ generated bad requests on every route: no 5xx, every error body mat
   const now = new Date();
   const recordId = newMigrationId(cluster.nodeNames[0], now);
   const queues: QueueRecord[] = ['a', 'b c', 'ü/&'].map((name) => ({
-    name, vhost, status: 'completed', started_at: timestamp(now), completed_at: timestamp(now), total_messages: 3, migrated_messages: 3, error: null,
-    phase: 'done', location: 'quorum', original: null, detail: {},
+    name,
+    vhost,
+    status: 'completed',
+    started_at: timestamp(now),
+    completed_at: timestamp(now),
+    total_messages: 3,
+    migrated_messages: 3,
+    error: null,
+    phase: 'done',
+    location: 'quorum',
+    original: null,
+    detail: {},
   }));
   const record: MigrationRecord = {
-    id: recordId, display_id: displayId(vhost, timestamp(now), cluster.nodeNames[0]), vhost, node: cluster.nodeNames[0], started_at: timestamp(now), completed_at: timestamp(now),
-    total_queues: 3, completed_queues: 3, skipped_queues: 0, failed_queues: 0, status: 'completed', skip_unsuitable_queues: false, tolerance: null, error: null,
-    snapshots: [], options: startOptions(), owner: 'bad-input-suite', queue_chunks: 0, interrupt_requested: false, notes: [], engine: { lock_vhost: vhost }, updated_at: timestamp(now),
+    id: recordId,
+    display_id: displayId(vhost, timestamp(now), cluster.nodeNames[0]),
+    vhost,
+    node: cluster.nodeNames[0],
+    started_at: timestamp(now),
+    completed_at: timestamp(now),
+    total_queues: 3,
+    completed_queues: 3,
+    skipped_queues: 0,
+    failed_queues: 0,
+    status: 'completed',
+    skip_unsuitable_queues: false,
+    tolerance: null,
+    error: null,
+    snapshots: [],
+    options: startOptions(),
+    owner: 'bad-input-suite',
+    queue_chunks: 0,
+    interrupt_requested: false,
+    notes: [],
+    engine: { lock_vhost: vhost },
+    updated_at: timestamp(now),
   };
   await store.create(record, queues);
   t.after(() => store.delete(record).catch(() => undefined));
@@ -433,8 +647,10 @@ test('1,000+ generated bad requests on every route: no 5xx, every error body mat
       const problem = judge(c, a, env);
       if (problem) failures.push(`#${i} ${c.method} ${c.path.slice(0, 120)} (${c.why}): ${problem}`);
       if (c.why.startsWith('huge body') && a.status !== 413 && a.status !== 401) failures.push(`#${i} ${c.why}: ${a.status}, expected 413`);
-      if (c.why.startsWith('user tagged') && !c.why.includes('monitoring') && a.status !== 401 && a.status !== 403) failures.push(`#${i} ${c.why}: ${a.status}, expected 401/403`);
-      if (c.why.startsWith('user tagged monitoring') && c.method === 'POST' && !c.path.startsWith('/check') && a.status !== 403) failures.push(`#${i} ${c.why}: ${a.status}, expected 403`);
+      if (c.why.startsWith('user tagged') && !c.why.includes('monitoring') && a.status !== 401 && a.status !== 403)
+        failures.push(`#${i} ${c.why}: ${a.status}, expected 401/403`);
+      if (c.why.startsWith('user tagged monitoring') && c.method === 'POST' && !c.path.startsWith('/check') && a.status !== 403)
+        failures.push(`#${i} ${c.why}: ${a.status}, expected 403`);
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));

@@ -30,7 +30,9 @@ function cleanupRecords(t: { after(fn: () => unknown): void }, vhost: string): v
 async function waitNodeRunning(i: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const nodes = await admin().nodes().catch(() => []);
+    const nodes = await admin()
+      .nodes()
+      .catch(() => []);
     if (nodes.find((n) => n.name === cluster.nodeNames[i])?.running) return;
     if (Date.now() > deadline) throw new Error(`node ${cluster.nodeNames[i]} not running again`);
     await sleep(500);
@@ -87,7 +89,9 @@ test('a broker node stopped and started while its queues are being moved: comple
   }
   // Copies the broker made by redelivering around the restart were taken out (the integrity check above proved the rest).
   const copies = queues.filter((q) => typeof q.detail.copies_removed === 'number').map((q) => `${q.name}: ${q.detail.copies_removed} copies removed`);
-  t.diagnostic(`node stop: migration ${record.status}; ${JSON.stringify(detail.queues.map((q: { resource: { name: string }; status: string }) => [q.resource.name, q.status]))}; ${copies.join(', ') || 'no copies'}`);
+  t.diagnostic(
+    `node stop: migration ${record.status}; ${JSON.stringify(detail.queues.map((q: { resource: { name: string }; status: string }) => [q.resource.name, q.status]))}; ${copies.join(', ') || 'no copies'}`,
+  );
 });
 
 test('the management API unreachable for 10 s in the middle of the moves: the migration rides it out, nothing lost', async (t) => {

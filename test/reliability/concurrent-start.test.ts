@@ -29,8 +29,12 @@ function cleanupRecords(t: { after(fn: () => unknown): void }, vhosts: string[])
   });
 }
 
-test('20 concurrent starts over 3 sidecars: exactly one 200, 19 × 409 with the winner\'s id; the winner completes', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'q-a', messages: 300, node: 0 }, { name: 'q-b', messages: 300, node: 1 }, { name: 'q-c', messages: 0, node: 2 }]);
+test("20 concurrent starts over 3 sidecars: exactly one 200, 19 × 409 with the winner's id; the winner completes", async (t) => {
+  const p = await prepareVhost(t, [
+    { name: 'q-a', messages: 300, node: 0 },
+    { name: 'q-b', messages: 300, node: 1 },
+    { name: 'q-c', messages: 0, node: 2 },
+  ]);
   cleanupRecords(t, [p.vhost]);
   // The winner's queues wait until every answer is in, so that no late request could start a second migration.
   let release!: () => void;
@@ -68,10 +72,28 @@ test('an orphan guarded in another state vhost is neither resumed nor a reason f
   const now = new Date();
   const id = newMigrationId(cluster.nodeNames[0], now);
   const record: MigrationRecord = {
-    id, display_id: displayId(guardedIn, timestamp(now), cluster.nodeNames[0]), vhost: guardedIn, node: cluster.nodeNames[0],
-    started_at: timestamp(now), completed_at: null, total_queues: 0, completed_queues: 0, skipped_queues: 0, failed_queues: 0,
-    status: 'in_progress', skip_unsuitable_queues: false, tolerance: null, error: null, snapshots: [], options: startOptions(),
-    owner: 'a-dead-sidecar', queue_chunks: 0, interrupt_requested: false, notes: [], engine: { started_by: 'guest', lock_vhost: guardedIn }, updated_at: timestamp(now),
+    id,
+    display_id: displayId(guardedIn, timestamp(now), cluster.nodeNames[0]),
+    vhost: guardedIn,
+    node: cluster.nodeNames[0],
+    started_at: timestamp(now),
+    completed_at: null,
+    total_queues: 0,
+    completed_queues: 0,
+    skipped_queues: 0,
+    failed_queues: 0,
+    status: 'in_progress',
+    skip_unsuitable_queues: false,
+    tolerance: null,
+    error: null,
+    snapshots: [],
+    options: startOptions(),
+    owner: 'a-dead-sidecar',
+    queue_chunks: 0,
+    interrupt_requested: false,
+    notes: [],
+    engine: { started_by: 'guest', lock_vhost: guardedIn },
+    updated_at: timestamp(now),
   };
   await store.create(record, []);
   // A dead sidecar also leaves its run marker in its state vhost (only such a migration is resumed).

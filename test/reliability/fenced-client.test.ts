@@ -33,7 +33,15 @@ interface ClientLog {
  * (after the migration it is a quorum queue, which a plain redeclare would not match on 3.10).
  */
 function runClient(vhost: string, queue: string, user: { user: string; password: string }) {
-  const log: ClientLog = { confirmed: new Set(), delivered: new Set(), connections: 0, closedByBroker: 0, refused: 0, confirmedAfterBack: 0, deliveredAfterBack: 0 };
+  const log: ClientLog = {
+    confirmed: new Set(),
+    delivered: new Set(),
+    connections: 0,
+    closedByBroker: 0,
+    refused: 0,
+    confirmedAfterBack: 0,
+    deliveredAfterBack: 0,
+  };
   let stopped = false;
   let back = false;
   let seq = 0;
@@ -120,7 +128,14 @@ async function idsInQueue(vhost: string, queue: string): Promise<Set<string>> {
 }
 
 test('a publishing and consuming client is fenced during the migration, comes back after, and loses nothing confirmed', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'app.busy', messages: 0, node: 0 }, { name: 'static', messages: 2000, node: 1 }], 1);
+  const p = await prepareVhost(
+    t,
+    [
+      { name: 'app.busy', messages: 0, node: 0 },
+      { name: 'static', messages: 2000, node: 1 },
+    ],
+    1,
+  );
   t.after(async () => {
     for (const r of await store.listRecords().catch(() => [])) if (r.vhost === p.vhost) await store.delete(r).catch(() => undefined);
   });
@@ -141,13 +156,16 @@ test('a publishing and consuming client is fenced during the migration, comes ba
   // Back in: it reconnects, publishes and consumes again on the quorum queue.
   const deadline = Date.now() + 30_000;
   while (!(client.back && client.log.confirmedAfterBack >= 50 && client.log.deliveredAfterBack >= 1)) {
-    assert.ok(Date.now() < deadline, `the client did not come back: ${JSON.stringify({ ...client.log, confirmed: client.log.confirmed.size, delivered: client.log.delivered.size })}`);
+    assert.ok(
+      Date.now() < deadline,
+      `the client did not come back: ${JSON.stringify({ ...client.log, confirmed: client.log.confirmed.size, delivered: client.log.delivered.size })}`,
+    );
     await sleep(100);
   }
   await client.stop();
 
-  assert.ok(client.log.closedByBroker >= 1, 'the client\'s connection was closed by the fence');
-  assert.ok(client.log.refused >= 1, 'the client\'s reconnects were refused while the migration ran');
+  assert.ok(client.log.closedByBroker >= 1, "the client's connection was closed by the fence");
+  assert.ok(client.log.refused >= 1, "the client's reconnects were refused while the migration ran");
   assert.ok(fencedConfirmed >= 300);
   const remaining = await idsInQueue(p.vhost, 'app.busy');
   const lost = [...client.log.confirmed].filter((m) => !client.log.delivered.has(m) && !remaining.has(m));

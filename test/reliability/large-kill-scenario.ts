@@ -25,7 +25,12 @@ export type After = { after(fn: () => unknown): void };
  * Starts the run on a sidecar beside node 1, SIGKILLs it once `killAt` queues completed, lets
  * `resumer` (called 3 s after the kill) resume it, and checks the outcome.
  */
-export async function killAndResume(t: After, killAt: number, resumer: (vhost: string) => Promise<SpawnedSidecar>, standby?: (vhost: string) => Promise<unknown>): Promise<void> {
+export async function killAndResume(
+  t: After,
+  killAt: number,
+  resumer: (vhost: string) => Promise<SpawnedSidecar>,
+  standby?: (vhost: string) => Promise<unknown>,
+): Promise<void> {
   const p = await prepareLargeVhost(t);
   cleanupRecords(t, p.vhost);
   await standby?.(p.vhost);
@@ -40,14 +45,19 @@ export async function killAndResume(t: After, killAt: number, resumer: (vhost: s
   const second = await resumer(p.vhost);
   // Bounded well inside the runner's 10-minute per-file timeout, so that a run that does not end
   // fails with what the broker and both sidecars showed, not with a bare timeout.
-  const detail = await waitTerminal(second.url, id, 360_000).catch(async (err: Error) => assert.fail(`${err.message}\n${await diagnose(id, p.vhost, [first.output(), second.output()])}`));
+  const detail = await waitTerminal(second.url, id, 360_000).catch(async (err: Error) =>
+    assert.fail(`${err.message}\n${await diagnose(id, p.vhost, [first.output(), second.output()])}`),
+  );
   if (detail.migration.status !== 'completed') assert.fail(await diagnose(id, p.vhost, [first.output(), second.output()]));
   const { record, queues } = await assertIntegrity(p.baseline, id);
   assert.equal(queues.length, TOTAL);
   for (const q of queues) assert.equal(q.status, 'completed', `${q.name}: ${q.status} ${q.error}`);
   assert.equal(record.completed_queues, TOTAL);
   assert.equal(record.failed_queues, 0);
-  assert.ok(record.notes.some((n) => /resumed by/.test(n)), 'the record says it was resumed');
+  assert.ok(
+    record.notes.some((n) => /resumed by/.test(n)),
+    'the record says it was resumed',
+  );
   // What the run went through, for the log of a CI run.
   t.after(() => console.log(`# killed at ${seen}/${TOTAL} completed queues; ${leftovers.length} shovel(s) left by the dead sidecar`));
   await second.kill('SIGTERM');
@@ -55,4 +65,3 @@ export async function killAndResume(t: After, killAt: number, resumer: (vhost: s
 
 /** The killed sidecar started again beside the same node. */
 export const restart = (t: After) => (vhost: string) => spawnSidecar(t, { env: reliabilityEnv(vhost, { QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 });
-

@@ -18,6 +18,11 @@ test('SIGKILL a quarter into a 40-queue run; a second sidecar beside another nod
     t,
     Math.round(TOTAL / 4),
     async () => second!,
-    async (vhost) => (second = await spawnSidecar(t, { node: 1, env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *', QMIG_LOG_LEVEL: 'info' }), startTimeoutMs: 120_000 })),
+    async (vhost) =>
+      (second = await spawnSidecar(t, {
+        node: 1,
+        env: reliabilityEnv(vhost, { QMIG_HOUSEKEEPING_CRON: '*/2 * * * * *', QMIG_LOG_LEVEL: 'info' }),
+        startTimeoutMs: 120_000,
+      })),
   );
 });

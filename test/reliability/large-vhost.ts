@@ -50,7 +50,11 @@ export async function prepareLargeVhost(t: After, spec: LargeVhostSpec = ISSUE_R
   await mirrorPolicy(vhost, '^q');
   const user = await testUser(t, ['management'], []);
   await mgmt.setPermission(vhost, user.user, { configure: '^app\\.', write: '.*', read: '^q' });
-  for (const [name, type] of [[TOPIC, 'topic'], [HEADERS, 'headers'], [DLX, 'fanout']] as const) {
+  for (const [name, type] of [
+    [TOPIC, 'topic'],
+    [HEADERS, 'headers'],
+    [DLX, 'fanout'],
+  ] as const) {
     await mgmt.declareExchange(vhost, name, { type, durable: true, auto_delete: false, internal: false, arguments: {} });
   }
   const total = spec.full + spec.empty;
@@ -102,7 +106,9 @@ export function cleanupRecords(t: After, vhost: string): void {
     for (const r of await store.listRecords().catch(() => [])) {
       if (r.vhost !== vhost) continue;
       await store.delete(r).catch(() => undefined);
-      await admin().deleteGlobalParameter(`qmig.interrupt.${r.id}`).catch(() => undefined);
+      await admin()
+        .deleteGlobalParameter(`qmig.interrupt.${r.id}`)
+        .catch(() => undefined);
     }
   });
 }
@@ -128,7 +134,9 @@ export async function diagnose(id: string, vhost: string, logs: string[]): Promi
   for (const q of bad) {
     lines.push(`${q.name}: ${q.status} ${q.phase} ${q.location} ${q.error} ${JSON.stringify(q.detail)}`);
     lines.push(`  broker: ${JSON.stringify(counts.filter((c) => c.name === q.name || c.name === `qmig.tmp.${q.name}`))}`);
-    for (const log of logs) for (const l of log.split('\n').filter((x) => x.includes(`"${q.name}"`) || x.includes(`.${q.name}.`) || x.includes(`tmp.${q.name}"`))) lines.push(`  ${l.slice(0, 600)}`);
+    for (const log of logs)
+      for (const l of log.split('\n').filter((x) => x.includes(`"${q.name}"`) || x.includes(`.${q.name}.`) || x.includes(`tmp.${q.name}"`)))
+        lines.push(`  ${l.slice(0, 600)}`);
   }
   // What each sidecar said about the run as a whole (resume, housekeeping, locks, warnings).
   for (const [i, log] of logs.entries()) {

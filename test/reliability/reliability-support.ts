@@ -69,7 +69,11 @@ export async function prepareVhost(t: After, queues: QueueSpec[], appUsers = 2):
   }
   for (const q of queues) if (q.messages > 0) await publishVaried(vhost, q.name, q.messages);
   await waitSynchronised(vhost);
-  const baseline = await takeBaseline(vhost, queues.map((q) => q.name), users.map((u) => u.user));
+  const baseline = await takeBaseline(
+    vhost,
+    queues.map((q) => q.name),
+    users.map((u) => u.user),
+  );
   return { vhost, users, baseline };
 }
 
@@ -129,7 +133,12 @@ export interface HangSidecar {
 }
 
 /** Spawns hang-sidecar.ts beside node `node` (0-based); resolves once it listens. */
-export async function spawnHangSidecar(t: After, env: Record<string, string>, hang: Array<{ at: string; queue?: string; nth?: number }>, node = 0): Promise<HangSidecar> {
+export async function spawnHangSidecar(
+  t: After,
+  env: Record<string, string>,
+  hang: Array<{ at: string; queue?: string; nth?: number }>,
+  node = 0,
+): Promise<HangSidecar> {
   const fullEnv = { ...process.env, ...sidecarEnv(node, { QMIG_LISTEN_PORT: String(await freePort()), ...env }), QMIG_TEST_HANG: JSON.stringify(hang) };
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/reliability/hang-sidecar.ts'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('close', () => r()));

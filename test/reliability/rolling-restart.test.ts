@@ -53,16 +53,25 @@ test('a rolling restart of all three sidecars in the middle of a migration: it i
     await sleep(1000);
   }
   t.diagnostic(`after each restart: ${seenDuring.join(', ')}`);
-  assert.ok(seenDuring.slice(0, 1).every((s) => / in_progress /.test(s)), `the owner was restarted in the middle of the run: ${seenDuring}`);
+  assert.ok(
+    seenDuring.slice(0, 1).every((s) => / in_progress /.test(s)),
+    `the owner was restarted in the middle of the run: ${seenDuring}`,
+  );
 
   const detail = await waitTerminal(sidecars[0].url, id, 600_000);
   assert.equal(detail.migration.status, 'completed', JSON.stringify(detail.migration));
   const { record } = await assertIntegrity(p.baseline, id);
-  assert.ok(record.notes.some((n) => /resumed by/.test(n)), `the record says it was resumed: ${record.notes}`);
+  assert.ok(
+    record.notes.some((n) => /resumed by/.test(n)),
+    `the record says it was resumed: ${record.notes}`,
+  );
   for (const s of sidecars) {
     const list = await apiJson(`${s.url}/api/queue-migration/status`, 'GET');
     assert.equal(list.status, 200);
-    const ids = (list.body.migrations as Array<{ id: string; status: string }>).filter((m) => m.id === id || m.id === doneId).map((m) => `${m.id === id ? 'run' : 'earlier'}:${m.status}`).sort();
+    const ids = (list.body.migrations as Array<{ id: string; status: string }>)
+      .filter((m) => m.id === id || m.id === doneId)
+      .map((m) => `${m.id === id ? 'run' : 'earlier'}:${m.status}`)
+      .sort();
     assert.deepEqual(ids, ['earlier:completed', 'run:completed'], 'both sealed records are listed as they are');
   }
   for (const s of sidecars) await s.kill('SIGTERM');

@@ -28,7 +28,9 @@ function cleanupRecords(t: { after(fn: () => unknown): void }, vhost: string): v
     for (const r of await store.listRecords().catch(() => [])) {
       if (r.vhost !== vhost) continue;
       await store.delete(r).catch(() => undefined);
-      await admin().deleteGlobalParameter(`qmig.interrupt.${r.id}`).catch(() => undefined);
+      await admin()
+        .deleteGlobalParameter(`qmig.interrupt.${r.id}`)
+        .catch(() => undefined);
     }
   });
 }
@@ -43,14 +45,20 @@ async function killAndResume(t: { after(fn: () => unknown): void }, p: PreparedV
   const detail = await waitTerminal(sidecar.url, id);
   assertSchema('status-detail-response', detail);
   const result = await assertIntegrity(p.baseline, id);
-  assert.ok(result.record.notes.some((n) => /resumed by/.test(n)), 'the record says it was resumed');
+  assert.ok(
+    result.record.notes.some((n) => /resumed by/.test(n)),
+    'the record says it was resumed',
+  );
   assert.equal(result.record.engine.lock_vhost, p.vhost);
   await sidecar.kill('SIGTERM');
   return result;
 }
 
 test('SIGKILL during validation (lock held, no record yet): nothing changed; a restarted sidecar migrates', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'q-a', messages: 400, node: 1 }, { name: 'q-empty', messages: 0, node: 2 }]);
+  const p = await prepareVhost(t, [
+    { name: 'q-a', messages: 400, node: 1 },
+    { name: 'q-empty', messages: 0, node: 2 },
+  ]);
   cleanupRecords(t, p.vhost);
   const hang = await spawnHangSidecar(t, reliabilityEnv(p.vhost), [{ at: 'point:validating' }]);
   const pending = apiJson(startUrl(hang.url, p.vhost), 'POST', {}).catch((e: Error) => e);
@@ -59,7 +67,11 @@ test('SIGKILL during validation (lock held, no record yet): nothing changed; a r
   assert.ok((await pending) instanceof Error, 'the start request died with its sidecar');
   await waitLockFree(p.vhost);
 
-  assert.deepEqual((await store.listRecords()).filter((r) => r.vhost === p.vhost), [], 'no record was written');
+  assert.deepEqual(
+    (await store.listRecords()).filter((r) => r.vhost === p.vhost),
+    [],
+    'no record was written',
+  );
   for (const q of ['q-a', 'q-empty']) assert.notEqual((await admin().queue(p.vhost, q))?.type, 'quorum');
   assert.deepEqual(await surroundings(p.vhost, p.baseline.users), p.baseline.surroundings);
 
@@ -72,7 +84,10 @@ test('SIGKILL during validation (lock held, no record yet): nothing changed; a r
 });
 
 test('SIGKILL after the lock (record saved, nothing touched yet): resumed to completion', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'q-a', messages: 500, node: 0 }, { name: 'q-b', messages: 300, node: 2 }]);
+  const p = await prepareVhost(t, [
+    { name: 'q-a', messages: 500, node: 0 },
+    { name: 'q-b', messages: 300, node: 2 },
+  ]);
   cleanupRecords(t, p.vhost);
   const hang = await spawnHangSidecar(t, reliabilityEnv(p.vhost), [{ at: 'point:before_fence' }]);
   const started = await apiJson(startUrl(hang.url, p.vhost), 'POST', {});
@@ -84,7 +99,10 @@ test('SIGKILL after the lock (record saved, nothing touched yet): resumed to com
 });
 
 test('SIGKILL during client fencing (one of two permissions revoked): both come back after the resumed migration', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'q-a', messages: 500, node: 1 }, { name: 'q-b', messages: 200, node: 0 }]);
+  const p = await prepareVhost(t, [
+    { name: 'q-a', messages: 500, node: 1 },
+    { name: 'q-b', messages: 200, node: 0 },
+  ]);
   cleanupRecords(t, p.vhost);
   const hang = await spawnHangSidecar(t, reliabilityEnv(p.vhost), [{ at: 'point:fence_revoked', nth: 1 }]);
   const started = await apiJson(startUrl(hang.url, p.vhost), 'POST', {});
@@ -124,7 +142,10 @@ test('SIGKILL in phase 1, between the phases and in phase 2 (three queues at onc
 });
 
 test('SIGKILL while the clients are let back in (one of two permissions restored): resumed, both restored', async (t) => {
-  const p = await prepareVhost(t, [{ name: 'q-a', messages: 300, node: 2 }, { name: 'q-b', messages: 0, node: 0 }]);
+  const p = await prepareVhost(t, [
+    { name: 'q-a', messages: 300, node: 2 },
+    { name: 'q-b', messages: 0, node: 0 },
+  ]);
   cleanupRecords(t, p.vhost);
   const hang = await spawnHangSidecar(t, reliabilityEnv(p.vhost), [{ at: 'point:permission_restored', nth: 1 }]);
   const started = await apiJson(startUrl(hang.url, p.vhost), 'POST', {});

@@ -72,13 +72,17 @@ test('cross-site Origin or Sec-Fetch-Site → 403 on qmig routes and on the prox
 
   // The proxied management API: a cross-site page must not create a vhost with the operator's credentials.
   const evil = `qmig-csrf-${randomBytes(4).toString('hex')}`;
-  t.after(() => admin().deleteIfExists(`/vhosts/${enc(evil)}`).catch(() => undefined));
+  t.after(() =>
+    admin()
+      .deleteIfExists(`/vhosts/${enc(evil)}`)
+      .catch(() => undefined),
+  );
   let res = await s.api(`/api/vhosts/${enc(evil)}`, { method: 'PUT', body: '{}', headers: { ...json, origin: 'https://evil.example' } });
   assert.equal(res.status, 403);
   await res.arrayBuffer();
   assert.equal(await admin().vhost(evil), null, 'the cross-site PUT created nothing');
   res = await s.api(`/api/vhosts/${enc(evil)}`, { method: 'PUT', body: '{}', headers: { ...json, origin: `http://${own}` } });
-  assert.equal(res.status, 201, 'the same request from the sidecar\'s own page works');
+  assert.equal(res.status, 201, "the same request from the sidecar's own page works");
   await res.arrayBuffer();
 });
 

@@ -32,7 +32,9 @@ for (const [name, value] of [
 }
 
 test('guest/guest on loopback (localhost, 127.x, ::1) still starts', async (t) => {
-  const child = await spawnSidecar(t, { env: { QMIG_USER: 'guest', QMIG_PASSWORD: 'guest', QMIG_MANAGEMENT_URL: cluster.managementUrls[0].replace('127.0.0.1', 'localhost') } });
+  const child = await spawnSidecar(t, {
+    env: { QMIG_USER: 'guest', QMIG_PASSWORD: 'guest', QMIG_MANAGEMENT_URL: cluster.managementUrls[0].replace('127.0.0.1', 'localhost') },
+  });
   const res = await fetch(child.url + '/healthz');
   assert.equal(res.status, 200);
   await res.arrayBuffer();
@@ -48,7 +50,14 @@ test('a catastrophically backtracking transfer pattern does not stall the sideca
     fetch(`${child.url}/api/queue-migration/xfer`, {
       method: 'POST',
       headers: { authorization: basicAuth(cluster.user, cluster.password), 'content-type': 'application/json' },
-      body: JSON.stringify({ target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'redos', vhost, pattern }),
+      body: JSON.stringify({
+        target: targetCluster.managementUrl,
+        target_user: targetCluster.user,
+        target_password: targetCluster.password,
+        reason: 'redos',
+        vhost,
+        pattern,
+      }),
       signal: AbortSignal.timeout(20_000),
     });
   const pending = xfer('^(a+)+$').then(

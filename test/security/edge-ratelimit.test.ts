@@ -40,13 +40,27 @@ test('the proxied management API is limited per user name too, and shares the li
   // (Never verified yet, the name is backing off; once the wait is over it goes through and is trusted.)
   await sleep(Number(refused.headers.get('retry-after')) * 1000 + 100);
   assert.equal(await statusOf(await s.api('/api/whoami', { auth: victim })), 200, 'after the wait an attempt goes through: back-off, not a lock');
-  assert.equal(await statusOf(await s.api('/api/whoami', { auth: { user: victim.user, password: 'guess-5' } })), 401, 'a guess right after a success of the name reaches the broker again');
+  assert.equal(
+    await statusOf(await s.api('/api/whoami', { auth: { user: victim.user, password: 'guess-5' } })),
+    401,
+    'a guess right after a success of the name reaches the broker again',
+  );
   assert.equal(await statusOf(await s.api('/api/whoami', { auth: victim })), 200, 'proven credentials are never held');
 
   const after = await (await s.api('/metrics', { auth: null })).text();
-  assert.ok(metricValue(after, 'qmig_login_failures_total', 'path="proxy"') - metricValue(before, 'qmig_login_failures_total', 'path="proxy"') >= 4, 'proxy failures counted');
-  assert.ok(metricValue(after, 'qmig_login_refusals_total', 'path="proxy",limit="user"') - metricValue(before, 'qmig_login_refusals_total', 'path="proxy",limit="user"') >= 1);
-  assert.ok(metricValue(after, 'qmig_login_refusals_total', 'path="api",limit="user"') - metricValue(before, 'qmig_login_refusals_total', 'path="api",limit="user"') >= 1);
+  assert.ok(
+    metricValue(after, 'qmig_login_failures_total', 'path="proxy"') - metricValue(before, 'qmig_login_failures_total', 'path="proxy"') >= 4,
+    'proxy failures counted',
+  );
+  assert.ok(
+    metricValue(after, 'qmig_login_refusals_total', 'path="proxy",limit="user"') -
+      metricValue(before, 'qmig_login_refusals_total', 'path="proxy",limit="user"') >=
+      1,
+  );
+  assert.ok(
+    metricValue(after, 'qmig_login_refusals_total', 'path="api",limit="user"') - metricValue(before, 'qmig_login_refusals_total', 'path="api",limit="user"') >=
+      1,
+  );
 });
 
 test('one client guessing from an address does not lock out the others behind it; the address itself backs off later', async (t) => {
@@ -61,7 +75,11 @@ test('one client guessing from an address does not lock out the others behind it
   const held = await s.api(`${P}/status`, { auth: { user: 'nobody-x', password: 'guess' } });
   assert.equal(held.status, 429, 'the address backs off');
   assert.match((await held.json()).reason, /from this address/);
-  assert.equal(await statusOf(await s.api(`${P}/status`, { auth: { user: colleague.user, password: 'typo' } })), 401, 'a user name that logged in from here is not held by the address limit');
+  assert.equal(
+    await statusOf(await s.api(`${P}/status`, { auth: { user: colleague.user, password: 'typo' } })),
+    401,
+    'a user name that logged in from here is not held by the address limit',
+  );
   assert.equal(await statusOf(await s.api(`${P}/status`, { auth: colleague })), 200, 'the colleague works on');
   const first = await s.api(`${P}/status`, { auth: newcomer });
   assert.equal(first.status, 429, 'a newcomer at that address waits the back-off…');

@@ -18,7 +18,17 @@ import { admin, cluster } from '../support/cluster.js';
 import { publish } from '../support/messages.js';
 import { spawnSidecar } from '../support/sidecar.js';
 import { testUser, testVhost } from '../support/vhost.js';
-import { cleanupTargetVhost, cleanupTransferRecords, countAt, eventually, sourceContext, targetAdmin, targetAmqpUrl, targetCluster, targetUser } from '../integration/transfer-support.js';
+import {
+  cleanupTargetVhost,
+  cleanupTransferRecords,
+  countAt,
+  eventually,
+  sourceContext,
+  targetAdmin,
+  targetAmqpUrl,
+  targetCluster,
+  targetUser,
+} from '../integration/transfer-support.js';
 
 const HOSTILE = `T/rg@t:Adm%n#${randomBytes(3).toString('hex')}`;
 
@@ -49,7 +59,10 @@ test('shovels log in to the target as a temporary vhost-only user, never with th
 
   const service = new TransferService(ctx, { pollMs: 100 });
   t.after(() => service.shutdown());
-  const { transfer_id } = await service.start({ target: targetCluster.managementUrl, target_user: tgtAdmin.user, target_password: HOSTILE, reason: 'secrets', vhost, everything: true }, 'guest');
+  const { transfer_id } = await service.start(
+    { target: targetCluster.managementUrl, target_user: tgtAdmin.user, target_password: HOSTILE, reason: 'secrets', vhost, everything: true },
+    'guest',
+  );
 
   // What the policymaker sees while the shovels run.
   const seen = new Set<string>();
@@ -65,8 +78,15 @@ test('shovels log in to the target as a temporary vhost-only user, never with th
       if (seen.has(uri)) continue;
       seen.add(uri);
       const { user } = credentialsIn(uri);
-      permissionsWhileRunning ??= await targetAdmin().ok<unknown[]>('GET', `/users/${enc(user)}/permissions`).catch(() => null);
-      tagsWhileRunning ??= await targetAdmin().ok<{ tags: string | string[] }>('GET', `/users/${enc(user)}`).then((u) => [u.tags].flat().join(','), () => null);
+      permissionsWhileRunning ??= await targetAdmin()
+        .ok<unknown[]>('GET', `/users/${enc(user)}/permissions`)
+        .catch(() => null);
+      tagsWhileRunning ??= await targetAdmin()
+        .ok<{ tags: string | string[] }>('GET', `/users/${enc(user)}`)
+        .then(
+          (u) => [u.tags].flat().join(','),
+          () => null,
+        );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -104,12 +124,23 @@ test('cancel deletes the temporary user; after a crash housekeeping deletes the 
   await publish(vhost, { queue: 'big' }, 30_000);
   const service = new TransferService(ctx, { pollMs: 100 });
   t.after(() => service.shutdown());
-  const body = { target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password, reason: 'cancel', vhost, queue_names: ['big'] };
+  const body = {
+    target: targetCluster.managementUrl,
+    target_user: targetCluster.user,
+    target_password: targetCluster.password,
+    reason: 'cancel',
+    vhost,
+    queue_names: ['big'],
+  };
   const { transfer_id } = await service.start(body, 'guest');
-  const running = await eventually(async () => {
-    const r = await service.get(transfer_id);
-    return r.target_shovel_user && (await targetUserExists(r.target_shovel_user)) ? r : null;
-  }, 60_000, 'the temporary user to exist');
+  const running = await eventually(
+    async () => {
+      const r = await service.get(transfer_id);
+      return r.target_shovel_user && (await targetUserExists(r.target_shovel_user)) ? r : null;
+    },
+    60_000,
+    'the temporary user to exist',
+  );
   await service.cancel(transfer_id, 'guest');
   assert.equal((await service.get(transfer_id)).status, 'cancelled');
   assert.equal(await targetUserExists(running.target_shovel_user!), false, 'cancel deleted the temporary user');
@@ -120,11 +151,20 @@ test('cancel deletes the temporary user; after a crash housekeeping deletes the 
   const foreignUser = `qmig-shovel-00000000-${'cd'.repeat(8)}`; // another source cluster's: not ours to delete
   for (const u of [leftoverUser, foreignUser]) {
     await targetAdmin().ok('PUT', `/users/${enc(u)}`, { password: randomBytes(12).toString('hex'), tags: '' });
-    t.after(() => targetAdmin().deleteIfExists(`/users/${enc(u)}`).catch(() => undefined));
+    t.after(() =>
+      targetAdmin()
+        .deleteIfExists(`/users/${enc(u)}`)
+        .catch(() => undefined),
+    );
   }
   const staleShovel = `qmig-xfer-${'Z'.repeat(24)}-0-0`;
   await admin().putShovel(vhost, staleShovel, {
-    'src-uri': `amqp:///${enc(vhost)}`, 'src-queue': 'big', 'dest-uri': `amqp://${leftoverUser}:pw@127.0.0.1:1/${enc(vhost)}`, 'dest-queue': 'big', 'ack-mode': 'on-confirm', 'reconnect-delay': 5,
+    'src-uri': `amqp:///${enc(vhost)}`,
+    'src-queue': 'big',
+    'dest-uri': `amqp://${leftoverUser}:pw@127.0.0.1:1/${enc(vhost)}`,
+    'dest-queue': 'big',
+    'ack-mode': 'on-confirm',
+    'reconnect-delay': 5,
   });
   const report = await new Housekeeper(ctx, { resumeOrphans: async () => undefined }).runOnce();
   assert.ok(report.transferShovelsDeleted.includes(`${vhost}/${staleShovel}`), JSON.stringify(report));
@@ -134,7 +174,10 @@ test('cancel deletes the temporary user; after a crash housekeeping deletes the 
   await service.whenFinished(second.transfer_id);
   const record = await service.get(second.transfer_id);
   assert.equal(record.status, 'completed', JSON.stringify(record.queues.map((q) => q.error)));
-  assert.ok(record.notes.some((n) => /deleted 1 temporary shovel user/.test(n)), JSON.stringify(record.notes));
+  assert.ok(
+    record.notes.some((n) => /deleted 1 temporary shovel user/.test(n)),
+    JSON.stringify(record.notes),
+  );
   assert.equal(await targetUserExists(leftoverUser), false, 'the next transfer deleted the leftover user');
   assert.equal(await targetUserExists(foreignUser), true, "another cluster's user is left alone");
   assert.equal(await targetUserExists(record.target_shovel_user!), false);

@@ -40,7 +40,13 @@ async function recordingUpstream(t: { after(fn: () => unknown): void }): Promise
   });
   server.on('connection', (s: Socket) => s.on('data', (d) => (raw += d.toString('latin1'))));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, raw: () => raw, requests };
 }
 
@@ -80,7 +86,10 @@ test('a chunked body on GET or DELETE is refused with a JSON 400; nothing reache
   const s = await startTestSidecar(t, { env: { QMIG_MANAGEMENT_URL: up.url } });
   const smuggled = 'GET /api/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
   for (const method of ['GET', 'DELETE']) {
-    const answer = await rawExchange(s.url, `${method} /api/queues HTTP/1.1\r\nHost: sidecar\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n${chunked(smuggled)}`);
+    const answer = await rawExchange(
+      s.url,
+      `${method} /api/queues HTTP/1.1\r\nHost: sidecar\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n${chunked(smuggled)}`,
+    );
     assert.equal(statusOf(answer), 400, answer);
     assert.equal(jsonBodyOf(answer).error, 'bad_request');
     assert.match(jsonBodyOf(answer).reason, /must not carry a chunked body/);
@@ -100,7 +109,11 @@ test('a Connection header cannot strip Content-Length: the body stays framed and
   );
   assert.equal(statusOf(answer), 200, answer);
   await sleep(200);
-  assert.deepEqual(up.requests.map((r) => `${r.method} ${r.url}`), ['DELETE /api/queues/x/y'], 'exactly the one request upstream');
+  assert.deepEqual(
+    up.requests.map((r) => `${r.method} ${r.url}`),
+    ['DELETE /api/queues/x/y'],
+    'exactly the one request upstream',
+  );
   assert.equal(up.requests[0].headers['content-length'], String(smuggled.length));
   assert.equal(up.requests[0].body, smuggled, 'the body arrived as the body of that request');
 });
@@ -108,16 +121,19 @@ test('a Connection header cannot strip Content-Length: the body stays framed and
 test('chunked POST/PUT bodies are forwarded chunked, bodiless requests without a body; the challenge is not passed on', async (t) => {
   const up = await recordingUpstream(t);
   const s = await startTestSidecar(t, { env: { QMIG_MANAGEMENT_URL: up.url } });
-  const answer = await rawExchange(s.url, `PUT /api/vhosts/a HTTP/1.1\r\nHost: sidecar\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('{"x":1}')}`);
+  const answer = await rawExchange(
+    s.url,
+    `PUT /api/vhosts/a HTTP/1.1\r\nHost: sidecar\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('{"x":1}')}`,
+  );
   assert.equal(statusOf(answer), 200, answer);
   assert.doesNotMatch(answer, /www-authenticate/i, 'no Basic challenge that a browser would remember');
   const get = await rawExchange(s.url, `GET /api/overview HTTP/1.1\r\nHost: sidecar\r\n${auth()}\r\n`);
   assert.equal(statusOf(get), 200, get);
   await sleep(200);
-  assert.deepEqual(up.requests.map((r) => `${r.method} ${r.url} ${r.headers['transfer-encoding'] ?? '-'} ${r.headers['content-length'] ?? '-'} ${r.body}`), [
-    'PUT /api/vhosts/a chunked - {"x":1}',
-    'GET /api/overview - - ',
-  ]);
+  assert.deepEqual(
+    up.requests.map((r) => `${r.method} ${r.url} ${r.headers['transfer-encoding'] ?? '-'} ${r.headers['content-length'] ?? '-'} ${r.body}`),
+    ['PUT /api/vhosts/a chunked - {"x":1}', 'GET /api/overview - - '],
+  );
   assert.match(up.raw(), /\r\n7\r\n\{"x":1\}\r\n0\r\n\r\n/, 'the body went upstream chunk-framed');
 });
 
@@ -145,9 +161,16 @@ test('real broker: a request smuggled in a chunked DELETE body never reaches Rab
   const s = await startTestSidecar(t);
   const vhost = await testVhost(t);
   const evil = `qmig-smuggled-${randomBytes(4).toString('hex')}`;
-  t.after(() => admin().deleteIfExists(`/vhosts/${enc(evil)}`).catch(() => undefined));
+  t.after(() =>
+    admin()
+      .deleteIfExists(`/vhosts/${enc(evil)}`)
+      .catch(() => undefined),
+  );
   const smuggled = `PUT /api/vhosts/${evil} HTTP/1.1\r\nHost: x\r\n${auth()}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`;
-  const answer = await rawExchange(s.url, `DELETE /api/queues/${enc(vhost)}/nothing HTTP/1.1\r\nHost: sidecar\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n${chunked(smuggled)}`);
+  const answer = await rawExchange(
+    s.url,
+    `DELETE /api/queues/${enc(vhost)}/nothing HTTP/1.1\r\nHost: sidecar\r\n${auth()}Transfer-Encoding: chunked\r\n\r\n${chunked(smuggled)}`,
+  );
   assert.equal(statusOf(answer), 400, answer);
   // A second, ordinary request on the sidecar's kept-alive upstream connections.
   const res = await s.api('/api/overview');
@@ -161,8 +184,17 @@ test('a hung management listener: the proxy answers 504 JSON after QMIG_PROXY_TI
   const held: Socket[] = [];
   const hung = createTcpServer((sock) => held.push(sock)); // accepts, reads, never answers
   await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { held.forEach((h) => h.destroy()); hung.close(() => r()); }));
-  const s = await startTestSidecar(t, { env: { QMIG_MANAGEMENT_URL: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`, QMIG_PROXY_TIMEOUT_MS: '300' }, brokerWaitMs: 0 });
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        held.forEach((h) => h.destroy());
+        hung.close(() => r());
+      }),
+  );
+  const s = await startTestSidecar(t, {
+    env: { QMIG_MANAGEMENT_URL: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`, QMIG_PROXY_TIMEOUT_MS: '300' },
+    brokerWaitMs: 0,
+  });
   const res = await s.api('/api/overview', { signal: AbortSignal.timeout(20_000) });
   assert.equal(res.status, 504);
   const body = await res.json();

@@ -44,7 +44,10 @@ test('HTTPS with mutual TLS: no client certificate, no connection; with one, Bas
   // A client certificate from another CA: refused too.
   const other = await makePki(t, 'another CA');
   const stranger = await other.issue('stranger', 'stranger');
-  await assert.rejects(httpsCall(s.url + '/api/queue-migration/status', { ca, cert: readFileSync(stranger.cert), key: readFileSync(stranger.key) }), /certificate|alert|socket hang up|ECONNRESET/i);
+  await assert.rejects(
+    httpsCall(s.url + '/api/queue-migration/status', { ca, cert: readFileSync(stranger.cert), key: readFileSync(stranger.key) }),
+    /certificate|alert|socket hang up|ECONNRESET/i,
+  );
 
   const health = await httpsCall(s.url + '/healthz', { ca, cert, key, auth: null });
   assert.equal(health.status, 200, health.text);
@@ -85,7 +88,11 @@ test('the certificate and key are reloaded without a restart; a half-rotated pai
   // The key follows: the new certificate is served on new connections, no restart.
   writeFileSync(key + '.new', readFileSync(second.key));
   renameSync(key + '.new', key);
-  await eventually(async () => (await httpsCall(s.url + '/healthz', { ca, auth: null })).peer.subject.CN === 'qmig-second', 15_000, 'the renewed certificate to be served');
+  await eventually(
+    async () => (await httpsCall(s.url + '/healthz', { ca, auth: null })).peer.subject.CN === 'qmig-second',
+    15_000,
+    'the renewed certificate to be served',
+  );
   const after = await httpsCall(s.url + '/api/queue-migration/status', { ca });
   assert.equal(after.status, 200);
 });
@@ -95,16 +102,25 @@ test('https peers are verified against QMIG_PEER_CA_FILE and get the client cert
   const other = await makePki(t, 'not the peers CA');
   const peersConfig = (env: Record<string, string>) => loadConfig({ ...sidecarEnv(0, { QMIG_LISTEN_PORT: '1', QMIG_PEERS: peer.url, ...env }) });
 
-  const trusted = new PeerSidecars(peersConfig({ QMIG_PEER_CA_FILE: clusterTls.ca, QMIG_CLIENT_CERT_FILE: clusterTls.clientCert, QMIG_CLIENT_KEY_FILE: clusterTls.clientKey }));
+  const trusted = new PeerSidecars(
+    peersConfig({ QMIG_PEER_CA_FILE: clusterTls.ca, QMIG_CLIENT_CERT_FILE: clusterTls.clientCert, QMIG_CLIENT_KEY_FILE: clusterTls.clientKey }),
+  );
   const activity = await trusted.activity(trusted.urls[0]);
   assert.equal(activity.node, cluster.nodeNames[1]);
   assert.deepEqual(activity.in_progress, []);
 
   // Another CA: the peer's certificate is not trusted (never a silent fallback to no verification).
-  const wrongCa = new PeerSidecars(peersConfig({ QMIG_PEER_CA_FILE: other.ca, QMIG_CLIENT_CERT_FILE: clusterTls.clientCert, QMIG_CLIENT_KEY_FILE: clusterTls.clientKey }));
+  const wrongCa = new PeerSidecars(
+    peersConfig({ QMIG_PEER_CA_FILE: other.ca, QMIG_CLIENT_CERT_FILE: clusterTls.clientCert, QMIG_CLIENT_KEY_FILE: clusterTls.clientKey }),
+  );
   await assert.rejects(wrongCa.activity(wrongCa.urls[0]), (err: unknown) => {
     assert.ok(err instanceof SnapshotFailedError);
-    assert.match(err.message, new RegExp(`peer sidecar ${peer.url.replace(/[.]/g, '\\.')} unreachable: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `peer sidecar ${peer.url.replace(/[.]/g, '\\.')} unreachable: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)`,
+      ),
+    );
     return true;
   });
   // Trusted, but without the client certificate the peer's mutual TLS refuses the connection.
@@ -115,7 +131,12 @@ test('https peers are verified against QMIG_PEER_CA_FILE and get the client cert
 test('the qmig CLI reaches a mutual-TLS sidecar with QMIG_CLI_CA_FILE and its client certificate, never unverified', async (t) => {
   const s = await startTestSidecar(t, { env: listenerTlsEnv(true) });
   const base = { QMIG_URL: s.url, QMIG_CLI_USER: cluster.user, QMIG_CLI_PASSWORD: cluster.password };
-  const ok = await runCli(['status', '--json'], { ...base, QMIG_CLI_CA_FILE: clusterTls.ca, QMIG_CLI_CERT_FILE: clusterTls.clientCert, QMIG_CLI_KEY_FILE: clusterTls.clientKey });
+  const ok = await runCli(['status', '--json'], {
+    ...base,
+    QMIG_CLI_CA_FILE: clusterTls.ca,
+    QMIG_CLI_CERT_FILE: clusterTls.clientCert,
+    QMIG_CLI_KEY_FILE: clusterTls.clientKey,
+  });
   assertExit(ok, 0, 'status over mutual TLS');
   assert.ok(Array.isArray(JSON.parse(ok.stdout).migrations), ok.stdout);
 

@@ -64,7 +64,11 @@ test('policymaker matrix: only configure, write and read each ".*" may start or 
       assert.equal(mark.status, 200, `${label}: ${JSON.stringify(mark.body)}`);
       assert.notEqual(interrupt.status, 403, label);
     } else {
-      for (const [what, r] of [['start', start], ['mark rollback', mark], ['interrupt', interrupt]] as const) {
+      for (const [what, r] of [
+        ['start', start],
+        ['mark rollback', mark],
+        ['interrupt', interrupt],
+      ] as const) {
         assert.equal(r.status, 403, `${label}: ${what} → ${JSON.stringify(r.body)}`);
         assert.equal(r.body.error, 'forbidden');
       }
@@ -112,7 +116,10 @@ test('reading needs access: a monitoring user sees only the migrations and trans
   assert.equal((await answer(await s.api(`${P}/status/${a.id}`, as(mon)))).status, 200);
   assert.equal((await answer(await s.api(`${P}/rollback-pending`, as(mon)))).status, 404, "another vhost's rollback is not shown");
   const adminList = await answer(await s.api(`${P}/status`));
-  assert.ok(adminList.body.migrations.some((m: { id: string }) => m.id === b.id), 'administrators see every record');
+  assert.ok(
+    adminList.body.migrations.some((m: { id: string }) => m.id === b.id),
+    'administrators see every record',
+  );
 
   const transfers = new TransferStore(admin(), testSeal());
   const xfer = (vhost: string) => ({ id: newMigrationId(s.ctx.nodeName), vhost, status: 'completed', queues: [] }) as unknown as TransferRecord;

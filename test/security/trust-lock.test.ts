@@ -21,10 +21,18 @@ const P = '/api/queue-migration';
 
 test('the state vhost the sidecar creates is reserved to the service account: nobody else can connect there to squat', async (t) => {
   const stateVhost = `qmig-test-state-${randomBytes(4).toString('hex')}`;
-  t.after(() => admin().deleteIfExists(`/vhosts/${enc(stateVhost)}`).catch(() => undefined));
+  t.after(() =>
+    admin()
+      .deleteIfExists(`/vhosts/${enc(stateVhost)}`)
+      .catch(() => undefined),
+  );
   await startTestSidecar(t, { env: { QMIG_STATE_VHOST: stateVhost } });
   const perms = await admin().vhostPermissions(stateVhost);
-  assert.deepEqual(perms.map((p) => p.user), ['guest'], 'created with the service account as its only user');
+  assert.deepEqual(
+    perms.map((p) => p.user),
+    ['guest'],
+    'created with the service account as its only user',
+  );
   const own = await testVhost(t);
   const pm = await tenant(t, ['policymaker', 'management'], { [own]: FULL });
   await assert.rejects(amqplib.connect(amqpUrl(stateVhost, 0, pm.user, pm.password)), /ACCESS_REFUSED|access to vhost|403|refused|ConnectionClose/i);

@@ -46,7 +46,11 @@ test('mid-fence, a rewritten saved-permissions list and a forged interrupt flag 
       }),
   });
   let id = '';
-  cleanupRecords(t, () => s.ctx, () => (id ? [id] : []));
+  cleanupRecords(
+    t,
+    () => s.ctx,
+    () => (id ? [id] : []),
+  );
   cleanupParameters(t, () => (id ? [interruptParameter(id)] : []));
   const started = await apiJson(`${s.url}/api/queue-migration/start/${enc(p.vhost)}`, 'POST', {});
   assert.equal(started.status, 200, JSON.stringify(started.body));

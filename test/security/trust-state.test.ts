@@ -68,7 +68,10 @@ test('a forged finished migration whose saved fence names the forger restores no
     const record = migrationRecord(victim, s.ctx.nodeName, {
       id,
       status: 'completed',
-      engine: { lock_vhost: s.ctx.config.stateVhost, fence: { vhost: victim, permissions: [{ user: pm.user, ...FULL }], active: true, fenced_at: timestamp() } },
+      engine: {
+        lock_vhost: s.ctx.config.stateVhost,
+        fence: { vhost: victim, permissions: [{ user: pm.user, ...FULL }], active: true, fenced_at: timestamp() },
+      },
     });
     const before = await rejectedCount('migration');
     await tenantWrites(pm, name, forge(name, record));
@@ -81,7 +84,10 @@ test('a forged finished migration whose saved fence names the forger restores no
     assert.equal((await s.api(`${P}/status/${id}`)).status, 404, label);
     const check = await stateIntegrity(s, own);
     assert.equal(check.status, 'failed', label);
-    assert.ok(check.details.refused.some((r) => r.name === name), `${label}: check names ${name}: ${check.message}`);
+    assert.ok(
+      check.details.refused.some((r) => r.name === name),
+      `${label}: check names ${name}: ${check.message}`,
+    );
     assert.ok((await rejectedCount('migration')) > before, `${label}: qmig_state_rejected_total{kind="migration"} counts it`);
   }
 });
@@ -97,7 +103,13 @@ test('a forged active migration of a foreign vhost fences and converts nothing; 
   cleanupParameters(t, () => names);
 
   const forgedId = newMigrationId(s.ctx.nodeName);
-  const forged = migrationRecord(victim, s.ctx.nodeName, { id: forgedId, status: 'in_progress', queue_chunks: 1, queue_chunk_size: 25, engine: { lock_vhost: s.ctx.config.stateVhost } });
+  const forged = migrationRecord(victim, s.ctx.nodeName, {
+    id: forgedId,
+    status: 'in_progress',
+    queue_chunks: 1,
+    queue_chunk_size: 25,
+    engine: { lock_vhost: s.ctx.config.stateVhost },
+  });
   const queues = queueRecords(victim, 1).map((q) => ({ ...q, name: 'orders', status: 'pending' as const, phase: 'pending', location: 'classic' as const }));
   names.push(recordParameter(forgedId), chunkParameter(forgedId, 0));
   await tenantWrites(pm, recordParameter(forgedId), forged);
@@ -107,14 +119,24 @@ test('a forged active migration of a foreign vhost fences and converts nothing; 
   const replayId = newMigrationId(s.ctx.nodeName);
   const replayName = recordParameter(replayId);
   names.push(replayName, chunkParameter(replayId, 0));
-  const replay = migrationRecord(victim, s.ctx.nodeName, { id: replayId, status: 'in_progress', queue_chunks: 1, queue_chunk_size: 25, engine: { lock_vhost: s.ctx.config.stateVhost } });
+  const replay = migrationRecord(victim, s.ctx.nodeName, {
+    id: replayId,
+    status: 'in_progress',
+    queue_chunks: 1,
+    queue_chunk_size: 25,
+    engine: { lock_vhost: s.ctx.config.stateVhost },
+  });
   await tenantWrites(pm, replayName, s.ctx.seal.seal(replayName, replay));
   await tenantWrites(pm, chunkParameter(replayId, 0), s.ctx.seal.seal(chunkParameter(replayId, 0), queues));
 
   await s.engine.resumeOrphans();
   await new Housekeeper(s.ctx, s.engine).runOnce();
   await new Promise((r) => setTimeout(r, 1500));
-  assert.deepEqual(await permissionOf(victim, app.user), { user: app.user, vhost: victim, configure: '^app\\.', write: '.*', read: '.*' }, 'the victim vhost is not fenced');
+  assert.deepEqual(
+    await permissionOf(victim, app.user),
+    { user: app.user, vhost: victim, configure: '^app\\.', write: '.*', read: '.*' },
+    'the victim vhost is not fenced',
+  );
   const q = await admin().queue(victim, 'orders');
   assert.equal(q?.type, 'classic', 'the queue is not converted');
   assert.equal(await s.ctx.vault.runMarker(forgedId), null);
@@ -143,7 +165,10 @@ test('mid-fence, the sidecar gone: a rewritten saved-permissions list or a delet
       id,
       status: 'in_progress',
       owner: 'a-dead-sidecar',
-      engine: { lock_vhost: s.ctx.config.stateVhost, fence: { vhost: victim, permissions: [{ user: app.user, ...appPerm }], active: true, fenced_at: timestamp() } },
+      engine: {
+        lock_vhost: s.ctx.config.stateVhost,
+        fence: { vhost: victim, permissions: [{ user: app.user, ...appPerm }], active: true, fenced_at: timestamp() },
+      },
     });
     await s.ctx.store.create(record, []);
 
@@ -158,7 +183,11 @@ test('mid-fence, the sidecar gone: a rewritten saved-permissions list or a delet
     }
 
     await new Housekeeper(s.ctx, s.engine).runOnce();
-    assert.deepEqual(await permissionOf(victim, app.user), { user: app.user, vhost: victim, ...appPerm }, `${attack}: the application user has exactly its permission back`);
+    assert.deepEqual(
+      await permissionOf(victim, app.user),
+      { user: app.user, vhost: victim, ...appPerm },
+      `${attack}: the application user has exactly its permission back`,
+    );
     assert.equal(await permissionOf(victim, pm.user), null, `${attack}: the forger gained nothing`);
     assert.deepEqual(await s.ctx.vault.entries(id), [], `${attack}: the vault entry is gone once restored`);
     assert.equal(await s.ctx.vault.runMarker(id), null, `${attack}: the run marker is gone`);

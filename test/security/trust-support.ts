@@ -45,7 +45,10 @@ export async function tenantWrites(who: Tenant, name: string, value: unknown): P
 /** Removes global parameters after the test (forged ones included). */
 export function cleanupParameters(t: After, names: () => string[]): void {
   t.after(async () => {
-    for (const n of names()) await admin().deleteGlobalParameter(n).catch(() => undefined);
+    for (const n of names())
+      await admin()
+        .deleteGlobalParameter(n)
+        .catch(() => undefined);
   });
 }
 

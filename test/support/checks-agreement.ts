@@ -45,10 +45,17 @@ export async function checkAndStart(ctx: Context, vhost: string, options: Partia
     refusal = err;
   }
   const failed = report.system_checks.checks.filter((c) => c.status === 'failed');
-  assert.equal(report.overall_ready, refusal === null, `check says overall_ready=${report.overall_ready} but start ${refusal ? `refused: ${refusal.reason}` : 'would proceed'}; failed: ${failed.map((c) => c.check_type).join(', ')}`);
+  assert.equal(
+    report.overall_ready,
+    refusal === null,
+    `check says overall_ready=${report.overall_ready} but start ${refusal ? `refused: ${refusal.reason}` : 'would proceed'}; failed: ${failed.map((c) => c.check_type).join(', ')}`,
+  );
   if (refusal) {
     assertSchema('error-response', refusal.body());
-    assert.ok(failed.some((c) => c.message === refusal!.reason), `start's reason "${refusal.reason}" is not the message of a failed check (${failed.map((c) => c.message).join(' / ')})`);
+    assert.ok(
+      failed.some((c) => c.message === refusal!.reason),
+      `start's reason "${refusal.reason}" is not the message of a failed check (${failed.map((c) => c.message).join(' / ')})`,
+    );
   }
   return { report, refusal, assessment };
 }

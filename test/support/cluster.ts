@@ -49,9 +49,26 @@ export function amqpUrl(vhost: string, i = 0, user = cluster.user, password = cl
 /** rabbitmqctl against node `i` (0-based) of the test cluster. */
 export async function rabbitmqctl(i: number, ...args: string[]): Promise<string> {
   const offset = Number(new URL(cluster.managementUrls[0]).port) - 15672;
-  const { stdout } = await run('bash', ['scripts/cluster.sh', 'ctl', '--name', cluster.name, '--offset', String(offset), '--nodes', String(cluster.managementUrls.length), '--node', String(i + 1), '--', ...args], {
-    timeout: 120_000,
-  });
+  const { stdout } = await run(
+    'bash',
+    [
+      'scripts/cluster.sh',
+      'ctl',
+      '--name',
+      cluster.name,
+      '--offset',
+      String(offset),
+      '--nodes',
+      String(cluster.managementUrls.length),
+      '--node',
+      String(i + 1),
+      '--',
+      ...args,
+    ],
+    {
+      timeout: 120_000,
+    },
+  );
   return stdout;
 }
 

@@ -76,7 +76,15 @@ export class FakeEc2 {
 
   /** A snapshot someone else started (e.g. a backup job), in the given state. */
   addSnapshot(volumeId: string, state: FakeSnapshot['state'] = 'pending'): FakeSnapshot {
-    const s: FakeSnapshot = { snapshotId: `snap-${randomBytes(8).toString('hex')}`, volumeId, state, progress: state === 'completed' ? '100%' : '42%', startTime: new Date(), description: 'external', tags: {} };
+    const s: FakeSnapshot = {
+      snapshotId: `snap-${randomBytes(8).toString('hex')}`,
+      volumeId,
+      state,
+      progress: state === 'completed' ? '100%' : '42%',
+      startTime: new Date(),
+      description: 'external',
+      tags: {},
+    };
     this.snapshots.set(s.snapshotId, s);
     return s;
   }
@@ -101,11 +109,15 @@ export class FakeEc2 {
     try {
       const xml = this.act(action, params);
       res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${NS}"><requestId>${randomBytes(8).toString('hex')}</requestId>${xml}</${action}Response>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${NS}"><requestId>${randomBytes(8).toString('hex')}</requestId>${xml}</${action}Response>`,
+      );
     } catch (err) {
       const e = err as Error & { code?: string };
       res.writeHead(400, { 'content-type': 'text/xml;charset=UTF-8' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${esc(e.code ?? 'InvalidParameterValue')}</Code><Message>${esc(e.message)}</Message></Error></Errors><RequestID>${randomBytes(8).toString('hex')}</RequestID></Response>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${esc(e.code ?? 'InvalidParameterValue')}</Code><Message>${esc(e.message)}</Message></Error></Errors><RequestID>${randomBytes(8).toString('hex')}</RequestID></Response>`,
+      );
     }
   }
 
@@ -126,15 +138,26 @@ export class FakeEc2 {
     switch (action) {
       case 'DescribeVolumes': {
         const filters = parseFilters(p);
-        const vols = this.volumes.filter((v) => matches(filters, { 'attachment.instance-id': v.instanceId, 'attachment.device': v.device, 'volume-id': v.volumeId }));
+        const vols = this.volumes.filter((v) =>
+          matches(filters, { 'attachment.instance-id': v.instanceId, 'attachment.device': v.device, 'volume-id': v.volumeId }),
+        );
         return `<volumeSet>${vols.map(volumeXml).join('')}</volumeSet>`;
       }
       case 'CreateSnapshot': {
         const vol = this.volumes.find((v) => v.volumeId === p.VolumeId);
         if (!vol) throw Object.assign(new Error(`The volume '${p.VolumeId}' does not exist.`), { code: 'InvalidVolume.NotFound' });
         const tags: Record<string, string> = {};
-        for (let i = 1; p[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++) tags[p[`TagSpecification.1.Tag.${i}.Key`]] = p[`TagSpecification.1.Tag.${i}.Value`] ?? '';
-        const s: FakeSnapshot = { snapshotId: `snap-${randomBytes(8).toString('hex')}`, volumeId: vol.volumeId, state: 'pending', progress: '0%', startTime: new Date(), description: p.Description ?? '', tags };
+        for (let i = 1; p[`TagSpecification.1.Tag.${i}.Key`] !== undefined; i++)
+          tags[p[`TagSpecification.1.Tag.${i}.Key`]] = p[`TagSpecification.1.Tag.${i}.Value`] ?? '';
+        const s: FakeSnapshot = {
+          snapshotId: `snap-${randomBytes(8).toString('hex')}`,
+          volumeId: vol.volumeId,
+          state: 'pending',
+          progress: '0%',
+          startTime: new Date(),
+          description: p.Description ?? '',
+          tags,
+        };
         this.snapshots.set(s.snapshotId, s);
         const xml = snapshotFields(s);
         if (!this.holdPending) Object.assign(s, { state: 'completed', progress: '100%' });
@@ -143,7 +166,10 @@ export class FakeEc2 {
       case 'DescribeSnapshots': {
         const filters = parseFilters(p);
         const ids = listParam(p, 'SnapshotId');
-        const snaps = [...this.snapshots.values()].filter((s) => (ids.length === 0 || ids.includes(s.snapshotId)) && matches(filters, { 'volume-id': s.volumeId, status: s.state, 'snapshot-id': s.snapshotId }));
+        const snaps = [...this.snapshots.values()].filter(
+          (s) =>
+            (ids.length === 0 || ids.includes(s.snapshotId)) && matches(filters, { 'volume-id': s.volumeId, status: s.state, 'snapshot-id': s.snapshotId }),
+        );
         return `<snapshotSet>${snaps.map((s) => `<item>${snapshotFields(s)}</item>`).join('')}</snapshotSet>`;
       }
       case 'DeleteSnapshot': {
@@ -186,6 +212,8 @@ function volumeXml(v: FakeVolume): string {
 }
 
 function snapshotFields(s: FakeSnapshot): string {
-  const tags = Object.entries(s.tags).map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`).join('');
+  const tags = Object.entries(s.tags)
+    .map(([k, v]) => `<item><key>${esc(k)}</key><value>${esc(v)}</value></item>`)
+    .join('');
   return `<snapshotId>${s.snapshotId}</snapshotId><volumeId>${s.volumeId}</volumeId><status>${s.state}</status><startTime>${s.startTime.toISOString()}</startTime><progress>${s.progress}</progress><ownerId>123456789012</ownerId><volumeSize>100</volumeSize><description>${esc(s.description)}</description><encrypted>false</encrypted><tagSet>${tags}</tagSet>`;
 }

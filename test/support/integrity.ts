@@ -83,7 +83,10 @@ export async function assertIntegrity(before: Baseline, id: string, opts: Integr
   assert.ok(record, `migration ${id} has no record`);
   const queues = await store.loadQueues(record);
   const statuses = opts.statuses ?? ['completed'];
-  assert.ok(statuses.includes(record.status), `migration ended ${record.status} (expected ${statuses.join('/')}): ${record.error}\n${JSON.stringify(queues.map((q) => [q.name, q.status, q.phase, q.location, q.error]))}`);
+  assert.ok(
+    statuses.includes(record.status),
+    `migration ended ${record.status} (expected ${statuses.join('/')}): ${record.error}\n${JSON.stringify(queues.map((q) => [q.name, q.status, q.phase, q.location, q.error]))}`,
+  );
   const vhost = before.vhost;
 
   const named = new Set<string>();
@@ -104,7 +107,11 @@ export async function assertIntegrity(before: Baseline, id: string, opts: Integr
   }
 
   const shovels = await mgmt.ok<Array<{ name: string }>>('GET', `/parameters/shovel/${enc(vhost)}`);
-  assert.deepEqual(shovels.map((s) => s.name), [], 'no shovel may be left behind');
+  assert.deepEqual(
+    shovels.map((s) => s.name),
+    [],
+    'no shovel may be left behind',
+  );
   // A shovel worker consumes its source over a direct (in-broker) connection, listed without a
   // peer host. The shovel status list is not asked: on 3.10 a row outlives its worker on the node
   // where the worker ran when the delete went through another node (src/broker/shovel-leftovers.ts).
@@ -116,7 +123,11 @@ export async function assertIntegrity(before: Baseline, id: string, opts: Integr
     if (direct.length === 0) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.deepEqual(direct.map((c) => c.queue.name), [], 'no shovel may still run (no in-broker consumer in the vhost)');
+  assert.deepEqual(
+    direct.map((c) => c.queue.name),
+    [],
+    'no shovel may still run (no in-broker consumer in the vhost)',
+  );
   const temporaries = (await mgmt.queues(vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith('qmig.tmp.'));
   for (const t of temporaries) {
     const owner = queues.find((q) => q.detail.temporary_queue === t);

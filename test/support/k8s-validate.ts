@@ -105,5 +105,10 @@ export function crdValidator(openAPIV3Schema: Obj): (doc: Obj) => string[] {
   closeObjects(schema);
   // strict: false lets ajv ignore the x-kubernetes-* annotations and the Kubernetes formats (int32, quantity…).
   const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
-  return (doc) => (validate(doc) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : ''}`));
+  return (doc) =>
+    validate(doc)
+      ? []
+      : (validate.errors ?? []).map(
+          (e) => `${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` '${e.params.additionalProperty}'` : ''}`,
+        );
 }

@@ -14,13 +14,19 @@ export interface TestMessage {
 }
 
 /** Publishes to the default exchange (routing key = queue) or to `exchange`, with confirms. */
-export async function publish(vhost: string, target: { queue?: string; exchange?: string; routingKey?: string }, messages: TestMessage[] | number, node = 0): Promise<void> {
+export async function publish(
+  vhost: string,
+  target: { queue?: string; exchange?: string; routingKey?: string },
+  messages: TestMessage[] | number,
+  node = 0,
+): Promise<void> {
   const conn = await amqp.connect(amqpUrl(vhost, node));
   try {
     const ch = await conn.createConfirmChannel();
-    const list: TestMessage[] = typeof messages === 'number'
-      ? Array.from({ length: messages }, (_, i) => ({ body: `message-${i}`, properties: { persistent: true, messageId: `m${i}`, headers: { n: i } } }))
-      : messages;
+    const list: TestMessage[] =
+      typeof messages === 'number'
+        ? Array.from({ length: messages }, (_, i) => ({ body: `message-${i}`, properties: { persistent: true, messageId: `m${i}`, headers: { n: i } } }))
+        : messages;
     const exchange = target.exchange ?? '';
     const key = target.routingKey ?? target.queue ?? '';
     for (let i = 0; i < list.length; i++) {
@@ -84,11 +90,15 @@ export async function fingerprint(vhost: string, queue: string, node = 0): Promi
           clearInterval(timer);
           resolve();
         }, 25);
-        consumer = ch.consume(queue, (msg) => {
-          if (!msg) return;
-          out.push(fingerprintOf(msg));
-          last = Date.now();
-        }, { noAck: false });
+        consumer = ch.consume(
+          queue,
+          (msg) => {
+            if (!msg) return;
+            out.push(fingerprintOf(msg));
+            last = Date.now();
+          },
+          { noAck: false },
+        );
         consumer.catch((err) => {
           clearInterval(timer);
           reject(err);

@@ -26,7 +26,15 @@ export function migrationRecord(vhost: string, node: string, over: Partial<Migra
     tolerance: null,
     error: null,
     snapshots: [{ node, snapshot_id: `/var/lib/qmig/snapshots/${node}.tar`, volume_id: `/var/lib/qmig/snapshots/${node}.tar` }],
-    options: { skip_unsuitable_queues: true, tolerance: null, batch_size: 'all', batch_order: 'smallest_first', queue_names: null, allow_message_ttl: false, set_default_queue_type: null },
+    options: {
+      skip_unsuitable_queues: true,
+      tolerance: null,
+      batch_size: 'all',
+      batch_order: 'smallest_first',
+      queue_names: null,
+      allow_message_ttl: false,
+      set_default_queue_type: null,
+    },
     owner: 'test',
     queue_chunks: 0,
     interrupt_requested: false,
@@ -60,7 +68,12 @@ export function queueRecords(vhost: string, n: number): QueueRecord[] {
  * records may be stored: an active one in the shared cluster is an orphan that any sidecar's
  * engine would resume. Use `liveMigration` for a running one.
  */
-export async function storeMigration(t: { after(fn: () => unknown): void }, ctx: Context, record: MigrationRecord, queues: QueueRecord[]): Promise<MigrationRecord> {
+export async function storeMigration(
+  t: { after(fn: () => unknown): void },
+  ctx: Context,
+  record: MigrationRecord,
+  queues: QueueRecord[],
+): Promise<MigrationRecord> {
   if (ACTIVE_STATUSES.includes(record.status)) throw new Error(`storeMigration: a ${record.status} record would be resumed as an orphan; use liveMigration`);
   t.after(() => ctx.store.delete(record).catch(() => undefined));
   await ctx.store.create(record, queues);

@@ -23,9 +23,12 @@ export async function startPeerSidecar(t: { after(fn: () => unknown): void }, no
   const server = await new Promise<import('node:http').Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
-  t.after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { ctx, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }

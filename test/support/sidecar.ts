@@ -86,7 +86,10 @@ export interface SpawnedSidecar {
  * Resolves once the sidecar answers /healthz (or rejects with its output if it exits first).
  * `waitForListening: false` resolves at once (for processes expected to fail).
  */
-export async function spawnSidecar(t: After, opts: { node?: number; env?: Record<string, string>; waitForListening?: boolean; args?: string[]; startTimeoutMs?: number } = {}): Promise<SpawnedSidecar> {
+export async function spawnSidecar(
+  t: After,
+  opts: { node?: number; env?: Record<string, string>; waitForListening?: boolean; args?: string[]; startTimeoutMs?: number } = {},
+): Promise<SpawnedSidecar> {
   const env = { ...process.env, ...sidecarEnv(opts.node ?? 0, { QMIG_LOG_LEVEL: 'info', QMIG_LISTEN_PORT: String(await freePort()), ...opts.env }) };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...(opts.args ?? ['serve'])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

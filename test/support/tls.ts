@@ -99,7 +99,23 @@ export async function makePki(t: { after(fn: () => unknown): void }, cn = 'qmig 
   const issue = async (name: string, leafCn: string) => {
     await run('openssl', ['req', ...ec, '-subj', `/CN=${leafCn}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`)]);
     await run('bash', ['-c', `printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > '${f(`${name}.ext`)}'`]);
-    await run('openssl', ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.pem`)]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.pem`),
+    ]);
     return { cert: f(`${name}.pem`), key: f(`${name}.key`) };
   };
   return { dir, ca: f('ca.pem'), caKey: f('ca.key'), issue };
@@ -133,7 +149,17 @@ export function httpsCall(url: string, opts: HttpsCall = {}): Promise<HttpsAnswe
   if (payload !== undefined) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
     const req = request(
-      { hostname: u.hostname, port: u.port, path: u.pathname + u.search, method: opts.method ?? 'GET', headers, ca: opts.ca, cert: opts.cert, key: opts.key, agent: false },
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: opts.method ?? 'GET',
+        headers,
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        agent: false,
+      },
       (res) => {
         const peer = (res.socket as TLSSocket).getPeerCertificate();
         let text = '';
@@ -156,7 +182,6 @@ export function httpsCall(url: string, opts: HttpsCall = {}): Promise<HttpsAnswe
   });
 }
 
-
 export interface Certificates {
   ca: string;
   key: string;
@@ -167,12 +192,56 @@ export interface Certificates {
 
 export async function makeCertificates(dir: string): Promise<Certificates> {
   const f = (n: string) => join(dir, n);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=qmig test CA']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=qmig test CA',
+  ]);
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
   await run('bash', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\n' > ${f('ext.cnf')}`]);
-  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('ext.cnf')]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.pem'),
+    '-days',
+    '1',
+    '-extfile',
+    f('ext.cnf'),
+  ]);
   await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', '/CN=qmig test client']);
-  await run('openssl', ['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('client.pem'), '-days', '1']);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('client.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('client.pem'),
+    '-days',
+    '1',
+  ]);
   return { ca: f('ca.pem'), key: f('server.key'), cert: f('server.pem'), clientKey: f('client.key'), clientCert: f('client.pem') };
 }
 

@@ -27,12 +27,22 @@ export async function testVhost(t: TestContext | { after(fn: () => unknown): voi
 }
 
 /** A mirrored-queue policy on the vhost (exactly 2 with automatic sync unless told otherwise). */
-export async function mirrorPolicy(vhost: string, pattern = '.*', definition: Record<string, unknown> = { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' }, name = 'ha'): Promise<void> {
+export async function mirrorPolicy(
+  vhost: string,
+  pattern = '.*',
+  definition: Record<string, unknown> = { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic' },
+  name = 'ha',
+): Promise<void> {
   await admin().ok('PUT', `/policies/${enc(vhost)}/${enc(name)}`, { pattern, definition, 'apply-to': 'queues', priority: 0 });
 }
 
 /** Creates a user with the given tags and full permissions on `vhosts`; deleted after the test. */
-export async function testUser(t: { after(fn: () => unknown): void }, tags: string[], vhosts: string[] = [], password = 'secret-' + randomBytes(3).toString('hex')): Promise<{ user: string; password: string }> {
+export async function testUser(
+  t: { after(fn: () => unknown): void },
+  tags: string[],
+  vhosts: string[] = [],
+  password = 'secret-' + randomBytes(3).toString('hex'),
+): Promise<{ user: string; password: string }> {
   const user = `qmig-user-${randomBytes(4).toString('hex')}`;
   const mgmt = admin();
   await mgmt.ok('PUT', `/users/${enc(user)}`, { password, tags: tags.join(',') });

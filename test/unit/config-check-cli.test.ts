@@ -12,7 +12,10 @@ const run = promisify(execFile);
 
 async function configCheck(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', '--check'], { env: { ...process.env, QMIG_STATE_SECRET: 'c'.repeat(32), ...env }, timeout: 120_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', '--check'], {
+      env: { ...process.env, QMIG_STATE_SECRET: 'c'.repeat(32), ...env },
+      timeout: 120_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

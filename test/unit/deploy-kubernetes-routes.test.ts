@@ -37,7 +37,11 @@ const PROM_KINDS: Record<string, KindEntry> = {
 
 function yamlDocs(file: string): Obj[] {
   return parseAllDocuments(readFileSync(join(ROOT, file), 'utf8')).map((d) => {
-    assert.deepEqual(d.errors.map((e) => e.message), [], `${file}: YAML errors`);
+    assert.deepEqual(
+      d.errors.map((e) => e.message),
+      [],
+      `${file}: YAML errors`,
+    );
     return d.toJS() as Obj;
   });
 }
@@ -67,12 +71,48 @@ test('RabbitmqCluster: valid against the cluster operator CRD schema; the sideca
   assert.doesNotThrow(() => strictValidateWith(CONTAINER, operatorSidecar(rmq), 'qmig container'));
 
   const broken: Array<[string, (d: Obj) => void, RegExp]> = [
-    ['replicas as text', (d) => { d.spec.replicas = 'three'; }, /\/spec\/replicas must be integer/],
-    ['typo in the override', (d) => { d.spec.override.statefulSet.spec.template.spec.containerz = []; }, /must NOT have additional properties 'containerz'/],
-    ['typo in the sidecar', (d) => { operatorSidecar(d).readinesProbe = {}; }, /additional properties 'readinesProbe'/],
-    ['container without a name', (d) => { delete operatorSidecar(d).name; }, /must have required property 'name'/],
-    ['service port without a port', (d) => { delete d.spec.override.service.spec.ports[0].port; }, /must have required property 'port'/],
-    ['unknown spec field', (d) => { d.spec.sidecars = []; }, /additional properties 'sidecars'/],
+    [
+      'replicas as text',
+      (d) => {
+        d.spec.replicas = 'three';
+      },
+      /\/spec\/replicas must be integer/,
+    ],
+    [
+      'typo in the override',
+      (d) => {
+        d.spec.override.statefulSet.spec.template.spec.containerz = [];
+      },
+      /must NOT have additional properties 'containerz'/,
+    ],
+    [
+      'typo in the sidecar',
+      (d) => {
+        operatorSidecar(d).readinesProbe = {};
+      },
+      /additional properties 'readinesProbe'/,
+    ],
+    [
+      'container without a name',
+      (d) => {
+        delete operatorSidecar(d).name;
+      },
+      /must have required property 'name'/,
+    ],
+    [
+      'service port without a port',
+      (d) => {
+        delete d.spec.override.service.spec.ports[0].port;
+      },
+      /must have required property 'port'/,
+    ],
+    [
+      'unknown spec field',
+      (d) => {
+        d.spec.sidecars = [];
+      },
+      /additional properties 'sidecars'/,
+    ],
   ];
   for (const [label, breakIt, expected] of broken) {
     const copy = structuredClone(rmq);
@@ -138,7 +178,10 @@ test('PodMonitor, ServiceMonitor, PrometheusRule: valid Prometheus Operator obje
   assert.equal(byKind('ServiceMonitor').spec.endpoints[0].port, 'qmig');
   for (const o of [byKind('PodMonitor').spec.podMetricsEndpoints[0], byKind('ServiceMonitor').spec.endpoints[0]]) {
     assert.equal(o.path, '/metrics');
-    assert.ok(o.relabelings.some((r: Obj) => r.targetLabel === 'job' && r.replacement === 'qmig'), 'job="qmig" as the alerts expect');
+    assert.ok(
+      o.relabelings.some((r: Obj) => r.targetLabel === 'job' && r.replacement === 'qmig'),
+      'job="qmig" as the alerts expect',
+    );
   }
   const alerts = parseYaml(readFileSync(join(ROOT, 'deploy/prometheus/qmig-alerts.yaml'), 'utf8')) as Obj;
   assert.deepEqual(byKind('PrometheusRule').spec.groups, alerts.groups, 'prometheusrule.yaml = qmig-alerts.yaml');

@@ -54,10 +54,16 @@ function strictValidate(doc: Obj): void {
 
 function loadK8sDocs(): Array<{ file: string; doc: Obj }> {
   const out: Array<{ file: string; doc: Obj }> = [];
-  for (const file of readdirSync(K8S_DIR).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(K8S_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(join(K8S_DIR, file), 'utf8'));
     for (const d of Array.isArray(docs) ? docs : [docs]) {
-      assert.deepEqual(d.errors.map((e) => e.message), [], `${file}: YAML errors`);
+      assert.deepEqual(
+        d.errors.map((e) => e.message),
+        [],
+        `${file}: YAML errors`,
+      );
       const doc = d.toJS() as Obj | null;
       if (doc) out.push({ file, doc });
     }
@@ -84,20 +90,63 @@ test('every Kubernetes document validates against the Kubernetes schemas, with n
     assert.doesNotThrow(() => strictValidate(doc), `${file}: ${doc.kind} ${doc.metadata?.name}`);
     assert.equal(doc.metadata?.namespace, 'rabbitmq', `${file}: ${doc.kind} ${doc.metadata?.name} is in the rabbitmq namespace`);
   }
-  assert.deepEqual(
-    docs.map((d) => kindKey(d.doc)).sort(),
-    ['apps/v1/StatefulSet', 'v1/ConfigMap', 'v1/Secret', 'v1/Secret', 'v1/Secret', 'v1/Service', 'v1/Service'],
-  );
+  assert.deepEqual(docs.map((d) => kindKey(d.doc)).sort(), [
+    'apps/v1/StatefulSet',
+    'v1/ConfigMap',
+    'v1/Secret',
+    'v1/Secret',
+    'v1/Secret',
+    'v1/Service',
+    'v1/Service',
+  ]);
 });
 
 test('the validation rejects broken manifests (so the check above can fail)', () => {
   const breakages: Array<[string, (s: Obj) => void, RegExp]> = [
-    ['port as text', (s) => { container(s, 'qmig').ports[0].containerPort = 'fifteen'; }, /containerPort must be integer/],
-    ['container without a name', (s) => { delete container(s, 'rabbitmq').name; }, /must have required property 'name'|required property name/],
-    ['probe without a port', (s) => { delete container(s, 'qmig').readinessProbe.httpGet.port; }, /httpGet must have required property/],
-    ['no selector', (s) => { delete s.spec.selector; }, /required property .?selector/],
-    ['typo in a field name', (s) => { const c = container(s, 'qmig'); c.readinesProbe = c.readinessProbe; delete c.readinessProbe; }, /unknown field.*\/readinesProbe/],
-    ['typo deep inside', (s) => { container(s, 'qmig').securityContext.runAsNonRot = true; }, /unknown field.*securityContext\/runAsNonRot/],
+    [
+      'port as text',
+      (s) => {
+        container(s, 'qmig').ports[0].containerPort = 'fifteen';
+      },
+      /containerPort must be integer/,
+    ],
+    [
+      'container without a name',
+      (s) => {
+        delete container(s, 'rabbitmq').name;
+      },
+      /must have required property 'name'|required property name/,
+    ],
+    [
+      'probe without a port',
+      (s) => {
+        delete container(s, 'qmig').readinessProbe.httpGet.port;
+      },
+      /httpGet must have required property/,
+    ],
+    [
+      'no selector',
+      (s) => {
+        delete s.spec.selector;
+      },
+      /required property .?selector/,
+    ],
+    [
+      'typo in a field name',
+      (s) => {
+        const c = container(s, 'qmig');
+        c.readinesProbe = c.readinessProbe;
+        delete c.readinessProbe;
+      },
+      /unknown field.*\/readinesProbe/,
+    ],
+    [
+      'typo deep inside',
+      (s) => {
+        container(s, 'qmig').securityContext.runAsNonRot = true;
+      },
+      /unknown field.*securityContext\/runAsNonRot/,
+    ],
   ];
   for (const [label, breakIt, expected] of breakages) {
     const broken = structuredClone(statefulSet());
@@ -141,7 +190,27 @@ const throwAway = (() => {
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=deploy-test', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=deploy-test',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     made = { cert, key };
     return made;
   };
@@ -152,7 +221,12 @@ const throwAway = (() => {
  * that Secret. For loadConfig, which reads the files, they are replaced by throw-away PEM files of
  * the same kind (a key for `*.key`, a certificate otherwise).
  */
-function mountedSecretFiles(env: Record<string, string>, c: Obj, pod: Obj, secrets: Obj[]): { env: Record<string, string>; mounted: Record<string, { volume: string; key: string }> } {
+function mountedSecretFiles(
+  env: Record<string, string>,
+  c: Obj,
+  pod: Obj,
+  secrets: Obj[],
+): { env: Record<string, string>; mounted: Record<string, { volume: string; key: string }> } {
   const out = { ...env };
   const mounted: Record<string, { volume: string; key: string }> = {};
   for (const [name, value] of Object.entries(env)) {
@@ -192,9 +266,13 @@ test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret
   const tls = mountedSecretFiles(env, qmig, pod, secrets);
   // The TLS files are keys of the mounted Secret: the broker container mounts it at the same path
   // (the shovels' TLS options are paths on the broker).
-  for (const name of ['QMIG_TLS_CERT_FILE', 'QMIG_TLS_KEY_FILE', 'QMIG_CA_FILE', 'QMIG_SHOVEL_CA_FILE', 'QMIG_SHOVEL_CERT_FILE']) assert.ok(name in tls.mounted, `${name} names a file of a mounted Secret`);
+  for (const name of ['QMIG_TLS_CERT_FILE', 'QMIG_TLS_KEY_FILE', 'QMIG_CA_FILE', 'QMIG_SHOVEL_CA_FILE', 'QMIG_SHOVEL_CERT_FILE'])
+    assert.ok(name in tls.mounted, `${name} names a file of a mounted Secret`);
   for (const name of ['QMIG_SHOVEL_CA_FILE', 'QMIG_SHOVEL_CERT_FILE', 'QMIG_SHOVEL_KEY_FILE']) {
-    assert.ok(rabbit.volumeMounts.some((m: Obj) => m.name === tls.mounted[name].volume && env[name].startsWith(m.mountPath + '/')), `${name}: the broker sees ${env[name]} too`);
+    assert.ok(
+      rabbit.volumeMounts.some((m: Obj) => m.name === tls.mounted[name].volume && env[name].startsWith(m.mountPath + '/')),
+      `${name}: the broker sees ${env[name]} too`,
+    );
   }
   const config = loadConfig(tls.env);
   assert.equal(config.managementUrl.href, 'https://localhost:15671/');
@@ -204,7 +282,10 @@ test('the qmig sidecar in the StatefulSet: image entrypoint, env from the Secret
 
   // Peers: every pod of the StatefulSet through the headless Service, on the sidecar's port, over HTTPS.
   const expectedPeers = Array.from({ length: sts.spec.replicas }, (_, i) => `https://${sts.metadata.name}-${i}.${sts.spec.serviceName}:${config.listenPort}/`);
-  assert.deepEqual(config.peers.map((u) => u.href), expectedPeers);
+  assert.deepEqual(
+    config.peers.map((u) => u.href),
+    expectedPeers,
+  );
 
   const qmigPort = qmig.ports.find((p: Obj) => p.containerPort === config.listenPort);
   assert.ok(qmigPort, `the sidecar declares containerPort ${config.listenPort}`);
@@ -239,10 +320,17 @@ test('the manifests fit together: Services, ConfigMap, Secrets, node list', () =
     for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(labels[k], v, `${svc.metadata.name} selects the pods (${k})`);
     for (const p of svc.spec.ports) assert.ok(portNames.has(p.targetPort), `${svc.metadata.name}: targetPort ${p.targetPort} is a container port`);
   }
-  assert.ok(services.some((s) => s.spec.ports.some((p: Obj) => p.port === 15680)), 'a Service exposes the sidecar');
+  assert.ok(
+    services.some((s) => s.spec.ports.some((p: Obj) => p.port === 15680)),
+    'a Service exposes the sidecar',
+  );
 
   for (const v of pod.volumes) {
-    if (v.configMap) assert.ok(ofKind('ConfigMap').some((c) => c.metadata.name === v.configMap.name), `ConfigMap ${v.configMap.name}`);
+    if (v.configMap)
+      assert.ok(
+        ofKind('ConfigMap').some((c) => c.metadata.name === v.configMap.name),
+        `ConfigMap ${v.configMap.name}`,
+      );
     if (v.secret) {
       const s = ofKind('Secret').find((x) => x.metadata.name === v.secret.secretName);
       assert.ok(s, `Secret ${v.secret.secretName}`);
@@ -254,7 +342,10 @@ test('the manifests fit together: Services, ConfigMap, Secrets, node list', () =
   const conf = ofKind('ConfigMap')[0].data as Record<string, string>;
   const nodes = [...conf['rabbitmq.conf'].matchAll(/^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$/gm)].map((m) => m[1]);
   const ns = sts.metadata.namespace;
-  assert.deepEqual(nodes, Array.from({ length: sts.spec.replicas }, (_, i) => `rabbit@${sts.metadata.name}-${i}.${sts.spec.serviceName}.${ns}.svc.cluster.local`));
+  assert.deepEqual(
+    nodes,
+    Array.from({ length: sts.spec.replicas }, (_, i) => `rabbit@${sts.metadata.name}-${i}.${sts.spec.serviceName}.${ns}.svc.cluster.local`),
+  );
   for (const plugin of ['rabbitmq_management', 'rabbitmq_shovel']) assert.match(conf.enabled_plugins, new RegExp(`[\\[,]${plugin}[,\\]]`));
 });
 
@@ -262,7 +353,10 @@ test('the manifests fit together: Services, ConfigMap, Secrets, node list', () =
 
 /** Resolves compose interpolation the way `docker compose` would with the variables unset. */
 function interpolate(value: string): string {
-  return value.replace(/\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}/g, (_, name: string, def?: string) => def ?? `example-${name.toLowerCase()}-for-the-manifest-test`);
+  return value.replace(
+    /\$\{(\w+)(?::?-([^}]*)|:?\?[^}]*)?\}/g,
+    (_, name: string, def?: string) => def ?? `example-${name.toLowerCase()}-for-the-manifest-test`,
+  );
 }
 
 test('compose: rabbitmq 3.10 with the qmig image beside it, a valid configuration', () => {
@@ -274,7 +368,10 @@ test('compose: rabbitmq 3.10 with the qmig image beside it, a valid configuratio
   assert.ok(existsSync(join(resolve(dir, qmig.build.context), 'Dockerfile')));
   assert.deepEqual(qmig.command, ['serve']);
   assert.equal(qmig.network_mode, 'service:rabbitmq', 'the sidecar shares the broker network namespace');
-  assert.ok(rabbitmq.ports.some((p: string) => /:15680$/.test(p)), 'the sidecar port is published');
+  assert.ok(
+    rabbitmq.ports.some((p: string) => /:15680$/.test(p)),
+    'the sidecar port is published',
+  );
   assert.notEqual(String(qmig.user).split(':')[0], '0');
   for (const vol of rabbitmq.volumes as string[]) {
     const src = vol.split(':')[0];
@@ -350,7 +447,8 @@ function dockerfileProblems(text: string): string[] {
   const f = dockerfileFacts(text);
   const problems: string[] = [];
   if (f.stages < 2) problems.push('not multi-stage');
-  if (JSON.stringify(f.entrypoint) !== JSON.stringify(['node', pkg.bin.qmig])) problems.push(`ENTRYPOINT ${JSON.stringify(f.entrypoint)} is not ["node","${pkg.bin.qmig}"]`);
+  if (JSON.stringify(f.entrypoint) !== JSON.stringify(['node', pkg.bin.qmig]))
+    problems.push(`ENTRYPOINT ${JSON.stringify(f.entrypoint)} is not ["node","${pkg.bin.qmig}"]`);
   if (JSON.stringify(f.cmd) !== JSON.stringify(['serve'])) problems.push(`CMD ${JSON.stringify(f.cmd)} is not ["serve"]`);
   const user = f.user?.split(':')[0];
   if (!user || user === 'root' || user === '0') problems.push(`final stage USER ${f.user ?? '(none)'} is root`);
@@ -374,7 +472,10 @@ test('Dockerfile: multi-stage, ENTRYPOINT+CMD = `qmig serve`, non-root, HEALTHCH
 /** The image's Node.js major (ARG NODE_IMAGE=node:<major>-…) and whether `qmig` is linked onto the PATH. */
 function runtimeFacts(text: string): { nodeMajor: number; qmigOnPath: boolean } {
   const image = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(text);
-  const onPath = parseDockerfile(text).some((i) => i.op === 'RUN' && new RegExp(`ln -s /app/${pkg.bin.qmig.replace(/\./g, '\\.')} /usr/(local/)?bin/qmig\\b`).test(i.args) && /chmod \d*7\d* /.test(i.args));
+  const onPath = parseDockerfile(text).some(
+    (i) =>
+      i.op === 'RUN' && new RegExp(`ln -s /app/${pkg.bin.qmig.replace(/\./g, '\\.')} /usr/(local/)?bin/qmig\\b`).test(i.args) && /chmod \d*7\d* /.test(i.args),
+  );
   return { nodeMajor: image ? Number(image[1]) : 0, qmigOnPath: onPath };
 }
 
@@ -408,9 +509,17 @@ test('the Docker build context holds what the Dockerfile copies', () => {
   const ins = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
   const sources = ins
     .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
-    .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1));
+    .flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((a) => !a.startsWith('--'))
+        .slice(0, -1),
+    );
   assert.ok(sources.length >= 4);
-  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const src of sources) {
     assert.ok(existsSync(join(ROOT, src)), `${src} exists`);
     const hit = ignored.find((pattern) => new RegExp(`^${pattern.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`).test(src));

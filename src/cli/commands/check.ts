@@ -10,13 +10,35 @@ import { remoteCommand } from '../remote-command.js';
 
 export function renderCheckReport(out: OutStream, report: CheckReport): void {
   const s = report.queue_checks.summary;
-  println(out, `vhost ${printable(report.vhost)}: ${report.overall_ready ? 'READY' : 'NOT READY'}${report.skip_unsuitable_queues ? ' (unsuitable queues skipped)' : ''}`);
-  println(out, `queues: ${s.total_queues} total, ${s.compatible_queues} compatible, ${s.unsuitable_queues} unsuitable (${s.compatibility_percentage}% compatible)`);
+  println(
+    out,
+    `vhost ${printable(report.vhost)}: ${report.overall_ready ? 'READY' : 'NOT READY'}${report.skip_unsuitable_queues ? ' (unsuitable queues skipped)' : ''}`,
+  );
+  println(
+    out,
+    `queues: ${s.total_queues} total, ${s.compatible_queues} compatible, ${s.unsuitable_queues} unsuitable (${s.compatibility_percentage}% compatible)`,
+  );
   println(out, 'system checks:');
-  println(out, indent(table(['STATUS', 'CHECK', 'MESSAGE'], report.system_checks.checks.map((c) => [c.status, c.check_type, printable(c.message)]))));
+  println(
+    out,
+    indent(
+      table(
+        ['STATUS', 'CHECK', 'MESSAGE'],
+        report.system_checks.checks.map((c) => [c.status, c.check_type, printable(c.message)]),
+      ),
+    ),
+  );
   if (report.queue_checks.results.length > 0) {
     println(out, 'unsuitable queues:');
-    println(out, indent(table(['QUEUE', 'TYPE', 'SEVERITY', 'REASON'], report.queue_checks.results.map((r) => [printable(r.queue), r.type, r.severity, printable(r.reason)]))));
+    println(
+      out,
+      indent(
+        table(
+          ['QUEUE', 'TYPE', 'SEVERITY', 'REASON'],
+          report.queue_checks.results.map((r) => [printable(r.queue), r.type, r.severity, printable(r.reason)]),
+        ),
+      ),
+    );
   }
 }
 

@@ -30,14 +30,22 @@ export function renderRollbackMigration(out: OutStream, m: MigrationWithSnapshot
   for (const [k, v] of lines) println(out, `${(k + ':').padEnd(17)}${v ?? '-'}`);
   println(out);
   if (m.snapshots.length === 0) println(out, '(no snapshots: QMIG_SNAPSHOT_MODE=none)');
-  else println(out, table(['NODE', 'SNAPSHOT', 'VOLUME'], m.snapshots.map((s) => [printable(s.node), printable(s.snapshot_id), printable(s.volume_id)])));
+  else
+    println(
+      out,
+      table(
+        ['NODE', 'SNAPSHOT', 'VOLUME'],
+        m.snapshots.map((s) => [printable(s.node), printable(s.snapshot_id), printable(s.volume_id)]),
+      ),
+    );
 }
 
 export const rollbackPendingCommand = remoteCommand({
   name: 'rollback-pending',
   summary: 'the newest migration that needs a rollback, with its snapshots: exit 0 one, 1 none',
   synopsis: '',
-  description: 'Shows the most recent rollback_pending migration and the snapshots to restore from\n(GET /api/queue-migration/rollback-pending). Exit 1 when no migration needs a rollback.\nOnce restored, mark it with `qmig rollback-completed ID`.',
+  description:
+    'Shows the most recent rollback_pending migration and the snapshots to restore from\n(GET /api/queue-migration/rollback-pending). Exit 1 when no migration needs a rollback.\nOnce restored, mark it with `qmig rollback-completed ID`.',
   options: {},
   async run(ctx) {
     const res = await ctx.client().get<MigrationWithSnapshots>('/rollback-pending');
@@ -57,7 +65,8 @@ export const rollbackCompletedCommand = remoteCommand({
   name: 'rollback-completed',
   summary: 'mark a rollback_pending migration as rolled back (exit 0 marked, 1 refused)',
   synopsis: 'ID | latest | PREFIX',
-  description: 'Marks a rollback_pending migration rollback_completed once its rollback is done\n(POST /api/queue-migration/status/:id {"status":"rollback_completed"}).',
+  description:
+    'Marks a rollback_pending migration rollback_completed once its rollback is done\n(POST /api/queue-migration/status/:id {"status":"rollback_completed"}).',
   options: {},
   positionals: { names: ['ID'], required: 1 },
   async run(ctx) {

@@ -16,9 +16,11 @@ interface StartResponse {
 
 export const startCommand = remoteCommand({
   name: 'start',
-  summary: 'start a migration of a vhost\'s mirrored classic queues to quorum queues',
-  synopsis: '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--watch]',
-  description: 'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --watch, follows it to its end like `qmig watch`.',
+  summary: "start a migration of a vhost's mirrored classic queues to quorum queues",
+  synopsis:
+    '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--watch]',
+  description:
+    'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --watch, follows it to its end like `qmig watch`.',
   options: {
     vhost: { type: 'string', value: 'V', description: 'vhost to migrate (default /)' },
     queue: { type: 'string', multiple: true, value: 'Q', description: 'migrate only this queue (repeatable; --batch-size/--batch-order are then ignored)' },

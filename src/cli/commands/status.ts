@@ -40,7 +40,10 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
     ['vhost', printable(m.vhost)],
     ['node', m.node],
     ['status', colorStatus(m.status)],
-    ['progress', `${m.progress_percentage}% (${m.completed_queues}/${m.total_queues} queues, ${m.skipped_queues} skipped${m.failed_queues ? `, ${m.failed_queues} failed` : ''})`],
+    [
+      'progress',
+      `${m.progress_percentage}% (${m.completed_queues}/${m.total_queues} queues, ${m.skipped_queues} skipped${m.failed_queues ? `, ${m.failed_queues} failed` : ''})`,
+    ],
     ['started', formatTime(m.started_at)],
     ['completed', formatTime(m.completed_at)],
     ['skip unsuitable', String(m.skip_unsuitable_queues)],
@@ -75,7 +78,8 @@ export const statusCommand = remoteCommand({
   name: 'status',
   summary: 'list the migrations, or show one with its queues',
   synopsis: '[ID | latest | PREFIX]',
-  description: 'Without ID: every migration, newest first (GET /api/queue-migration/status).\nWith ID: that migration and each of its queues (GET /api/queue-migration/status/:id);\n`latest` is the most recent migration, a unique prefix of an id (or display id) names it too.',
+  description:
+    'Without ID: every migration, newest first (GET /api/queue-migration/status).\nWith ID: that migration and each of its queues (GET /api/queue-migration/status/:id);\n`latest` is the most recent migration, a unique prefix of an id (or display id) names it too.',
   options: {},
   positionals: { names: ['ID'], required: 0 },
   async run(ctx) {

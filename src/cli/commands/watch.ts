@@ -54,7 +54,8 @@ export const watchCommand = remoteCommand({
   name: 'watch',
   summary: 'follow a migration to its end: exit 0 completed, 1 failed/interrupted/rollback_pending',
   synopsis: 'ID|latest|PREFIX [--interval SECONDS]',
-  description: 'Follows a migration (GET /api/queue-migration/status/:id) until it is no longer pending or in progress:\nprogress bars per queue on a terminal, plain lines otherwise. Ctrl-C stops watching, not the migration.',
+  description:
+    'Follows a migration (GET /api/queue-migration/status/:id) until it is no longer pending or in progress:\nprogress bars per queue on a terminal, plain lines otherwise. Ctrl-C stops watching, not the migration.',
   options: INTERVAL_OPTION,
   positionals: { names: ['ID'], required: 1 },
   async run(ctx) {

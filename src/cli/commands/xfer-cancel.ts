@@ -16,7 +16,8 @@ export const xferCancelCommand = remoteCommand({
   name: 'xfer-cancel',
   summary: 'cancel a transfer cleanly (messages stay where they are; idempotent)',
   synopsis: 'ID',
-  description: 'Cancels a transfer (POST /api/queue-migration/xfer/:id/cancel): the running shovels stop, nothing is removed.\nFollow its end with `qmig xfer-status ID`.',
+  description:
+    'Cancels a transfer (POST /api/queue-migration/xfer/:id/cancel): the running shovels stop, nothing is removed.\nFollow its end with `qmig xfer-status ID`.',
   options: {},
   positionals: { names: ['ID'], required: 1 },
   async run(ctx) {

@@ -37,7 +37,15 @@ export function renderTransferList(out: OutStream, transfers: TransferView[]): v
     out,
     table(
       ['STATUS', 'QUEUES', 'MESSAGES', 'VHOST', 'TARGET', 'STARTED', 'ID'],
-      transfers.map((t) => [t.status, `${t.completed_queues}/${t.total_queues}`, `${t.moved_messages}/${t.expected_messages}`, printable(t.vhost), printable(t.target), formatTime(t.started_at), t.id]),
+      transfers.map((t) => [
+        t.status,
+        `${t.completed_queues}/${t.total_queues}`,
+        `${t.moved_messages}/${t.expected_messages}`,
+        printable(t.vhost),
+        printable(t.target),
+        formatTime(t.started_at),
+        t.id,
+      ]),
     ),
   );
 }
@@ -65,7 +73,14 @@ export function renderTransfer(out: OutStream, t: TransferView): void {
       out,
       table(
         ['QUEUE', 'STATUS', 'MOVED', 'LEFT AT SOURCE', 'SOURCE REMOVED', 'ERROR'],
-        t.queues.map((q) => [printable(q.name), q.status, `${q.moved_messages}/${q.expected_messages}`, q.left_at_source, q.source_removed ? 'yes' : 'no', q.error === null ? '' : printable(q.error)]),
+        t.queues.map((q) => [
+          printable(q.name),
+          q.status,
+          `${q.moved_messages}/${q.expected_messages}`,
+          q.left_at_source,
+          q.source_removed ? 'yes' : 'no',
+          q.error === null ? '' : printable(q.error),
+        ]),
       ),
     );
   }
@@ -75,7 +90,8 @@ export const xferStatusCommand = remoteCommand({
   name: 'xfer-status',
   summary: 'list the transfers, or show one with its queues',
   synopsis: '[ID]',
-  description: 'Without ID: every transfer, newest first (GET /api/queue-migration/xfer).\nWith ID: that transfer and each of its queues (GET /api/queue-migration/xfer/:id).',
+  description:
+    'Without ID: every transfer, newest first (GET /api/queue-migration/xfer).\nWith ID: that transfer and each of its queues (GET /api/queue-migration/xfer/:id).',
   options: {},
   positionals: { names: ['ID'], required: 0 },
   async run(ctx) {

@@ -88,7 +88,8 @@ export const xferCommand = remoteCommand({
     });
     if (result.kind === 'exit') return result.exitCode;
     const ok = result.body.status === 'completed';
-    if (!ctx.json) println(ok ? ctx.io.stdout : ctx.io.stderr, `transfer ${id} ended ${result.body.status}${result.body.error ? `: ${result.body.error}` : ''}`);
+    if (!ctx.json)
+      println(ok ? ctx.io.stdout : ctx.io.stderr, `transfer ${id} ended ${result.body.status}${result.body.error ? `: ${result.body.error}` : ''}`);
     return ok ? EXIT.ok : EXIT.failed;
   },
 });

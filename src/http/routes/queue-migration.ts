@@ -68,25 +68,23 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         res.json(await runCheck(ctx, vhost, options));
       },
     },
-    ...['/start', '/start/:vhost'].map(
-      (path): RouteSpec => ({
-        method: 'POST',
-        path,
-        before: [body],
-        async handler(req, res) {
-          const caller = callerOf(res);
-          requireChangerTag(caller);
-          const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
-          const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
-          // Authorization first: 403 for a vhost the caller may not change, whether it exists or not.
-          await requireChanger(ctx, caller, vhost);
-          await ensureVhost(vhost);
-          const { migration_id } = await engine.start(vhost, options, caller);
-          reader.invalidate(migration_id);
-          res.json({ migration_id, status: 'started' });
-        },
-      }),
-    ),
+    ...['/start', '/start/:vhost'].map((path): RouteSpec => ({
+      method: 'POST',
+      path,
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
+        const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
+        // Authorization first: 403 for a vhost the caller may not change, whether it exists or not.
+        await requireChanger(ctx, caller, vhost);
+        await ensureVhost(vhost);
+        const { migration_id } = await engine.start(vhost, options, caller);
+        reader.invalidate(migration_id);
+        res.json({ migration_id, status: 'started' });
+      },
+    })),
     {
       method: 'GET',
       path: '/status',

@@ -13,11 +13,21 @@ const base = { target: 'http://10.0.0.1:15672', target_user: 'admin', target_pas
 describe('POST /xfer bodies', () => {
   it('agrees with schemas/xfer-request.json on valid and invalid bodies', () => {
     const validate = schemaValidator('xfer-request');
-    for (const good of [{ ...base, everything: true }, { ...base, queue_names: ['q'] }, { ...base, pattern: 'x', vhost: 'v', remove_source_queue: false }]) {
+    for (const good of [
+      { ...base, everything: true },
+      { ...base, queue_names: ['q'] },
+      { ...base, pattern: 'x', vhost: 'v', remove_source_queue: false },
+    ]) {
       assert.ok(validate(good), JSON.stringify(validate.errors));
       assert.doesNotThrow(() => parseTransferRequest(good));
     }
-    for (const bad of [{ ...base }, { ...base, everything: true, pattern: 'x' }, { ...base, everything: false }, { ...base, everything: true, extra: 1 }, { ...base, reason: '', everything: true }]) {
+    for (const bad of [
+      { ...base },
+      { ...base, everything: true, pattern: 'x' },
+      { ...base, everything: false },
+      { ...base, everything: true, extra: 1 },
+      { ...base, reason: '', everything: true },
+    ]) {
       assert.equal(validate(bad), false, JSON.stringify(bad));
       assert.throws(() => parseTransferRequest(bad), BadRequestError);
     }

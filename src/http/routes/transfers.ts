@@ -46,7 +46,9 @@ export function transferRouter(ctx: Context, requireAdministrator: RequestHandle
   const scopeOf =
     options.scopeOf ??
     (async (caller: Caller): Promise<VhostScope> =>
-      caller.tags.includes('administrator') ? { all: true } : { all: false, vhosts: new Set((await ctx.mgmt.userPermissions(caller.user)).map((p) => p.vhost)) });
+      caller.tags.includes('administrator')
+        ? { all: true }
+        : { all: false, vhosts: new Set((await ctx.mgmt.userPermissions(caller.user)).map((p) => p.vhost)) });
 
   const routes: RouteSpec[] = [
     {

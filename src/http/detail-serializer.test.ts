@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MigrationSnapshot } from '../state/migration-reader.js';
-import { presentMigrationDetail, presentQueue } from '../state/presenters.js';
+import { presentMigrationDetail, presentQueue } from './presenters.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { DetailBodies, serializeDetail } from './detail-serializer.js';
 

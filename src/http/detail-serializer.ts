@@ -15,7 +15,7 @@
  */
 import type { MigrationSnapshot } from '../state/migration-reader.js';
 import type { QueueChunk } from '../state/migration-store.js';
-import { presentMigrationDetail, presentQueue } from '../state/presenters.js';
+import { presentMigrationDetail, presentQueue } from './presenters.js';
 
 const SLICE = 500;
 /** Views up to this many queues are serialized at once (a few milliseconds at most). */

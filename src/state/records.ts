@@ -1,6 +1,6 @@
 /**
  * The durable records of a migration, as stored in the broker (src/state/migration-store.ts)
- * and as answered by the HTTP API (src/state/presenters.ts turns them into the spec's shapes).
+ * and as answered by the HTTP API (src/http/presenters.ts turns them into the spec's shapes).
  */
 export const MIGRATION_STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];

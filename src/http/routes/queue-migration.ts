@@ -12,7 +12,7 @@ import { InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNo
 import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
 import type { MigrationReader } from '../../state/migration-reader.js';
-import { presentMigration, presentMigrationDetail } from '../../state/presenters.js';
+import { presentMigration, presentMigrationDetail } from '../presenters.js';
 import { isActiveStatus, type MigrationRecord } from '../../state/records.js';
 import { authenticateMiddleware, inScope, requireChanger, requireChangerTag, requireReader, requireVhostAccess, type Authenticator } from '../auth.js';
 import { callerOf } from '../request-context.js';

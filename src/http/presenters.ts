@@ -4,7 +4,7 @@
  * saved queue definitions) never leave the sidecar; a few extra fields useful to operators do
  * (node, failed_queues, notes; per queue: phase, location).
  */
-import { isFinalStatus, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from './records.js';
+import { isFinalStatus, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from '../state/records.js';
 
 export interface MigrationView {
   id: string;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertSchema } from '../../test/support/schemas.js';
-import { displayId, newMigrationId } from './migration-id.js';
+import { displayId, newMigrationId } from '../state/migration-id.js';
 import { presentMigration, presentMigrationDetail, presentQueue } from './presenters.js';
-import type { MigrationRecord, QueueRecord } from './records.js';
+import type { MigrationRecord, QueueRecord } from '../state/records.js';
 
 function record(over: Partial<MigrationRecord> = {}): MigrationRecord {
   const started = '2025-12-21 10:30:00';

@@ -124,7 +124,8 @@ node_env() {
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
 }
 
-ctl() { local i=$1; shift; ( node_env "$i"; "$BIN/rabbitmqctl" -n "$(node_name "$i")" "$@" ); }
+# CTL_TIMEOUT (seconds, default 0 = none) bounds one rabbitmqctl call.
+ctl() { local i=$1; shift; ( node_env "$i"; exec timeout "${CTL_TIMEOUT:-0}" "$BIN/rabbitmqctl" -n "$(node_name "$i")" "$@" ); }
 
 write_node_files() {
   local i=$1 nd="$DIR/node$1"
@@ -284,7 +285,9 @@ down() {
   for i in $(seq "$NODES" -1 1); do
     local nd="$DIR/node$i"
     [ -d "$nd" ] || continue
-    ctl "$i" stop >/dev/null 2>&1 || true
+    # Bounded: a node with thousands of mirrored queues can take many minutes to stop cleanly;
+    # the cluster is thrown away anyway, so after a minute its processes are killed below.
+    CTL_TIMEOUT=60 ctl "$i" stop >/dev/null 2>&1 || true
     for f in rabbit.pid launcher.pid; do
       if [ -s "$nd/$f" ]; then kill -9 "$(cat "$nd/$f")" 2>/dev/null || true; fi
     done

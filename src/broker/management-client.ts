@@ -53,17 +53,8 @@ export interface Credentials {
 
 export const enc = encodeURIComponent;
 
-export type {
-  BrokerQueue,
-  BrokerBinding,
-  BrokerNode,
-  BrokerVhost,
-  BrokerExchange,
-  BrokerPolicy,
-  Whoami,
-  Permission,
-  BrokerShovel,
-} from './management-types.js';
+/** The answer shapes, for the callers of this client. */
+export type * from './management-types.js';
 
 export class ManagementClient {
   readonly http: AxiosInstance;

@@ -69,12 +69,17 @@ async function finished(s: TestSidecar, id: string, timeoutMs = 180_000): Promis
 }
 
 /** Waits until the management API reports every queue's size (batch_order reads them). */
-async function waitForSizes(vhost: string, queues: string[]): Promise<void> {
+/**
+ * Waits until the management API reports every queue with exactly its expected message count (a
+ * count sampled while the queue was still being filled stays until the next statistics emission,
+ * and batch order is by the reported message bytes).
+ */
+async function waitForSizes(vhost: string, expected: Record<string, number>): Promise<void> {
   for (const until = Date.now() + 30_000; Date.now() < until; await sleep(250)) {
-    const rows = (await admin().queues(vhost)).filter((q) => queues.includes(q.name));
-    if (rows.length === queues.length && rows.every((q) => typeof q.messages === 'number' && q.messages > 0)) return;
+    const rows = (await admin().queues(vhost)).filter((q) => q.name in expected);
+    if (rows.length === Object.keys(expected).length && rows.every((q) => q.messages === expected[q.name] && (q.message_bytes ?? 0) > 0)) return;
   }
-  throw new Error('queue sizes not reported');
+  throw new Error(`queue sizes not reported as ${JSON.stringify(expected)}`);
 }
 
 async function queueTypes(vhost: string): Promise<Record<string, string>> {
@@ -223,9 +228,10 @@ test('batch: batch_size 2 smallest_first migrates the two smallest, the rest sta
   const vhost = await scenarioVhost(t);
   const qs = names('test.queue.batch.', 4);
   await mirrored(vhost, qs);
-  for (const [i, name] of qs.entries()) await publish(vhost, { queue: name }, 10 * (4 - i));
+  const sizes = Object.fromEntries(qs.map((name, i) => [name, 10 * (4 - i)]));
+  for (const name of qs) await publish(vhost, { queue: name }, sizes[name]);
   await waitSynchronised(vhost);
-  await waitForSizes(vhost, qs);
+  await waitForSizes(vhost, sizes);
   const s = await startTestSidecar(t, { env: SIDECAR_ENV });
   const done = await finished(s, await start(s, vhost, { batch_size: 2, batch_order: 'smallest_first' }));
   assert.equal(done.migration.status, 'completed');

@@ -96,6 +96,26 @@ function at(file: string, path: string[]): Schema {
   return s;
 }
 
+/** A migration as listed and as the head of status/:id: one field list for both. */
+const MIGRATION_RECORD_FIELDS = {
+  id: ['string'],
+  display_id: ['string'],
+  vhost: ['string'],
+  node: ['string', 'absent'],
+  started_at: ['string'],
+  completed_at: ['string', 'null'],
+  total_queues: ['number'],
+  completed_queues: ['number'],
+  skipped_queues: ['number'],
+  failed_queues: ['number', 'absent'],
+  progress_percentage: ['number'],
+  status: ['string'],
+  skip_unsuitable_queues: ['boolean'],
+  tolerance: ['number', 'null'],
+  error: ['string', 'null'],
+  notes: ['array', 'absent'],
+} as const;
+
 const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Record<string, readonly string[]> }> = [
   {
     type: 'SystemCheck',
@@ -151,24 +171,7 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
   {
     type: 'MigrationRecordView',
     schema: 'migration-record.json',
-    fields: shape<MigrationRecordView>()({
-      id: ['string'],
-      display_id: ['string'],
-      vhost: ['string'],
-      node: ['string', 'absent'],
-      started_at: ['string'],
-      completed_at: ['string', 'null'],
-      total_queues: ['number'],
-      completed_queues: ['number'],
-      skipped_queues: ['number'],
-      failed_queues: ['number', 'absent'],
-      progress_percentage: ['number'],
-      status: ['string'],
-      skip_unsuitable_queues: ['boolean'],
-      tolerance: ['number', 'null'],
-      error: ['string', 'null'],
-      notes: ['array', 'absent'],
-    }),
+    fields: shape<MigrationRecordView>()(MIGRATION_RECORD_FIELDS),
   },
   {
     type: 'QueueStatusView',
@@ -206,24 +209,7 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
     type: "StatusDetail['migration'] (MigrationRecordView)",
     schema: 'status-detail-response.json',
     path: ['migration'],
-    fields: shape<StatusDetail['migration']>()({
-      id: ['string'],
-      display_id: ['string'],
-      vhost: ['string'],
-      node: ['string', 'absent'],
-      started_at: ['string'],
-      completed_at: ['string', 'null'],
-      total_queues: ['number'],
-      completed_queues: ['number'],
-      skipped_queues: ['number'],
-      failed_queues: ['number', 'absent'],
-      progress_percentage: ['number'],
-      status: ['string'],
-      skip_unsuitable_queues: ['boolean'],
-      tolerance: ['number', 'null'],
-      error: ['string', 'null'],
-      notes: ['array', 'absent'],
-    }),
+    fields: shape<StatusDetail['migration']>()(MIGRATION_RECORD_FIELDS),
   },
   {
     type: 'TransferView',

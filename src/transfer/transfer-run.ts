@@ -133,12 +133,17 @@ export class TransferRun {
     record.status = record.error ? 'failed' : finalStatus(record);
     record.completed_at = timestamp();
     domainEvents.emit('transfer_finished', { status: record.status });
-    await this.writer.persist();
-    await this.deps.store.clearCancel(record.id).catch(() => undefined);
-    await this.target.close().catch(() => undefined);
-    await this.lock.release();
-    auditFinished(this.deps.audit, record);
-    this.deps.onEnd();
+    try {
+      await this.writer.persist();
+      await this.deps.store.clearCancel(record.id).catch(() => undefined);
+    } finally {
+      // A final write the broker refused still frees the lock and the service's entry: the stored
+      // record then stays active and is another sidecar's orphan to settle, never held for ever.
+      await this.target.close().catch(() => undefined);
+      await this.lock.release();
+      auditFinished(this.deps.audit, record);
+      this.deps.onEnd();
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
  * saved queue definitions) never leave the sidecar; a few extra fields useful to operators do
  * (node, failed_queues, notes; per queue: phase, location).
  */
-import { isFinalStatus, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from '../state/records.js';
+import { isFinalStatus, kindOf, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from '../state/records.js';
 
 export interface MigrationView {
   id: string;
@@ -23,6 +23,11 @@ export interface MigrationView {
   tolerance: number | null;
   error: string | null;
   notes: string[];
+  /** qmig: a rollback, and the migration it undoes. */
+  kind?: 'rollback';
+  rollback_of?: string;
+  /** qmig: the rollbacks of this migration. */
+  rollbacks?: string[];
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -42,6 +47,8 @@ export interface QueueView {
   error_detail?: string;
   phase: QueueRecord['phase'] | 'unknown';
   location: QueueRecord['location'];
+  rolled_back_by?: string;
+  mirroring_policy?: { policy: string | null; mirrored: boolean };
 }
 
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
@@ -69,6 +76,9 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     tolerance: r.tolerance ?? null,
     error: r.error ?? null,
     notes: Array.isArray(r.notes) ? r.notes : [],
+    ...(kindOf(r) === 'rollback' ? { kind: 'rollback' as const } : {}),
+    ...(typeof r.rollback_of === 'string' ? { rollback_of: r.rollback_of } : {}),
+    ...(Array.isArray(r.rollbacks) && r.rollbacks.length > 0 ? { rollbacks: r.rollbacks.filter((x) => typeof x === 'string') } : {}),
   };
 }
 
@@ -91,5 +101,14 @@ export function presentQueue(q: QueueRecord): QueueView {
     ...(typeof q.detail?.error_detail === 'string' ? { error_detail: q.detail.error_detail } : {}),
     phase: q.phase ?? 'unknown',
     location: q.location ?? 'unknown',
+    ...(typeof q.detail?.rolled_back_by === 'string' ? { rolled_back_by: q.detail.rolled_back_by } : {}),
+    ...(mirroringOf(q.detail?.mirroring_policy) ?? {}),
   };
+}
+
+function mirroringOf(m: unknown): { mirroring_policy: { policy: string | null; mirrored: boolean } } | null {
+  if (!m || typeof m !== 'object') return null;
+  const { policy, mirrored } = m as { policy?: unknown; mirrored?: unknown };
+  if (typeof mirrored !== 'boolean' || (policy !== null && typeof policy !== 'string')) return null;
+  return { mirroring_policy: { policy, mirrored } };
 }

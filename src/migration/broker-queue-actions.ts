@@ -15,7 +15,7 @@ import { BrokerRequestError } from '../errors.js';
 import type { OriginalQueue } from '../state/records.js';
 import type { MoveRequest, QueueActions } from './queue-actions.js';
 import { isTransient } from './queue-errors.js';
-import type { QueueRunEnv } from './queue-work.js';
+import { directionOf, type Direction, type QueueRunEnv } from './queue-work.js';
 import type { ObservedQueue } from './resume.js';
 
 /**
@@ -27,6 +27,7 @@ const BINDING_CALLS_AT_ONCE = 8;
 
 export class BrokerQueueActions implements QueueActions {
   private readonly vhost: string;
+  private readonly direction: Direction;
 
   constructor(
     private readonly env: QueueRunEnv,
@@ -35,6 +36,7 @@ export class BrokerQueueActions implements QueueActions {
     private readonly temporary: string,
   ) {
     this.vhost = vhost;
+    this.direction = directionOf(env.migration);
   }
 
   private get mgmt() {
@@ -91,8 +93,9 @@ export class BrokerQueueActions implements QueueActions {
       main && mainAvailable !== false ? this.amqp.messageCount(this.vhost, this.queue) : Promise.resolve(null),
       temporary && temporaryAvailable !== false ? this.amqp.messageCount(this.vhost, this.temporary) : Promise.resolve(null),
     ]);
+    const kind = (info: BrokerQueue) => (isQuorum(info) ? 'quorum' : 'classic');
     return {
-      main: !main ? 'absent' : isQuorum(main) ? 'quorum' : 'classic',
+      main: !main ? 'absent' : kind(main) === this.direction.source ? 'source' : 'target',
       mainCount,
       temporary: temporary !== null,
       temporaryCount,
@@ -109,18 +112,32 @@ export class BrokerQueueActions implements QueueActions {
     });
   }
 
-  async declareQuorum(args: Record<string, unknown>, node: string | null): Promise<void> {
-    await this.mgmt.declareQueue(this.vhost, this.queue, { durable: true, arguments: args, ...(node ? { node } : {}) });
+  async declareTarget(args: Record<string, unknown>, node: string | null, autoDelete = false): Promise<void> {
+    await this.mgmt.declareQueue(this.vhost, this.queue, {
+      durable: true,
+      ...(autoDelete ? { auto_delete: true } : {}),
+      arguments: args,
+      ...(node ? { node } : {}),
+    });
   }
 
+  /**
+   * A classic queue is deleted by the broker only if empty (atomic). Quorum queues do not take
+   * the if-empty flag on 3.10 (400 "not supported by quorum queues"): a rollback, which deletes
+   * quorum queues, counts and then deletes — safe only with clients fenced (nothing can publish in
+   * between), which a rollback requires (migration-service.ts).
+   */
   async deleteIfEmpty(queue: string): Promise<boolean> {
     try {
       await this.mgmt.deleteQueue(this.vhost, queue, { ifEmpty: true });
       return true;
     } catch (err) {
       if (!(err instanceof BrokerRequestError) || err.status !== 400) throw err;
-      return false;
+      if (!/not supported by quorum queues/.test(err.brokerReason)) return false;
     }
+    if ((await this.amqp.messageCount(this.vhost, queue)) !== 0) return false;
+    await this.mgmt.deleteQueue(this.vhost, queue);
+    return true;
   }
 
   async deleteQueue(queue: string): Promise<void> {

@@ -3,6 +3,7 @@
  * (src/migration/migration-service.ts).
  */
 import type { MigrationOptions, MigrationRecord } from '../state/records.js';
+import type { RollbackRequest } from './rollback-plan.js';
 
 export interface Caller {
   user: string;
@@ -16,6 +17,13 @@ export interface MigrationEngine {
    * BadRequestError (400, spec messages) before anything is touched.
    */
   start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
+  /**
+   * Rolls back `migration` (as just read; authorized on its vhost by the caller): the queues it
+   * changed, or the named ones, back to mirrored classic in a run of its own. Throws
+   * InvalidStateError (409: not ended, a rollback itself, nothing left, fence off),
+   * BadRequestError (400: a name the migration did not change), MigrationInProgressError (409).
+   */
+  startRollback(migration: MigrationRecord, request: RollbackRequest, caller: Caller): Promise<{ migration_id: string }>;
   /** Asks the running migration to stop after its in-flight queues; 404/409 when not running. */
   interrupt(id: string, caller: Caller): Promise<void>;
   /**

@@ -24,8 +24,8 @@ import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
-import type { MigrationRecord, QueueRecord } from '../state/records.js';
-import { timestamp } from '../state/records.js';
+import { kindOf, timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { recordRollbackOutcome } from './rollback-outcome.js';
 import { interleaveByNode } from '../checks/queue-selection.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { RunAbortedError } from './queue-errors.js';
@@ -260,6 +260,7 @@ export class MigrationRun {
         this.record.notes.push(`snapshots could not be removed: ${(err as Error).message}`),
       );
     }
+    if (kindOf(this.record) === 'rollback') await recordRollbackOutcome(this.ctx, this.mgmt, this.record, this.queues, this.log);
     markMigrationEnded(this.record, status, error);
     this.finished = true;
     await this.writer.flush();
@@ -270,10 +271,10 @@ export class MigrationRun {
       .clearRunMarker(this.record.id)
       .catch((err) => this.log.warn('cannot remove the run marker (housekeeping removes it)', { error: (err as Error).message }));
     this.audit({
-      action: 'migration_finished',
+      action: kindOf(this.record) === 'rollback' ? 'rollback_finished' : 'migration_finished',
       details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues },
     });
-    this.log.info('migration finished', { status, error });
+    this.log.info(kindOf(this.record) === 'rollback' ? 'rollback finished' : 'migration finished', { status, error });
   }
 
   private async applyDefaultQueueType(): Promise<void> {

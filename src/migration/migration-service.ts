@@ -18,9 +18,22 @@ import { timestamp, type MigrationOptions, type MigrationRecord, type QueueRecor
 import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
+import { planRollback, type RollbackRequest } from './rollback-plan.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 import { sleep } from '../async/concurrency.js';
+
+/** What a new run is made of (a migration's or a rollback's), before it has an id. */
+interface NewRun {
+  queues: QueueRecord[];
+  options: MigrationOptions;
+  /** Record fields beyond the common ones (kind, rollback_of). */
+  fields: Partial<MigrationRecord>;
+  engineFields?: Record<string, unknown>;
+  audit: { action: string; details: Record<string, unknown> };
+  /** After the record is stored, before the run starts. */
+  created?: (record: MigrationRecord) => Promise<void>;
+}
 
 export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */
@@ -64,6 +77,64 @@ export class MigrationService implements MigrationEngine {
   private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+    return this.startRun(vhost, caller, async () => {
+      await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
+      const assessment = await assessStart(this.ctx, vhost, options);
+      return {
+        queues: [
+          ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
+          ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
+        ],
+        options,
+        fields: {},
+        audit: { action: 'migration_started', details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options } },
+      };
+    });
+  }
+
+  /**
+   * Rolls back the migration `id` (as just read by the caller): its changed queues, or the named
+   * ones, back to mirrored classic — a run of its own, under the same lock, fence and resume.
+   */
+  async startRollback(migration: MigrationRecord, request: RollbackRequest, caller: Caller): Promise<{ migration_id: string }> {
+    if (!this.ctx.config.fenceClients) {
+      throw new InvalidStateError(
+        'A rollback runs only with clients fenced (QMIG_FENCE_CLIENTS=true): RabbitMQ 3.10 cannot delete a quorum queue "only if empty", so nothing may publish while its queues are replaced',
+        migration.status,
+      );
+    }
+    return this.startRun(migration.vhost, caller, async () => {
+      const stored = await this.ctx.store.loadRecord(migration.id);
+      const queues = stored ? await this.ctx.store.loadAllQueues(stored) : null;
+      if (!stored || !queues)
+        throw new InvalidStateError(`Migration ${migration.id}: its stored queues could not be read back; nothing was changed`, migration.status);
+      const planned = planRollback(stored, queues, request);
+      return {
+        queues: planned,
+        options: {
+          skip_unsuitable_queues: false,
+          tolerance: request.tolerance ?? stored.options?.tolerance ?? null,
+          batch_size: 'all',
+          batch_order: stored.options?.batch_order ?? 'smallest_first',
+          queue_names: request.queue_names,
+          allow_message_ttl: true,
+          set_default_queue_type: null,
+        },
+        fields: { kind: 'rollback', rollback_of: stored.id },
+        engineFields: request.reason ? { reason: request.reason } : {},
+        audit: { action: 'rollback_started', details: { rollback_of: stored.id, queues: planned.length, reason: request.reason } },
+        // The migration names its rollbacks (status shows the link both ways).
+        created: async (rollback) => {
+          stored.rollbacks = [...(Array.isArray(stored.rollbacks) ? stored.rollbacks : []), rollback.id];
+          stored.updated_at = timestamp();
+          await this.ctx.store.saveRecord(stored);
+        },
+      };
+    });
+  }
+
+  /** Lock, orphan check, then the run `prepare` describes: recorded durably and launched in the background. */
+  private async startRun(vhost: string, caller: Caller, prepare: () => Promise<NewRun>): Promise<{ migration_id: string }> {
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, MIGRATION_LOCK);
@@ -80,15 +151,11 @@ export class MigrationService implements MigrationEngine {
         launched = true;
         throw new MigrationInProgressError(orphan.id);
       }
-      await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
-      const assessment = await assessStart(this.ctx, vhost, options);
+      const plan = await prepare();
       const now = new Date();
       const startedAt = timestamp(now);
       const id = newMigrationId(this.ctx.nodeName, now);
-      const queues: QueueRecord[] = [
-        ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
-        ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
-      ];
+      const queues = plan.queues;
       const record: MigrationRecord = {
         id,
         display_id: displayId(vhost, startedAt, this.ctx.nodeName),
@@ -98,20 +165,21 @@ export class MigrationService implements MigrationEngine {
         completed_at: null,
         total_queues: queues.length,
         completed_queues: 0,
-        skipped_queues: assessment.skipped.length,
+        skipped_queues: queues.filter((q) => q.status === 'skipped').length,
         failed_queues: 0,
         status: 'in_progress',
-        skip_unsuitable_queues: options.skip_unsuitable_queues,
-        tolerance: options.tolerance,
+        skip_unsuitable_queues: plan.options.skip_unsuitable_queues,
+        tolerance: plan.options.tolerance,
         error: null,
         snapshots: [],
-        options,
+        options: plan.options,
         owner: this.ctx.instanceId,
         queue_chunks: 0,
         interrupt_requested: false,
         notes: [],
-        engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost },
+        engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost, ...plan.engineFields },
         updated_at: startedAt,
+        ...plan.fields,
       };
       // The run marker first (in the state vhost, where no tenant can write): only a migration
       // that has one is ever resumed, so a replayed or forged active record is not.
@@ -122,13 +190,8 @@ export class MigrationService implements MigrationEngine {
         await this.ctx.vault.clearRunMarker(id).catch(() => undefined);
         throw err;
       }
-      auditLog(this.ctx.config.auditLogFile).record({
-        action: 'migration_started',
-        migration_id: id,
-        vhost,
-        who: caller.user,
-        details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options },
-      });
+      await plan.created?.(record).catch((err) => logger.warn('cannot link the new run to its migration', { migration_id: id, error: (err as Error).message }));
+      auditLog(this.ctx.config.auditLogFile).record({ action: plan.audit.action, migration_id: id, vhost, who: caller.user, details: plan.audit.details });
       this.launch(record, queues, lock, false);
       launched = true;
       return { migration_id: id };

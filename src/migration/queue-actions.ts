@@ -36,7 +36,8 @@ export interface QueueActions {
   /** The queue under its own name and the temporary queue, with exact counts. */
   observe(): Promise<ObservedQueue>;
   declareTemporary(replicas: number | undefined, node: string | null): Promise<void>;
-  declareQuorum(args: Record<string, unknown>, node: string | null): Promise<void>;
+  /** Declares the queue that replaces the original under its name (quorum; classic in a rollback: `args` say). */
+  declareTarget(args: Record<string, unknown>, node: string | null, autoDelete?: boolean): Promise<void>;
   /** Deletes the queue only when it holds nothing; false when it was not empty. */
   deleteIfEmpty(queue: string): Promise<boolean>;
   deleteQueue(queue: string): Promise<void>;

@@ -26,7 +26,8 @@ import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './q
 import { QueueFailure, QueueSkip } from './queue-errors.js';
 import type { QueueWork } from './queue-work.js';
 import { decideResumeStep, expectedCount } from './resume.js';
-import { enterPhase, markQueueCompleted } from './status.js';
+import { markQueueCompleted } from './status.js';
+import { saveForRollback } from './rollback-save.js';
 
 /** Times one queue's copies are taken out after broker redeliveries before the count check decides. */
 const MAX_COPY_REMOVAL_ROUNDS = 3;
@@ -35,6 +36,7 @@ export type StepFn = (w: QueueWork) => Promise<QueueStep | null>;
 
 export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   async save(w) {
+    if (w.rollingBack) return saveForRollback(w);
     const q = w.q;
     const info = await w.actions.readQueue();
     if (!info) throw new QueueSkip('queue no longer exists');
@@ -57,25 +59,25 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     q.detail.consumers_at_start = info.consumers ?? 0;
     const translated = translateArguments(info.arguments);
     if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
-    await w.checkpointPhase('save', 'classic');
+    await w.checkpointPhase('save', 'source');
     return count === 0 ? 'empty_fast_path' : 'declare_temporary';
   },
 
   async empty_fast_path(w) {
-    await w.checkpointPhase('empty_fast_path', 'classic');
-    w.audit('delete_queue', { type: 'classic', if_empty: true, reason: 'empty queue: delete and redeclare as quorum' });
+    await w.checkpointPhase('empty_fast_path', 'source');
+    w.audit('delete_queue', { type: w.direction.source, if_empty: true, reason: `empty queue: delete and redeclare as ${w.direction.target}` });
     if (!(await w.actions.deleteIfEmpty(w.q.name))) {
       // Not empty any more: take the full path with what is there now.
       adopt(w, (await w.actions.count(w.q.name)) ?? 0, 'arrived before the empty queue could be deleted');
       return 'declare_temporary';
     }
     w.temporaryExists = false;
-    w.q.location = 'quorum';
+    w.at('target');
     return 'declare_quorum';
   },
 
   async declare_temporary(w) {
-    enterPhase(w.q, 'declare_temporary');
+    w.enter('declare_temporary');
     w.audit('declare_queue', { name: w.temporary, type: 'quorum', temporary: true, node: w.q.original?.node ?? null });
     const replicas = w.q.detail.temporary_replicas;
     await w.actions.declareTemporary(typeof replicas === 'number' ? replicas : undefined, w.q.original?.node ?? null);
@@ -84,7 +86,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   },
 
   async move_to_temporary(w) {
-    await w.checkpointPhase('move_to_temporary', 'classic');
+    await w.checkpointPhase('move_to_temporary', 'source');
     let result: MoveResult;
     try {
       result = await move(w, w.q.name, w.temporary, 'to-temporary');
@@ -126,7 +128,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
         surplus: w.q.detail.surplus_in_temporary,
       });
     } else check(w, result, 'temporary queue');
-    w.q.location = 'temporary';
+    w.at('temporary');
     w.q.detail.verified_temporary = { expected: expectedCount(w.q), actual: result.destinationCount };
     return 'delete_classic';
   },
@@ -135,7 +137,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     // The temporary queue takes over the bindings first, so nothing routed meanwhile is dropped.
     await bindAll(w, w.temporary);
     await w.checkpointPhase('delete_classic', 'temporary');
-    w.audit('delete_queue', { type: 'classic', if_empty: true, messages_moved_to: w.temporary });
+    w.audit('delete_queue', { type: w.direction.source, if_empty: true, messages_moved_to: w.temporary });
     if (!(await w.actions.deleteIfEmpty(w.q.name))) {
       adopt(w, (await w.actions.count(w.q.name)) ?? 0, 'arrived in the classic queue after the first move');
       return 'move_to_temporary';
@@ -146,10 +148,11 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   async declare_quorum(w) {
     const original = w.q.original!;
     // In memory only: the location does not change here, and a resume reads the broker anyway.
-    enterPhase(w.q, 'declare_quorum');
-    const translated = translateArguments(original.arguments);
-    w.audit('declare_queue', { type: 'quorum', arguments: translated.arguments, dropped_arguments: translated.dropped, node: original.node });
-    await w.actions.declareQuorum(translated.arguments, original.node);
+    w.enter('declare_quorum');
+    // A rollback declares the classic queue with the arguments it had (saved by the migration).
+    const translated = w.rollingBack ? { arguments: original.arguments, dropped: [] } : translateArguments(original.arguments);
+    w.audit('declare_queue', { type: w.direction.target, arguments: translated.arguments, dropped_arguments: translated.dropped, node: original.node });
+    await w.actions.declareTarget(translated.arguments, original.node);
     await bindAll(w, w.q.name);
     if (w.temporaryExists === null) w.temporaryExists = await w.actions.exists(w.temporary);
     return w.temporaryExists ? 'move_to_quorum' : 'finish';
@@ -174,14 +177,14 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
       await removeCopies(w, w.q.name, w.temporary, over);
       return 'move_to_quorum';
     }
-    check(w, result, 'quorum queue');
-    w.q.location = 'quorum';
+    check(w, result, `${w.direction.target} queue`);
+    w.at('target');
     w.q.detail.verified_quorum = { expected: expectedCount(w.q), actual: result.destinationCount };
     return 'delete_temporary';
   },
 
   async delete_temporary(w) {
-    enterPhase(w.q, 'delete_temporary');
+    w.enter('delete_temporary');
     const left = await w.actions.count(w.temporary);
     if (left !== null && left > 0) {
       adopt(w, left, 'arrived in the temporary queue after the second move');
@@ -209,11 +212,11 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     // nothing else changes it; without the fence clients may already consume, so only a resumed
     // run (which has no other check) looks.
     if ((w.clientsFenced || !w.verifiedInThisRun) && expectedCount(q) > 0) {
-      verify(w, (await w.actions.count(q.name)) ?? 0, 'quorum queue');
+      verify(w, (await w.actions.count(q.name)) ?? 0, `${w.direction.target} queue`);
     }
     markQueueCompleted(q);
-    await w.checkpointPhase('finish', 'quorum');
-    enterPhase(q, 'done');
+    await w.checkpointPhase('finish', 'target');
+    w.enter('done');
     return null;
   },
 };

@@ -81,14 +81,19 @@ class FakeActions implements QueueActions {
     this.act('observe');
     const main = this.queues.get(NAME);
     const temp = this.queues.get(TEMP);
-    return { main: main ? main.type : 'absent', mainCount: main?.count ?? null, temporary: !!temp, temporaryCount: temp?.count ?? null };
+    return {
+      main: main ? (main.type === 'classic' ? 'source' : 'target') : 'absent',
+      mainCount: main?.count ?? null,
+      temporary: !!temp,
+      temporaryCount: temp?.count ?? null,
+    };
   }
   async declareTemporary() {
     this.act('declareTemporary');
     if (!this.queues.has(TEMP)) this.queues.set(TEMP, { type: 'quorum', count: 0 });
   }
-  async declareQuorum() {
-    this.act('declareQuorum');
+  async declareTarget() {
+    this.act('declareTarget');
     const q = this.queues.get(NAME);
     if (q && q.type !== 'quorum') throw new Error('inequivalent arg x-queue-type');
     if (!q) this.queues.set(NAME, { type: 'quorum', count: 0 });
@@ -244,13 +249,13 @@ test("a failed move gathers the messages back under the queue's own name", async
 
 test('a transient outage is waited out and the queue carries on from what the broker shows', async () => {
   const { q, env, steps, actions } = setup(5);
-  actions.failOnce.set('declareQuorum', new BrokerUnavailableError('management API unreachable: ECONNREFUSED'));
+  actions.failOnce.set('declareTarget', new BrokerUnavailableError('management API unreachable: ECONNREFUSED'));
   await new QueueMigrator(env, q, 0, actions).run(false);
   assert.equal(q.status, 'completed', q.error ?? '');
   // declare_quorum is redone after the broker's state was read again.
   assert.deepEqual(steps, [...FULL_PATH.slice(0, 5), 'declare_quorum', ...FULL_PATH.slice(5)]);
-  const retry = actions.calls.indexOf('declareQuorum');
-  assert.deepEqual(actions.calls.slice(retry + 1, retry + 4), ['removeShovels', 'observe', 'declareQuorum']);
+  const retry = actions.calls.indexOf('declareTarget');
+  assert.deepEqual(actions.calls.slice(retry + 1, retry + 4), ['removeShovels', 'observe', 'declareTarget']);
   assert.deepEqual([...actions.queues], [[NAME, { type: 'quorum', count: 5 }]]);
 });
 

@@ -167,7 +167,7 @@ export class QueueMigrator {
     const { q, temporary, actions } = this.w;
     const seen = await actions.observe();
     const tempHas = (seen.temporaryCount ?? 0) > 0;
-    const mainLocation = seen.main === 'quorum' ? 'quorum' : 'classic';
+    const mainLocation = this.w.location(seen.main === 'target' ? 'target' : 'source');
     if (seen.main !== 'absent' && seen.temporary) {
       if (tempHas) {
         // Bring everything back under the queue's own name, where its clients look.

@@ -8,7 +8,7 @@ import type { ManagementClient } from '../broker/management-client.js';
 import type { Pace } from '../broker/pace.js';
 import type { Logger } from '../logging.js';
 import type { AuditEntry } from '../state/audit-log.js';
-import type { MigrationRecord, QueuePhase, QueueRecord } from '../state/records.js';
+import { kindOf, ROLLBACK_PHASE_NAMES, type MigrationRecord, type QueuePhase, type QueueRecord } from '../state/records.js';
 import type { EngineHooks } from './engine-hooks.js';
 import type { QueueActions } from './queue-actions.js';
 import type { MigrationStateWriter } from './state-writer.js';
@@ -33,6 +33,23 @@ export interface QueueRunEnv {
   /** Paces the removal of leftover shovels across the run's queues (one at a time). */
   cleanupPace?: Pace;
 }
+
+/**
+ * Where a queue's messages are, in the workflow's words: the queue being replaced (`source`), the
+ * temporary queue, or the queue that replaces it (`target`). A migration's source is the classic
+ * queue and its target the quorum queue; a rollback's are the other way round. The record stores
+ * the concrete type (QueueRecord['location']).
+ */
+export type Whereabouts = 'source' | 'temporary' | 'target';
+
+/** The queue types of one direction. */
+export interface Direction {
+  source: 'classic' | 'quorum';
+  target: 'classic' | 'quorum';
+}
+
+export const directionOf = (m: Pick<MigrationRecord, 'kind'>): Direction =>
+  kindOf(m) === 'rollback' ? { source: 'quorum', target: 'classic' } : { source: 'classic', target: 'quorum' };
 
 export class QueueWork {
   /** Whether the temporary queue exists (null: not known in this run). */
@@ -66,9 +83,36 @@ export class QueueWork {
    * it was in. Declaring queues changes no location and is only kept in memory (enterPhase, and
    * written with the next change).
    */
-  async checkpointPhase(phase: QueuePhase, location?: QueueRecord['location']): Promise<void> {
-    enterPhase(this.q, phase, location);
+  async checkpointPhase(phase: QueuePhase, where?: Whereabouts): Promise<void> {
+    this.enter(phase, where);
     await this.env.writer.checkpoint(this.index);
+  }
+
+  /** The queue enters `phase` (in memory), named for this run's direction; `where`: its messages from now on. */
+  enter(phase: QueuePhase, where?: Whereabouts): void {
+    enterPhase(
+      this.q,
+      this.rollingBack && phase in ROLLBACK_PHASE_NAMES ? ROLLBACK_PHASE_NAMES[phase as keyof typeof ROLLBACK_PHASE_NAMES] : phase,
+      where && this.location(where),
+    );
+  }
+
+  /** The messages are now in `where`. */
+  at(where: Whereabouts): void {
+    this.q.location = this.location(where);
+  }
+
+  location(where: Whereabouts): QueueRecord['location'] {
+    return where === 'temporary' ? 'temporary' : this.direction[where];
+  }
+
+  /** This run takes quorum queues back to mirrored classic. */
+  get rollingBack(): boolean {
+    return kindOf(this.env.migration) === 'rollback';
+  }
+
+  get direction(): Direction {
+    return directionOf(this.env.migration);
   }
 
   /**

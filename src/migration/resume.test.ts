@@ -41,22 +41,22 @@ const seen = (
 ): ObservedQueue => ({ main, mainCount, temporary, temporaryCount });
 
 test('nothing saved yet: start from save, or skip when the queue changed underneath', () => {
-  assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('classic', 5, false)), { step: 'save' });
+  assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('source', 5, false)), { step: 'save' });
   assert.deepEqual(decideResumeStep(queue(null, 'pending'), seen('absent', null, false)), { skip: 'queue no longer exists' });
-  assert.ok('skip' in decideResumeStep(queue(null, 'pending'), seen('quorum', 0, false)));
+  assert.ok('skip' in decideResumeStep(queue(null, 'pending'), seen('target', 0, false)));
 });
 
 test('classic still there: move again when a temporary queue exists, whatever its count', () => {
-  assert.deepEqual(decideResumeStep(queue(10, 'move_to_temporary'), seen('classic', 4, true, 6)), { step: 'move_to_temporary' });
-  assert.deepEqual(decideResumeStep(queue(10, 'delete_classic'), seen('classic', 0, true, 10)), { step: 'move_to_temporary' });
-  assert.deepEqual(decideResumeStep(queue(10, 'declare_temporary'), seen('classic', 10, true, 0)), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10, 'move_to_temporary'), seen('source', 4, true, 6)), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10, 'delete_classic'), seen('source', 0, true, 10)), { step: 'move_to_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10, 'declare_temporary'), seen('source', 10, true, 0)), { step: 'move_to_temporary' });
 });
 
 test('classic still there without a temporary queue: declare it, or take the empty fast path', () => {
-  assert.deepEqual(decideResumeStep(queue(10), seen('classic', 10, false)), { step: 'declare_temporary' });
-  assert.deepEqual(decideResumeStep(queue(0, 'empty_fast_path'), seen('classic', 0, false)), { step: 'empty_fast_path' });
+  assert.deepEqual(decideResumeStep(queue(10), seen('source', 10, false)), { step: 'declare_temporary' });
+  assert.deepEqual(decideResumeStep(queue(0, 'empty_fast_path'), seen('source', 0, false)), { step: 'empty_fast_path' });
   // Saved 10, now 0 and nowhere else: go the full way so that verification reports the loss.
-  assert.deepEqual(decideResumeStep(queue(10), seen('classic', 0, false)), { step: 'declare_temporary' });
+  assert.deepEqual(decideResumeStep(queue(10), seen('source', 0, false)), { step: 'declare_temporary' });
 });
 
 test('classic deleted: declare the quorum queue when the messages are in the temporary queue (or there were none)', () => {
@@ -71,8 +71,8 @@ test('classic deleted and no temporary queue while messages were expected: lost,
 });
 
 test('quorum queue exists: declare again (idempotent, re-binds) and carry on', () => {
-  assert.deepEqual(decideResumeStep(queue(10, 'move_to_quorum'), seen('quorum', 3, true, 7)), { step: 'declare_quorum' });
-  assert.deepEqual(decideResumeStep(queue(10, 'delete_temporary'), seen('quorum', 10, false)), { step: 'declare_quorum' });
+  assert.deepEqual(decideResumeStep(queue(10, 'move_to_quorum'), seen('target', 3, true, 7)), { step: 'declare_quorum' });
+  assert.deepEqual(decideResumeStep(queue(10, 'delete_temporary'), seen('target', 10, false)), { step: 'declare_quorum' });
 });
 
 test('expected count: adopted stragglers override the saved count', () => {
@@ -82,7 +82,7 @@ test('expected count: adopted stragglers override the saved count', () => {
 });
 
 test('a quorum queue without a running leader (a declare cut short): the temporary one is declared again only when the classic queue holds everything', () => {
-  const broken = (o: Partial<ObservedQueue>): ObservedQueue => ({ ...seen('classic', 100, true, null), temporaryAvailable: false, ...o });
+  const broken = (o: Partial<ObservedQueue>): ObservedQueue => ({ ...seen('source', 100, true, null), temporaryAvailable: false, ...o });
   assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), broken({})), { step: 'declare_temporary', discard: 'temporary' });
   assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary', { expected: 120 }), broken({ mainCount: 120 })), {
     step: 'declare_temporary',
@@ -92,10 +92,10 @@ test('a quorum queue without a running leader (a declare cut short): the tempora
   assert.ok('blocked' in short && /holds 60 of 100/.test(short.blocked), JSON.stringify(short));
   const absent = decideResumeStep(queue(100, 'delete_classic'), broken({ main: 'absent', mainCount: null }));
   assert.ok('blocked' in absent, JSON.stringify(absent));
-  const mainDown = decideResumeStep(queue(100, 'move_to_quorum'), { ...seen('quorum', null, true, 100), mainAvailable: false });
+  const mainDown = decideResumeStep(queue(100, 'move_to_quorum'), { ...seen('target', null, true, 100), mainAvailable: false });
   assert.ok('blocked' in mainDown, 'a new quorum queue without a leader is never discarded (unfenced clients may have published into it)');
   // Available (or not a quorum queue): as before.
-  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), { ...seen('classic', 100, true, 0), temporaryAvailable: true }), {
+  assert.deepEqual(decideResumeStep(queue(100, 'move_to_temporary'), { ...seen('source', 100, true, 0), temporaryAvailable: true }), {
     step: 'move_to_temporary',
   });
 });

@@ -9,8 +9,11 @@ import type { QueueRecord, QueueStep } from '../state/records.js';
 export type Step = QueueStep;
 
 export interface ObservedQueue {
-  /** The queue under its own name. */
-  main: 'classic' | 'quorum' | 'absent';
+  /**
+   * The queue under its own name: still of the type being replaced (`source`: classic in a
+   * migration, quorum in a rollback), already of the new type (`target`), or absent.
+   */
+  main: 'source' | 'target' | 'absent';
   mainCount: number | null;
   temporary: boolean;
   temporaryCount: number | null;
@@ -42,13 +45,13 @@ export function expectedCount(q: Pick<QueueRecord, 'original' | 'detail'>): numb
 export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDecision {
   if (!q.original) {
     // Nothing was touched before the original was saved.
-    if (seen.main === 'classic') return { step: 'save' };
-    if (seen.main === 'quorum') return { skip: 'already a quorum queue (changed outside this migration)' };
+    if (seen.main === 'source') return { step: 'save' };
+    if (seen.main === 'target') return { skip: 'already of the new queue type (changed outside this run)' };
     return { skip: 'queue no longer exists' };
   }
   const expected = expectedCount(q);
   switch (seen.main) {
-    case 'classic':
+    case 'source':
       if (seen.temporary && seen.temporaryAvailable === false) {
         if ((seen.mainCount ?? 0) >= expected) return { step: 'declare_temporary', discard: 'temporary' };
         return {
@@ -63,10 +66,10 @@ export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDec
         return { blocked: `the temporary queue holds the messages and ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
       if (seen.temporary || expected === 0) return { step: 'declare_quorum' };
       return { lost: `neither the queue nor its temporary queue exists: ${expected} message(s) unaccounted for` };
-    case 'quorum':
+    case 'target':
       // Not discarded even when the temporary queue holds everything: clients that are not fenced
       // may have published into it since it was bound.
-      if (seen.mainAvailable === false) return { blocked: `the new quorum queue ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
+      if (seen.mainAvailable === false) return { blocked: `the new queue ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
       return { step: 'declare_quorum' };
   }
 }

@@ -96,7 +96,20 @@ export function markQueueFailed(q: QueueRecord, reason: string): void {
   q.completed_at = timestamp();
 }
 
+/** A queue of a migration was taken back to mirrored classic by the rollback `rollbackId`. */
+export function markQueueRolledBack(q: QueueRecord, rollbackId: string): void {
+  q.status = 'rollback_completed';
+  q.detail.rolled_back_by = rollbackId;
+}
+
 // --- migrations ----------------------------------------------------------------------------
+
+/** Every queue the migration changed is rolled back (by `rollbackId` last). */
+export function markMigrationRolledBack(record: MigrationRecord, rollbackId: string): void {
+  record.status = 'rollback_completed';
+  record.notes.push(`rolled back by ${rollbackId} at ${timestamp()}: every queue it changed is a mirrored classic queue again`);
+  record.updated_at = timestamp();
+}
 
 /** The migration's counters, from its queues' statuses. */
 export function recount(record: MigrationRecord, queues: readonly QueueRecord[]): void {

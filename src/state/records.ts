@@ -37,7 +37,18 @@ export const QUEUE_STEPS = [
 export type QueueStep = (typeof QUEUE_STEPS)[number];
 /** Phases of a queue that is not in a step: not started, skipped, or done. */
 export const IDLE_PHASES = ['pending', 'skipped', 'done'] as const;
-export type QueuePhase = QueueStep | (typeof IDLE_PHASES)[number];
+/**
+ * A rollback (quorum → mirrored classic) walks the same step graph; the steps named after the
+ * queue types are recorded under these names instead (src/migration/queue-work.ts phaseOf).
+ */
+export const ROLLBACK_PHASE_NAMES = { delete_classic: 'delete_quorum', declare_quorum: 'declare_classic', move_to_quorum: 'move_to_classic' } as const;
+export type RollbackPhase = (typeof ROLLBACK_PHASE_NAMES)[keyof typeof ROLLBACK_PHASE_NAMES];
+export type QueuePhase = QueueStep | RollbackPhase | (typeof IDLE_PHASES)[number];
+
+/** A forward migration (mirrored classic → quorum), or the rollback of one (quorum → mirrored classic). */
+export type MigrationKind = 'migration' | 'rollback';
+/** The kind of a record (absent in records of forward migrations written before rollbacks existed). */
+export const kindOf = (r: Pick<MigrationRecord, 'kind'>): MigrationKind => (r.kind === 'rollback' ? 'rollback' : 'migration');
 
 export interface Snapshot {
   node: string;
@@ -89,6 +100,12 @@ export interface MigrationRecord {
   /** Engine-owned durable state (client fencing, etc.). */
   engine: Record<string, unknown>;
   updated_at: string;
+  /** 'rollback': this run takes the queues of `rollback_of` back to mirrored classic. Absent: a migration. */
+  kind?: MigrationKind;
+  /** The migration this rollback undoes. */
+  rollback_of?: string;
+  /** Rollbacks started for this migration, oldest first. */
+  rollbacks?: string[];
 }
 
 /** What was saved about a queue before anything touched it. */
@@ -156,6 +173,23 @@ export interface QueueDetail {
   excess_messages?: number;
   verification_notes?: string[];
   gathered_after_failure?: { from: string; into: string; count: number };
+  /** Rollback: the classic queue to declare again, as the forward migration saved it. */
+  restore?: RestoreTarget;
+  /** Rollback: the policy that applies to the classic queue now, and whether it mirrors it. */
+  mirroring_policy?: { policy: string | null; mirrored: boolean };
+  /** Forward migration: the rollback that took this queue back to mirrored classic. */
+  rolled_back_by?: string;
+}
+
+/** What a rollback declares the classic queue with (from the forward run's OriginalQueue). */
+export interface RestoreTarget {
+  migration_id: string;
+  arguments: Record<string, unknown>;
+  /** The node the classic queue's master was on. */
+  node: string | null;
+  auto_delete: boolean;
+  /** The policy that applied to it before (by name). */
+  policy: string | null;
 }
 
 /** `YYYY-MM-DD HH:MM:SS` in UTC, as the spec writes timestamps. */

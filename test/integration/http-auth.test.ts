@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Caller, MigrationEngine } from '../../src/migration/contract.js';
+import type { RollbackRequest } from '../../src/migration/rollback-plan.js';
 import type { MigrationOptions, MigrationRecord } from '../../src/state/records.js';
 import { admin } from '../support/cluster.js';
 import { liveMigration, migrationRecord } from '../support/migration-records.js';
@@ -31,6 +32,11 @@ class AcceptingEngine implements MigrationEngine {
   async interrupt() {}
   async markRollbackCompleted(record: MigrationRecord) {
     return record;
+  }
+  rollbacks: Array<{ id: string; caller: Caller }> = [];
+  async startRollback(record: MigrationRecord, _request: RollbackRequest, caller: Caller) {
+    this.rollbacks.push({ id: record.id, caller });
+    return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDF8bnwwMDAwMDAwMDAwMDAwMDAw' };
   }
   async resumeOrphans() {}
   async shutdown() {}

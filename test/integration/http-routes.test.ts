@@ -62,6 +62,9 @@ class RecordingEngine implements MigrationEngine {
   async markRollbackCompleted(record: MigrationRecord): Promise<MigrationRecord> {
     return record;
   }
+  async startRollback(): Promise<{ migration_id: string }> {
+    throw new Error('not used by these tests');
+  }
   async resumeOrphans() {}
   async shutdown() {}
 }
@@ -445,6 +448,9 @@ test('an unexpected error is a 500 naming the request id, never a stack trace', 
       throw new TypeError("Cannot read properties of undefined (reading 'secret')");
     },
     async interrupt() {},
+    async startRollback() {
+      throw new TypeError('not used');
+    },
     async markRollbackCompleted(record) {
       return record;
     },

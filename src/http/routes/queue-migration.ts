@@ -21,6 +21,12 @@ import { parseJsonObject, rawBody, validateBody } from '../request-validation.js
 import { toCheckOptions, toMigrationOptions, type CheckRequestBody, type StartRequestBody } from '../start-options.js';
 import { routerFromTable, type RouteSpec } from './route-table.js';
 
+interface RollbackRequestBody {
+  queue_names?: string[];
+  tolerance?: number;
+  reason?: string;
+}
+
 export interface QueueMigrationDeps {
   ctx: Context;
   engine: MigrationEngine;
@@ -145,6 +151,29 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         reader.invalidate(id);
         details.forget(id);
         res.json({ interrupted: true, migration_id: id });
+      },
+    },
+    {
+      // qmig's own route (not the plugin's): undo a migration without a snapshot.
+      method: 'POST',
+      path: '/rollback/:id',
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const b = validateBody<RollbackRequestBody>('rollback-request', parseJsonObject(req.body, req.get('content-type')));
+        const id = String(req.params.id);
+        const record = await currentRecord(id);
+        await requireChanger(ctx, caller, record.vhost);
+        const { migration_id } = await engine.startRollback(
+          record,
+          { queue_names: b.queue_names ?? null, tolerance: b.tolerance ?? null, reason: b.reason ?? null },
+          caller,
+        );
+        reader.invalidate(migration_id);
+        reader.invalidate(id);
+        details.forget(id);
+        res.json({ migration_id, status: 'started', rollback_of: id });
       },
     },
     {

@@ -16,7 +16,7 @@
 import type { BrokerQueue } from '../broker/management-client.js';
 import type { Config } from '../config/config.js';
 import type { Context } from '../context.js';
-import { BadRequestError, VhostNotFoundError } from '../errors.js';
+import { BadRequestError, BrokerRequestError, VhostNotFoundError } from '../errors.js';
 import { isMirroredClassic, selectQueues, type NamedReason } from './queue-selection.js';
 import { snapshotActivity, type ClusterSnapshotActivity } from '../snapshots/index.js';
 import type { MigrationOptions } from '../state/records.js';
@@ -33,6 +33,7 @@ import { judgeRelaxedChecks, probeRelaxedRedeclaration, type RelaxedProbeResult 
 import { checkShovelPlugin } from './shovel-plugin.js';
 import { judgeSnapshotActivity } from './snapshot-in-progress.js';
 import { gatherStateIntegrity, judgeStateIntegrity } from './state-integrity.js';
+import { gatherLeftovers, judgeLeftovers } from './leftovers.js';
 import type { CheckReport, QueueIssue, SystemCheck } from './types.js';
 import { mapAtMost } from '../async/concurrency.js';
 
@@ -70,19 +71,20 @@ export function checkAsStart(options: CheckOptions): AssessOptions {
 
 /** POST check/:vhost. Throws VhostNotFoundError for an unknown vhost. */
 export async function runCheck(ctx: Context, vhost: string, options: CheckOptions): Promise<CheckReport> {
-  const [a, integrity] = await Promise.all([assess(ctx, vhost, checkAsStart(options)), gatherStateIntegrity(ctx)]);
-  return withStateIntegrity(a.report, judgeStateIntegrity(integrity, ctx.config.stateVhost));
+  const [a, integrity, leftovers] = await Promise.all([assess(ctx, vhost, checkAsStart(options)), gatherStateIntegrity(ctx), gatherLeftovers(ctx, vhost)]);
+  return withCheckOnly(a.report, [judgeStateIntegrity(integrity, ctx.config.stateVhost), judgeLeftovers(leftovers)]);
 }
 
 /**
- * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts); start
- * does not judge it (a tenant who can write a global parameter must not block migrations).
+ * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts) and the
+ * vhost's leftovers (src/checks/leftovers.ts); start does not judge them (a tenant who can write a
+ * global parameter, or declare a queue named like a temporary one, must not block migrations).
  */
-function withStateIntegrity(report: CheckReport, check: SystemCheck): CheckReport {
-  const checks = [...report.system_checks.checks, check];
+function withCheckOnly(report: CheckReport, extra: SystemCheck[]): CheckReport {
+  const checks = [...report.system_checks.checks, ...extra];
   return {
     ...report,
-    overall_ready: report.overall_ready && check.status !== 'failed',
+    overall_ready: report.overall_ready && extra.every((c) => c.status !== 'failed'),
     system_checks: { all_passed: checks.every((c) => c.status === 'passed'), checks },
   };
 }
@@ -110,13 +112,14 @@ export async function runCheckAll(
     .sort();
   const results = await mapAtMost(4, names, async (name) => {
     try {
-      return await assess(ctx, name, checkAsStart(options), { cluster, activity });
+      const [a, leftovers] = await Promise.all([assess(ctx, name, checkAsStart(options), { cluster, activity }), gatherLeftovers(ctx, name)]);
+      return withCheckOnly(a.report, [integrityCheck, judgeLeftovers(leftovers)]);
     } catch (err) {
-      if (err instanceof VhostNotFoundError) return null; // deleted meanwhile
+      if (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404)) return null; // deleted meanwhile
       throw err;
     }
   });
-  const reports = results.filter((r): r is StartAssessment => r !== null).map((a) => withStateIntegrity(a.report, integrityCheck));
+  const reports = results.filter((r): r is CheckReport => r !== null);
   const withQueues = reports.filter((r) => r.queue_checks.summary.total_queues > 0);
   return {
     vhost: 'all',

@@ -14,7 +14,7 @@ import { xferCancelCommand } from './commands/xfer-cancel.js';
 import { xferStatusCommand } from './commands/xfer-status.js';
 import { xferCommand } from './commands/xfer.js';
 import { rollbackCompletedCommand, rollbackPendingCommand } from './commands/rollback.js';
-import { undoCommand } from './commands/undo.js';
+import { repairCommand, undoCommand } from './commands/follow-up.js';
 import { completionCommand } from './completion.js';
 import { configCommand } from './config-command.js';
 import { serveCommand } from './serve.js';
@@ -39,6 +39,7 @@ const COMMANDS: Subcommand[] = [
   watchCommand,
   interruptCommand,
   undoCommand,
+  repairCommand,
   xferCommand,
   xferStatusCommand,
   xferCancelCommand,

@@ -23,11 +23,13 @@ export interface MigrationView {
   tolerance: number | null;
   error: string | null;
   notes: string[];
-  /** qmig: a rollback, and the migration it undoes. */
-  kind?: 'rollback';
+  /** qmig: a rollback or a repair, and the migration it follows up. */
+  kind?: 'rollback' | 'repair';
   rollback_of?: string;
-  /** qmig: the rollbacks of this migration. */
+  repair_of?: string;
+  /** qmig: the rollbacks and repairs of this migration. */
   rollbacks?: string[];
+  repairs?: string[];
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -48,6 +50,7 @@ export interface QueueView {
   phase: QueueRecord['phase'] | 'unknown';
   location: QueueRecord['location'];
   rolled_back_by?: string;
+  repaired_by?: string;
   mirroring_policy?: { policy: string | null; mirrored: boolean };
 }
 
@@ -76,9 +79,11 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     tolerance: r.tolerance ?? null,
     error: r.error ?? null,
     notes: Array.isArray(r.notes) ? r.notes : [],
-    ...(kindOf(r) === 'rollback' ? { kind: 'rollback' as const } : {}),
+    ...(kindOf(r) !== 'migration' ? { kind: kindOf(r) as 'rollback' | 'repair' } : {}),
     ...(typeof r.rollback_of === 'string' ? { rollback_of: r.rollback_of } : {}),
-    ...(Array.isArray(r.rollbacks) && r.rollbacks.length > 0 ? { rollbacks: r.rollbacks.filter((x) => typeof x === 'string') } : {}),
+    ...(typeof r.repair_of === 'string' ? { repair_of: r.repair_of } : {}),
+    ...idList('rollbacks', r.rollbacks),
+    ...idList('repairs', r.repairs),
   };
 }
 
@@ -102,6 +107,7 @@ export function presentQueue(q: QueueRecord): QueueView {
     phase: q.phase ?? 'unknown',
     location: q.location ?? 'unknown',
     ...(typeof q.detail?.rolled_back_by === 'string' ? { rolled_back_by: q.detail.rolled_back_by } : {}),
+    ...(typeof q.detail?.repaired_by === 'string' ? { repaired_by: q.detail.repaired_by } : {}),
     ...(mirroringOf(q.detail?.mirroring_policy) ?? {}),
   };
 }
@@ -111,4 +117,11 @@ function mirroringOf(m: unknown): { mirroring_policy: { policy: string | null; m
   const { policy, mirrored } = m as { policy?: unknown; mirrored?: unknown };
   if (typeof mirrored !== 'boolean' || (policy !== null && typeof policy !== 'string')) return null;
   return { mirroring_policy: { policy, mirrored } };
+}
+
+/** `{ [key]: ids }` when the record lists any (follow-up runs), else nothing. */
+function idList<K extends 'rollbacks' | 'repairs'>(key: K, ids: unknown): Partial<Record<K, string[]>> {
+  if (!Array.isArray(ids)) return {};
+  const list = ids.filter((x): x is string => typeof x === 'string');
+  return list.length > 0 ? ({ [key]: list } as Partial<Record<K, string[]>>) : {};
 }

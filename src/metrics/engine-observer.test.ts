@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { LiveRegistry } from '../state/live-registry.js';
 import type { MigrationRecord, QueueRecord } from '../state/records.js';
 import { EngineObserver, phaseLabel } from './engine-observer.js';
-import { messagesMoved, migrationDuration, migrationsFinished, phaseDuration, queueDuration, queuesFinished } from './metrics.js';
+import { messagesMoved, migrationDuration, migrationsFinished, phaseDuration, queueDuration, queuesFinished, rollbacksFinished } from './metrics.js';
 
 type Metric = { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>>; metricName?: string }> }> };
 
@@ -108,6 +108,27 @@ test('the observer turns what a run changes into counters, from its baseline', a
   }
   // stop() gives the registry its own methods back.
   assert.equal(live.add, LiveRegistry.prototype.add);
+});
+
+test('a rollback that ends is counted as a finished run and as a rollback; a migration only as a run', async () => {
+  const live = new LiveRegistry();
+  const observer = new EngineObserver(live, { intervalMs: 60_000, now: () => 0 }).start();
+  try {
+    const runs = await value(migrationsFinished, { status: 'completed' });
+    const rollbacks = await value(rollbacksFinished, { status: 'completed' });
+    const rb = { record: { ...record('r1'), kind: 'rollback' as const, rollback_of: 'm0' }, queues: [queue('a')] };
+    live.add(rb);
+    rb.record.status = 'completed';
+    live.remove('r1');
+    const fwd = { record: record('m9'), queues: [queue('b')] };
+    live.add(fwd);
+    fwd.record.status = 'completed';
+    live.remove('m9');
+    assert.equal(await value(migrationsFinished, { status: 'completed' }), runs + 2);
+    assert.equal(await value(rollbacksFinished, { status: 'completed' }), rollbacks + 1);
+  } finally {
+    observer.stop();
+  }
 });
 
 test('phase labels are bounded', () => {

@@ -14,8 +14,17 @@
  * registry it observes (the wrapping is undone by `stop()`).
  */
 import type { LiveMigration, LiveRegistry } from '../state/live-registry.js';
-import { FINAL_QUEUE_STATUSES, FINAL_STATUSES, IDLE_PHASES, QUEUE_STEPS, type QueueRecord } from '../state/records.js';
-import { engineReportsPhases, messagesMoved, migrationDuration, migrationsFinished, phaseDuration, queueDuration, queuesFinished } from './metrics.js';
+import { FINAL_QUEUE_STATUSES, FINAL_STATUSES, IDLE_PHASES, kindOf, QUEUE_STEPS, type QueueRecord } from '../state/records.js';
+import {
+  engineReportsPhases,
+  messagesMoved,
+  migrationDuration,
+  migrationsFinished,
+  phaseDuration,
+  queueDuration,
+  queuesFinished,
+  rollbacksFinished,
+} from './metrics.js';
 
 /** Phases the engine goes through (the steps of src/migration/queue-graph.ts); anything else is `other`. */
 export const ENGINE_PHASES = QUEUE_STEPS;
@@ -126,6 +135,7 @@ export class EngineObserver {
     // Still active: this process stopped taking steps (shutdown, lock lost); another resumes it.
     if (FINAL_MIGRATION.has(status)) {
       migrationsFinished.inc({ status });
+      if (kindOf(m.record) === 'rollback') rollbacksFinished.inc({ status });
       migrationDuration.observe({ status }, (this.now() - tracked.startedAt) / 1000);
     }
     if (this.tracked.size === 0 && this.timer) {

@@ -32,6 +32,13 @@ export const migrationsFinished = new Counter({
   registers: [registry],
 });
 
+export const rollbacksFinished = new Counter({
+  name: 'qmig_rollbacks_finished_total',
+  help: 'Rollbacks (quorum back to mirrored classic, POST rollback/:id) run by this sidecar process that reached a final status, by that status. They are counted in qmig_migrations_finished_total too.',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
 export const queuesFinished = new Counter({
   name: 'qmig_queue_migrations_total',
   help: 'Queues handled by migrations run by this sidecar process, by outcome (completed, failed, skipped).',

@@ -4,6 +4,7 @@
  */
 import type { MigrationOptions, MigrationRecord } from '../state/records.js';
 import type { RollbackRequest } from './rollback-plan.js';
+import type { RepairRequest } from './repair-plan.js';
 
 export interface Caller {
   user: string;
@@ -24,6 +25,13 @@ export interface MigrationEngine {
    * BadRequestError (400: a name the migration did not change), MigrationInProgressError (409).
    */
   startRollback(migration: MigrationRecord, request: RollbackRequest, caller: Caller): Promise<{ migration_id: string }>;
+  /**
+   * Repairs `migration` (as just read; authorized on its vhost by the caller): its failed queues,
+   * or the named ones, finished forward from what the broker shows, in a run of its own. Throws
+   * InvalidStateError (409: not ended, not a migration, no failed queue), BadRequestError (400),
+   * MigrationInProgressError (409).
+   */
+  startRepair(migration: MigrationRecord, request: RepairRequest, caller: Caller): Promise<{ migration_id: string }>;
   /** Asks the running migration to stop after its in-flight queues; 404/409 when not running. */
   interrupt(id: string, caller: Caller): Promise<void>;
   /**

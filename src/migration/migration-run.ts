@@ -26,6 +26,7 @@ import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { kindOf, timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import { recordRollbackOutcome } from './rollback-outcome.js';
+import { recordRepairOutcome } from './repair-outcome.js';
 import { interleaveByNode } from '../checks/queue-selection.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { RunAbortedError } from './queue-errors.js';
@@ -261,6 +262,7 @@ export class MigrationRun {
       );
     }
     if (kindOf(this.record) === 'rollback') await recordRollbackOutcome(this.ctx, this.mgmt, this.record, this.queues, this.log);
+    if (kindOf(this.record) === 'repair') await recordRepairOutcome(this.ctx, this.record, this.queues, this.log);
     markMigrationEnded(this.record, status, error);
     this.finished = true;
     await this.writer.flush();
@@ -271,10 +273,10 @@ export class MigrationRun {
       .clearRunMarker(this.record.id)
       .catch((err) => this.log.warn('cannot remove the run marker (housekeeping removes it)', { error: (err as Error).message }));
     this.audit({
-      action: kindOf(this.record) === 'rollback' ? 'rollback_finished' : 'migration_finished',
+      action: `${kindOf(this.record)}_finished`,
       details: { status, error, completed: this.record.completed_queues, skipped: this.record.skipped_queues, failed: this.record.failed_queues },
     });
-    this.log.info(kindOf(this.record) === 'rollback' ? 'rollback finished' : 'migration finished', { status, error });
+    this.log.info(`${kindOf(this.record)} finished`, { status, error });
   }
 
   private async applyDefaultQueueType(): Promise<void> {

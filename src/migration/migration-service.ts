@@ -19,9 +19,21 @@ import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatu
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
 import { planRollback, type RollbackRequest } from './rollback-plan.js';
+import { planRepair, type RepairRequest } from './repair-plan.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 import { sleep } from '../async/concurrency.js';
+
+/** A rollback's or a repair's plan over the migration it follows up. */
+interface FollowUp {
+  queues: QueueRecord[];
+  tolerance: number | null;
+  queueNames: string[] | null;
+  fields: Partial<MigrationRecord>;
+  reason: string | null;
+  /** Adds the new run's id to the migration's list of follow-ups. */
+  link: (id: string) => void;
+}
 
 /** What a new run is made of (a migration's or a rollback's), before it has an id. */
 interface NewRun {
@@ -93,8 +105,8 @@ export class MigrationService implements MigrationEngine {
   }
 
   /**
-   * Rolls back the migration `id` (as just read by the caller): its changed queues, or the named
-   * ones, back to mirrored classic — a run of its own, under the same lock, fence and resume.
+   * Rolls back `migration` (as just read by the caller): its changed queues, or the named ones,
+   * back to mirrored classic — a run of its own, under the same lock, fence and resume.
    */
   async startRollback(migration: MigrationRecord, request: RollbackRequest, caller: Caller): Promise<{ migration_id: string }> {
     if (!this.ctx.config.fenceClients) {
@@ -103,29 +115,61 @@ export class MigrationService implements MigrationEngine {
         migration.status,
       );
     }
+    return this.startFollowUp(migration, caller, (stored, queues) => ({
+      queues: planRollback(stored, queues, request),
+      tolerance: request.tolerance ?? stored.options?.tolerance ?? null,
+      queueNames: request.queue_names,
+      fields: { kind: 'rollback', rollback_of: stored.id },
+      reason: request.reason,
+      link: (rollbackId) => (stored.rollbacks = [...(Array.isArray(stored.rollbacks) ? stored.rollbacks : []), rollbackId]),
+    }));
+  }
+
+  /**
+   * Repairs `migration` (as just read by the caller): its failed queues, or the named ones,
+   * finished forward from what the broker shows — a run of its own, like a rollback.
+   */
+  async startRepair(migration: MigrationRecord, request: RepairRequest, caller: Caller): Promise<{ migration_id: string }> {
+    return this.startFollowUp(migration, caller, (stored, queues) => ({
+      queues: planRepair(stored, queues, request),
+      tolerance: stored.options?.tolerance ?? null,
+      queueNames: request.queue_names,
+      fields: { kind: 'repair', repair_of: stored.id },
+      reason: request.reason,
+      link: (repairId) => (stored.repairs = [...(Array.isArray(stored.repairs) ? stored.repairs : []), repairId]),
+    }));
+  }
+
+  /** A run over queues of an ended migration (a rollback or a repair), linked to it both ways. */
+  private startFollowUp(
+    migration: MigrationRecord,
+    caller: Caller,
+    plan: (stored: MigrationRecord, queues: QueueRecord[]) => FollowUp,
+  ): Promise<{ migration_id: string }> {
     return this.startRun(migration.vhost, caller, async () => {
       const stored = await this.ctx.store.loadRecord(migration.id);
       const queues = stored ? await this.ctx.store.loadAllQueues(stored) : null;
       if (!stored || !queues)
         throw new InvalidStateError(`Migration ${migration.id}: its stored queues could not be read back; nothing was changed`, migration.status);
-      const planned = planRollback(stored, queues, request);
+      const p = plan(stored, queues);
+      const kind = p.fields.kind ?? 'migration';
       return {
-        queues: planned,
+        queues: p.queues,
         options: {
           skip_unsuitable_queues: false,
-          tolerance: request.tolerance ?? stored.options?.tolerance ?? null,
+          tolerance: p.tolerance,
           batch_size: 'all',
           batch_order: stored.options?.batch_order ?? 'smallest_first',
-          queue_names: request.queue_names,
+          queue_names: p.queueNames,
           allow_message_ttl: true,
           set_default_queue_type: null,
         },
-        fields: { kind: 'rollback', rollback_of: stored.id },
-        engineFields: request.reason ? { reason: request.reason } : {},
-        audit: { action: 'rollback_started', details: { rollback_of: stored.id, queues: planned.length, reason: request.reason } },
-        // The migration names its rollbacks (status shows the link both ways).
-        created: async (rollback) => {
-          stored.rollbacks = [...(Array.isArray(stored.rollbacks) ? stored.rollbacks : []), rollback.id];
+        fields: p.fields,
+        engineFields: p.reason ? { reason: p.reason } : {},
+        audit: { action: `${kind}_started`, details: { [`${kind}_of`]: stored.id, queues: p.queues.length, reason: p.reason } },
+        // The migration names its follow-ups (status shows the link both ways).
+        created: async (run) => {
+          p.link(run.id);
           stored.updated_at = timestamp();
           await this.ctx.store.saveRecord(stored);
         },

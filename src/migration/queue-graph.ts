@@ -25,7 +25,7 @@ import { translateArguments } from './argument-translation.js';
 import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './queue-accounting.js';
 import { QueueFailure, QueueSkip } from './queue-errors.js';
 import type { QueueWork } from './queue-work.js';
-import { decideResumeStep, expectedCount } from './resume.js';
+import { decideResumeStep, expectedCount, rebaselined } from './resume.js';
 import { markQueueCompleted } from './status.js';
 import { saveForRollback } from './rollback-save.js';
 
@@ -225,6 +225,19 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
 export async function resumeStep(w: QueueWork): Promise<QueueStep> {
   const seen = await w.actions.observe();
   w.temporaryExists = seen.temporary;
+  if (w.q.detail.rebaseline === true) {
+    const count = rebaselined(w.q, seen);
+    if (count !== null) {
+      w.log.info('repair: the messages counted again as the new baseline', { queue: w.q.name, before: expectedCount(w.q), now: count });
+      w.q.detail.verification_notes = [
+        ...(w.q.detail.verification_notes ?? []),
+        `repair: ${count} message(s) counted as the new baseline (the migration had ${expectedCount(w.q)})`,
+      ];
+      w.q.detail.expected = count;
+      w.q.total_messages = count;
+      delete w.q.detail.rebaseline;
+    }
+  }
   const decision = decideResumeStep(w.q, seen);
   w.log.info('resuming queue', { queue: w.q.name, phase: w.q.phase, decision });
   if ('skip' in decision) throw new QueueSkip(decision.skip);

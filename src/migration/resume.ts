@@ -73,3 +73,15 @@ export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDec
       return { step: 'declare_quorum' };
   }
 }
+
+/**
+ * A repaired queue's new baseline (pure): clients were let back in after the migration failed, so
+ * the messages it must end with are what the queue and its temporary queue hold now (counted once,
+ * with no shovel running). Null when a count is missing (a queue without a running replica: the
+ * decision then blocks).
+ */
+export function rebaselined(q: Pick<QueueRecord, 'original' | 'detail'>, seen: ObservedQueue): number | null {
+  if (!q.original) return null;
+  if ((seen.main !== 'absent' && seen.mainCount === null) || (seen.temporary && seen.temporaryCount === null)) return null;
+  return (seen.mainCount ?? 0) + (seen.temporaryCount ?? 0);
+}

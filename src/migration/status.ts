@@ -102,7 +102,28 @@ export function markQueueRolledBack(q: QueueRecord, rollbackId: string): void {
   q.detail.rolled_back_by = rollbackId;
 }
 
+/** A failed queue of a migration was finished forward by the repair `repairId`. */
+export function markQueueRepaired(q: QueueRecord, repairId: string): void {
+  q.status = 'completed';
+  q.error = null;
+  q.phase = 'done';
+  q.location = 'quorum';
+  q.detail.repaired_by = repairId;
+}
+
 // --- migrations ----------------------------------------------------------------------------
+
+/**
+ * Every failed queue of a migration that was waiting for a rollback is repaired (by `repairId`
+ * last): nothing is left to roll back, so it is no longer rollback_pending (automation that reads
+ * GET rollback-pending must not restore a snapshot over it).
+ */
+export function markMigrationRepaired(record: MigrationRecord, repairId: string): void {
+  if (record.status === 'rollback_pending') record.status = 'completed';
+  record.error = null;
+  record.notes.push(`every failed queue was finished by the repair ${repairId} at ${timestamp()}`);
+  record.updated_at = timestamp();
+}
 
 /** Every queue the migration changed is rolled back (by `rollbackId` last). */
 export function markMigrationRolledBack(record: MigrationRecord, rollbackId: string): void {

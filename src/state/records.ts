@@ -45,10 +45,13 @@ export const ROLLBACK_PHASE_NAMES = { delete_classic: 'delete_quorum', declare_q
 export type RollbackPhase = (typeof ROLLBACK_PHASE_NAMES)[keyof typeof ROLLBACK_PHASE_NAMES];
 export type QueuePhase = QueueStep | RollbackPhase | (typeof IDLE_PHASES)[number];
 
-/** A forward migration (mirrored classic → quorum), or the rollback of one (quorum → mirrored classic). */
-export type MigrationKind = 'migration' | 'rollback';
+/**
+ * A forward migration (mirrored classic → quorum), the rollback of one (quorum → mirrored
+ * classic), or the repair of one (its failed queues finished forward).
+ */
+export type MigrationKind = 'migration' | 'rollback' | 'repair';
 /** The kind of a record (absent in records of forward migrations written before rollbacks existed). */
-export const kindOf = (r: Pick<MigrationRecord, 'kind'>): MigrationKind => (r.kind === 'rollback' ? 'rollback' : 'migration');
+export const kindOf = (r: Pick<MigrationRecord, 'kind'>): MigrationKind => (r.kind === 'rollback' || r.kind === 'repair' ? r.kind : 'migration');
 
 export interface Snapshot {
   node: string;
@@ -106,6 +109,10 @@ export interface MigrationRecord {
   rollback_of?: string;
   /** Rollbacks started for this migration, oldest first. */
   rollbacks?: string[];
+  /** 'repair': the migration whose failed queues this run finishes. */
+  repair_of?: string;
+  /** Repairs started for this migration, oldest first. */
+  repairs?: string[];
 }
 
 /** What was saved about a queue before anything touched it. */
@@ -179,6 +186,13 @@ export interface QueueDetail {
   mirroring_policy?: { policy: string | null; mirrored: boolean };
   /** Forward migration: the rollback that took this queue back to mirrored classic. */
   rolled_back_by?: string;
+  /** Forward migration: the repair that finished this failed queue. */
+  repaired_by?: string;
+  /**
+   * Repair: count the messages again (queue + temporary queue) before going on — clients were let
+   * back in after the failure, so the migration's saved count no longer holds.
+   */
+  rebaseline?: boolean;
 }
 
 /** What a rollback declares the classic queue with (from the forward run's OriginalQueue). */

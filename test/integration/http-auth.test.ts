@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Caller, MigrationEngine } from '../../src/migration/contract.js';
 import type { RollbackRequest } from '../../src/migration/rollback-plan.js';
+import type { RepairRequest } from '../../src/migration/repair-plan.js';
 import type { MigrationOptions, MigrationRecord } from '../../src/state/records.js';
 import { admin } from '../support/cluster.js';
 import { liveMigration, migrationRecord } from '../support/migration-records.js';
@@ -34,6 +35,10 @@ class AcceptingEngine implements MigrationEngine {
     return record;
   }
   rollbacks: Array<{ id: string; caller: Caller }> = [];
+  async startRepair(record: MigrationRecord, _request: RepairRequest, caller: Caller) {
+    this.rollbacks.push({ id: record.id, caller });
+    return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDJ8bnwwMDAwMDAwMDAwMDAwMDAw' };
+  }
   async startRollback(record: MigrationRecord, _request: RollbackRequest, caller: Caller) {
     this.rollbacks.push({ id: record.id, caller });
     return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDF8bnwwMDAwMDAwMDAwMDAwMDAw' };

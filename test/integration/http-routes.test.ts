@@ -62,6 +62,9 @@ class RecordingEngine implements MigrationEngine {
   async markRollbackCompleted(record: MigrationRecord): Promise<MigrationRecord> {
     return record;
   }
+  async startRepair(): Promise<{ migration_id: string }> {
+    throw new Error('not used by these tests');
+  }
   async startRollback(): Promise<{ migration_id: string }> {
     throw new Error('not used by these tests');
   }
@@ -449,6 +452,9 @@ test('an unexpected error is a 500 naming the request id, never a stack trace', 
     },
     async interrupt() {},
     async startRollback() {
+      throw new TypeError('not used');
+    },
+    async startRepair() {
       throw new TypeError('not used');
     },
     async markRollbackCompleted(record) {

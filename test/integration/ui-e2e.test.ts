@@ -369,6 +369,23 @@ test('interrupt with confirmation from the page; a transfer in the list and its 
     assert.equal(api.migration.status, 'interrupted');
     await page.click('.form-popup-info span:text-is("Close")').catch(() => undefined);
     await shot(page, '8-interrupted');
+
+    // Undo from the page: a rollback (with its own confirmation) takes the migrated queue back.
+    const migratedQueue = (
+      await page.$$eval(`${done} table.qmig-queues tbody tr[data-status=completed]`, (trs) => trs.map((r) => r.getAttribute('data-queue')))
+    )[0];
+    await page.click(`${done} button.qmig-undo`);
+    assert.match(dialogs[dialogs.length - 1], /Roll this migration back\?/);
+    await page.waitForSelector('.form-popup-info:has-text("Rollback started")', { timeout: 60_000 });
+    const linked = (await (await sidecar.api(`/api/queue-migration/status/${id}`)).json()) as { migration: { rollbacks?: string[] } };
+    const rid = linked.migration.rollbacks?.[0];
+    assert.ok(rid, JSON.stringify(linked));
+    const rolledBack = `#qmig-running .qmig-migration[data-id="${rid}"][data-status=completed]`;
+    await page.waitForSelector(rolledBack, { timeout: 120_000 });
+    assert.match((await page.textContent(rolledBack)) ?? '', /Rollback of/);
+    if (migratedQueue) assert.equal((await admin().queue(vhost, migratedQueue))?.type, 'classic', 'the migrated queue is classic again');
+    await (sidecar.engine as MigrationService).whenFinished(rid!);
+    await shot(page, '8b-rolled-back');
   } finally {
     // Never leave a held run behind: a sidecar closing under it would leave an active record.
     release();

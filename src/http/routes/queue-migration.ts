@@ -21,6 +21,11 @@ import { parseJsonObject, rawBody, validateBody } from '../request-validation.js
 import { toCheckOptions, toMigrationOptions, type CheckRequestBody, type StartRequestBody } from '../start-options.js';
 import { routerFromTable, type RouteSpec } from './route-table.js';
 
+interface RepairRequestBody {
+  queue_names?: string[];
+  reason?: string;
+}
+
 interface RollbackRequestBody {
   queue_names?: string[];
   tolerance?: number;
@@ -53,6 +58,33 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
 
   // GET status/:id is the hot path of pollers: serialize once per view, large ones without stalling.
   const details = new DetailBodies();
+
+  /** POST …/:id starting a run over an ended migration's queues; answers its id and the link. */
+  function followUpRoute<B>(
+    path: string,
+    schema: string,
+    link: 'rollback_of' | 'repair_of',
+    start: (record: MigrationRecord, body: B, caller: ReturnType<typeof callerOf>) => Promise<{ migration_id: string }>,
+  ): RouteSpec {
+    return {
+      method: 'POST',
+      path,
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const b = validateBody<B>(schema, parseJsonObject(req.body, req.get('content-type')));
+        const id = String(req.params.id);
+        const record = await currentRecord(id);
+        await requireChanger(ctx, caller, record.vhost);
+        const { migration_id } = await start(record, b, caller);
+        reader.invalidate(migration_id);
+        reader.invalidate(id);
+        details.forget(id);
+        res.json({ migration_id, status: 'started', [link]: id });
+      },
+    };
+  }
 
   const routes: RouteSpec[] = [
     {
@@ -153,29 +185,13 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         res.json({ interrupted: true, migration_id: id });
       },
     },
-    {
-      // qmig's own route (not the plugin's): undo a migration without a snapshot.
-      method: 'POST',
-      path: '/rollback/:id',
-      before: [body],
-      async handler(req, res) {
-        const caller = callerOf(res);
-        requireChangerTag(caller);
-        const b = validateBody<RollbackRequestBody>('rollback-request', parseJsonObject(req.body, req.get('content-type')));
-        const id = String(req.params.id);
-        const record = await currentRecord(id);
-        await requireChanger(ctx, caller, record.vhost);
-        const { migration_id } = await engine.startRollback(
-          record,
-          { queue_names: b.queue_names ?? null, tolerance: b.tolerance ?? null, reason: b.reason ?? null },
-          caller,
-        );
-        reader.invalidate(migration_id);
-        reader.invalidate(id);
-        details.forget(id);
-        res.json({ migration_id, status: 'started', rollback_of: id });
-      },
-    },
+    // qmig's own routes (not the plugin's): undo a migration without a snapshot, finish its failed queues.
+    followUpRoute('/rollback/:id', 'rollback-request', 'rollback_of', (record, b: RollbackRequestBody, caller) =>
+      engine.startRollback(record, { queue_names: b.queue_names ?? null, tolerance: b.tolerance ?? null, reason: b.reason ?? null }, caller),
+    ),
+    followUpRoute('/repair/:id', 'repair-request', 'repair_of', (record, b: RepairRequestBody, caller) =>
+      engine.startRepair(record, { queue_names: b.queue_names ?? null, reason: b.reason ?? null }, caller),
+    ),
     {
       method: 'GET',
       path: '/rollback-pending',

@@ -387,6 +387,18 @@ function qmig_interrupt(id) {
     });
 }
 
+function qmig_undo(id) {
+    if (!confirm('Roll this migration back?\n\nEvery queue it changed is moved back into a mirrored classic queue declared as it was (arguments, node, bindings; the mirroring policy applies again). Clients are fenced while the queues move, as during the migration. This takes about as long as the migration did.')) return;
+    qmig_request('POST', '/queue-migration/rollback/' + esc(id), {reason: 'from the management UI'}, function(answer) {
+        // Shown above like a migration started from this page.
+        qmig_state.latest_id = answer.migration_id;
+        qmig_info('Rollback started: ' + qmig_link_migration(answer.migration_id));
+        qmig_refresh_main(true);
+    }, function(msg) {
+        qmig_warn('The rollback was not started: ' + msg);
+    });
+}
+
 function qmig_mark_rollback_completed(id) {
     if (!confirm('Mark this migration as rolled back?\n\nDo this only once the cluster has been restored from the snapshots.')) return;
     qmig_request('POST', '/queue-migration/status/' + esc(id), {status: 'rollback_completed'}, function() {

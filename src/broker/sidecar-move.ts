@@ -47,6 +47,8 @@ export interface SidecarMoveResult {
   read: number;
   /** Messages forwarded to the destination. */
   forwarded: number;
+  /** Of those, messages carrying a per-message TTL (`expiration`). */
+  forwardedWithExpiration: number;
   /** Copies dropped (0 or `surplus`). */
   removed: number;
   /** Messages held back as possible copies (more or fewer than `surplus` means none was dropped). */
@@ -120,7 +122,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     });
     failure.catch(() => undefined);
     const total = (await confirmedCount(async () => (await sub.checkQueue(spec.source)).messageCount)) ?? 0;
-    const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0, stopped: null };
+    const result: SidecarMoveResult = { read: 0, forwarded: 0, forwardedWithExpiration: 0, removed: 0, candidates: 0, stopped: null };
     if (total === 0) return result;
     // Held copies keep their prefetch slots: leave room for them and for a flowing window.
     await sub.prefetch(Math.min(spec.surplus + 2000, 65535));
@@ -132,6 +134,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     let holding = spec.surplus > 0;
     const forward = (msg: ConsumeMessage) => {
       result.forwarded++;
+      if (msg.properties.expiration !== undefined) result.forwardedWithExpiration++;
       publisher.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
         if (err) return;
         sub.ack(msg);

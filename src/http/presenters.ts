@@ -40,6 +40,8 @@ export interface QueueView {
   error: string | null;
   /** What a bare `error` token stands for (skipped unsuitable queues). */
   error_detail?: string;
+  /** Messages that expired during the migration, counted by the verification. */
+  expired_messages?: number;
   phase: QueueRecord['phase'] | 'unknown';
   location: QueueRecord['location'];
 }
@@ -89,6 +91,7 @@ export function presentQueue(q: QueueRecord): QueueView {
     progress_percentage: q.status === 'completed' ? 100 : progressPercentage(migrated, total, false),
     error: q.error ?? null,
     ...(typeof q.detail?.error_detail === 'string' ? { error_detail: q.detail.error_detail } : {}),
+    ...(count(q.detail?.expired_messages) > 0 ? { expired_messages: count(q.detail?.expired_messages) } : {}),
     phase: q.phase ?? 'unknown',
     location: q.location ?? 'unknown',
   };

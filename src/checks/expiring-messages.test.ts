@@ -39,7 +39,7 @@ test('expiry probability: none without TTL, certain when the TTL is shorter than
 test("a queue's estimate scales the sample to its messages; the queue TTL caps each message's TTL", () => {
   // 4 sampled: two with 1 s (certain within a 2 s move), one with 8 s (1/4), one without.
   const e = estimateQueue(queue('a', 100), { sampled: 4, expirations: [1000, 1000, 8000], unreadable: 0 }, undefined, 2000);
-  assert.equal(e.estimated_expiring, Math.ceil((100 * (1 + 1 + 0.25 + 0)) / 4));
+  assert.equal(e.estimated_expiring, Math.round((100 * (1 + 1 + 0.25 + 0)) / 4));
   assert.equal(e.min_ttl_ms, 1000);
   assert.equal(e.sampled_with_expiration, 3);
   const capped = estimateQueue(queue('b', 10, { arguments: { 'x-message-ttl': 500 } }), { sampled: 2, expirations: [60_000], unreadable: 0 }, undefined, 2000);

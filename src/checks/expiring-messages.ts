@@ -20,7 +20,8 @@
  *     remaining life is taken as uniform over (0, t] (messages arriving at a steady rate); a
  *     message without TTL never expires;
  *   - the queue's estimate is its message count × the mean of that probability over the sample
- *     (over every message, at the queue TTL, when it was not sampled), rounded up.
+ *     (over every message, at the queue TTL, when it was not sampled), rounded to the nearest
+ *     whole message (an expected value: a queue whose TTL dwarfs its move shows 0).
  * Facts it states (measured on 3.10.8): classic and quorum queues expire messages only at the
  * head (a message with a short TTL behind one without waits); a move republishes each message
  * with its `expiration` as is, so its TTL clock starts again in the temporary queue and again in
@@ -153,7 +154,7 @@ export function estimateQueue(q: BrokerQueue, sample: QueueSample | undefined, n
     const why = sample && 'error' in sample ? `sample failed: ${sample.error}` : notSampled;
     return {
       ...base,
-      estimated_expiring: Math.ceil(messages * expiryProbability(queueTtl, durationMs)),
+      estimated_expiring: Math.round(messages * expiryProbability(queueTtl, durationMs)),
       ...(why && messages > 0 ? { not_sampled: why } : {}),
     };
   }
@@ -165,7 +166,7 @@ export function estimateQueue(q: BrokerQueue, sample: QueueSample | undefined, n
     sampled: sample.sampled,
     sampled_with_expiration: sample.expirations.length,
     min_ttl_ms: seen.length > 0 ? Math.min(...seen) : null,
-    estimated_expiring: Math.min(messages, Math.ceil(messages * mean)),
+    estimated_expiring: Math.min(messages, Math.round(messages * mean)),
   };
 }
 

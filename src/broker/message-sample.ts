@@ -19,6 +19,7 @@
  * Everything in the answer is untrusted (anyone who may write to the vhost chooses it): only the
  * `expiration` string is read, and only when it is a plain decimal integer of at most 10 digits.
  */
+import { TransportError } from './call-policy.js';
 import { enc, type ManagementClient } from './management-client.js';
 
 /** Most messages one sample takes (the request's `count` is clamped to this). */
@@ -64,11 +65,21 @@ export function readSample(answer: unknown): ExpirationSample {
 /** Samples the first `count` messages of `queue` and hands them back in place. */
 export async function sampleExpirations(mgmt: ManagementClient, vhost: string, queue: string, count: number): Promise<ExpirationSample> {
   const n = Math.max(1, Math.min(MAX_SAMPLE_MESSAGES, Math.floor(count)));
-  const answer = await mgmt.ok<unknown>(
-    'POST',
-    `/queues/${enc(vhost)}/${enc(queue)}/get`,
-    { count: n, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 1 },
-    { maxContentLength: MAX_ANSWER_BYTES },
-  );
+  let answer: unknown;
+  try {
+    answer = await mgmt.ok<unknown>(
+      'POST',
+      `/queues/${enc(vhost)}/${enc(queue)}/get`,
+      { count: n, ackmode: 'ack_requeue_true', encoding: 'auto', truncate: 1 },
+      { maxContentLength: MAX_ANSWER_BYTES },
+    );
+  } catch (err) {
+    // axios refuses an answer over maxContentLength as a bad response, which the client reports
+    // as a transport failure: say what it is.
+    if (err instanceof TransportError && err.code === 'ERR_BAD_RESPONSE') {
+      throw new Error(`the sample of ${n} message(s) answered more than ${MAX_ANSWER_BYTES / 1024 / 1024} MB (large headers?); not read`);
+    }
+    throw err;
+  }
   return readSample(answer);
 }

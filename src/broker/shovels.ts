@@ -54,6 +54,14 @@ export interface MoveResult {
   destinationBefore: number;
   rounds: number;
   durationMs: number;
+  /** Messages in the source when the move started (exact). */
+  sourceBefore?: number;
+  /**
+   * What the move itself saw, message by message: only the sidecar's own move knows (a 3.10
+   * shovel reports no counts). `read`: taken from the source and confirmed in the destination;
+   * `withExpiration`: of those, how many carried a per-message TTL.
+   */
+  seen?: { read: number; withExpiration: number };
 }
 
 export class MoveError extends Error {
@@ -239,7 +247,7 @@ async function move(mgmt: ManagementClient, counter: QueueCounter, spec: MoveSpe
     [src, dst] = await counts();
     spec.onProgress?.(Math.max(0, dst - dst0));
   }
-  return { sourceCount: src, destinationCount: dst, destinationBefore: dst0, rounds, durationMs: Date.now() - started };
+  return { sourceCount: src, destinationCount: dst, destinationBefore: dst0, rounds, durationMs: Date.now() - started, sourceBefore: src0 };
 }
 
 async function awaitCompletion(

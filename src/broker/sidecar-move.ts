@@ -12,7 +12,11 @@
  * The source is read in order with manual acknowledgements; every message is published to the
  * destination on a confirm channel and acknowledged in the source only once its copy is confirmed,
  * so a failure at any point loses nothing (at worst a message is in both queues, which copy
- * removal takes out later). With `surplus` > 0 each message whose fingerprint — body, properties
+ * removal takes out later). Messages that expire in the source (per-message or queue TTL) never
+ * come: when nothing has arrived for SETTLE_MS and the source holds no ready message, the source
+ * is drained — as a shovel move ends (shovels.ts); a delivery still in flight then is not
+ * forwarded, goes back to the source when the channel closes, and the caller's next round (or
+ * count check) sees it. With `surplus` > 0 each message whose fingerprint — body, properties
  * and headers, as the shovel copied them — was already seen is held back; when the source is
  * drained and exactly `surplus` messages are held, every one is a copy and is dropped; otherwise
  * (messages that were identical before the move, or a surplus that copies do not explain)
@@ -47,6 +51,8 @@ export interface SidecarMoveResult {
   read: number;
   /** Messages forwarded to the destination. */
   forwarded: number;
+  /** Of those, messages carrying a per-message TTL (`expiration`). */
+  forwardedWithExpiration: number;
   /** Copies dropped (0 or `surplus`). */
   removed: number;
   /** Messages held back as possible copies (more or fewer than `surplus` means none was dropped). */
@@ -54,6 +60,9 @@ export interface SidecarMoveResult {
   /** Why the move stopped before the source was drained (the rest stays there), or null. */
   stopped: string | null;
 }
+
+/** How long no delivery may come, with the source holding no ready message, before it is taken as drained. */
+const SETTLE_MS = 1500;
 
 /** Headers a queue adds on redelivery: not part of what was published. */
 const BROKER_HEADERS = ['x-delivery-count'];
@@ -120,7 +129,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     });
     failure.catch(() => undefined);
     const total = (await confirmedCount(async () => (await sub.checkQueue(spec.source)).messageCount)) ?? 0;
-    const result: SidecarMoveResult = { read: 0, forwarded: 0, removed: 0, candidates: 0, stopped: null };
+    const result: SidecarMoveResult = { read: 0, forwarded: 0, forwardedWithExpiration: 0, removed: 0, candidates: 0, stopped: null };
     if (total === 0) return result;
     // Held copies keep their prefetch slots: leave room for them and for a flowing window.
     await sub.prefetch(Math.min(spec.surplus + 2000, 65535));
@@ -132,6 +141,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     let holding = spec.surplus > 0;
     const forward = (msg: ConsumeMessage) => {
       result.forwarded++;
+      if (msg.properties.expiration !== undefined) result.forwardedWithExpiration++;
       publisher.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
         if (err) return;
         sub.ack(msg);
@@ -142,11 +152,13 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     let drained!: () => void;
     const allRead = new Promise<void>((resolve) => (drained = resolve));
     let lastDelivery = Date.now();
+    let settled = false;
+    let probing = false;
     const { consumerTag } = await sub.consume(
       spec.source,
       (msg) => {
         if (!msg) return; // cancelled by the broker: the failure promise or the idle timer reports it
-        if (result.stopped) return; // not acknowledged: handed back to the source when the channel closes
+        if (result.stopped || settled) return; // not acknowledged: handed back to the source when the channel closes
         lastDelivery = Date.now();
         const userId = msg.properties.userId as string | undefined;
         if (userId !== undefined && userId !== spec.publisherUser) {
@@ -180,6 +192,20 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
 
     const idle = new Promise<never>((_, reject) => {
       const timer = setInterval(() => {
+        if (!probing && !settled && Date.now() - lastDelivery > SETTLE_MS) {
+          // Fewer messages than counted at the start: some may have expired. Drained when the
+          // source holds no ready message and still nothing came.
+          probing = true;
+          void confirmedCount(async () => (await sub.checkQueue(spec.source)).messageCount)
+            .then((ready) => {
+              if (ready === 0 && Date.now() - lastDelivery > SETTLE_MS && !settled) {
+                settled = true;
+                drained();
+              }
+            })
+            .catch(() => undefined) // a closed channel is reported through `failure`
+            .finally(() => (probing = false));
+        }
         if (Date.now() - lastDelivery > spec.idleTimeoutMs) {
           clearInterval(timer);
           reject(

@@ -15,6 +15,7 @@ const CONFIG: EvaluateConfig = {
   leaderBalanceRatio: 1.6,
   leaderBalanceMinQueues: 10,
   maxQueuesPerMigration: 10000,
+  concurrency: 6,
 };
 const ACCEPTED: RelaxedProbeResult = { probe_queue: 'p', without_queue_type: { accepted: true }, explicit_classic: { accepted: true } };
 const REFUSED: RelaxedProbeResult = {
@@ -100,6 +101,7 @@ test('a healthy cluster with suitable mirrored queues is ready and start would p
       'leader_balance',
       'queue_synchronization',
       'queue_suitability',
+      'expiring_messages',
       'snapshot_not_in_progress',
       'eligible_queues',
     ],

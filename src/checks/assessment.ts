@@ -6,7 +6,7 @@
  * whose reason is the message of the FIRST failed check, in the report's order:
  *   shovel_plugin, cluster_health, active_alarms, memory_usage, disk_space,
  *   relaxed_checks_setting, leader_balance, queue_synchronization, queue_suitability,
- *   snapshot_not_in_progress, eligible_queues.
+ *   expiring_messages (never fails), snapshot_not_in_progress, eligible_queues.
  * So `overall_ready` is false exactly when start (with the same options) would refuse, and the
  * refusal always names a check the report shows as failed. A `warning` never blocks.
  * Skip mode: queues with a blocking per-queue issue become `skipped` (reason: the plugin's bare
@@ -25,6 +25,7 @@ import { checkClusterHealth } from './cluster-health.js';
 import { gatherClusterState, gatherVhostState, runningNodes, type ClusterSnapshot, type ClusterState } from './cluster-snapshot.js';
 import { checkDiskSpace } from './disk-space.js';
 import { checkEligibleQueues } from './eligible-queues.js';
+import { DEFAULT_MOVE_MODEL, gatherExpirySamples, judgeExpiringMessages, type ExpirySamples } from './expiring-messages.js';
 import { checkLeaderBalance } from './leader-balance.js';
 import { checkMemoryUsage } from './memory-usage.js';
 import { checkQueueSuitability, findQueueIssues, skipReason, unsuitableQueueNames } from './queue-suitability.js';
@@ -154,19 +155,27 @@ interface Shared {
 
 /** Gathers (I/O, in parallel) then judges (pure). */
 export async function assess(ctx: Context, vhost: string, options: AssessOptions, shared?: Shared): Promise<StartAssessment> {
-  const [snapshot, probe, activity] = await Promise.all([
-    shared
+  const [[snapshot, expiry], probe, activity] = await Promise.all([
+    (shared
       ? gatherVhostState(ctx.mgmt, vhost).then((v): ClusterSnapshot => ({ ...shared.cluster, ...v }))
-      : Promise.all([gatherClusterState(ctx.mgmt), gatherVhostState(ctx.mgmt, vhost)]).then(([c, v]): ClusterSnapshot => ({ ...c, ...v })),
+      : Promise.all([gatherClusterState(ctx.mgmt), gatherVhostState(ctx.mgmt, vhost)]).then(([c, v]): ClusterSnapshot => ({ ...c, ...v }))
+    ).then(async (s) => [s, await gatherExpirySamples(ctx.mgmt, vhost, selectQueues(s.queues, options).candidates)] as const),
     probeRelaxedRedeclaration(ctx.amqp, ctx.mgmt, vhost),
     shared ? Promise.resolve(shared.activity) : snapshotActivity(ctx),
   ]);
-  return evaluate(snapshot, probe, activity, options, ctx.config);
+  return evaluate(snapshot, probe, activity, options, ctx.config, expiry);
 }
 
 export type EvaluateConfig = Pick<
   Config,
-  'memoryThreshold' | 'diskSafetyFactor' | 'diskMarginMb' | 'relaxedChecksAsWarning' | 'leaderBalanceRatio' | 'leaderBalanceMinQueues' | 'maxQueuesPerMigration'
+  | 'memoryThreshold'
+  | 'diskSafetyFactor'
+  | 'diskMarginMb'
+  | 'relaxedChecksAsWarning'
+  | 'leaderBalanceRatio'
+  | 'leaderBalanceMinQueues'
+  | 'maxQueuesPerMigration'
+  | 'concurrency'
 >;
 
 /** The whole verdict over one gathered picture: pure, unit-testable with in-memory fakes. */
@@ -176,6 +185,8 @@ export function evaluate(
   activity: ClusterSnapshotActivity,
   options: AssessOptions,
   config: EvaluateConfig,
+  /** What the queues' samples showed (null: not sampled; the check then judges queue TTLs only). */
+  expiry: ExpirySamples | null = null,
 ): StartAssessment {
   const skip = options.skip_unsuitable_queues;
   const running = runningNodes(snapshot.nodes).map((n) => n.name);
@@ -210,6 +221,7 @@ export function evaluate(
     checkLeaderBalance(snapshot.queues.filter(isMirroredClassic), running, config.leaderBalanceRatio, config.leaderBalanceMinQueues),
     checkQueueSynchronization(candidates, skip),
     checkQueueSuitability(candidates, issues, skip),
+    judgeExpiringMessages(toMigrate, expiry, { ...DEFAULT_MOVE_MODEL, concurrency: config.concurrency }),
     judgeSnapshotActivity(activity, running),
     checkEligibleQueues({
       toMigrate: toMigrate.length,

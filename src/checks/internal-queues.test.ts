@@ -90,6 +90,7 @@ test('the exclusive lock queue in the state vhost does not make start refuse "Fo
       leaderBalanceRatio: 1.6,
       leaderBalanceMinQueues: 10,
       maxQueuesPerMigration: 10000,
+      concurrency: 6,
     },
   );
   assert.equal(startRefusal(a.report), null, JSON.stringify(a.report.system_checks.checks.filter((c) => c.status !== 'passed')));

@@ -156,7 +156,7 @@ export function queueIssues(q: BrokerQueue, policies: BrokerPolicy[], opts: Pick
   if (ttl && !opts.allowMessageTtl) {
     add(
       'message_ttl',
-      `Message TTL (${ttl.source} = ${JSON.stringify(ttl.value)}): messages can expire during migration and fail the count verification. Remove the TTL, set allow_message_ttl (with a tolerance), or skip the queue.`,
+      `Message TTL (${ttl.source} = ${JSON.stringify(ttl.value)}): messages can expire during migration (with clients fenced they are counted as expired, see expiring_messages). Set allow_message_ttl to migrate it anyway, remove the TTL, or skip the queue.`,
     );
   }
   const unsync = unsynchronizedIssue(q);

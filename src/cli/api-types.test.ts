@@ -185,6 +185,7 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
       migrated_messages: ['number'],
       progress_percentage: ['number'],
       error: ['string', 'null'],
+      expired_messages: ['number', 'absent'],
       phase: ['string', 'absent'],
       location: ['string', 'absent'],
     }),

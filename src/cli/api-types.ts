@@ -62,6 +62,8 @@ export interface QueueStatusView {
   migrated_messages: number;
   progress_percentage: number;
   error: string | null;
+  /** Messages that expired during the migration (counted by the verification). */
+  expired_messages?: number;
   phase?: string;
   location?: string;
 }

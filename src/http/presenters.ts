@@ -47,6 +47,8 @@ export interface QueueView {
   error: string | null;
   /** What a bare `error` token stands for (skipped unsuitable queues). */
   error_detail?: string;
+  /** Messages that expired during the migration, counted by the verification. */
+  expired_messages?: number;
   phase: QueueRecord['phase'] | 'unknown';
   location: QueueRecord['location'];
   rolled_back_by?: string;
@@ -104,6 +106,7 @@ export function presentQueue(q: QueueRecord): QueueView {
     progress_percentage: q.status === 'completed' ? 100 : progressPercentage(migrated, total, false),
     error: q.error ?? null,
     ...(typeof q.detail?.error_detail === 'string' ? { error_detail: q.detail.error_detail } : {}),
+    ...(count(q.detail?.expired_messages) > 0 ? { expired_messages: count(q.detail?.expired_messages) } : {}),
     phase: q.phase ?? 'unknown',
     location: q.location ?? 'unknown',
     ...(typeof q.detail?.rolled_back_by === 'string' ? { rolled_back_by: q.detail.rolled_back_by } : {}),

@@ -6,6 +6,7 @@
 import { eachAtMost, sleep } from '../async/concurrency.js';
 import { describeError } from '../broker/error-description.js';
 import type { BrokerQueue } from '../broker/management-client.js';
+import { sampleExpirations, type ExpirationSample } from '../broker/message-sample.js';
 import { shovelName } from '../broker/names.js';
 import { removeShovels } from '../broker/shovel-leftovers.js';
 import { moveMessages, type MoveResult } from '../broker/shovels.js';
@@ -66,6 +67,10 @@ export class BrokerQueueActions implements QueueActions {
     return (await this.mgmt.queueBindings(this.vhost, queue))
       .filter((b) => b.source !== '' && b.destination_type === 'queue')
       .map((b) => ({ source: b.source, routing_key: b.routing_key, arguments: b.arguments ?? {} }));
+  }
+
+  sampleExpirations(count: number): Promise<ExpirationSample> {
+    return sampleExpirations(this.mgmt, this.vhost, this.queue, count);
   }
 
   count(queue: string): Promise<number | null> {
@@ -207,6 +212,7 @@ export class BrokerQueueActions implements QueueActions {
     const destinationBefore = await count(destination);
     let src = waiting;
     let moved = 0;
+    let withExpiration = 0;
     for (let round = 1; src > 0 && round <= 3; round++) {
       this.audit('sidecar_move', { from: source, into: destination, messages: src, round });
       try {
@@ -220,6 +226,7 @@ export class BrokerQueueActions implements QueueActions {
           publisherUser: this.env.ctx.config.user,
         });
         moved += r.forwarded;
+        withExpiration += r.forwardedWithExpiration;
         if (r.stopped) {
           this.env.log.warn('the sidecar could not move every message itself; a shovel moves the rest', { queue: this.queue, from: source, reason: r.stopped });
           // The messages it did not move go back to the source asynchronously (a quorum queue
@@ -242,7 +249,8 @@ export class BrokerQueueActions implements QueueActions {
     if (src > 0) return null; // still arriving: the shovel path's rounds decide
     const destinationCount = await count(destination);
     progress(Math.max(0, destinationCount - destinationBefore));
-    return { sourceCount: src, destinationCount, destinationBefore, rounds: 0, durationMs: Date.now() - started };
+    const seen = { read: moved, withExpiration };
+    return { sourceCount: src, destinationCount, destinationBefore, rounds: 0, durationMs: Date.now() - started, sourceBefore: waiting, seen };
   }
 
   removeCopies(source: string, destination: string, surplus: number): Promise<SidecarMoveResult> {

@@ -5,6 +5,7 @@
  */
 import type { MoveDirection } from '../broker/names.js';
 import type { MoveResult } from '../broker/shovels.js';
+import { accountExpired } from './expiry-accounting.js';
 import { QueueFailure } from './queue-errors.js';
 import type { QueueWork } from './queue-work.js';
 import { expectedCount } from './resume.js';
@@ -105,13 +106,19 @@ export async function move(w: QueueWork, source: string, destination: string, di
 }
 
 export function check(w: QueueWork, result: MoveResult, where: string): void {
-  verify(w, result.destinationCount, where);
+  verify(w, result.destinationCount, where, result);
   w.verifiedInThisRun = true;
 }
 
-/** The count check against what must arrive; a surplus is recorded (`excess_messages`) and explained. */
-export function verify(w: QueueWork, actual: number, where: string): void {
+/**
+ * The count check against what must arrive; a surplus is recorded (`excess_messages`) and
+ * explained; messages that expired are counted first (`expired_messages`, expiry-accounting.ts)
+ * and no longer expected, so the check stays exact.
+ */
+export function verify(w: QueueWork, actual: number, where: string, moved?: MoveResult): void {
+  const notExpired = accountExpired(w, expectedCount(w.q), actual, where, moved);
   const verdict = verifyCount(expectedCount(w.q), actual, w.env.tolerance, where);
+  if (notExpired && verdict.message) verdict.message += ` (not counted as expired: ${notExpired})`;
   if (verdict.actual > verdict.expected) {
     w.q.detail.excess_messages = verdict.actual - verdict.expected;
     if (w.clientsFenced && verdict.message) {

@@ -10,6 +10,7 @@
  */
 import type { BrokerQueue } from '../broker/management-client.js';
 import type { MoveDirection } from '../broker/names.js';
+import type { ExpirationSample } from '../broker/message-sample.js';
 import type { MoveResult } from '../broker/shovels.js';
 import type { SidecarMoveResult } from '../broker/sidecar-move.js';
 import type { OriginalQueue } from '../state/records.js';
@@ -30,6 +31,8 @@ export interface QueueActions {
   readQueue(): Promise<BrokerQueue | null>;
   /** The queue's bindings from exchanges, as saved in the original. */
   bindingsOf(queue: string): Promise<OriginalQueue['bindings']>;
+  /** The per-message TTLs of the queue's first `count` messages, handed back in place (src/broker/message-sample.ts). */
+  sampleExpirations(count: number): Promise<ExpirationSample>;
   /** Exact number of messages (a passive declare); null when the queue does not exist. */
   count(queue: string): Promise<number | null>;
   exists(queue: string): Promise<boolean>;

@@ -23,6 +23,7 @@ import { isMirroredClassic, isQuorum } from '../checks/queue-selection.js';
 import type { OriginalQueue, QueueStep } from '../state/records.js';
 import { translateArguments } from './argument-translation.js';
 import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './queue-accounting.js';
+import { noteTtl } from './expiry-accounting.js';
 import { QueueFailure, QueueSkip } from './queue-errors.js';
 import type { QueueWork } from './queue-work.js';
 import { decideResumeStep, expectedCount, rebaselined } from './resume.js';
@@ -59,6 +60,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     q.detail.consumers_at_start = info.consumers ?? 0;
     const translated = translateArguments(info.arguments);
     if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;
+    await noteTtl(w, info, count); // what says its messages can expire (expiry-accounting.ts)
     await w.checkpointPhase('save', 'source');
     return count === 0 ? 'empty_fast_path' : 'declare_temporary';
   },

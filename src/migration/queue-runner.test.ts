@@ -71,6 +71,10 @@ class FakeActions implements QueueActions {
     this.act('bindingsOf');
     return [];
   }
+  async sampleExpirations() {
+    this.act('sampleExpirations');
+    return { sampled: 0, expirations: [], unreadable: 0 };
+  }
   async count(queue: string) {
     return this.queues.get(queue)?.count ?? null;
   }

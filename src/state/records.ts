@@ -178,6 +178,10 @@ export interface QueueDetail {
   verified_temporary?: { expected: number; actual: number };
   verified_quorum?: { expected: number; actual: number };
   excess_messages?: number;
+  /** Messages that expired during the migration, counted (migration/expiry-accounting.ts). */
+  expired_messages?: number;
+  /** The evidence that this queue's messages can expire: its queue TTL, the sample taken at save, what the moves saw. */
+  ttl?: { queue_ttl_ms: number | null; sampled: number; sampled_with_expiration: number; seen_with_expiration: number; sample_error?: string };
   verification_notes?: string[];
   gathered_after_failure?: { from: string; into: string; count: number };
   /** Rollback: the classic queue to declare again, as the forward migration saved it. */

@@ -64,7 +64,7 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
       detail.queues.map((q) => [
         printable(q.resource.name),
         colorStatus(q.status),
-        `${q.migrated_messages}/${q.total_messages}`,
+        `${q.migrated_messages}/${q.total_messages}${q.expired_messages ? ` (${q.expired_messages} expired)` : ''}`,
         `${q.progress_percentage}%`,
         formatTime(q.started_at),
         formatTime(q.completed_at),

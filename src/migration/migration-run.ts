@@ -198,7 +198,8 @@ export class MigrationRun {
         }
         // Not started (still pending) when the run stops meanwhile: conclude() skips it.
         if (this.aborted || this.stopReason) return;
-        await this.runQueue(i, resumeSet.has(i), preexisting);
+        // A queue that already went through steps (a repair's failed queue) resumes from what the broker shows.
+        await this.runQueue(i, resumeSet.has(i) || this.queues[i].phase !== 'pending', preexisting);
       }
     };
     // Every worker ends its current step before this returns, even when one of them throws.

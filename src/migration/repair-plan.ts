@@ -1,8 +1,8 @@
 /**
  * Which queues a repair of a migration finishes forward (pure): the queues that failed (and that
  * no rollback or earlier repair took over), or the named ones among them. Each is copied with
- * what the migration saved (original, temporary queue, phase) and set in flight, so the run
- * resumes it from what the broker shows (resume.ts), after counting its messages again
+ * what the migration saved (original, temporary queue, phase) as pending: the run resumes a queue
+ * whose phase is past `pending` from what the broker shows (resume.ts), after counting its messages again
  * (`detail.rebaseline`: clients were let back in after the failure).
  */
 import { BadRequestError, InvalidStateError } from '../errors.js';

@@ -2,13 +2,14 @@
  * Undo without a snapshot (issue 16): a migration's quorum queues go back to mirrored classic in
  * place — the same messages (content digest equal to the one taken before the migration), the
  * classic arguments, the master's node, the bindings, and the mirroring policy in force again —
- * for a completed, an interrupted and a failed migration, for single queues, and through the
- * HTTP route with its authorization.
+ * for a completed, an interrupted and a failed migration, for single queues, through the HTTP
+ * route with its authorization, and resumed after its sidecar is killed mid-way.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import type { Context } from '../../src/context.js';
+import { Housekeeper } from '../../src/migration/housekeeping.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
 import type { MigrationRecord, QueueRecord } from '../../src/state/records.js';
 import { mirroredNow, waitForQueues } from '../support/checks-agreement.js';
@@ -17,6 +18,7 @@ import { fingerprint, publish, type TestMessage } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar } from '../support/sidecar.js';
 import { assertExit, runCli } from './cli-support.js';
+import { spawnEngine } from './crash-engine.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
 import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
 
@@ -317,4 +319,59 @@ test('POST rollback/:id and qmig undo: a linked run (schemas), 400 on a bad body
   assert.deepEqual(original.migration.rollbacks, [ok.body.migration_id]);
   assert.equal(original.queues[0].rolled_back_by, ok.body.migration_id);
   await assertRestored(vhost, before);
+});
+
+test('a rollback whose sidecar is SIGKILLed in its first move, between its moves and in its second move is resumed by housekeeping: nothing lost', async (t) => {
+  const vhost = await testVhost(t);
+  const ctx = engineContext(t, vhost);
+  const ids: string[] = [];
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
+  await mirrorPolicy(vhost, '.*');
+  const names = ['in-move-1', 'between-moves', 'in-move-2', 'waiting'];
+  for (let i = 0; i < names.length; i++) {
+    // Above QMIG_SHOVEL_MIN_MESSAGES (1,000) for the three that hang in or between shovel moves.
+    await classicQueue(vhost, names[i], {}, i % 3);
+    await publish(vhost, { queue: names[i] }, i === 3 ? 10 : 1500 + i * 100);
+    await admin().bindQueue(vhost, 'amq.direct', names[i], `rk-${names[i]}`, {});
+  }
+  await waitSynchronised(vhost);
+  const before = await snapshotOf(vhost, names);
+  const svc = new MigrationService(ctx);
+  const forward = await migrate(svc, ctx, vhost, ids);
+
+  const child = spawnEngine(
+    t,
+    vhost,
+    [
+      { queue: 'in-move-1', at: 'shovel:to-temporary' },
+      // The step graph's names: in a rollback this step declares the classic queue.
+      { queue: 'between-moves', at: 'step:declare_quorum' },
+      { queue: 'in-move-2', at: 'shovel:to-quorum' },
+    ],
+    forward.id,
+  );
+  await child.waitFor((e) => e.filter((x) => x.hang).length === 3);
+  const rollbackId = child.events.find((e) => e.started)!.started!;
+  ids.push(rollbackId);
+  await child.kill();
+  const orphan = await waitForStatus(ctx, rollbackId, ['in_progress']);
+  assert.equal(orphan.record.kind, 'rollback');
+  assert.equal(orphan.queues.find((q) => q.name === 'between-moves')?.phase, 'delete_quorum', 'recorded under its rollback name');
+  assert.equal(await admin().queue(vhost, 'between-moves'), null, 'the quorum queue was deleted before the kill');
+
+  const service = new MigrationService(ctx);
+  const housekeeper = new Housekeeper(ctx, service);
+  t.after(() => housekeeper.stop());
+  assert.equal((await housekeeper.runOnce()).ran, true);
+  assert.deepEqual(service.running(), [rollbackId]);
+  await service.whenFinished(rollbackId);
+  const done = await waitForStatus(ctx, rollbackId, ['completed', 'failed', 'rollback_pending', 'interrupted']);
+  assert.equal(done.record.status, 'completed', `${done.record.error} ${JSON.stringify(done.queues.map((q) => [q.name, q.status, q.error]))}`);
+  assert.ok(done.record.notes.some((n) => /resumed by/.test(n)));
+  await assertRestored(vhost, before);
+  assert.equal((await waitForStatus(ctx, forward.id, ['rollback_completed'])).record.status, 'rollback_completed');
 });

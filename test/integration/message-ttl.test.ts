@@ -22,7 +22,7 @@ import { checkOf, waitFor } from '../support/checks-agreement.js';
 import { messageCount, publish, type TestMessage } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { mirrorPolicy, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, sleep, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, engineContext, engineSession, sleep, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
 
 const msgs = (tag: string, n: number, expiration?: number): TestMessage[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -123,13 +123,7 @@ test('check: queue heads are sampled without loss or reordering; queues whose me
 test('migration: messages that expire mid-move are counted exactly (sidecar moves, a shovel move, a queue TTL) with no tolerance', async (t) => {
   const vhost = await testVhost(t);
   // Queues below 100 messages are moved by the sidecar itself, `shovelled` by a shovel.
-  const ctx = engineContext(t, vhost, { QMIG_SHOVEL_MIN_MESSAGES: '100' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_SHOVEL_MIN_MESSAGES: '100' });
   await mirrorPolicy(vhost, '.*');
   const TTL = 3000;
   const N = 10;

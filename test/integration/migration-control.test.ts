@@ -13,7 +13,7 @@ import { newMigrationId } from '../../src/state/migration-id.js';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, sleep, startOptions, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, cleanupRecords, engineContext, engineSession, shovelsOf, sleep, startOptions, waitSynchronised } from './migration-support.js';
 import { MIGRATION_LOCK } from '../../src/broker/names.js';
 
 test('interrupt from another sidecar: the queue in flight finishes, the rest are skipped, status interrupted', async (t) => {
@@ -109,13 +109,7 @@ test("two sidecars racing to start: exactly one wins, the other gets 409 with th
 
 test('a count mismatch fails the queue, stops the migration rollback_pending, and leaves the messages in one named place', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'a-first', {}, 0);
   await classicQueue(vhost, 'm-victim', { 'x-max-priority': 4 }, 1);
@@ -189,13 +183,7 @@ test('a count mismatch fails the queue, stops the migration rollback_pending, an
 test('clients of the vhost are kept out during the migration and let back in afterwards; other vhosts untouched', async (t) => {
   const vhost = await testVhost(t);
   const elsewhere = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   const mgmt = admin();
   const app = await testUser(t, ['management'], [vhost, elsewhere]);
   await mgmt.setPermission(vhost, app.user, { configure: '^app\\.', write: '.*', read: '^fenced' });

@@ -14,7 +14,7 @@ import { MigrationService } from '../../src/migration/migration-service.js';
 import { admin, cluster } from '../support/cluster.js';
 import { fingerprint, publish, type TestMessage } from '../support/messages.js';
 import { mirrorPolicy, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, consumeFingerprint, engineContext, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, consumeFingerprint, engineSession, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
 
 interface QueueSpec {
   name: string;
@@ -47,13 +47,7 @@ test('a vhost of mixed mirrored classic queues migrates to quorum with the same 
   const dir = mkdtempSync(join(tmpdir(), 'qmig-audit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const auditFile = join(dir, 'audit.log');
-  const ctx = engineContext(t, vhost, { QMIG_AUDIT_LOG: auditFile, QMIG_MIGRATION_CONCURRENCY: '4' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_AUDIT_LOG: auditFile, QMIG_MIGRATION_CONCURRENCY: '4' });
   const mgmt = admin();
 
   await mirrorPolicy(vhost, '.*');
@@ -182,13 +176,7 @@ async function bindingsOf(vhost: string, queue: string): Promise<string[]> {
 
 test('an empty queue takes the fast path: deleted, declared quorum on the same node, re-bound', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'only', { 'x-max-priority': 3 }, 1);
   await admin().bindQueue(vhost, 'amq.topic', 'only', 'k.#', {});

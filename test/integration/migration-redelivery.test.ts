@@ -16,7 +16,7 @@ import amqplib from 'amqplib';
 import { admin, amqpUrl } from '../support/cluster.js';
 import { fingerprint, messageCount, publish, type TestMessage } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, engineSession, shovelsOf, startOptions, waitSynchronised } from './migration-support.js';
 
 const COUNT = 200;
 const BIG = 1200;
@@ -31,13 +31,7 @@ function originals(from: number, to: number): TestMessage[] {
 
 test('clients fenced: copies from a broker redelivery are removed in either phase; identical originals make it ambiguous → nothing removed, over tolerance → rollback_pending', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   await mirrorPolicy(vhost, '.*');
   const names = ['copies-phase1', 'copies-phase2', 'twins'];
   for (const [i, n] of names.entries()) await classicQueue(vhost, n, {}, i % 3);
@@ -118,13 +112,7 @@ test('clients fenced: copies from a broker redelivery are removed in either phas
 
 test('clients not fenced: messages published during the migration become part of the count and arrive', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost, { QMIG_FENCE_CLIENTS: 'false' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_FENCE_CLIENTS: 'false' });
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'late', {}, 0);
   await publish(vhost, { queue: 'late' }, COUNT);
@@ -160,13 +148,7 @@ test('clients not fenced: messages published during the migration become part of
 
 test("a small queue holding a message with another user's user-id: the sidecar cannot republish it, a shovel moves the queue, nothing lost", async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   await mirrorPolicy(vhost, '.*');
   await classicQueue(vhost, 'stamped', {}, 1);
   await publish(vhost, { queue: 'stamped' }, 20);

@@ -13,19 +13,13 @@ import { MigrationService } from '../../src/migration/migration-service.js';
 import { admin } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { classicQueue, cleanupRecords, engineContext, shovelsOf, waitForStatus, waitSynchronised } from './migration-support.js';
+import { classicQueue, engineContext, engineSession, shovelsOf, waitForStatus, waitSynchronised } from './migration-support.js';
 import { spawnEngine } from './crash-engine.js';
 import { MIGRATION_LOCK } from '../../src/broker/names.js';
 
 test('SIGKILL in phase 1, between the phases and in phase 2: housekeeping resumes the orphan and nothing is lost', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   const mgmt = admin();
   const app = await testUser(t, ['management'], [vhost]);
   await mgmt.setPermission(vhost, app.user, { configure: '^app\\.', write: '.*', read: '^app\\.|^in-' });

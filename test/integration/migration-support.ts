@@ -98,6 +98,21 @@ export async function waitForStatus(
 }
 
 /** Removes every migration record and interrupt flag the test created (records are cluster-wide). */
+/**
+ * An engine context for `vhost` and the ids of the runs a test starts with it: their records and
+ * interrupt flags are removed when the test ends (push every id the test starts).
+ */
+export function engineSession(t: After, vhost: string, env: Record<string, string> = {}, node = 0): { ctx: Context; ids: string[] } {
+  const ctx = engineContext(t, vhost, env, node);
+  const ids: string[] = [];
+  cleanupRecords(
+    t,
+    () => ctx,
+    () => ids,
+  );
+  return { ctx, ids };
+}
+
 export function cleanupRecords(t: After, ctx: () => Context, ids: () => string[]): void {
   t.after(async () => {
     const c = ctx();

@@ -15,7 +15,7 @@ import { mirroredNow, waitForQueues } from '../support/checks-agreement.js';
 import { admin } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
 import { mirrorPolicy, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, sleep, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, engineSession, shovelsOf, sleep, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
 
 /** Every step after `save` that a queue can stop in. */
 const STEPS: QueueStep[] = ['declare_temporary', 'move_to_temporary', 'delete_classic', 'declare_quorum', 'move_to_quorum', 'delete_temporary', 'finish'];
@@ -31,13 +31,7 @@ interface Failed {
 /** A vhost whose queue `at-<step>` fails just before <step>, all of them in the same migration. */
 async function failEverywhere(t: TestContext): Promise<Failed> {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: String(STEPS.length) });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_MIGRATION_CONCURRENCY: String(STEPS.length) });
   await mirrorPolicy(vhost, '.*');
   for (const [i, step] of STEPS.entries()) {
     const name = `at-${step}`;

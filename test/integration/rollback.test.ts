@@ -20,7 +20,7 @@ import { startTestSidecar } from '../support/sidecar.js';
 import { assertExit, runCli } from './cli-support.js';
 import { spawnEngine } from './crash-engine.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { caller, classicQueue, cleanupRecords, engineContext, shovelsOf, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, engineSession, shovelsOf, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
 
 interface QueueSpec {
   name: string;
@@ -108,13 +108,7 @@ async function rollBack(svc: MigrationService, ctx: Context, record: MigrationRe
 
 test('a migrated vhost of 20 mixed queues rolls back to mirrored classic: same messages, arguments, node, bindings; both records linked', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '4' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '4' });
   const mgmt = admin();
   await mirrorPolicy(vhost, '.*');
   for (const [name, type] of [
@@ -179,13 +173,7 @@ test('a migrated vhost of 20 mixed queues rolls back to mirrored classic: same m
 
 test('an interrupted and then a failed migration roll back: changed queues only, half-done queues included, single queues on request', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost, { QMIG_MIGRATION_CONCURRENCY: '1' });
   await mirrorPolicy(vhost, '.*');
   const names = Array.from({ length: 6 }, (_, i) => `q${i}`);
   for (let i = 0; i < names.length; i++) {
@@ -266,13 +254,7 @@ test('POST rollback/:id and qmig undo: a linked run (schemas), 400 on a bad body
     });
     return { status: res.status, body: await res.json() };
   };
-  const ids: string[] = [];
-  const ctx = engineContext(t, vhost);
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
 
   const started = await call(`${P}/start/${encodeURIComponent(vhost)}`, { body: {} });
   assert.equal(started.status, 200, JSON.stringify(started.body));
@@ -323,13 +305,7 @@ test('POST rollback/:id and qmig undo: a linked run (schemas), 400 on a bad body
 
 test('a rollback whose sidecar is SIGKILLed in its first move, between its moves and in its second move is resumed by housekeeping: nothing lost', async (t) => {
   const vhost = await testVhost(t);
-  const ctx = engineContext(t, vhost);
-  const ids: string[] = [];
-  cleanupRecords(
-    t,
-    () => ctx,
-    () => ids,
-  );
+  const { ctx, ids } = engineSession(t, vhost);
   await mirrorPolicy(vhost, '.*');
   const names = ['in-move-1', 'between-moves', 'in-move-2', 'waiting'];
   for (let i = 0; i < names.length; i++) {

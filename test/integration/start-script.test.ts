@@ -1,7 +1,8 @@
 /**
  * `npm start` (scripts/start.sh) for real, pointed at the test cluster instead of "main": it reuses
  * the running cluster, seeds a demo vhost of its own, starts three sidecars (one per node), prints
- * the URLs and the curl, and stops the sidecars on Ctrl-C (SIGINT) while the cluster keeps running.
+ * the URLs and the curl commands — whose migration of the demo vhost completes — and stops the
+ * sidecars on Ctrl-C (SIGINT) while the cluster keeps running.
  * Needs dist/ (scripts/test.sh builds it; with QMIG_FAST=1 run `npm run build` first).
  */
 import { test } from 'node:test';
@@ -171,6 +172,9 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   const report = await check.json();
   assert.equal(report.vhost, vhost);
   assert.equal(report.queue_checks.summary.total_queues, QUEUES.length);
+  // The demo sidecars downgrade 3.10's missing relaxed-redeclaration setting to a warning, and the banner says so.
+  assert.match(stdout, /Demo setting: QMIG_RELAXED_CHECKS_WARN_ONLY=true/);
+  assert.equal(report.overall_ready, true, `the demo vhost is ready: ${JSON.stringify(report.system_checks ?? report)}`);
   // The management API through the sidecar, as the banner advertises.
   const overview = await fetch(`http://127.0.0.1:${port}/api/overview`, { headers: { authorization: basicAuth(cluster.user, cluster.password) } });
   assert.equal(overview.status, 200);
@@ -187,6 +191,25 @@ test('npm start: cluster reused, demo vhost seeded, one sidecar per node, curl w
   });
   assert.equal(again.published, 0);
   for (const q of QUEUES) assert.equal(await messageCount(vhost, q.name), q.messages);
+
+  // The printed start, run as printed: the demo's migration completes, every queue quorum with its messages.
+  const start = /curl -u (\S+):(\S+) -X POST (\S+\/api\/queue-migration\/start\/\S+)/.exec(stdout);
+  assert.ok(start, `start.sh prints the start curl:\n${stdout}`);
+  const started = await fetch(start[3], { method: 'POST', headers: { authorization: basicAuth(start[1], start[2]) } });
+  const startBody = await started.json();
+  assert.equal(started.status, 200, JSON.stringify(startBody));
+  const statusUrl = `http://127.0.0.1:${port}/api/queue-migration/status/${encodeURIComponent(startBody.migration_id)}`;
+  let migration: { status: string; error?: string | null } = { status: 'pending' };
+  for (const until = Date.now() + 120_000; Date.now() < until && !['completed', 'failed', 'interrupted', 'rollback_pending'].includes(migration.status);) {
+    await new Promise((r) => setTimeout(r, 500));
+    const res = await fetch(statusUrl, { headers: { authorization: basicAuth(start[1], start[2]) } });
+    migration = (await res.json()).migration;
+  }
+  assert.equal(migration.status, 'completed', JSON.stringify(migration));
+  for (const q of QUEUES) {
+    assert.equal((await mgmt.queue(vhost, q.name))?.type, 'quorum', `${q.name} is quorum`);
+    assert.equal(await messageCount(vhost, q.name), q.messages, `${q.name} still holds ${q.messages} messages`);
+  }
 
   // Ctrl-C: the script stops its sidecars and exits; the cluster stays up.
   process.kill(child.pid!, 'SIGINT');

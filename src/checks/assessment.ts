@@ -35,6 +35,7 @@ import { checkShovelPlugin } from './shovel-plugin.js';
 import { judgeSnapshotActivity } from './snapshot-in-progress.js';
 import { gatherStateIntegrity, judgeStateIntegrity } from './state-integrity.js';
 import { gatherLeftovers, judgeLeftovers } from './leftovers.js';
+import { gatherReadiness, judgeReadiness, readinessCheck } from './readiness.js';
 import type { CheckReport, QueueIssue, SystemCheck } from './types.js';
 import { mapAtMost } from '../async/concurrency.js';
 
@@ -72,13 +73,19 @@ export function checkAsStart(options: CheckOptions): AssessOptions {
 
 /** POST check/:vhost. Throws VhostNotFoundError for an unknown vhost. */
 export async function runCheck(ctx: Context, vhost: string, options: CheckOptions): Promise<CheckReport> {
-  const [a, integrity, leftovers] = await Promise.all([assess(ctx, vhost, checkAsStart(options)), gatherStateIntegrity(ctx), gatherLeftovers(ctx, vhost)]);
-  return withCheckOnly(a.report, [judgeStateIntegrity(integrity, ctx.config.stateVhost), judgeLeftovers(leftovers)]);
+  const [a, integrity, leftovers, readiness] = await Promise.all([
+    assess(ctx, vhost, checkAsStart(options)),
+    gatherStateIntegrity(ctx),
+    gatherLeftovers(ctx, vhost),
+    gatherReadiness(ctx.mgmt, vhost),
+  ]);
+  return withCheckOnly(a.report, [judgeStateIntegrity(integrity, ctx.config.stateVhost), judgeLeftovers(leftovers), readinessCheck(judgeReadiness(readiness))]);
 }
 
 /**
- * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts) and the
- * vhost's leftovers (src/checks/leftovers.ts); start does not judge them (a tenant who can write a
+ * `check` also reports the cluster-wide state_integrity (src/checks/state-integrity.ts), the
+ * vhost's leftovers (src/checks/leftovers.ts) and its 4.x readiness (src/checks/readiness.ts, a
+ * warning at most); start does not judge them (a tenant who can write a
  * global parameter, or declare a queue named like a temporary one, must not block migrations).
  */
 function withCheckOnly(report: CheckReport, extra: SystemCheck[]): CheckReport {
@@ -113,8 +120,12 @@ export async function runCheckAll(
     .sort();
   const results = await mapAtMost(4, names, async (name) => {
     try {
-      const [a, leftovers] = await Promise.all([assess(ctx, name, checkAsStart(options), { cluster, activity }), gatherLeftovers(ctx, name)]);
-      return withCheckOnly(a.report, [integrityCheck, judgeLeftovers(leftovers)]);
+      const [a, leftovers, readiness] = await Promise.all([
+        assess(ctx, name, checkAsStart(options), { cluster, activity }),
+        gatherLeftovers(ctx, name),
+        gatherReadiness(ctx.mgmt, name),
+      ]);
+      return withCheckOnly(a.report, [integrityCheck, judgeLeftovers(leftovers), readinessCheck(judgeReadiness(readiness))]);
     } catch (err) {
       if (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404)) return null; // deleted meanwhile
       throw err;

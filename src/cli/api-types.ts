@@ -112,6 +112,32 @@ export interface TransferView {
 }
 
 /** Migration statuses in which `watch` keeps following. */
+export interface ReadinessSubjectView {
+  type: 'queue' | 'policy' | 'channel';
+  name: string;
+  detail?: string;
+  new_definition?: Record<string, unknown> | null;
+}
+
+export interface ReadinessItemView {
+  kind: string;
+  severity: 'warning' | 'info';
+  message: string;
+  fix: string;
+  subjects: ReadinessSubjectView[];
+}
+
+export interface ReadinessView {
+  vhost: string;
+  ready_for_4x: boolean;
+  items: ReadinessItemView[];
+}
+
+export interface StripView {
+  vhost: string;
+  policies: Array<{ policy: string; removed_keys: string[]; deleted: boolean; definition: Record<string, unknown> | null }>;
+}
+
 export const ACTIVE_MIGRATION = ['pending', 'in_progress'];
 /** Transfer statuses in which `xfer --watch` keeps following. */
 export const ACTIVE_TRANSFER = ['pending', 'in_progress'];

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { checkCommand } from './commands/check.js';
 import { interruptCommand } from './commands/interrupt.js';
+import { readinessCommand } from './commands/readiness.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { watchCommand } from './commands/watch.js';
@@ -40,6 +41,7 @@ const COMMANDS: Subcommand[] = [
   interruptCommand,
   undoCommand,
   repairCommand,
+  readinessCommand,
   xferCommand,
   xferStatusCommand,
   xferCancelCommand,

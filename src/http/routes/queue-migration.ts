@@ -8,6 +8,8 @@
 import type { Router } from 'express';
 import type { Context } from '../../context.js';
 import { runCheck, runCheckAll } from '../../checks/assessment.js';
+import { gatherReadiness, judgeReadiness } from '../../checks/readiness.js';
+import { stripMirroringKeys } from '../../checks/readiness-strip.js';
 import { InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
 import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
@@ -104,6 +106,33 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         requireVhostAccess(caller, scope, vhost);
         await ensureVhost(vhost);
         res.json(await runCheck(ctx, vhost, options));
+      },
+    },
+    // qmig's own: the 4.x readiness report of a vhost, and its opt-in action on mirroring policies.
+    {
+      method: 'GET',
+      path: '/readiness/:vhost',
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireReader(caller);
+        const vhost = String(req.params.vhost);
+        requireVhostAccess(caller, await auth.scopeOf(caller), vhost);
+        await ensureVhost(vhost);
+        res.json(judgeReadiness(await gatherReadiness(ctx.mgmt, vhost)));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/readiness/:vhost/strip-mirroring-keys',
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const b = validateBody<{ policies: string[] }>('strip-mirroring-keys-request', parseJsonObject(req.body, req.get('content-type')));
+        const vhost = String(req.params.vhost);
+        await requireChanger(ctx, caller, vhost);
+        await ensureVhost(vhost);
+        res.json({ vhost, policies: await stripMirroringKeys(ctx, vhost, b.policies, caller.user) });
       },
     },
     ...['/start', '/start/:vhost'].map((path): RouteSpec => ({

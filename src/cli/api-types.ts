@@ -138,6 +138,6 @@ export interface StripView {
   policies: Array<{ policy: string; removed_keys: string[]; deleted: boolean; definition: Record<string, unknown> | null }>;
 }
 
-export const ACTIVE_MIGRATION = ['pending', 'in_progress'];
+export const ACTIVE_MIGRATION = ['pending', 'in_progress', 'paused'];
 /** Transfer statuses in which `xfer --watch` keeps following. */
 export const ACTIVE_TRANSFER = ['pending', 'in_progress'];

@@ -96,6 +96,7 @@ const STATUS_COLORS: Record<string, number> = {
   error: 31,
   in_progress: 36,
   pending: 36,
+  paused: 33,
   running: 36,
   interrupted: 33,
   skipped: 33,

@@ -134,6 +134,12 @@ export const VARIABLES = {
   ),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
+  alarmCheckSeconds: variable(
+    'QMIG_ALARM_CHECK_SECONDS',
+    '2',
+    "How often, at most, a running migration reads the nodes' memory and disk alarms before starting a queue; with one raised it pauses (status paused) until every alarm clears. 0: never pauses.",
+    positiveInt(0, 3600),
+  ),
   shovelTimeoutSeconds: variable('QMIG_SHOVEL_TIMEOUT_SECONDS', '3600', 'Longest a single shovel move may run before the queue fails.', positiveInt(5, 604800)),
   shovelMinMessages: variable(
     'QMIG_SHOVEL_MIN_MESSAGES',

@@ -30,6 +30,8 @@ export interface MigrationView {
   /** qmig: the rollbacks and repairs of this migration. */
   rollbacks?: string[];
   repairs?: string[];
+  /** qmig: while paused, the alarms that hold the run. */
+  paused_reason?: string;
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -86,6 +88,7 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...(typeof r.repair_of === 'string' ? { repair_of: r.repair_of } : {}),
     ...idList('rollbacks', r.rollbacks),
     ...idList('repairs', r.repairs),
+    ...(r.status === 'paused' && typeof r.paused_reason === 'string' ? { paused_reason: r.paused_reason } : {}),
   };
 }
 

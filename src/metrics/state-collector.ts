@@ -34,7 +34,7 @@ interface StateSnapshot {
   transfersOk: boolean;
 }
 
-const ACTIVE = new Set(['pending', 'in_progress']);
+const ACTIVE = new Set(['pending', 'in_progress', 'paused']);
 const ACTIVE_TRANSFER = new Set(['pending', 'in_progress']);
 
 /** Queues of active migrations by status: exact for runs of this process, else the record's counters. */

@@ -9,6 +9,7 @@
  *   except a queue that failed while a resumed run removed what the dead owner left (before
  *   this run took a step on it): the other queues go on, and the end status counts it as failed.
  * - leftover shovels of a resumed run are removed one at a time across the queues (cleanupPace).
+ * - a memory or disk alarm: no new queue starts while one is raised (status `paused`, alarm-pause.ts).
  * - the cluster lock is lost: re-acquired at once; if another sidecar holds it, this run stops
  *   taking steps and leaves the record to that sidecar.
  * Collaborators: ClientFence (client-fencing.ts), InterruptFlag (interrupt-flag.ts), one
@@ -35,7 +36,8 @@ import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
 import { ClientFence } from './client-fencing.js';
 import { InterruptFlag } from './interrupt-flag.js';
-import { markMigrationEnded, markMigrationResumed, markQueueSkipped, recount, type EndStatus } from './status.js';
+import { AlarmGate, readClusterAlarms } from './alarm-pause.js';
+import { markMigrationEnded, markMigrationPaused, markMigrationResumed, markMigrationUnpaused, markQueueSkipped, recount, type EndStatus } from './status.js';
 import { sleep } from '../async/concurrency.js';
 import { MIGRATION_LOCK, TEMPORARY_PREFIX, interruptParameter } from '../broker/names.js';
 
@@ -63,6 +65,7 @@ export class MigrationRun {
   private readonly cleanupPace = new Pace(1, CLEANUP_GAP_MS);
   private readonly clients: ClientFence;
   private readonly interrupt: InterruptFlag;
+  private readonly alarms: AlarmGate | null;
 
   constructor(
     private readonly ctx: Context,
@@ -87,6 +90,30 @@ export class MigrationRun {
       hooks: options.hooks,
       audit: (e) => this.audit(e),
       stopped: () => this.finished || this.aborted,
+    });
+    this.alarms = c.alarmCheckSeconds > 0 ? this.alarmGate(c.alarmCheckSeconds * 1000) : null;
+  }
+
+  /** Pause on alarm (alarm-pause.ts): the status, the audit line and the note of each pause. */
+  private alarmGate(intervalMs: number): AlarmGate {
+    return new AlarmGate({
+      intervalMs,
+      readAlarms: () => readClusterAlarms(this.mgmt),
+      paused: async (reason) => {
+        markMigrationPaused(this.record, reason);
+        this.log.warn('migration paused: a resource alarm blocks publishing; it goes on when every alarm has cleared', { reason });
+        this.audit({ action: 'migration_paused', details: { reason } });
+        await this.writer.saveRecord();
+      },
+      resumed: async (reason, pausedMs) => {
+        const seconds = Math.round(pausedMs / 1000);
+        markMigrationUnpaused(this.record, `paused ${seconds} s at ${timestamp()} (${reason})`);
+        this.log.info('migration goes on after a pause', { reason, paused_seconds: seconds });
+        this.audit({ action: 'migration_unpaused', details: { reason, paused_seconds: seconds } });
+        await this.writer.saveRecord();
+      },
+      stopWaiting: async () => this.aborted || this.stopReason !== null || (await this.interrupt.requested()),
+      readFailed: (err) => this.log.warn("cannot read the nodes' alarms; the queue starts anyway", { error: (err as Error).message }),
     });
   }
 
@@ -188,6 +215,8 @@ export class MigrationRun {
       for (;;) {
         if (crashed) return;
         if (this.lockPause) await this.lockPause;
+        if (this.aborted || this.stopReason) return;
+        if (next < order.length && this.alarms) await this.alarms.pass();
         if (this.aborted || this.stopReason) return;
         // Claimed before any await, so that no two workers take the same queue.
         const i = order[next++];

@@ -250,7 +250,7 @@ export class MigrationService implements MigrationEngine {
     const record = run?.record ?? (await this.ctx.store.loadRecord(id));
     if (!record) throw new ObjectNotFoundError();
     if (!isActive(record)) {
-      throw new InvalidStateError(`Migration is ${record.status}; only a pending or in-progress migration can be interrupted`, record.status);
+      throw new InvalidStateError(`Migration is ${record.status}; only a pending, in-progress or paused migration can be interrupted`, record.status);
     }
     await this.ctx.store.params.put(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
     run?.interruptLocally();

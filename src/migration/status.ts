@@ -152,11 +152,26 @@ export function recount(record: MigrationRecord, queues: readonly QueueRecord[])
 export function markMigrationResumed(record: MigrationRecord, owner: string): void {
   record.owner = owner;
   record.status = 'in_progress';
+  record.paused_reason = null;
+}
+
+/** A resource alarm holds the run between queues (alarm-pause.ts). */
+export function markMigrationPaused(record: MigrationRecord, reason: string): void {
+  record.status = 'paused';
+  record.paused_reason = reason;
+}
+
+/** The alarm cleared (or the wait ended): the run goes on; a note says how long it waited. */
+export function markMigrationUnpaused(record: MigrationRecord, note: string): void {
+  if (record.status === 'paused') record.status = 'in_progress';
+  record.paused_reason = null;
+  record.notes.push(note);
 }
 
 /** The run's final status. */
 export function markMigrationEnded(record: MigrationRecord, status: EndStatus, error: string | null): void {
   record.status = status;
+  record.paused_reason = null;
   record.error = error;
   record.completed_at = timestamp();
 }

@@ -2,14 +2,14 @@
  * The durable records of a migration, as stored in the broker (src/state/migration-store.ts)
  * and as answered by the HTTP API (src/http/presenters.ts turns them into the spec's shapes).
  */
-export const MIGRATION_STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'] as const;
+export const MIGRATION_STATUSES = ['pending', 'in_progress', 'paused', 'completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
 export const QUEUE_STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'skipped', 'rollback_completed'] as const;
 export type QueueStatus = (typeof QUEUE_STATUSES)[number];
 
-/** Statuses in which a migration still owns the cluster-wide lock. */
-export const ACTIVE_STATUSES: readonly MigrationStatus[] = ['pending', 'in_progress'];
+/** Statuses in which a migration still owns the cluster-wide lock (`paused`: waiting for a resource alarm to clear). */
+export const ACTIVE_STATUSES: readonly MigrationStatus[] = ['pending', 'in_progress', 'paused'];
 /** Statuses after which the engine no longer writes the migration or its queues. */
 export const FINAL_STATUSES: readonly MigrationStatus[] = ['completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'];
 /** Statuses of a queue the engine is done with. */
@@ -113,6 +113,8 @@ export interface MigrationRecord {
   repair_of?: string;
   /** Repairs started for this migration, oldest first. */
   repairs?: string[];
+  /** While `paused`: why (the alarms that hold it, e.g. "disk alarm on rabbit@a"). */
+  paused_reason?: string | null;
 }
 
 /** What was saved about a queue before anything touched it. */

@@ -17,7 +17,7 @@
 
 var QMIG_POLL_MS = 2000;
 var QMIG_MAX_QUEUE_ROWS = 200;
-var QMIG_ACTIVE = ['pending', 'in_progress'];
+var QMIG_ACTIVE = ['pending', 'in_progress', 'paused'];
 var QMIG_HISTORY_PAGE_SIZE = 20;
 
 var qmig_state = {
@@ -146,6 +146,7 @@ function qmig_status_colour(status) {
     case 'passed': return 'green';
     case 'in_progress': return 'yellow';
     case 'pending': return 'yellow';
+    case 'paused': return 'yellow';
     case 'warning': return 'yellow';
     case 'failed': return 'red';
     case 'rollback_pending': return 'red';

@@ -1,7 +1,7 @@
 /**
  * The validated start body (schemas/start-request.json) → MigrationOptions with the spec's
  * defaults: skip false, tolerance null (exact match), batch_size all (0 means all), smallest
- * first, every queue, no message TTL allowed, default queue type left alone.
+ * first, every queue, no message TTL allowed, default queue type left alone, no deadline.
  */
 import type { BatchOrder, MigrationOptions } from '../state/records.js';
 import type { CheckOptions } from '../checks/assessment.js';
@@ -14,6 +14,7 @@ export interface StartRequestBody {
   queue_names?: string[];
   allow_message_ttl?: boolean;
   set_default_queue_type?: 'quorum' | 'classic';
+  deadline?: string;
 }
 
 export interface CheckRequestBody {
@@ -30,6 +31,8 @@ export function toMigrationOptions(body: StartRequestBody): MigrationOptions {
     queue_names: body.queue_names ?? null,
     allow_message_ttl: body.allow_message_ttl ?? false,
     set_default_queue_type: body.set_default_queue_type ?? null,
+    // One spelling in the record (UTC, milliseconds), whatever offset the caller wrote.
+    ...(body.deadline !== undefined ? { deadline: new Date(body.deadline).toISOString() } : {}),
   };
 }
 

@@ -66,6 +66,9 @@ export class MigrationRun {
   private readonly clients: ClientFence;
   private readonly interrupt: InterruptFlag;
   private readonly alarms: AlarmGate | null;
+  /** The start's `deadline` passed: no queue starts any more (an interrupt of its own). */
+  private deadlineReached = false;
+  private deadlineTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ctx: Context,
@@ -152,6 +155,7 @@ export class MigrationRun {
   // --- the run ------------------------------------------------------------------------------
 
   private async run(): Promise<void> {
+    this.armDeadline();
     try {
       if (this.options.resumed) {
         markMigrationResumed(this.record, this.ctx.instanceId);
@@ -183,6 +187,7 @@ export class MigrationRun {
         this.log.error('cannot record the end of the migration', { error: (e as Error).message }),
       );
     } finally {
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       this.clients.stopSweeping();
       this.ctx.live.remove(this.record.id);
       await this.lock.release().catch(() => undefined);
@@ -264,9 +269,41 @@ export class MigrationRun {
     this.writer.touchRecord();
   }
 
+  /**
+   * The window closes at the start's `deadline` (a resumed run keeps it): from then on it is an
+   * interrupt — queues in flight finish, the rest are skipped, and the notes say what remains.
+   */
+  private armDeadline(): void {
+    const deadline = this.record.options.deadline;
+    if (!deadline) return;
+    const reached = () => {
+      if (this.deadlineReached || this.finished) return;
+      this.deadlineReached = true;
+      this.interrupt.setLocally();
+      this.log.warn('deadline reached: no queue starts any more; queues in flight finish', { deadline });
+      this.audit({ action: 'deadline_reached', details: { deadline } });
+    };
+    // setTimeout holds at most 2^31-1 ms (24.8 days): a later deadline re-arms.
+    const arm = () => {
+      const ms = Date.parse(deadline) - Date.now();
+      if (ms <= 0) reached();
+      else this.deadlineTimer = setTimeout(arm, Math.min(ms, 2 ** 31 - 1)).unref();
+    };
+    arm();
+  }
+
   private async conclude(): Promise<void> {
     const failed = this.queues.filter((q) => q.status === 'failed');
     const interrupted = this.stopReason === 'interrupt' || this.record.interrupt_requested;
+    if (this.deadlineReached) {
+      const left = this.queues.filter((q) => q.status === 'pending').map((q) => q.name);
+      const shown = left.length > 20 ? `${left.slice(0, 20).join(', ')} and ${left.length - 20} more` : left.join(', ');
+      this.record.notes.push(
+        left.length > 0
+          ? `deadline ${this.record.options.deadline} reached: ${left.length} queue(s) not migrated (skipped, still mirrored classic): ${shown}`
+          : `deadline ${this.record.options.deadline} reached after the last queue had started`,
+      );
+    }
     for (const q of this.queues) {
       if (q.status !== 'pending') continue;
       markQueueSkipped(q, failed.length > 0 ? 'not started: the migration stopped after a queue failed' : 'interrupted');

@@ -7,7 +7,7 @@
  * - shutdown: stop taking steps and free the lock, leaving the record for a resumer.
  */
 import type { Context } from '../context.js';
-import { InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
+import { BadRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
 import { logger } from '../logging.js';
 import { assessStart } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
@@ -89,6 +89,9 @@ export class MigrationService implements MigrationEngine {
   private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+    if (options.deadline && !(Date.parse(options.deadline) > Date.now())) {
+      throw new BadRequestError(`deadline ${options.deadline} is not in the future`);
+    }
     return this.startRun(vhost, caller, async () => {
       await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
       const assessment = await assessStart(this.ctx, vhost, options);

@@ -71,6 +71,8 @@ export interface MigrationOptions {
   queue_names: string[] | null;
   allow_message_ttl: boolean;
   set_default_queue_type: 'quorum' | 'classic' | null;
+  /** qmig: ISO time after which no queue starts (the window closes); absent: none. */
+  deadline?: string | null;
 }
 
 export interface MigrationRecord {

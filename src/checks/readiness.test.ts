@@ -71,6 +71,10 @@ test('a mirroring policy still mirroring queues to migrate is expected (info); o
   assert.equal(r.ready_for_4x, false);
   const check = readinessCheck(r);
   assert.equal(check.status, 'warning');
+  assert.deepEqual(
+    (check.details?.items as Array<{ subject_count: number }>).map((i) => i.subject_count),
+    [2, 1, 1],
+  );
   assert.match(check.message, /mirroring_keys_in_policies \(2\)/);
 });
 
@@ -105,6 +109,15 @@ test('each planted problem is named with its subjects; migratable mirrored queue
   ]);
   assert.equal(r.items[1].subjects[0].detail, '7 redelivery(ies) so far');
   assert.equal(r.items[3].subjects[0].detail, 'global prefetch 10, 2 consumer(s)');
+});
+
+test("check's details keep 20 subjects of an item and say how many there are", () => {
+  const queues = Array.from({ length: 45 }, (_, i) => queue(`t${String(i).padStart(2, '0')}`, { durable: false }));
+  const item = (readinessCheck(judgeReadiness(input({ queues }))).details?.items as Array<{ kind: string; subjects: unknown[]; subject_count: number }>).find(
+    (i) => i.kind === 'transient_queues',
+  )!;
+  assert.equal(item.subjects.length, 20);
+  assert.equal(item.subject_count, 45);
 });
 
 test('strippedDefinition keeps every other key and answers null when nothing is left', () => {

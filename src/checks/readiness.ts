@@ -196,10 +196,17 @@ export function judgeReadiness(input: ReadinessInput): ReadinessReport {
   return { vhost: input.vhost, ready_for_4x: items.every((i) => i.severity !== 'warning'), items };
 }
 
-/** The report as the system check `check` shows: a warning while anything 4.x breaks is left, never a failure. */
+/** Subjects an item carries in check's details (GET readiness/:vhost lists them all). */
+const CHECK_SUBJECTS = 20;
+
+/**
+ * The report as the system check `check` shows: a warning while anything 4.x breaks is left, never
+ * a failure. Each item keeps its first 20 subjects and their total (`subject_count`), so that a
+ * vhost of thousands of queues does not make every check answer large.
+ */
 export function readinessCheck(report: ReadinessReport): SystemCheck {
   const warnings = report.items.filter((i) => i.severity === 'warning');
-  const details = { items: report.items };
+  const details = { items: report.items.map((i) => ({ ...i, subjects: i.subjects.slice(0, CHECK_SUBJECTS), subject_count: i.subjects.length })) };
   if (warnings.length > 0) {
     const list = warnings.map((i) => `${i.kind} (${i.subjects.length})`).join(', ');
     return warning('readiness_4x', `To fix before RabbitMQ 4.x: ${list}. GET readiness/:vhost lists the subjects and the fixes.`, details);

@@ -112,7 +112,8 @@ export class BrokerQueueActions implements QueueActions {
   async declareTemporary(replicas: number | undefined, node: string | null): Promise<void> {
     await this.mgmt.declareQueue(this.vhost, this.temporary, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', ...(typeof replicas === 'number' && replicas >= 2 ? { 'x-quorum-initial-group-size': replicas } : {}) },
+      // Always given: without it the broker makes every cluster member a replica, also nodes that are down.
+      arguments: { 'x-queue-type': 'quorum', ...(typeof replicas === 'number' && replicas >= 1 ? { 'x-quorum-initial-group-size': replicas } : {}) },
       ...(node ? { node } : {}),
     });
   }

@@ -152,7 +152,7 @@ async function scenario(t: TestContext, sidecarNode: number): Promise<void> {
   await waitClusterHealthy(NODE);
   t.diagnostic(
     `node ${cluster.nodeNames[NODE]} stopped at ${atStop.completed}/${QUEUES} completed (in flight: ${atStop.inFlight.join(', ')}; stop_app took ${stopMs} ms), ` +
-      `${during?.completed_queues}/${QUEUES} completed and ${during?.status} after ${DOWN_MS / 1000} s down`,
+      (during ? `${during.completed_queues}/${QUEUES} completed and ${during.status} after ${DOWN_MS / 1000} s down` : `no status while its node was down`),
   );
   if (sidecarNode !== NODE) assert.equal(during?.status, 'in_progress', 'the run went on while the node was down');
 

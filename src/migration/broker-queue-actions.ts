@@ -12,7 +12,7 @@ import { removeShovels } from '../broker/shovel-leftovers.js';
 import { moveMessages, type MoveResult } from '../broker/shovels.js';
 import { moveThroughSidecar, type SidecarMoveResult } from '../broker/sidecar-move.js';
 import { isQuorum } from '../checks/queue-selection.js';
-import { BrokerRequestError } from '../errors.js';
+import { BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { OriginalQueue } from '../state/records.js';
 import type { MoveRequest, QueueActions } from './queue-actions.js';
 import { isTransient } from './queue-errors.js';
@@ -57,10 +57,25 @@ export class BrokerQueueActions implements QueueActions {
    */
   async readQueue(): Promise<BrokerQueue | null> {
     for (let attempt = 1; ; attempt++) {
-      const info = await this.mgmt.queue(this.vhost, this.queue);
+      const info = await this.lookup(this.queue);
       if (!info || isQuorum(info) || info.effective_policy_definition !== undefined || attempt >= 40) return info;
       await sleep(250);
     }
+  }
+
+  /**
+   * The queue as the management API shows it; null when it does not exist. A node that is starting
+   * (`start_app`) answers 404 for a moment for queues that exist, and for their vhost too (measured
+   * on 3.10.8, with shovel listings and global-parameter writes: queue-errors.ts isTransient): a 404
+   * is believed only while the vhost is there, otherwise it is a transient error (the step is
+   * retried from what the broker then shows).
+   */
+  private async lookup(queue: string): Promise<BrokerQueue | null> {
+    const info = await this.mgmt.queue(this.vhost, queue);
+    if (info !== null || (await this.mgmt.vhost(this.vhost)) !== null) return info;
+    throw new BrokerUnavailableError(
+      `the management API answers 404 for queue '${queue}' and for its vhost '${this.vhost}' (a node that is starting answers so)`,
+    );
   }
 
   async bindingsOf(queue: string): Promise<OriginalQueue['bindings']> {
@@ -78,11 +93,11 @@ export class BrokerQueueActions implements QueueActions {
   }
 
   async exists(queue: string): Promise<boolean> {
-    return (await this.mgmt.queue(this.vhost, queue)) !== null;
+    return (await this.lookup(queue)) !== null;
   }
 
   async observe(): Promise<ObservedQueue> {
-    const read = () => Promise.all([this.mgmt.queue(this.vhost, this.queue), this.mgmt.queue(this.vhost, this.temporary)]);
+    const read = () => Promise.all([this.lookup(this.queue), this.lookup(this.temporary)]);
     let [main, temporary] = await read();
     // A quorum queue without a running leader cannot be counted (a passive declare waits for it).
     // A leader can be missing for a moment (an election): read again before believing it.
@@ -112,7 +127,8 @@ export class BrokerQueueActions implements QueueActions {
   async declareTemporary(replicas: number | undefined, node: string | null): Promise<void> {
     await this.mgmt.declareQueue(this.vhost, this.temporary, {
       durable: true,
-      arguments: { 'x-queue-type': 'quorum', ...(typeof replicas === 'number' && replicas >= 2 ? { 'x-quorum-initial-group-size': replicas } : {}) },
+      // Always given: without it the broker makes every cluster member a replica, also nodes that are down.
+      arguments: { 'x-queue-type': 'quorum', ...(typeof replicas === 'number' && replicas >= 1 ? { 'x-quorum-initial-group-size': replicas } : {}) },
       ...(node ? { node } : {}),
     });
   }

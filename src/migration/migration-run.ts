@@ -206,6 +206,9 @@ export class MigrationRun {
     const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
     const resumeSet = new Set(inFlight);
     const preexisting = new Set((await this.mgmt.queues(this.record.vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)));
+    // Read once per run: the temporary queues' replicas are chosen from it (queue-work.ts temporaryReplicas).
+    const runningNodes = (await this.mgmt.nodes()).filter((n) => n.running).length;
+    this.log.info('running nodes counted (temporary queues get a replica on each, up to three)', { running_nodes: runningNodes });
     let next = 0;
     let crashed = false;
     const worker = async () => {
@@ -233,7 +236,7 @@ export class MigrationRun {
         // Not started (still pending) when the run stops meanwhile: conclude() skips it.
         if (this.aborted || this.stopReason) return;
         // A queue that already went through steps (a repair's failed queue) resumes from what the broker shows.
-        await this.runQueue(i, resumeSet.has(i) || this.queues[i].phase !== 'pending', preexisting);
+        await this.runQueue(i, resumeSet.has(i) || this.queues[i].phase !== 'pending', preexisting, runningNodes);
       }
     };
     // Every worker ends its current step before this returns, even when one of them throws.
@@ -242,7 +245,7 @@ export class MigrationRun {
     if (failure) throw failure.reason;
   }
 
-  private async runQueue(index: number, resume: boolean, preexisting: Set<string>): Promise<void> {
+  private async runQueue(index: number, resume: boolean, preexisting: Set<string>, runningNodes: number): Promise<void> {
     const q = this.queues[index];
     const migrator = new QueueMigrator(
       {
@@ -258,6 +261,7 @@ export class MigrationRun {
         hooks: this.options.hooks,
         preexistingTemporaryQueues: preexisting,
         cleanupPace: this.cleanupPace,
+        runningNodes,
       },
       q,
       index,

@@ -25,12 +25,19 @@ export class QueueSkip extends Error {}
  * management call that the answering node could not carry out on another node that is stopping
  * or booting (3.10 answers 400 "Request to node … failed with …" then), or a node whose vhost or
  * quorum cluster is not up yet (400 `cluster_not_formed`, `vhost_supervisor_not_running`: seen on
- * a loaded node; the step is redone from what the broker then shows).
+ * a loaded node; the step is redone from what the broker then shows), or a 404 that only a
+ * node that is starting answers (shovel listings, global-parameter writes).
  */
+const BOOTING_NODE_404 = /^(GET \/(shovels|parameters\/shovel)\/[^/]+$|PUT \/global-parameters\/)/;
+
 export function isTransient(err: unknown): boolean {
   if (err instanceof BrokerUnavailableError || err instanceof BrokerError) return true;
   if (err instanceof BrokerRequestError && /Request to node \S+ failed|nodedown|noproc|cluster_not_formed|vhost_supervisor_not_running/i.test(err.brokerReason))
     return true;
+  // A node that is starting (`start_app`) answers 404 for a moment to calls that cannot be refused
+  // so otherwise: listing a vhost's shovels or shovel parameters, writing a global parameter
+  // (measured on 3.10.8; its queues and the vhost itself read as 404 then too: BrokerQueueActions).
+  if (err instanceof BrokerRequestError && err.status === 404 && BOOTING_NODE_404.test(`${err.method} ${err.path}`)) return true;
   const message = (err as Error)?.message ?? '';
   return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
 }

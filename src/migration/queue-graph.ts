@@ -25,7 +25,7 @@ import { translateArguments } from './argument-translation.js';
 import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './queue-accounting.js';
 import { noteTtl } from './expiry-accounting.js';
 import { QueueFailure, QueueSkip } from './queue-errors.js';
-import type { QueueWork } from './queue-work.js';
+import { temporaryReplicas, type QueueWork } from './queue-work.js';
 import { decideResumeStep, expectedCount, rebaselined } from './resume.js';
 import { markQueueCompleted } from './status.js';
 import { saveForRollback } from './rollback-save.js';
@@ -53,10 +53,10 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     q.total_messages = count;
     q.migrated_messages = 0;
     q.detail.temporary_queue = w.temporary;
-    // The temporary queue keeps as many copies as the classic queue had (master + mirrors): as
-    // durable as what it replaces, without the cost of extra replicas for a queue that lives
-    // a few seconds. The final quorum queue gets the broker's full default membership.
-    q.detail.temporary_replicas = 1 + (info.slave_nodes?.length ?? 0);
+    // The temporary queue gets a replica on each running node, up to three (queue-work.ts
+    // temporaryReplicas): it survives one node stopping mid-move. The final quorum queue gets the
+    // broker's full default membership.
+    q.detail.temporary_replicas = temporaryReplicas(w.env.runningNodes);
     q.detail.consumers_at_start = info.consumers ?? 0;
     const translated = translateArguments(info.arguments);
     if (translated.dropped.length > 0) q.detail.dropped_arguments = translated.dropped;

@@ -92,8 +92,11 @@ class FakeActions implements QueueActions {
       temporaryCount: temp?.count ?? null,
     };
   }
-  async declareTemporary() {
+  /** The replicas each declareTemporary asked for. */
+  readonly replicas: Array<number | undefined> = [];
+  async declareTemporary(replicas: number | undefined) {
     this.act('declareTemporary');
+    this.replicas.push(replicas);
     if (!this.queues.has(TEMP)) this.queues.set(TEMP, { type: 'quorum', count: 0 });
   }
   async declareTarget() {
@@ -150,7 +153,7 @@ class FakeActions implements QueueActions {
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
 
-function setup(messages: number, actions = new FakeActions(messages)) {
+function setup(messages: number, actions = new FakeActions(messages), runningNodes = 3) {
   const q: QueueRecord = plannedQueue(NAME, '/', messages, 'rabbit@a');
   const steps: QueueStep[] = [];
   const checkpoints: string[] = [];
@@ -172,6 +175,7 @@ function setup(messages: number, actions = new FakeActions(messages)) {
     shouldAbort: () => false,
     hooks: { beforeStep: ({ step }) => void steps.push(step) },
     preexistingTemporaryQueues: new Set(),
+    runningNodes,
   };
   return { q, env, steps, checkpoints, actions };
 }
@@ -200,6 +204,22 @@ test('a queue with messages goes through every step in order and ends a verified
   assert.deepEqual([...actions.queues], [[NAME, { type: 'quorum', count: 10 }]]);
   // Checkpointed before each step that moves messages, where they are at that moment.
   assert.deepEqual(checkpoints, ['save@classic', 'move_to_temporary@classic', 'delete_classic@temporary', 'move_to_quorum@temporary', 'finish@quorum']);
+});
+
+test('the temporary queue gets a replica on each running node, up to three, whatever mirrors the classic queue had', async () => {
+  // The fake classic queue has one mirror (two copies): a temporary queue of two replicas would stop when either node stops.
+  for (const [running, replicas] of [
+    [1, 1],
+    [2, 2],
+    [3, 3],
+    [5, 3],
+  ]) {
+    const { q, env, actions } = setup(4, undefined, running);
+    await new QueueMigrator(env, q, 0, actions).run(false);
+    assert.equal(q.status, 'completed', q.error ?? '');
+    assert.deepEqual(actions.replicas, [replicas], `${running} running node(s)`);
+    assert.equal(q.detail.temporary_replicas, replicas);
+  }
 });
 
 test('an empty queue takes the fast path: deleted if empty, declared again as quorum', async () => {

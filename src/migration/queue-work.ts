@@ -32,6 +32,21 @@ export interface QueueRunEnv {
   preexistingTemporaryQueues: Set<string>;
   /** Paces the removal of leftover shovels across the run's queues (one at a time). */
   cleanupPace?: Pace;
+  /** Nodes running when the run began (one `GET /api/nodes`): how many replicas a temporary queue gets. */
+  runningNodes: number;
+}
+
+/** Replicas a temporary quorum queue gets at most. */
+export const MAX_TEMPORARY_REPLICAS = 3;
+
+/**
+ * Replicas of a temporary quorum queue: one on each running node, up to MAX_TEMPORARY_REPLICAS.
+ * A quorum queue keeps its messages available while a majority of its members run, so with three
+ * members one node may stop in the middle of a move (with two, losing either stops the queue);
+ * nodes that are down when the run begins are not counted, or the declare would wait for them.
+ */
+export function temporaryReplicas(runningNodes: number): number {
+  return Math.max(1, Math.min(MAX_TEMPORARY_REPLICAS, Math.floor(runningNodes)));
 }
 
 /**

@@ -9,10 +9,7 @@
 import { isQuorum } from '../checks/queue-selection.js';
 import type { QueueStep } from '../state/records.js';
 import { QueueFailure, QueueSkip } from './queue-errors.js';
-import type { QueueWork } from './queue-work.js';
-
-/** Replicas the temporary queue of a rollback gets at most (the quorum queue's own membership, up to this). */
-const MAX_TEMPORARY_REPLICAS = 3;
+import { temporaryReplicas, type QueueWork } from './queue-work.js';
 
 export async function saveForRollback(w: QueueWork): Promise<QueueStep> {
   const q = w.q;
@@ -46,7 +43,8 @@ export async function saveForRollback(w: QueueWork): Promise<QueueStep> {
   q.total_messages = count;
   q.migrated_messages = 0;
   q.detail.temporary_queue = w.temporary;
-  q.detail.temporary_replicas = Math.min(MAX_TEMPORARY_REPLICAS, Math.max(1, info?.members?.length ?? 1));
+  // As a migration's temporary queue: a replica on each running node, up to three (queue-work.ts).
+  q.detail.temporary_replicas = temporaryReplicas(w.env.runningNodes);
   q.detail.consumers_at_start = info?.consumers ?? 0;
   w.temporaryExists = seen.temporary;
   if (seen.main !== 'source') {

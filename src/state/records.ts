@@ -161,7 +161,7 @@ export interface QueueDetail {
   /** What a bare `error` token stands for (queues skipped as unsuitable). */
   error_detail?: string;
   temporary_queue?: string;
-  /** Replicas of the temporary queue (as many as the classic queue had copies). */
+  /** Replicas of the temporary queue: min(3, nodes running when the run began) (migration/queue-work.ts temporaryReplicas). */
   temporary_replicas?: number;
   consumers_at_start?: number;
   /** Arguments that quorum queues do not take. */

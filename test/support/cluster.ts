@@ -90,3 +90,26 @@ export async function repairNodeStatistics(): Promise<string[]> {
   }
   return repaired;
 }
+
+/**
+ * RabbitMQ 3.10.8's shovel plugin can exit on a node that stays up while another node stops:
+ * `rabbit_shovel_status` crashes (`noproc` calling `which_children` on the stopped node's member of
+ * the dynamic shovels' mirrored supervisor) until its supervisor gives up, and the application
+ * `rabbitmq_shovel` exits there (broker log: "Application rabbitmq_shovel exited with reason:
+ * shutdown"; seen here once in about eight `stop_app`s). Dynamic shovels placed on that node then
+ * never start, and qmig's start check refuses to run. A broker bug, not qmig's: tests that stop
+ * nodes call this to start the application again. Returns the nodes it started it on.
+ */
+export async function repairShovelPlugin(): Promise<string[]> {
+  const nodes = await admin().ok<Array<{ name: string; running: boolean; applications?: Array<{ name: string }> }>>('GET', '/nodes');
+  const repaired: string[] = [];
+  for (const [i, n] of nodes.entries()) {
+    const apps = n.applications?.map((a) => a.name);
+    if (!n.running || !apps?.includes('rabbit') || apps.includes('rabbitmq_shovel')) continue;
+    await rabbitmqctl(i, 'eval', '{application:ensure_all_started(rabbitmq_shovel), application:ensure_all_started(rabbitmq_shovel_management)}.').catch(
+      () => undefined,
+    );
+    repaired.push(n.name);
+  }
+  return repaired;
+}

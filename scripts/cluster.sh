@@ -21,7 +21,10 @@
 # --no-tls creates the cluster with the plain listeners only, like the queue-migration plugin's own
 # test cluster: clients that take every `amqp*` listener of GET /api/overview as a plain AMQP port
 # (the plugin's Java integration scenarios) would otherwise connect without TLS to the AMQPS port.
-# A cluster keeps the choice it was created with (restarts included) until `down`.
+# A cluster keeps the choice it was created with (restarts included) until `down`. The TLS ports
+# lie in Linux's ephemeral port range (32768-60999): a node booted again while clients keep
+# connecting can find one taken by an outgoing connection (could_not_start_listener): clusters
+# that tests stop and start again are created with --no-tls.
 # A second, independent cluster (e.g. a transfer target) needs another NAME and OFFSET, for
 # example `--name target --nodes 1 --offset 100`.
 # `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node

@@ -14,6 +14,8 @@ test('isTransient: an unreachable broker and a node that is stopping or booting 
     ),
     true,
   );
+  // …this one to a quorum queue's declare while the whole cluster stops (measured, issue 16)…
+  assert.equal(isTransient(new BrokerRequestError(400, 'PUT', '/queues/v/q37', "Node 'resb-restart2@localhost' could not be contacted")), true);
   // …and this one for a quorum queue on a loaded node whose Ra cluster or vhost is not up yet.
   assert.equal(
     isTransient(

@@ -31,7 +31,7 @@ let small: ExtraCluster;
 // before the test), and runs even when the test failed.
 const teardown: Array<() => unknown> = [];
 before(async () => {
-  small = await useExtraCluster({ after: (fn) => teardown.push(fn) }, { suffix: 'small', nodes: 2, offsetDelta: 200, netTicktime: NET_TICKTIME });
+  small = await useExtraCluster({ after: (fn) => teardown.push(fn) }, { suffix: 'small', nodes: 2, offsetDelta: 200, netTicktime: NET_TICKTIME, tls: false });
 });
 after(async () => {
   for (const fn of teardown) await fn();
@@ -140,7 +140,10 @@ test('cluster_health on a real 2-node cluster: healthy, a node stopped (start re
   t.diagnostic(`partitions: node 1 ${JSON.stringify(seen.from1)}, node 2 ${JSON.stringify(seen.from2)}`);
   const split = await clusterHealth(s, vhost);
   assert.equal(split.check.status, 'failed');
-  assert.match(split.check.message, new RegExp(`network partition: ${small.nodeNames[0].replace(/[.@-]/g, '\\$&')} cannot see ${node2.replace(/[.@-]/g, '\\$&')}`));
+  assert.match(
+    split.check.message,
+    new RegExp(`network partition: ${small.nodeNames[0].replace(/[.@-]/g, '\\$&')} cannot see ${node2.replace(/[.@-]/g, '\\$&')}`),
+  );
   assert.ok(
     split.check.details?.partitions?.some((p) => p.node === small.nodeNames[0] && p.partitioned_from.includes(node2)),
     JSON.stringify(split.check.details),

@@ -22,6 +22,7 @@ export interface ExtraCluster {
   offset: number;
   /** Erlang net_ticktime of the nodes (seconds), when set. */
   netTicktime?: number;
+  tls: boolean;
   managementUrls: string[];
   amqpUrls: string[];
   nodeNames: string[];
@@ -33,6 +34,12 @@ export interface ExtraClusterSpec {
   /** Added to the test cluster's port offset. */
   offsetDelta: number;
   netTicktime?: number;
+  /**
+   * False: plain listeners only (`--no-tls`). The TLS ports (plain + 30000) lie in Linux's
+   * ephemeral port range: a node booted again while clients keep connecting found its management
+   * TLS port taken by an outgoing connection (measured: could_not_start_listener 49972).
+   */
+  tls?: boolean;
 }
 
 /** The test cluster's port offset (scripts/test.sh QMIG_TEST_OFFSET). */
@@ -49,6 +56,7 @@ export function extraClusterOf(spec: ExtraClusterSpec): ExtraCluster {
     nodes: spec.nodes,
     offset,
     netTicktime: spec.netTicktime,
+    tls: spec.tls ?? true,
     managementUrls: idx.map((i) => `http://127.0.0.1:${15672 + offset + i}`),
     amqpUrls: idx.map((i) => `amqp://guest:guest@127.0.0.1:${5672 + offset + i}`),
     nodeNames: idx.map((i) => `${name}${i + 1}@localhost`),
@@ -64,7 +72,7 @@ async function clusterSh(c: ExtraCluster, args: string[], timeoutMs = 300_000): 
 
 /** Brings the cluster up anew (state of an earlier killed run is never reused). */
 export async function upFresh(c: ExtraCluster): Promise<void> {
-  await clusterSh(c, ['up', '--fresh', ...(c.netTicktime ? ['--net-ticktime', String(c.netTicktime)] : [])]);
+  await clusterSh(c, ['up', '--fresh', ...(c.netTicktime ? ['--net-ticktime', String(c.netTicktime)] : []), ...(c.tls ? [] : ['--no-tls'])]);
 }
 
 /** `up` without --fresh: starts whatever node of the cluster is stopped, on its data. */

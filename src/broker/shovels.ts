@@ -15,7 +15,7 @@
  */
 import { domainEvents, type ShovelErrorReason } from '../events/domain-events.js';
 import type { Channel } from 'amqplib';
-import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
+import { AMQP_NOT_FOUND, amqpCode, isHomeNodeDown, type AmqpPool } from './amqp.js';
 import { believedCount, confirmedCount } from './confirmed-count.js';
 import { enc, type ManagementClient } from './management-client.js';
 import { sleep } from '../async/concurrency.js';
@@ -163,7 +163,7 @@ export class QueueCounter {
       return (await (await current).checkQueue(queue)).messageCount;
     } catch (err) {
       if (this.channel === current) this.channel = null;
-      if (amqpCode(err) === AMQP_NOT_FOUND) throw new MoveError(`queue '${queue}' does not exist`, null, null);
+      if (amqpCode(err) === AMQP_NOT_FOUND && !isHomeNodeDown(err)) throw new MoveError(`queue '${queue}' does not exist`, null, null);
       throw err;
     }
   }

@@ -36,5 +36,5 @@ export function isTransient(err: unknown): boolean {
   )
     return true;
   const message = (err as Error)?.message ?? '';
-  return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout/i.test(message);
+  return !(err instanceof QueueFailure) && /Connection closed|ECONNRESET|ECONNREFUSED|socket hang up|heartbeat timeout|is down or inaccessible/i.test(message);
 }

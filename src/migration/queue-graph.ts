@@ -40,7 +40,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   async save(w) {
     if (w.rollingBack) return saveForRollback(w);
     const q = w.q;
-    const info = await w.actions.readQueue();
+    const info = await readPlannedQueue(w);
     if (!info) throw new QueueSkip('queue no longer exists');
     if (isQuorum(info)) throw new QueueSkip('already a quorum queue');
     if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
@@ -223,6 +223,23 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
     return null;
   },
 };
+
+/**
+ * A queue planned at start that the broker does not list: while a node boots (a whole-cluster
+ * restart) its durable queues are listed only once recovered — a queue was skipped as gone that
+ * then held all its messages (measured). Read again for up to QUEUE_GONE_CONFIRM_MS before
+ * believing it is gone (a queue really deleted meanwhile is skipped that much later).
+ */
+export const QUEUE_GONE_CONFIRM_MS = 30_000;
+async function readPlannedQueue(w: QueueWork): Promise<BrokerQueue | null> {
+  const until = Date.now() + QUEUE_GONE_CONFIRM_MS;
+  for (;;) {
+    const info = await w.actions.readQueue();
+    if (info || Date.now() > until || w.env.shouldAbort()) return info;
+    w.log.warn('a queue planned at start is not listed; reading it again before skipping it', { queue: w.q.name });
+    await sleep(2000);
+  }
+}
 
 /** The step that the broker's state calls for (resume, retry, a late shovel): resume.ts decides. */
 export async function resumeStep(w: QueueWork): Promise<QueueStep> {

@@ -7,7 +7,7 @@
  *   (a) all healthy → cluster_health passed;
  *   (b) node 2's app stopped → cluster_health failed naming it, and POST start/:vhost is refused
  *       with that message; node 2 started again → passed;
- *   (c) node 2's VM frozen (SIGSTOP) longer than net_ticktime, then thawed: both nodes report each
+ *   (c) node 2's VM frozen (SIGSTOP) longer than net_ticktime, then thawed: the nodes report each
  *       other in `partitions` (GET /api/nodes) → cluster_health failed naming the partition; node 2
  *       restarted (the minority side of a partition is restarted to heal it) → passed again.
  */
@@ -110,8 +110,10 @@ test('cluster_health on a real 2-node cluster: healthy, a node stopped (start re
   const back = await clusterHealth(s, vhost);
   assert.equal(back.check.status, 'passed', back.check.message);
 
-  // (c) a real partition: node 2 frozen for three net_ticktimes, then thawed. Node 1 declares it
-  // down meanwhile; once both run again, each one's Mnesia reports the other as partitioned.
+  // (c) a real partition: node 2 frozen until node 1 declares it down, and two net_ticktimes more,
+  // then thawed: Mnesia on the nodes reports the other as partitioned (both did in the runs
+  // measured, but not always within a minute: one more freeze if none is reported in 30 s). The
+  // check reads the nodes' own reports through node 1's management API.
   const pid = beamPid(small, 1);
   t.after(() => {
     try {
@@ -120,32 +122,40 @@ test('cluster_health on a real 2-node cluster: healthy, a node stopped (start re
       /* gone */
     }
   });
-  process.kill(pid, 'SIGSTOP');
-  try {
-    await waitFor('node 2 declared down by node 1', async () => (await admin(0).nodes()).some((n) => n.name === node2 && !n.running), 30_000);
-    await new Promise((r) => setTimeout(r, NET_TICKTIME * 1000));
-  } finally {
-    process.kill(pid, 'SIGCONT');
+  const views = async () => {
+    const [one, two] = await Promise.all([
+      admin(0).nodes(),
+      admin(1)
+        .nodes()
+        .catch(() => []),
+    ]);
+    return {
+      node1: one.map((n) => [n.name, n.running, n.partitions ?? []]),
+      node2: two.map((n) => [n.name, n.running, n.partitions ?? []]),
+      partitioned: one.some((n) => n.running && (n.partitions ?? []).length > 0),
+    };
+  };
+  let seen: Awaited<ReturnType<typeof views>> | null = null;
+  for (let attempt = 1; attempt <= 2 && !seen; attempt++) {
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await waitFor('node 2 declared down by node 1', async () => (await admin(0).nodes()).some((n) => n.name === node2 && !n.running), 30_000);
+      await new Promise((r) => setTimeout(r, 2 * NET_TICKTIME * 1000));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    seen = await waitFor('a partition reported', async () => ((await views()).partitioned ? views() : null), 30_000).catch(() => null);
+    t.diagnostic(`freeze ${attempt}: ${JSON.stringify(seen ?? (await views().catch((e) => String(e))))}`);
   }
-  const seen = await waitFor(
-    'both nodes report each other in partitions',
-    async () => {
-      const [one, two] = await Promise.all([admin(0).nodes(), admin(1).nodes()]);
-      const from1 = one.find((n) => n.name === small.nodeNames[0])?.partitions ?? [];
-      const from2 = two.find((n) => n.name === node2)?.partitions ?? [];
-      return from1.includes(node2) && from2.includes(small.nodeNames[0]) ? { from1, from2 } : null;
-    },
-    60_000,
-  );
-  t.diagnostic(`partitions: node 1 ${JSON.stringify(seen.from1)}, node 2 ${JSON.stringify(seen.from2)}`);
+  assert.ok(seen, 'a partition is reported after freezing node 2 past net_ticktime');
   const split = await clusterHealth(s, vhost);
   assert.equal(split.check.status, 'failed');
-  assert.match(
-    split.check.message,
-    new RegExp(`network partition: ${small.nodeNames[0].replace(/[.@-]/g, '\\$&')} cannot see ${node2.replace(/[.@-]/g, '\\$&')}`),
-  );
+  const names = small.nodeNames.map((n) => n.replace(/[.@-]/g, '\\$&')).join('|');
+  assert.match(split.check.message, new RegExp(`network partition: (${names}) cannot see (${names})`));
   assert.ok(
-    split.check.details?.partitions?.some((p) => p.node === small.nodeNames[0] && p.partitioned_from.includes(node2)),
+    (split.check.details?.partitions ?? []).some(
+      (p) => small.nodeNames.includes(p.node) && p.partitioned_from.some((x) => x !== p.node && small.nodeNames.includes(x)),
+    ),
     JSON.stringify(split.check.details),
   );
   assert.equal(split.report.overall_ready, false);

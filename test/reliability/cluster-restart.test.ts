@@ -135,7 +135,12 @@ test('the whole cluster stopped and started in the middle of a migration: it com
     detail = await waitTerminal(sidecars[0].url, id);
   }
   const notCompleted = ((detail.queues ?? []) as Array<Record<string, unknown>>).filter((q) => q.status !== 'completed');
-  if (notCompleted.length > 0) t.diagnostic(`not completed: ${JSON.stringify(notCompleted).slice(0, 3000)}`);
+  if (notCompleted.length > 0) {
+    t.diagnostic(`not completed: ${JSON.stringify(notCompleted).slice(0, 3000)}`);
+    const names = notCompleted.map((q) => `"${(q.resource as { name: string }).name}"`);
+    const lines = sidecars.flatMap((s) => s.output().split('\n')).filter((l) => names.some((n) => l.includes(n)));
+    t.diagnostic(`their log lines:\n${lines.slice(-30).join('\n').slice(0, 6000)}`);
+  }
   if (detail.migration.status !== 'completed')
     assert.fail(
       `not completed: ${await diagnose(

@@ -2,7 +2,9 @@
 # Starts and stops local RabbitMQ clusters on loopback, without the system service.
 #
 #   scripts/cluster.sh up     [--name NAME] [--nodes N] [--offset K] [--fresh] [--default-intervals] [--no-tls]
-#   scripts/cluster.sh down   [--name NAME]
+#                             [--net-ticktime S]
+#   scripts/cluster.sh stop   [--name NAME]      # stops every node, keeps the data (`up` restarts it)
+#   scripts/cluster.sh down   [--name NAME]      # stops every node and deletes the cluster
 #   scripts/cluster.sh status [--name NAME]
 #   scripts/cluster.sh env    [--name NAME]      # prints export lines for the cluster's URLs
 #   scripts/cluster.sh ctl    [--name NAME] [--node I] -- ARGS...   # rabbitmqctl against node I
@@ -19,7 +21,10 @@
 # --no-tls creates the cluster with the plain listeners only, like the queue-migration plugin's own
 # test cluster: clients that take every `amqp*` listener of GET /api/overview as a plain AMQP port
 # (the plugin's Java integration scenarios) would otherwise connect without TLS to the AMQPS port.
-# A cluster keeps the choice it was created with (restarts included) until `down`.
+# A cluster keeps the choice it was created with (restarts included) until `down`. The TLS ports
+# lie in Linux's ephemeral port range (32768-60999): a node booted again while clients keep
+# connecting can find one taken by an outgoing connection (could_not_start_listener): clusters
+# that tests stop and start again are created with --no-tls.
 # A second, independent cluster (e.g. a transfer target) needs another NAME and OFFSET, for
 # example `--name target --nodes 1 --offset 100`.
 # `up` restarts a stopped cluster on its existing data; with --fresh a cluster none of whose node
@@ -27,6 +32,14 @@
 # Statistics and quorum ticks run every second (counts in the management API lag 1-2 s, which
 # tests want); --default-intervals keeps RabbitMQ's defaults (5 s), as production clusters run,
 # where the broker's idle work per queue is 5 times smaller (benchmarks).
+# --net-ticktime S sets the Erlang kernel's net_ticktime of the nodes (and of rabbitmqctl calls)
+# to S seconds instead of 60: a node that stops answering (SIGSTOP of its VM, a frozen host) is
+# declared down by its peers after S to 1.25 S seconds, which tests of node loss and partitions
+# want. Kept in the cluster's meta like the other choices (restarts included) until `down`.
+# `stop` stops all node VMs at once (rabbitmqctl stop in parallel, each bounded by
+# QMIG_STOP_TIMEOUT seconds, default 90, after which its VM is killed) and keeps their data and
+# meta: `up` (without --fresh) boots the cluster again on that data, as after a whole-cluster
+# outage. `down` stops the nodes and deletes everything.
 # State lives in ${QMIG_CLUSTER_DIR:-/tmp/qmig-clusters}/NAME. The default user is guest/guest.
 set -euo pipefail
 
@@ -40,18 +53,25 @@ FRESH=0
 INTERVALS=fast
 INTERVALS_SET=0
 TLS=1
+NET_TICKTIME=
+NET_TICKTIME_SET=0
+NODES_SET=0
+OFFSET_SET=0
 cmd=${1:-}
 shift || true
 ARGS=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME=$2; shift 2 ;;
-    --nodes) NODES=$2; shift 2 ;;
-    --offset) OFFSET=$2; shift 2 ;;
+    --nodes) NODES=$2; NODES_SET=1; shift 2 ;;
+    --offset) OFFSET=$2; OFFSET_SET=1; shift 2 ;;
     --node) NODE_INDEX=$2; shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --default-intervals) INTERVALS=default; INTERVALS_SET=1; shift ;;
     --no-tls) TLS=0; shift ;;
+    --net-ticktime)
+      [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "cluster.sh: --net-ticktime needs a whole number of seconds" >&2; exit 2; }
+      NET_TICKTIME=$2; NET_TICKTIME_SET=1; shift 2 ;;
     --) shift; break ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -122,6 +142,12 @@ node_env() {
   # A VM that fails to boot writes its crash dump beside its logs, not into the caller's directory.
   export ERL_CRASH_DUMP="$nd/log/erl_crash.dump"
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
+  # The CLI's own VM ticks like the nodes: with the default 60 s it would be dropped by a node
+  # whose ticktime is shorter during a long call.
+  if [ -n "$NET_TICKTIME" ]; then
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS -kernel net_ticktime $NET_TICKTIME"
+    export RABBITMQ_CTL_ERL_ARGS="-kernel net_ticktime $NET_TICKTIME"
+  fi
 }
 
 # CTL_TIMEOUT (seconds, default 0 = none) bounds one rabbitmqctl call.
@@ -232,7 +258,12 @@ up() {
   fi
   # Likewise the listeners (a restart rewrites the node files): --no-tls only takes on a new cluster.
   if [ "$FRESH" = 0 ] && [ -f "$DIR/meta" ]; then
+    # A restart after `stop` needs no more than the name: nodes and offset come from the meta.
+    [ "$NODES_SET" = 1 ] || NODES=$(sed -n 's/^NODES=//p' "$DIR/meta")
+    [ "$OFFSET_SET" = 1 ] || OFFSET=$(sed -n 's/^OFFSET=//p' "$DIR/meta")
     local tls; tls=$(sed -n 's/^TLS=//p' "$DIR/meta"); TLS=${tls:-1}
+    # And the net_ticktime, unless given again.
+    [ "$NET_TICKTIME_SET" = 1 ] || NET_TICKTIME=$(sed -n 's/^NET_TICKTIME=//p' "$DIR/meta")
   fi
   # Node VMs of this cluster still run (all, or some while others are stopped or restarting):
   # never boot a second VM for a running node; start only the stopped ones and wait for all.
@@ -275,7 +306,7 @@ up() {
   log "up: $NODES node(s), management http://127.0.0.1:$(mgmt_port 1)/ (guest/guest)"
 }
 
-save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\nINTERVALS=%s\nTLS=%s\n' "$NODES" "$OFFSET" "$INTERVALS" "$TLS" > "$DIR/meta"; }
+save_meta() { mkdir -p "$DIR"; printf 'NODES=%s\nOFFSET=%s\nINTERVALS=%s\nTLS=%s\nNET_TICKTIME=%s\n' "$NODES" "$OFFSET" "$INTERVALS" "$TLS" "$NET_TICKTIME" > "$DIR/meta"; }
 load_meta() { if [ -f "$DIR/meta" ]; then . "$DIR/meta"; fi; }
 
 down() {
@@ -294,6 +325,30 @@ down() {
   done
   rm -rf "$DIR"
   log "stopped and removed"
+}
+
+# Every node VM stopped at once, data and meta kept. In parallel: one by one, each stop moves
+# the mirrored queues' masters and the quorum leaders to the nodes still running, and the last
+# ones (quorum queues without a majority) took over 2 minutes to stop. Each stop is bounded; a VM
+# still running after it is killed (a crash, as far as its data is concerned).
+stop_all() {
+  load_meta
+  [ -f "$DIR/meta" ] && [ -d "$DIR/node1/mnesia" ] || { log "nothing to stop"; return 0; }
+  local bound=${QMIG_STOP_TIMEOUT:-90} i
+  for i in $(seq 1 "$NODES"); do
+    node_alive "$i" || continue
+    ( CTL_TIMEOUT=$bound ctl "$i" stop >/dev/null 2>&1 || true
+      if node_alive "$i"; then
+        log "node $i did not stop within ${bound} s: killing its VM"
+        kill -9 "$(cat "$DIR/node$i/rabbit.pid" 2>/dev/null)" 2>/dev/null || true
+      fi ) &
+  done
+  wait
+  for i in $(seq 1 "$NODES"); do
+    while node_alive "$i"; do sleep 0.2; done
+    rm -f "$DIR/node$i/rabbit.pid" "$DIR/node$i/launcher.pid"
+  done
+  log "stopped (data kept: \`up --name $NAME\` starts it again)"
 }
 
 # "up": node 1 answers; "degraded": not all answering but node VMs run (counts as existing, exit 0,
@@ -341,8 +396,10 @@ with_lock() {
 case "$cmd" in
   up) with_lock ;;
   down) with_lock ;;
+  stop) with_lock ;;
   locked-up) up ;;
   locked-down) down ;;
+  locked-stop) stop_all ;;
   status) status ;;
   env) print_env ;;
   ctl) load_meta; ctl "$NODE_INDEX" "$@" ;;

@@ -111,7 +111,9 @@ export class AmqpPool {
         });
       } catch (err) {
         if (this.countChannels.get(vhost) === opening) this.countChannels.delete(vhost);
-        if (amqpCode(err) === AMQP_NOT_FOUND) return { count: null, ms: 0 };
+        // 404 also answers a durable queue whose home node is down or still booting ("home node …
+        // is down or inaccessible"): that queue exists (a whole-cluster restart), the error stays.
+        if (amqpCode(err) === AMQP_NOT_FOUND && !isHomeNodeDown(err)) return { count: null, ms: 0 };
         if (attempt >= 3 || amqpCode(err) !== undefined) throw err;
       }
     }
@@ -163,4 +165,9 @@ export class AmqpPool {
     this.connections.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
   }
+}
+
+/** A NOT_FOUND that names a durable queue whose home node is down or inaccessible (it exists). */
+export function isHomeNodeDown(err: unknown): boolean {
+  return /down or inaccessible/i.test((err as Error)?.message ?? '');
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { confirmedCount, SUSPECT_ZERO_MS } from './confirmed-count.js';
+import { BrokerError } from '../errors.js';
+import { believedCount, confirmedCount, SUSPECT_ZERO_MS, unreadableZero } from './confirmed-count.js';
 
 /** A reader answering `answers` in turn, each after its delay in ms. */
 function reader(answers: Array<[number | null, number]>) {
@@ -72,4 +73,30 @@ test('a timed reading is judged by the time the broker took, not by how long the
   assert.equal(await confirmedCount(async () => answers[i++], noPause), 200);
   assert.equal(i, 3);
   assert.equal(await confirmedCount(async () => ({ count: null, ms: 400 }), noPause), null);
+});
+
+test('unreadableZero: a quorum queue without a leader, with its leader offline or without a majority online cannot answer 0', () => {
+  const members = ['n1', 'n2', 'n3'];
+  // Measured on 3.10: a 2-member queue whose leader's node stopped reads 0 while its management row says so.
+  assert.equal(unreadableZero({ type: 'quorum', leader: undefined, members: ['n1', 'n2'], online: ['n1'] }), 'it has no leader');
+  assert.equal(unreadableZero({ type: 'quorum', leader: 'n2', members, online: ['n1', 'n3'] }), 'its leader n2 is not online');
+  assert.equal(unreadableZero({ type: 'quorum', leader: 'n1', members, online: ['n1'] }), 'only 1 of its 3 members are online');
+  assert.equal(unreadableZero({ type: 'quorum', leader: 'n1', members: ['n1', 'n2'], online: ['n1'] }), 'only 1 of its 2 members are online');
+  assert.equal(unreadableZero({ type: 'quorum', leader: 'n1', members, online: ['n1', 'n2'] }), null, 'a majority with its leader: a real zero');
+  assert.equal(unreadableZero({ type: 'quorum', leader: 'n1', members }), null, 'no online list: the leader decides');
+  assert.equal(unreadableZero({ type: 'classic' }), null);
+  assert.equal(unreadableZero(null), null, 'a queue that is gone');
+});
+
+test('believedCount: a rejected zero is a transient BrokerError; counts and believable zeros pass through without a lookup when not zero', async () => {
+  let lookups = 0;
+  const leaderless = async () => (lookups++, { type: 'quorum', leader: undefined, members: ['a', 'b'], online: ['a'] });
+  assert.equal(await believedCount(1500, 'q', leaderless), 1500);
+  assert.equal(await believedCount(null, 'q', leaderless), null);
+  assert.equal(lookups, 0);
+  await assert.rejects(
+    believedCount(0, 'qmig.tmp.q', leaderless),
+    (err: unknown) => err instanceof BrokerError && /'qmig\.tmp\.q' reads 0 messages but it has no leader/.test(err.message),
+  );
+  assert.equal(await believedCount(0, 'q', async () => ({ type: 'classic' })), 0);
 });

@@ -14,6 +14,8 @@ export interface BrokerQueue {
   node?: string;
   leader?: string;
   members?: string[];
+  /** Quorum queues: the members whose replica runs now. */
+  online?: string[];
   slave_nodes?: string[];
   synchronised_slave_nodes?: string[];
   policy?: string | null;

@@ -15,8 +15,8 @@
  */
 import { domainEvents, type ShovelErrorReason } from '../events/domain-events.js';
 import type { Channel } from 'amqplib';
-import { AMQP_NOT_FOUND, amqpCode, type AmqpPool } from './amqp.js';
-import { confirmedCount } from './confirmed-count.js';
+import { AMQP_NOT_FOUND, amqpCode, isHomeNodeDown, type AmqpPool } from './amqp.js';
+import { believedCount, confirmedCount } from './confirmed-count.js';
 import { enc, type ManagementClient } from './management-client.js';
 import { sleep } from '../async/concurrency.js';
 
@@ -129,6 +129,7 @@ export class QueueCounter {
   constructor(
     private readonly amqp: AmqpPool,
     private readonly vhost: string,
+    private readonly mgmt?: ManagementClient,
   ) {}
 
   private open(): Promise<Channel> {
@@ -150,8 +151,10 @@ export class QueueCounter {
   }
 
   async count(queue: string): Promise<number> {
-    // A busy quorum leader reads as 0 on 3.10: a zero is confirmed (confirmed-count.ts).
-    return (await confirmedCount(() => this.read(queue))) ?? 0;
+    // A busy quorum leader reads as 0 on 3.10: a zero is confirmed, and a leaderless quorum
+    // queue's zero is no count at all (confirmed-count.ts).
+    const n = (await confirmedCount(() => this.read(queue))) ?? 0;
+    return this.mgmt ? believedCount(n, queue, () => this.mgmt!.queue(this.vhost, queue)) : n;
   }
 
   private async read(queue: string): Promise<number> {
@@ -160,7 +163,7 @@ export class QueueCounter {
       return (await (await current).checkQueue(queue)).messageCount;
     } catch (err) {
       if (this.channel === current) this.channel = null;
-      if (amqpCode(err) === AMQP_NOT_FOUND) throw new MoveError(`queue '${queue}' does not exist`, null, null);
+      if (amqpCode(err) === AMQP_NOT_FOUND && !isHomeNodeDown(err)) throw new MoveError(`queue '${queue}' does not exist`, null, null);
       throw err;
     }
   }
@@ -199,7 +202,7 @@ export async function deleteShovel(mgmt: ManagementClient, vhost: string, name: 
  * terminated shovel or an overall timeout (shovel deleted), MoveAbortedError on abort.
  */
 export async function moveMessages(mgmt: ManagementClient, amqp: AmqpPool, spec: MoveSpec): Promise<MoveResult> {
-  const counter = new QueueCounter(amqp, spec.vhost);
+  const counter = new QueueCounter(amqp, spec.vhost, mgmt);
   try {
     return await move(mgmt, counter, spec);
   } finally {

@@ -12,6 +12,7 @@ import { removeShovels } from '../broker/shovel-leftovers.js';
 import { moveMessages, type MoveResult } from '../broker/shovels.js';
 import { moveThroughSidecar, type SidecarMoveResult } from '../broker/sidecar-move.js';
 import { isQuorum } from '../checks/queue-selection.js';
+import { believedCount } from '../broker/confirmed-count.js';
 import { BrokerRequestError, BrokerUnavailableError } from '../errors.js';
 import type { OriginalQueue } from '../state/records.js';
 import type { MoveRequest, QueueActions } from './queue-actions.js';
@@ -91,8 +92,12 @@ export class BrokerQueueActions implements QueueActions {
     return sampleExpirations(this.mgmt, this.vhost, this.queue, count);
   }
 
-  count(queue: string): Promise<number | null> {
-    return this.amqp.messageCount(this.vhost, queue);
+  /**
+   * The exact count; a zero from a quorum queue that cannot answer (no leader, no majority: it
+   * reads 0 whatever it holds, see confirmed-count.ts) is a transient BrokerError, never a count.
+   */
+  async count(queue: string): Promise<number | null> {
+    return believedCount(await this.amqp.messageCount(this.vhost, queue), queue, () => this.mgmt.queue(this.vhost, queue));
   }
 
   async exists(queue: string): Promise<boolean> {
@@ -231,7 +236,7 @@ export class BrokerQueueActions implements QueueActions {
    */
   private async moveSmall(source: string, destination: string, waiting: number, progress: (moved: number) => void): Promise<MoveResult | null> {
     const started = Date.now();
-    const count = async (queue: string) => (await this.amqp.messageCount(this.vhost, queue)) ?? 0;
+    const count = async (queue: string) => (await this.count(queue)) ?? 0;
     const destinationBefore = await count(destination);
     let src = waiting;
     let moved = 0;

@@ -26,6 +26,7 @@ import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { kindOf, timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import type { LiveMigration } from '../state/live-registry.js';
 import { recordRollbackOutcome } from './rollback-outcome.js';
 import { recordRepairOutcome } from './repair-outcome.js';
 import { interleaveByNode } from '../checks/queue-selection.js';
@@ -124,9 +125,15 @@ export class MigrationRun {
     return this.record.id;
   }
 
+  private get liveEntry(): LiveMigration {
+    this.live ??= { record: this.record, queues: this.queues };
+    return this.live;
+  }
+  private live: LiveMigration | null = null;
+
   /** Starts in the background; never rejects (the outcome is in the record). */
   start(): this {
-    this.ctx.live.add({ record: this.record, queues: this.queues });
+    this.ctx.live.add(this.liveEntry);
     this.watchLock(this.lock);
     void this.run().finally(() => this.resolveDone());
     return this;
@@ -141,6 +148,10 @@ export class MigrationRun {
     if (this.abortReason || this.finished) return;
     this.abortReason = reason;
     this.writer.disable();
+    // Readers of this sidecar answer from the store from now on: the record is the resumer's,
+    // and this copy stops changing (it said in_progress for as long as a step took to return —
+    // measured after a whole-cluster restart: minutes after another sidecar completed the run).
+    this.ctx.live.remove(this.record.id, this.liveEntry);
     this.log.warn('migration run stops taking steps; another sidecar will resume it', { reason });
   }
 
@@ -189,7 +200,7 @@ export class MigrationRun {
     } finally {
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       this.clients.stopSweeping();
-      this.ctx.live.remove(this.record.id);
+      this.ctx.live.remove(this.record.id, this.liveEntry);
       await this.lock.release().catch(() => undefined);
     }
   }

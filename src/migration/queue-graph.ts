@@ -24,6 +24,7 @@ import type { OriginalQueue, QueueStep } from '../state/records.js';
 import { translateArguments } from './argument-translation.js';
 import { adopt, check, copyRemovalRounds, move, removeCopies, verify } from './queue-accounting.js';
 import { noteTtl } from './expiry-accounting.js';
+import { BrokerError } from '../errors.js';
 import { QueueFailure, QueueSkip } from './queue-errors.js';
 import { temporaryReplicas, type QueueWork } from './queue-work.js';
 import { decideResumeStep, expectedCount, rebaselined } from './resume.js';
@@ -39,7 +40,7 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   async save(w) {
     if (w.rollingBack) return saveForRollback(w);
     const q = w.q;
-    const info = await w.actions.readQueue();
+    const info = await readPlannedQueue(w);
     if (!info) throw new QueueSkip('queue no longer exists');
     if (isQuorum(info)) throw new QueueSkip('already a quorum queue');
     if (!isMirroredClassic(info)) throw new QueueSkip('not mirrored (no ha-mode in its effective policy)');
@@ -223,6 +224,23 @@ export const STEP_GRAPH: Record<QueueStep, StepFn> = {
   },
 };
 
+/**
+ * A queue planned at start that the broker does not list: while a node boots (a whole-cluster
+ * restart) its durable queues are listed only once recovered — a queue was skipped as gone that
+ * then held all its messages (measured). Read again for up to QUEUE_GONE_CONFIRM_MS before
+ * believing it is gone (a queue really deleted meanwhile is skipped that much later).
+ */
+export const QUEUE_GONE_CONFIRM_MS = 30_000;
+async function readPlannedQueue(w: QueueWork): Promise<BrokerQueue | null> {
+  const until = Date.now() + QUEUE_GONE_CONFIRM_MS;
+  for (;;) {
+    const info = await w.actions.readQueue();
+    if (info || Date.now() > until || w.env.shouldAbort()) return info;
+    w.log.warn('a queue planned at start is not listed; reading it again before skipping it', { queue: w.q.name });
+    await sleep(2000);
+  }
+}
+
 /** The step that the broker's state calls for (resume, retry, a late shovel): resume.ts decides. */
 export async function resumeStep(w: QueueWork): Promise<QueueStep> {
   const seen = await w.actions.observe();
@@ -240,11 +258,17 @@ export async function resumeStep(w: QueueWork): Promise<QueueStep> {
       delete w.q.detail.rebaseline;
     }
   }
-  const decision = decideResumeStep(w.q, seen);
+  const decision = decideResumeStep(w.q, seen, { clientsFenced: w.clientsFenced, mainDeclaredAgain: w.mainDeclaredAgain });
   w.log.info('resuming queue', { queue: w.q.name, phase: w.q.phase, decision });
   if ('skip' in decision) throw new QueueSkip(decision.skip);
-  if ('lost' in decision) throw new QueueFailure(decision.lost);
-  if ('blocked' in decision) throw new QueueFailure(decision.blocked);
+  // Neither queue listed is no proof while the broker recovers: after a whole-cluster restart a
+  // queue was reported missing and then found with all its messages (measured). Transient too:
+  // the runner looks again within its outage budget, then fails the queue with this reason.
+  if ('lost' in decision) throw new BrokerError(decision.lost);
+  // A quorum queue without a leader: transient (the runner waits within its outage budget, then
+  // fails the queue with this reason). After a whole-cluster restart the leaders of the queues
+  // being migrated came back within a minute; a declare cut short never does.
+  if ('blocked' in decision) throw new BrokerError(decision.blocked);
   if (decision.discard && !w.clientsFenced) {
     // Unfenced clients may have published into the classic queue since the temporary queue took
     // messages: its count no longer proves the temporary queue holds nothing of ours.
@@ -252,7 +276,15 @@ export async function resumeStep(w: QueueWork): Promise<QueueStep> {
       "the temporary queue has no running replica (no leader) and clients are not fenced, so the classic queue's count cannot prove it empty: nothing was changed; start its replicas and resume",
     );
   }
-  if (decision.discard) {
+  if (decision.discard === 'main') {
+    w.log.warn('the new queue has no running replica and the temporary queue holds every message; declaring the new queue again', { queue: w.q.name });
+    w.audit('delete_queue', {
+      type: w.direction.target,
+      reason: 'no running replica (a declare cut short); every message is in the temporary queue',
+    });
+    w.mainDeclaredAgain = true;
+    await w.actions.deleteQueue(w.q.name);
+  } else if (decision.discard) {
     w.log.warn('the temporary queue has no running replica and holds nothing the classic queue lacks; declaring it again', { queue: w.q.name });
     w.audit('delete_queue', {
       name: w.temporary,

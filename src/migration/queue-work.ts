@@ -73,6 +73,8 @@ export class QueueWork {
   verifiedInThisRun = false;
   /** The temporary queue was deleted and declared again after a move into it stalled (once per queue). */
   temporaryDeclaredAgain = false;
+  /** The new queue was deleted and declared again once (it had no leader; resume.ts). */
+  mainDeclaredAgain = false;
   /** A shovel of this queue may exist (this run created one, or the run is a resumed one). */
   shovelsPossible = false;
 

@@ -99,3 +99,31 @@ test('a quorum queue without a running leader (a declare cut short): the tempora
     step: 'move_to_temporary',
   });
 });
+
+test('a new quorum queue without a leader (its declare cut short by a whole-cluster stop): declared again once, only fenced and when the temporary queue holds every message', () => {
+  const mainDown = (temporaryCount: number | null, o: Partial<ObservedQueue> = {}): ObservedQueue => ({
+    ...seen('target', null, true, temporaryCount),
+    mainAvailable: false,
+    ...o,
+  });
+  const fenced = { clientsFenced: true };
+  assert.deepEqual(decideResumeStep(queue(1500, 'move_to_quorum'), mainDown(1500), fenced), { step: 'declare_quorum', discard: 'main' });
+  assert.deepEqual(decideResumeStep(queue(1500, 'move_to_quorum', { expected: 1510 }), mainDown(1510), fenced), {
+    step: 'declare_quorum',
+    discard: 'main',
+  });
+  assert.deepEqual(decideResumeStep(queue(0, 'declare_quorum'), mainDown(null, { temporary: false }), fenced), { step: 'declare_quorum', discard: 'main' });
+  // Part of the messages may already be in the new queue, the temporary queue's count is unknown,
+  // it has no leader either, the new queue was declared again already, or clients are not fenced: blocked.
+  for (const [o, run] of [
+    [mainDown(900), fenced],
+    [mainDown(null), fenced],
+    [mainDown(1500, { temporaryAvailable: false }), fenced],
+    [mainDown(1500), { clientsFenced: true, mainDeclaredAgain: true }],
+    [mainDown(1500), { clientsFenced: false }],
+    [mainDown(null, { temporary: false }), fenced],
+  ] as const) {
+    const d = decideResumeStep(queue(1500, 'move_to_quorum'), o, run);
+    assert.ok('blocked' in d, JSON.stringify([o, run, d]));
+  }
+});

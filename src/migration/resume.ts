@@ -27,11 +27,23 @@ export interface ObservedQueue {
 }
 
 /**
- * `discard`: the temporary queue has no running replica and, as the counts show, holds nothing
- * that is not also in the classic queue — delete it before the step (which declares it again).
- * `blocked`: the messages sit in a queue without a running replica; the queue fails, nothing changed.
+ * `discard`: a quorum queue has no running replica and, as the counts show, holds nothing that is
+ * not also in the other queue — delete it before the step (which declares it again): the
+ * temporary queue when the classic queue holds everything, the new queue (`main`, once, clients
+ * fenced) when the temporary queue holds everything.
+ * `blocked`: the messages sit in a queue without a running replica; nothing is changed. The
+ * caller waits for a leader (after a whole-cluster restart leaders come back within a minute)
+ * and fails the queue with this reason if none comes.
  */
-export type ResumeDecision = { step: Step; discard?: 'temporary' } | { skip: string } | { lost: string } | { blocked: string };
+export type ResumeDecision = { step: Step; discard?: 'temporary' | 'main' } | { skip: string } | { lost: string } | { blocked: string };
+
+/** What the run knows beside the broker's state. */
+export interface ResumeContext {
+  /** The vhost's clients are fenced: nobody but qmig can have published into the new queue. */
+  clientsFenced?: boolean;
+  /** This run already deleted and declared the new queue again once. */
+  mainDeclaredAgain?: boolean;
+}
 
 const UNAVAILABLE = 'has no running replica (no leader)';
 
@@ -42,7 +54,7 @@ export function expectedCount(q: Pick<QueueRecord, 'original' | 'detail'>): numb
   return q.original?.message_count ?? 0;
 }
 
-export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDecision {
+export function decideResumeStep(q: QueueRecord, seen: ObservedQueue, run: ResumeContext = {}): ResumeDecision {
   if (!q.original) {
     // Nothing was touched before the original was saved.
     if (seen.main === 'source') return { step: 'save' };
@@ -67,9 +79,17 @@ export function decideResumeStep(q: QueueRecord, seen: ObservedQueue): ResumeDec
       if (seen.temporary || expected === 0) return { step: 'declare_quorum' };
       return { lost: `neither the queue nor its temporary queue exists: ${expected} message(s) unaccounted for` };
     case 'target':
-      // Not discarded even when the temporary queue holds everything: clients that are not fenced
-      // may have published into it since it was bound.
-      if (seen.mainAvailable === false) return { blocked: `the new queue ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
+      if (seen.mainAvailable === false) {
+        // A new quorum queue whose declare was cut short (by a whole-cluster stop: measured) stays
+        // without a leader. With clients fenced nobody else published into it, so when the
+        // temporary queue holds every message (or none was expected), it holds nothing of ours:
+        // declare it again, once. Without the fence, clients may have published into it.
+        const temporaryHoldsAll = seen.temporary
+          ? seen.temporaryAvailable !== false && seen.temporaryCount !== null && seen.temporaryCount >= expected
+          : expected === 0;
+        if (run.clientsFenced && !run.mainDeclaredAgain && temporaryHoldsAll) return { step: 'declare_quorum', discard: 'main' };
+        return { blocked: `the new queue ${UNAVAILABLE}: nothing was changed; start its replicas and resume` };
+      }
       return { step: 'declare_quorum' };
   }
 }

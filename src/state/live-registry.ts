@@ -15,7 +15,9 @@ export class LiveRegistry {
   add(m: LiveMigration): void {
     this.live.set(m.record.id, m);
   }
-  remove(id: string): void {
+  /** With `m`: only if the entry is still that one (a later run of the same id may have replaced it). */
+  remove(id: string, m?: LiveMigration): void {
+    if (m && this.live.get(id) !== m) return;
     this.live.delete(id);
   }
   get(id: string): LiveMigration | undefined {

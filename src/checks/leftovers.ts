@@ -9,7 +9,7 @@
  */
 import { TEMPORARY_PREFIX, temporaryQueueName } from '../broker/names.js';
 import type { Context } from '../context.js';
-import { isActiveStatus, kindOf, type MigrationKind, type MigrationRecord } from '../state/records.js';
+import { isActiveStatus, kindOf, vhostsOf, type MigrationKind, type MigrationRecord } from '../state/records.js';
 import { failed, passed, type SystemCheck } from './types.js';
 
 /** Ended runs of the vhost with failed queues whose queues are read (newest first). */
@@ -35,7 +35,7 @@ export interface LeftoverFacts {
 
 export async function gatherLeftovers(ctx: Context, vhost: string): Promise<LeftoverFacts> {
   const [queues, records] = await Promise.all([ctx.mgmt.queues(vhost, ['name', 'messages']), ctx.store.listRecords()]);
-  const own = records.filter((r) => r.vhost === vhost);
+  const own = records.filter((r) => vhostsOf(r).includes(vhost));
   const withFailures = own
     .filter((r) => !isActiveStatus(r.status) && r.failed_queues > 0)
     .sort((a, b) => (a.started_at < b.started_at ? 1 : -1))
@@ -43,7 +43,8 @@ export async function gatherLeftovers(ctx: Context, vhost: string): Promise<Left
   const failedQueues: FailedQueueFact[] = [];
   for (const r of withFailures) {
     const qs = await ctx.store.loadQueues(r).catch(() => []);
-    for (const q of qs) if (q.status === 'failed') failedQueues.push({ queue: q.name, migration_id: r.id, kind: kindOf(r), of: followedUp(r) });
+    for (const q of qs)
+      if (q.status === 'failed' && q.vhost === vhost) failedQueues.push({ queue: q.name, migration_id: r.id, kind: kindOf(r), of: followedUp(r) });
   }
   return {
     active: own.some((r) => isActiveStatus(r.status)),

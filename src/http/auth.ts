@@ -20,6 +20,7 @@ import { tagsOf, type Permission, type Whoami } from '../broker/management-clien
 import type { Context } from '../context.js';
 import { BrokerError, BrokerRequestError, ForbiddenError, NotAuthorizedError, TooManyRequestsError } from '../errors.js';
 import type { Caller } from '../migration/contract.js';
+import { vhostsOf, type MigrationRecord } from '../state/records.js';
 import { credentialKey, LoginRateLimiter } from './login-rate-limiter.js';
 import { callerOf, locals } from './request-context.js';
 
@@ -164,6 +165,11 @@ export function inScope(scope: VhostScope, vhost: string): boolean {
   return scope.all || scope.vhosts.has(vhost);
 }
 
+/** A run is shown to a caller only when every vhost it covers is in the caller's scope. */
+export function runInScope(scope: VhostScope, r: Pick<MigrationRecord, 'vhost' | 'vhosts'>): boolean {
+  return vhostsOf(r).every((v) => inScope(scope, v));
+}
+
 /** Read routes on one vhost: 403 when the caller has no permission there, existing or not. */
 export function requireVhostAccess(caller: Caller, scope: VhostScope, vhost: string): void {
   if (!inScope(scope, vhost)) throw new ForbiddenError(`user '${caller.user}' has no access to vhost '${vhost}'`);
@@ -191,6 +197,11 @@ export async function requireChanger(ctx: Context, caller: Caller, vhost: string
   if (!full) {
     throw new ForbiddenError(`user '${caller.user}' (policymaker) needs configure, write and read permissions '.*' on vhost '${vhost}'`);
   }
+}
+
+/** A run (interrupt, rollback, repair) may be changed only by a caller who may change each of its vhosts. */
+export async function requireRunChanger(ctx: Context, caller: Caller, r: Pick<MigrationRecord, 'vhost' | 'vhosts'>): Promise<void> {
+  for (const vhost of vhostsOf(r)) await requireChanger(ctx, caller, vhost);
 }
 
 /** Express middleware: authenticates the caller (401/429/503) and puts it in res.locals.caller. */

@@ -4,7 +4,16 @@
  * saved queue definitions) never leave the sidecar; a few extra fields useful to operators do
  * (node, failed_queues, notes; per queue: phase, location).
  */
-import { isFinalStatus, kindOf, progressPercentage, type MigrationRecord, type MigrationStatus, type QueueRecord, type Snapshot } from '../state/records.js';
+import {
+  isFinalStatus,
+  kindOf,
+  progressPercentage,
+  vhostsOf,
+  type MigrationRecord,
+  type MigrationStatus,
+  type QueueRecord,
+  type Snapshot,
+} from '../state/records.js';
 
 export interface MigrationView {
   id: string;
@@ -32,6 +41,8 @@ export interface MigrationView {
   repairs?: string[];
   /** qmig: while paused, the alarms that hold the run. */
   paused_reason?: string;
+  /** qmig: a run over several vhosts, in order (the first is `vhost`). */
+  vhosts?: string[];
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -89,6 +100,7 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...idList('rollbacks', r.rollbacks),
     ...idList('repairs', r.repairs),
     ...(r.status === 'paused' && typeof r.paused_reason === 'string' ? { paused_reason: r.paused_reason } : {}),
+    ...(vhostsOf(r).length > 1 ? { vhosts: vhostsOf(r) } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ const REASON = 'qmig: queue migration in progress on this vhost';
 export interface ClientFenceDeps {
   ctx: Context;
   record: MigrationRecord;
+  /** The vhost this fence keeps clients out of (a run over several vhosts fences one at a time). */
+  vhost: string;
   mgmt: ManagementClient;
   writer: MigrationStateWriter;
   log: Logger;
@@ -51,11 +53,13 @@ export class ClientFence {
     const { ctx, record, mgmt } = this.d;
     if (!ctx.config.fenceClients) return;
     const serviceUser = ctx.config.user;
-    const previous = record.engine.fence as FenceState | undefined;
+    const { vhost } = this.d;
+    const stored = record.engine.fence as FenceState | undefined;
+    const previous = stored?.vhost === vhost ? stored : undefined;
     // A resumed fence continues from what the vault saved (users already revoked), plus anyone
     // who gained a permission since; a new one starts from the vhost's permissions.
-    const saved = this.d.resumed ? (await ctx.vault.entries(record.id)).filter((e) => e.vhost === record.vhost) : [];
-    const base: FencePlan = { vhost: record.vhost, permissions: saved.map(({ user, configure, write, read }) => ({ user, configure, write, read })) };
+    const saved = this.d.resumed ? (await ctx.vault.entries(record.id)).filter((e) => e.vhost === vhost) : [];
+    const base: FencePlan = { vhost, permissions: saved.map(({ user, configure, write, read }) => ({ user, configure, write, read })) };
     const plan = await extendPlan(mgmt, base, serviceUser);
     // Saved BEFORE anything changes, where no tenant can write, so that any sidecar can put it back.
     await saveToVault(ctx.vault, record.id, plan.vhost, plan.permissions);
@@ -83,7 +87,7 @@ export class ClientFence {
   private startSweeping(state: FenceState): void {
     const sweep = async () => {
       if (!state.active || this.d.stopped()) return;
-      const closed = await closeClientConnections(this.d.mgmt, this.d.record.vhost, this.d.ctx.config.user, REASON, {
+      const closed = await closeClientConnections(this.d.mgmt, this.d.vhost, this.d.ctx.config.user, REASON, {
         closed: (connection, user) => this.d.audit({ action: 'close_connection', details: { connection, user, late: true } }),
       }).catch(() => 0);
       state.closed_connections = (state.closed_connections ?? 0) + closed;
@@ -102,9 +106,9 @@ export class ClientFence {
     this.stopSweeping();
     const { record } = this.d;
     const state = record.engine.fence as FenceState | undefined;
-    if (!state?.active) return;
+    if (!state?.active || state.vhost !== this.d.vhost) return;
     try {
-      const outcome = await restoreFromVault(this.d.mgmt, this.d.ctx.vault, record.id, record.vhost, {
+      const outcome = await restoreFromVault(this.d.mgmt, this.d.ctx.vault, record.id, this.d.vhost, {
         restored: (user) => {
           this.d.audit({ action: 'restore_permission', details: { user } });
           return this.d.hooks?.atPoint?.({ migrationId: record.id, point: 'permission_restored', user });

@@ -19,6 +19,12 @@ export interface MigrationEngine {
    */
   start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
   /**
+   * One run over several vhosts (each already authorized for the caller), in order, each fenced
+   * only while its own queues move. `{all}`: of these candidates, those with mirrored classic
+   * queues. Throws like start; a refusal names its vhost.
+   */
+  startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
+  /**
    * Rolls back `migration` (as just read; authorized on its vhost by the caller): the queues it
    * changed, or the named ones, back to mirrored classic in a run of its own. Throws
    * InvalidStateError (409: not ended, a rollback itself, nothing left, fence off),

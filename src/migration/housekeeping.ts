@@ -18,7 +18,7 @@ import { logger } from '../logging.js';
 import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
-import { timestamp, type MigrationRecord } from '../state/records.js';
+import { timestamp, vhostsOf, type MigrationRecord } from '../state/records.js';
 import { isActive } from './status.js';
 import type { MigrationEngine } from './contract.js';
 import { restoreFromVault } from './fence-restore.js';
@@ -212,7 +212,7 @@ export class Housekeeper {
    * vhost of an active migration; a temporary queue that a failed queue's record names.
    */
   private async leftovers(records: MigrationRecord[]): Promise<{ shovels: Leftover[]; queues: Leftover[] }> {
-    const activeVhosts = new Set(records.filter(isActive).map((r) => r.vhost));
+    const activeVhosts = new Set(records.filter(isActive).flatMap(vhostsOf));
     const named = new Set<string>();
     for (const r of records) {
       if (isActive(r) || r.status === 'completed') continue;

@@ -3,6 +3,9 @@
  * it) to its final status:
  *   snapshots (new runs) → clients fenced (state saved first) → queues, `concurrency` at a time,
  *   spread over the nodes → clients let back in → final status, record saved, lock released.
+ * - a run over several vhosts (record.vhosts) takes them one after the other, each fenced only
+ *   while its own queues move: fence → queues → clients back, then the next vhost; the next one
+ *   starts only when every client of the previous one is back, and not after an interrupt.
  * - interrupt (a sealed global parameter any sidecar may write, or the local flag): checked before each
  *   queue starts; queues in flight finish, the rest become `skipped` / `interrupted`.
  * - a failed queue: no new queue starts, the ones in flight finish, status `rollback_pending`;
@@ -25,7 +28,7 @@ import { deleteSnapshots, takeSnapshots } from '../snapshots/index.js';
 import { auditLog, type AuditEntry } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
-import { kindOf, timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { kindOf, timestamp, vhostsOf, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import type { LiveMigration } from '../state/live-registry.js';
 import { recordRollbackOutcome } from './rollback-outcome.js';
 import { recordRepairOutcome } from './repair-outcome.js';
@@ -36,6 +39,7 @@ import { QueueMigrator } from './queue-runner.js';
 import { MigrationStateWriter } from './state-writer.js';
 import { toleranceFor } from './verifier.js';
 import { ClientFence } from './client-fencing.js';
+import { restoreFromVault } from './fence-restore.js';
 import { InterruptFlag } from './interrupt-flag.js';
 import { AlarmGate, readClusterAlarms } from './alarm-pause.js';
 import { markMigrationEnded, markMigrationPaused, markMigrationResumed, markMigrationUnpaused, markQueueSkipped, recount, type EndStatus } from './status.js';
@@ -64,7 +68,8 @@ export class MigrationRun {
   /** The service account with the migration's (longer) request timeout. */
   private readonly mgmt: ManagementClient;
   private readonly cleanupPace = new Pace(1, CLEANUP_GAP_MS);
-  private readonly clients: ClientFence;
+  /** The fence of the vhost whose queues move now (one per vhost, see runVhosts). */
+  private clients: ClientFence | null = null;
   private readonly interrupt: InterruptFlag;
   private readonly alarms: AlarmGate | null;
   /** The start's `deadline` passed: no queue starts any more (an interrupt of its own). */
@@ -84,17 +89,6 @@ export class MigrationRun {
     const c = ctx.config;
     this.mgmt = serviceManagementClient(c, { timeoutMs: Math.max(c.brokerTimeoutMs, c.migrationBrokerTimeoutMs), log: this.log });
     this.interrupt = new InterruptFlag(ctx, record, this.log);
-    this.clients = new ClientFence({
-      ctx,
-      record,
-      mgmt: this.mgmt,
-      writer: this.writer,
-      log: this.log,
-      resumed: options.resumed,
-      hooks: options.hooks,
-      audit: (e) => this.audit(e),
-      stopped: () => this.finished || this.aborted,
-    });
     this.alarms = c.alarmCheckSeconds > 0 ? this.alarmGate(c.alarmCheckSeconds * 1000) : null;
   }
 
@@ -159,7 +153,23 @@ export class MigrationRun {
     return this.abortReason !== null;
   }
 
-  private audit(entry: Omit<AuditEntry, 'who' | 'migration_id' | 'vhost'> & { who?: string }): void {
+  /** The fence of `vhost` (its audit lines name that vhost). */
+  private fenceOf(vhost: string): ClientFence {
+    return new ClientFence({
+      ctx: this.ctx,
+      record: this.record,
+      vhost,
+      mgmt: this.mgmt,
+      writer: this.writer,
+      log: this.log.child({ vhost }),
+      resumed: this.options.resumed,
+      hooks: this.options.hooks,
+      audit: (e) => this.audit({ ...e, vhost }),
+      stopped: () => this.finished || this.aborted,
+    });
+  }
+
+  private audit(entry: Omit<AuditEntry, 'who' | 'migration_id' | 'vhost'> & { who?: string; vhost?: string }): void {
     auditLog(this.ctx.config.auditLogFile).record({ migration_id: this.record.id, vhost: this.record.vhost, who: this.options.who, ...entry });
   }
 
@@ -184,8 +194,7 @@ export class MigrationRun {
       }
       if (this.aborted) return;
       await this.options.hooks?.atPoint?.({ migrationId: this.record.id, point: 'before_fence' });
-      await this.clients.fence();
-      await this.runQueues();
+      await this.runVhosts();
       if (this.aborted) return;
       await this.conclude();
     } catch (err) {
@@ -199,27 +208,78 @@ export class MigrationRun {
       );
     } finally {
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-      this.clients.stopSweeping();
+      this.clients?.stopSweeping();
       this.ctx.live.remove(this.record.id, this.liveEntry);
       await this.lock.release().catch(() => undefined);
     }
   }
 
-  private async runQueues(): Promise<void> {
+  /**
+   * The vhosts of the run in order, each fenced only while its own queues move. A single-vhost
+   * run is one pass of this loop (its fence is lifted by end()). Of several, a vhost is left
+   * (clients back) before the next is fenced; the last one's fence is lifted by end().
+   */
+  private async runVhosts(): Promise<void> {
+    const vhosts = vhostsOf(this.record);
+    const single = vhosts.length === 1;
+    // Read once per run: the temporary queues' replicas are chosen from it (queue-work.ts temporaryReplicas).
+    const runningNodes = (await this.mgmt.nodes()).filter((n) => n.running).length;
+    this.log.info('running nodes counted (temporary queues get a replica on each, up to three)', { running_nodes: runningNodes });
+    for (const [n, vhost] of vhosts.entries()) {
+      const group = this.queues.flatMap((q, i) => (single || q.vhost === vhost ? [i] : []));
+      const open = group.some((i) => this.queues[i].status === 'pending' || this.queues[i].status === 'in_progress');
+      if (!single && !open) {
+        // Done before (a resumed run): a dead owner may have left its clients out.
+        if (this.options.resumed) await this.letClientsBack(vhost);
+        continue;
+      }
+      if (n > 0) {
+        if (this.aborted || this.stopReason) return;
+        if (await this.interrupt.requested()) {
+          this.stopReason = 'interrupt';
+          return;
+        }
+        const notBack = (await this.ctx.vault.entries(this.record.id)).filter((e) => e.vhost !== vhost);
+        if (notBack.length > 0) {
+          this.record.notes.push(
+            `vhost '${vhost}' not started: ${notBack.length} permission(s) of the vhosts before it are not restored yet (${[...new Set(notBack.map((e) => e.vhost))].join(', ')}); only one vhost is fenced at a time`,
+          );
+          this.stopReason = 'interrupt';
+          return;
+        }
+        this.log.info('next vhost of the run', { vhost });
+      }
+      this.clients = this.fenceOf(vhost);
+      await this.clients.fence();
+      await this.runQueues(group, vhost, runningNodes);
+      if (this.aborted || this.stopReason || n === vhosts.length - 1) return;
+      // Clients of this vhost back before the next vhost is fenced.
+      await this.clients.unfence();
+      await this.writer.saveRecord();
+    }
+  }
+
+  /** Puts back what the vault still holds for `vhost` (a resumed run over vhosts done before). */
+  private async letClientsBack(vhost: string): Promise<void> {
+    const outcome = await restoreFromVault(this.mgmt, this.ctx.vault, this.record.id, vhost, {
+      restored: (user) => this.audit({ action: 'restore_permission', vhost, details: { user } }),
+    });
+    for (const f of outcome.failed) this.record.notes.push(`permission of user '${f.user}' on '${vhost}' not restored: ${f.reason}`);
+  }
+
+  private async runQueues(group: number[], vhost: string, runningNodes: number): Promise<void> {
     const inFlight: number[] = [];
     const pending: number[] = [];
-    this.queues.forEach((q, i) => {
+    for (const i of group) {
+      const q = this.queues[i];
       if (q.status === 'in_progress') inFlight.push(i);
       else if (q.status === 'pending') pending.push(i);
-    });
+    }
     const nodeOf = (i: number) => this.queues[i].original?.node ?? this.queues[i].detail.node ?? null;
     // Queues that were in flight when the previous owner died finish first, interrupt or not.
     const order = [...inFlight, ...interleaveByNode(pending, nodeOf)];
     const resumeSet = new Set(inFlight);
-    const preexisting = new Set((await this.mgmt.queues(this.record.vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)));
-    // Read once per run: the temporary queues' replicas are chosen from it (queue-work.ts temporaryReplicas).
-    const runningNodes = (await this.mgmt.nodes()).filter((n) => n.running).length;
-    this.log.info('running nodes counted (temporary queues get a replica on each, up to three)', { running_nodes: runningNodes });
+    const preexisting = new Set((await this.mgmt.queues(vhost, ['name'])).map((q) => q.name).filter((n) => n.startsWith(TEMPORARY_PREFIX)));
     let next = 0;
     let crashed = false;
     const worker = async () => {
@@ -265,9 +325,9 @@ export class MigrationRun {
         migration: this.record,
         tolerance: toleranceFor(this.record.options),
         writer: this.writer,
-        log: this.log,
+        log: this.log.child({ vhost: q.vhost }),
         who: this.options.who,
-        audit: (e) => this.audit(e),
+        audit: (e) => this.audit({ ...e, vhost: q.vhost }),
         shouldAbort: () => this.aborted,
         hooks: this.options.hooks,
         preexistingTemporaryQueues: preexisting,
@@ -311,7 +371,8 @@ export class MigrationRun {
     const failed = this.queues.filter((q) => q.status === 'failed');
     const interrupted = this.stopReason === 'interrupt' || this.record.interrupt_requested;
     if (this.deadlineReached) {
-      const left = this.queues.filter((q) => q.status === 'pending').map((q) => q.name);
+      const several = vhostsOf(this.record).length > 1;
+      const left = this.queues.filter((q) => q.status === 'pending').map((q) => (several ? `${q.vhost}/${q.name}` : q.name));
       const shown = left.length > 20 ? `${left.slice(0, 20).join(', ')} and ${left.length - 20} more` : left.join(', ');
       this.record.notes.push(
         left.length > 0
@@ -335,7 +396,7 @@ export class MigrationRun {
 
   /** Lets clients back in, records the final status durably, removes the interrupt flag. */
   private async end(status: EndStatus, error: string | null): Promise<void> {
-    await this.clients.unfence();
+    await this.clients?.unfence();
     recount(this.record, this.queues);
     if (status === 'completed') {
       await this.applyDefaultQueueType();
@@ -364,10 +425,14 @@ export class MigrationRun {
   private async applyDefaultQueueType(): Promise<void> {
     const wanted = this.record.options.set_default_queue_type;
     if (!wanted) return;
-    const vhost = await this.mgmt.vhost(this.record.vhost).catch(() => null);
+    for (const name of vhostsOf(this.record)) await this.noteDefaultQueueType(name, wanted);
+  }
+
+  private async noteDefaultQueueType(name: string, wanted: 'quorum' | 'classic'): Promise<void> {
+    const vhost = await this.mgmt.vhost(name).catch(() => null);
     const current = vhost?.default_queue_type ?? 'classic';
     if (current === wanted) {
-      this.record.notes.push(`default queue type of vhost '${this.record.vhost}' is already ${wanted}`);
+      this.record.notes.push(`default queue type of vhost '${name}' is already ${wanted}`);
     } else {
       this.record.notes.push(
         `set_default_queue_type=${wanted} not applied: RabbitMQ 3.10 sets a vhost's default queue type only when the vhost is created (it stays '${current}'); clients declaring queues without x-queue-type still get ${current} queues`,

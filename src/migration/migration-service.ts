@@ -9,12 +9,12 @@
 import type { Context } from '../context.js';
 import { BadRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
 import { logger } from '../logging.js';
-import { assessStart } from '../checks/assessment.js';
+import { assess, assessStart, startRefusal } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
-import { timestamp, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { timestamp, vhostsOf, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
@@ -45,6 +45,17 @@ interface NewRun {
   audit: { action: string; details: Record<string, unknown> };
   /** After the record is stored, before the run starts. */
   created?: (record: MigrationRecord) => Promise<void>;
+  /** The record's vhost when it differs from the one named to startRun (start-many's first chosen vhost). */
+  vhost?: string;
+}
+
+/** A follow-up of a run over several vhosts covers them too (each fenced only while its own queues move). */
+const vhostsField = (r: MigrationRecord): Partial<MigrationRecord> => (vhostsOf(r).length > 1 ? { vhosts: vhostsOf(r) } : {});
+
+function refusePastDeadline(options: MigrationOptions): void {
+  if (options.deadline && !(Date.parse(options.deadline) > Date.now())) {
+    throw new BadRequestError(`deadline ${options.deadline} is not in the future`);
+  }
 }
 
 export interface MigrationServiceOptions {
@@ -89,9 +100,7 @@ export class MigrationService implements MigrationEngine {
   private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
-    if (options.deadline && !(Date.parse(options.deadline) > Date.now())) {
-      throw new BadRequestError(`deadline ${options.deadline} is not in the future`);
-    }
+    refusePastDeadline(options);
     return this.startRun(vhost, caller, async () => {
       await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
       const assessment = await assessStart(this.ctx, vhost, options);
@@ -103,6 +112,45 @@ export class MigrationService implements MigrationEngine {
         options,
         fields: {},
         audit: { action: 'migration_started', details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options } },
+      };
+    });
+  }
+
+  /**
+   * One run over several vhosts (POST start-many), in the order given: each vhost assessed as its
+   * own start would be (the first refusal, named after its vhost, refuses the whole run), its
+   * queues selected with the same options (batch_size counts per vhost). `all`: the candidates
+   * that have mirrored classic queues. At run time each vhost is fenced only while its own queues
+   * move (MigrationRun.runVhosts).
+   */
+  async startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+    refusePastDeadline(options);
+    const candidates = Array.isArray(vhosts) ? vhosts : vhosts.all;
+    if (candidates.length === 0) throw new BadRequestError('no vhost to migrate: the caller may change none');
+    return this.startRun(candidates[0], caller, async () => {
+      await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
+      const chosen: string[] = [];
+      const queues: QueueRecord[] = [];
+      let migrating = 0;
+      for (const vhost of candidates) {
+        const a = await assess(this.ctx, vhost, options);
+        if (!Array.isArray(vhosts) && a.report.queue_checks.summary.total_queues === 0) continue;
+        const refusal = startRefusal(a.report);
+        if (refusal) throw new BadRequestError(`vhost '${vhost}': ${refusal.reason}`, { ...refusal.extra, vhost });
+        chosen.push(vhost);
+        migrating += a.toMigrate.length;
+        queues.push(
+          ...a.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
+          ...a.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
+        );
+      }
+      if (chosen.length === 0) throw new BadRequestError('no vhost the caller may change has mirrored classic queues');
+      return {
+        queues,
+        options,
+        fields: chosen.length > 1 ? { vhosts: chosen } : {},
+        audit: { action: 'migration_started', details: { vhosts: chosen, queues: migrating, skipped: queues.length - migrating, options } },
+        vhost: chosen[0],
       };
     });
   }
@@ -122,7 +170,7 @@ export class MigrationService implements MigrationEngine {
       queues: planRollback(stored, queues, request),
       tolerance: request.tolerance ?? stored.options?.tolerance ?? null,
       queueNames: request.queue_names,
-      fields: { kind: 'rollback', rollback_of: stored.id },
+      fields: { kind: 'rollback', rollback_of: stored.id, ...vhostsField(stored) },
       reason: request.reason,
       link: (rollbackId) => (stored.rollbacks = [...(Array.isArray(stored.rollbacks) ? stored.rollbacks : []), rollbackId]),
     }));
@@ -137,7 +185,7 @@ export class MigrationService implements MigrationEngine {
       queues: planRepair(stored, queues, request),
       tolerance: stored.options?.tolerance ?? null,
       queueNames: request.queue_names,
-      fields: { kind: 'repair', repair_of: stored.id },
+      fields: { kind: 'repair', repair_of: stored.id, ...vhostsField(stored) },
       reason: request.reason,
       link: (repairId) => (stored.repairs = [...(Array.isArray(stored.repairs) ? stored.repairs : []), repairId]),
     }));
@@ -181,7 +229,7 @@ export class MigrationService implements MigrationEngine {
   }
 
   /** Lock, orphan check, then the run `prepare` describes: recorded durably and launched in the background. */
-  private async startRun(vhost: string, caller: Caller, prepare: () => Promise<NewRun>): Promise<{ migration_id: string }> {
+  private async startRun(named: string, caller: Caller, prepare: () => Promise<NewRun>): Promise<{ migration_id: string }> {
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, MIGRATION_LOCK);
@@ -199,6 +247,7 @@ export class MigrationService implements MigrationEngine {
         throw new MigrationInProgressError(orphan.id);
       }
       const plan = await prepare();
+      const vhost = plan.vhost ?? named;
       const now = new Date();
       const startedAt = timestamp(now);
       const id = newMigrationId(this.ctx.nodeName, now);

@@ -14,6 +14,8 @@ export function migrationRecordProblem(value: unknown, id: string): string | nul
   const r = value as Partial<MigrationRecord>;
   if (r.id !== id) return `id '${String(r.id)}' differs from its parameter name`;
   if (typeof r.vhost !== 'string' || r.vhost === '') return 'no vhost';
+  if (r.vhosts !== undefined && (!Array.isArray(r.vhosts) || r.vhosts[0] !== r.vhost || r.vhosts.some((v) => typeof v !== 'string' || v === '')))
+    return 'vhosts is not a list of vhost names starting with vhost';
   if (typeof r.started_at !== 'string' || !TIMESTAMP.test(r.started_at))
     return `started_at ${JSON.stringify(r.started_at)} is not in qmig's YYYY-MM-DD HH:MM:SS form`;
   if (r.completed_at != null && (typeof r.completed_at !== 'string' || !TIMESTAMP.test(r.completed_at)))

@@ -117,7 +117,15 @@ export interface MigrationRecord {
   repairs?: string[];
   /** While `paused`: why (the alarms that hold it, e.g. "disk alarm on rabbit@a"). */
   paused_reason?: string | null;
+  /**
+   * qmig: a run over several vhosts (POST start-many), in the order they are migrated, one
+   * fenced at a time; `vhost` is the first of them. Absent: the run is over `vhost` alone.
+   */
+  vhosts?: string[];
 }
+
+/** Every vhost a run covers, in order (see MigrationRecord.vhosts). */
+export const vhostsOf = (r: Pick<MigrationRecord, 'vhost' | 'vhosts'>): string[] => (Array.isArray(r.vhosts) && r.vhosts.length > 0 ? r.vhosts : [r.vhost]);
 
 /** What was saved about a queue before anything touched it. */
 export interface OriginalQueue {

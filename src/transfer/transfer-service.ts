@@ -26,7 +26,7 @@ import { auditLog } from '../state/audit-log.js';
 import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock, lockHeld } from '../state/lock-guard.js';
 import { decodeMigrationId, newMigrationId } from '../state/migration-id.js';
-import { ACTIVE_STATUSES, timestamp } from '../state/records.js';
+import { ACTIVE_STATUSES, timestamp, vhostsOf } from '../state/records.js';
 import { connectTarget, type TargetCluster } from './target-cluster.js';
 import { auditCancelRequested, auditQueue, auditStarted, type AuditFn } from './transfer-audit.js';
 import {
@@ -107,7 +107,7 @@ export class TransferService {
         `${describeSelection(request.selection)} matches ${selected.length + skipped.length} queues; at most ${MAX_QUEUES_PER_TRANSFER} per transfer: split it with queue_names or pattern`,
       );
     }
-    const migration = (await this.ctx.store.listRecords()).find((m) => m.vhost === vhost && ACTIVE_STATUSES.includes(m.status));
+    const migration = (await this.ctx.store.listRecords()).find((m) => vhostsOf(m).includes(vhost) && ACTIVE_STATUSES.includes(m.status));
     if (migration) {
       throw new InvalidStateError(`migration ${migration.id} is in progress on vhost '${vhost}'; transfer its queues after it finishes`, migration.status);
     }

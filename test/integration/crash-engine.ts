@@ -17,7 +17,14 @@ export interface ChildEvent {
  * Runs migration-crash-child.ts: a migration (or, with `rollbackOf`, the rollback of that
  * migration) in its own process that hangs at the named points, to be SIGKILLed there.
  */
-export function spawnEngine(t: { after(fn: () => unknown): void }, vhost: string, hang: Array<{ queue: string; at: string }>, rollbackOf?: string) {
+export function spawnEngine(
+  t: { after(fn: () => unknown): void },
+  vhost: string,
+  hang: Array<{ queue: string; at: string }>,
+  rollbackOf?: string,
+  /** A run over these vhosts (start-many) instead of `vhost` alone (still the state vhost). */
+  vhosts?: string[],
+) {
   const amqp = new URL(cluster.amqpUrls[0]);
   amqp.username = '';
   amqp.password = '';
@@ -36,6 +43,7 @@ export function spawnEngine(t: { after(fn: () => unknown): void }, vhost: string
     QMIG_TEST_NODE: cluster.nodeNames[0],
     QMIG_TEST_HANG: JSON.stringify(hang),
     ...(rollbackOf ? { QMIG_TEST_ROLLBACK_OF: rollbackOf } : {}),
+    ...(vhosts ? { QMIG_TEST_VHOSTS: JSON.stringify(vhosts) } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/migration-crash-child.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -30,6 +30,11 @@ class AcceptingEngine implements MigrationEngine {
     this.starts.push({ vhost, caller });
     return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDB8bnwwMDAwMDAwMDAwMDAwMDAw' };
   }
+  manyStarts: Array<{ vhosts: string[] | { all: string[] }; caller: Caller }> = [];
+  async startMany(vhosts: string[] | { all: string[] }, _options: MigrationOptions, caller: Caller) {
+    this.manyStarts.push({ vhosts, caller });
+    return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDB8bnwwMDAwMDAwMDAwMDAwMDAw' };
+  }
   async interrupt() {}
   async markRollbackCompleted(record: MigrationRecord) {
     return record;

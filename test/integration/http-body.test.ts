@@ -15,6 +15,9 @@ const neverCalled: MigrationEngine = {
   async start() {
     throw new Error('the engine must not be reached with an invalid body');
   },
+  async startMany() {
+    throw new Error('the engine must not be reached with an invalid body');
+  },
   async startRepair() {
     throw new Error('the engine must not be reached with an invalid body');
   },

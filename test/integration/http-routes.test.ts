@@ -56,6 +56,11 @@ class RecordingEngine implements MigrationEngine {
     this.starts.push({ vhost, options, caller });
     return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDB8bnwwMDAwMDAwMDAwMDAwMDAw' };
   }
+  manyStarts: Array<{ vhosts: string[] | { all: string[] }; options: MigrationOptions }> = [];
+  async startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions) {
+    this.manyStarts.push({ vhosts, options });
+    return { migration_id: 'cWlnfDE3MDAwMDAwMDAwMDB8bnwwMDAwMDAwMDAwMDAwMDAw' };
+  }
   async interrupt(id: string) {
     this.interrupts.push(id);
   }
@@ -448,6 +453,9 @@ test('the transfer and peer snapshot routes are mounted behind the same authenti
 test('an unexpected error is a 500 naming the request id, never a stack trace', async (t) => {
   const broken: MigrationEngine = {
     async start() {
+      throw new TypeError("Cannot read properties of undefined (reading 'secret')");
+    },
+    async startMany() {
       throw new TypeError("Cannot read properties of undefined (reading 'secret')");
     },
     async interrupt() {},

@@ -3,7 +3,8 @@
  * a migration, and stops dead (hangs) at the points named in QMIG_TEST_HANG so that the parent
  * can SIGKILL it exactly there:
  *   QMIG_TEST_HANG='[{"queue":"q1","at":"shovel:to-temporary"},{"queue":"q2","at":"step:declare_quorum"}]'
- * With QMIG_TEST_ROLLBACK_OF=<migration id> it starts the rollback of that migration instead.
+ * With QMIG_TEST_ROLLBACK_OF=<migration id> it starts the rollback of that migration instead; with
+ * QMIG_TEST_VHOSTS='["a","b"]' one run over those vhosts (start-many).
  * It prints one JSON line per event on stdout: {"started": id}, {"hang": queue, "at": point}.
  * Everything else comes from the QMIG_* environment, as for a sidecar; QMIG_TEST_VHOST is the
  * vhost to migrate and QMIG_TEST_NODE the broker node name.
@@ -44,9 +45,12 @@ try {
   const rollbackOf = process.env.QMIG_TEST_ROLLBACK_OF;
   const migration = rollbackOf ? await ctx.store.loadRecord(rollbackOf) : null;
   if (rollbackOf && !migration) throw new Error(`no migration ${rollbackOf}`);
+  const vhosts: string[] | null = process.env.QMIG_TEST_VHOSTS ? JSON.parse(process.env.QMIG_TEST_VHOSTS) : null;
   const { migration_id } = migration
     ? await service.startRollback(migration, { queue_names: null, tolerance: null, reason: 'crash test' }, operator)
-    : await service.start(process.env.QMIG_TEST_VHOST!, options, operator);
+    : vhosts
+      ? await service.startMany(vhosts, options, operator)
+      : await service.start(process.env.QMIG_TEST_VHOST!, options, operator);
   say({ started: migration_id });
 } catch (err) {
   say({ error: (err as Error).message });

@@ -1,10 +1,12 @@
 /**
- * `qmig start [--vhost V] [--queue Q…] [--batch-size N|all] [--batch-order …] [--tolerance P]
- * [--skip-unsuitable] [--allow-message-ttl] [--watch]`: POST /start/:vhost. Exit 0 when started
+ * `qmig start [--vhost V …|--all-vhosts] [--queue Q…] [--batch-size N|all] [--batch-order …] [--tolerance P]
+ * [--skip-unsuitable] [--allow-message-ttl] [--watch]`: POST /start/:vhost, or POST /start-many for
+ * several vhosts (or all) in one run. Exit 0 when started
  * (with --watch: when it completed), 1 when refused (400/404/409) or it ended otherwise.
  */
 import { flag, listValue, parseBatchSize, parseChoice, parseNumber, stringValue } from '../args.js';
 import { EXIT } from '../exit-codes.js';
+import { UsageError } from '../usage-error.js';
 import { printJson, println } from '../output.js';
 import { remoteCommand } from '../remote-command.js';
 import { INTERVAL_OPTION, intervalMs, watchMigration } from './watch.js';
@@ -18,11 +20,12 @@ export const startCommand = remoteCommand({
   name: 'start',
   summary: "start a migration of a vhost's mirrored classic queues to quorum queues",
   synopsis:
-    '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--watch]',
+    '[--vhost V … | --all-vhosts] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--watch]',
   description:
-    'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --watch, follows it to its end like `qmig watch`.',
+    'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --vhost given more than once, or --all-vhosts, one run over those vhosts in that order (POST /api/queue-migration/start-many): each vhost is fenced only while its own queues move; --batch-size counts per vhost.\nWith --watch, follows it to its end like `qmig watch`.',
   options: {
-    vhost: { type: 'string', value: 'V', description: 'vhost to migrate (default /)' },
+    vhost: { type: 'string', multiple: true, value: 'V', description: 'vhost to migrate (default /); repeat it for one run over several vhosts, in order' },
+    'all-vhosts': { type: 'boolean', description: 'one run over every vhost you may change that has mirrored classic queues' },
     queue: { type: 'string', multiple: true, value: 'Q', description: 'migrate only this queue (repeatable; --batch-size/--batch-order are then ignored)' },
     'batch-size': { type: 'string', value: 'N|all', description: 'migrate at most N queues (0 or all: every eligible queue; default all)' },
     'batch-order': { type: 'string', value: 'ORDER', description: 'smallest_first (default) or largest_first' },
@@ -50,12 +53,17 @@ export const startCommand = remoteCommand({
     if (deadline !== undefined) body.deadline = deadline;
     const every = intervalMs(ctx);
     if (queues.length > 0 && (batchSize !== undefined || batchOrder !== undefined)) ctx.warn('--batch-size and --batch-order are ignored with --queue');
-    const vhost = stringValue(v, 'vhost') ?? '/';
+    const vhosts = listValue(v, 'vhost');
+    if (flag(v, 'all-vhosts') && vhosts.length > 0) throw new UsageError('--all-vhosts and --vhost exclude each other');
+    const many = flag(v, 'all-vhosts') ? 'all' : vhosts.length > 1 ? vhosts : null;
+    const vhost = vhosts[0] ?? '/';
 
-    const res = await ctx.client().post<StartResponse>(`/start/${encodeURIComponent(vhost)}`, body);
+    const res = many
+      ? await ctx.client().post<StartResponse>('/start-many', { vhosts: many, ...body })
+      : await ctx.client().post<StartResponse>(`/start/${encodeURIComponent(vhost)}`, body);
     if (res.status !== 200) {
       const code = ctx.fail(res);
-      if (res.status === 400 && !ctx.json) ctx.warn(`details: qmig check --vhost ${JSON.stringify(vhost)}`);
+      if (res.status === 400 && !ctx.json) ctx.warn(`details: qmig check --vhost ${JSON.stringify(many ? 'all' : vhost)}`);
       return code;
     }
     const id = res.body.migration_id;

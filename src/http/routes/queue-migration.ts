@@ -10,13 +10,23 @@ import type { Context } from '../../context.js';
 import { runCheck, runCheckAll } from '../../checks/assessment.js';
 import { gatherReadiness, judgeReadiness } from '../../checks/readiness.js';
 import { stripMirroringKeys } from '../../checks/readiness-strip.js';
-import { InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
+import { ForbiddenError, InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
 import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
 import type { MigrationReader } from '../../state/migration-reader.js';
 import { presentMigration, presentMigrationDetail } from '../presenters.js';
 import { isActiveStatus, type MigrationRecord } from '../../state/records.js';
-import { authenticateMiddleware, inScope, requireChanger, requireChangerTag, requireReader, requireVhostAccess, type Authenticator } from '../auth.js';
+import {
+  authenticateMiddleware,
+  inScope,
+  requireChanger,
+  requireChangerTag,
+  requireReader,
+  requireRunChanger,
+  requireVhostAccess,
+  runInScope,
+  type Authenticator,
+} from '../auth.js';
 import { callerOf } from '../request-context.js';
 import { DetailBodies } from '../detail-serializer.js';
 import { parseJsonObject, rawBody, validateBody } from '../request-validation.js';
@@ -58,6 +68,25 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
     return record;
   }
 
+  /** Every vhost the caller may change, by name (start-many's "all"). */
+  async function changeableVhosts(caller: ReturnType<typeof callerOf>): Promise<string[]> {
+    const scope = await auth.scopeOf(caller);
+    const names = (await ctx.mgmt.vhosts())
+      .map((v) => v.name)
+      .filter((v) => inScope(scope, v))
+      .sort();
+    const allowed: string[] = [];
+    for (const vhost of names) {
+      try {
+        await requireChanger(ctx, caller, vhost);
+        allowed.push(vhost);
+      } catch (err) {
+        if (!(err instanceof ForbiddenError)) throw err;
+      }
+    }
+    return allowed;
+  }
+
   // GET status/:id is the hot path of pollers: serialize once per view, large ones without stalling.
   const details = new DetailBodies();
 
@@ -78,7 +107,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const b = validateBody<B>(schema, parseJsonObject(req.body, req.get('content-type')));
         const id = String(req.params.id);
         const record = await currentRecord(id);
-        await requireChanger(ctx, caller, record.vhost);
+        await requireRunChanger(ctx, caller, record);
         const { migration_id } = await start(record, b, caller);
         reader.invalidate(migration_id);
         reader.invalidate(id);
@@ -152,6 +181,33 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         res.json({ migration_id, status: 'started' });
       },
     })),
+    // qmig's own: one run over several vhosts (the spec's start takes one vhost, from the path).
+    {
+      method: 'POST',
+      path: '/start-many',
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireChangerTag(caller);
+        const { vhosts, ...rest } = validateBody<{ vhosts: string[] | 'all' } & StartRequestBody>(
+          'start-many-request',
+          parseJsonObject(req.body, req.get('content-type')),
+        );
+        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', rest));
+        let target: string[] | { all: string[] };
+        if (vhosts === 'all') {
+          target = { all: await changeableVhosts(caller) };
+        } else {
+          // Authorization first, each vhost: 403 for one the caller may not change, whether it exists or not.
+          for (const vhost of vhosts) await requireChanger(ctx, caller, vhost);
+          for (const vhost of vhosts) await ensureVhost(vhost);
+          target = vhosts;
+        }
+        const { migration_id } = await engine.startMany(target, options, caller);
+        reader.invalidate(migration_id);
+        res.json({ migration_id, status: 'started' });
+      },
+    },
     {
       method: 'GET',
       path: '/status',
@@ -159,7 +215,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const caller = callerOf(res);
         requireReader(caller);
         const scope = await auth.scopeOf(caller);
-        const records = (await reader.listRecords()).filter((r) => inScope(scope, r.vhost));
+        const records = (await reader.listRecords()).filter((r) => runInScope(scope, r));
         res.json({
           status: records.some((r) => isActiveStatus(r.status)) ? 'in_progress' : 'not_running',
           migrations: records.map(presentMigration),
@@ -175,7 +231,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const id = String(req.params.id);
         if (!decodeMigrationId(id)) throw new ObjectNotFoundError();
         const view = await reader.get(id);
-        if (!view || !inScope(await auth.scopeOf(caller), view.record.vhost)) throw new ObjectNotFoundError();
+        if (!view || !runInScope(await auth.scopeOf(caller), view.record)) throw new ObjectNotFoundError();
         res.type('application/json').send(await details.body(id, view));
       },
     },
@@ -189,7 +245,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         validateBody<{ status: 'rollback_completed' }>('status-update-request', parseJsonObject(req.body, req.get('content-type')));
         const id = String(req.params.id);
         const record = await currentRecord(id);
-        await requireChanger(ctx, caller, record.vhost);
+        await requireRunChanger(ctx, caller, record);
         const updated = await engine.markRollbackCompleted(record, caller);
         reader.invalidate(id);
         details.forget(id);
@@ -204,7 +260,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         requireChangerTag(caller);
         const id = String(req.params.id);
         const record = await currentRecord(id);
-        await requireChanger(ctx, caller, record.vhost);
+        await requireRunChanger(ctx, caller, record);
         if (!isActiveStatus(record.status)) {
           throw new InvalidStateError(`Migration is not running (status: ${record.status})`, record.status);
         }
@@ -228,7 +284,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const caller = callerOf(res);
         requireReader(caller);
         const scope = await auth.scopeOf(caller);
-        const pending = (await reader.listRecords()).find((r) => r.status === 'rollback_pending' && inScope(scope, r.vhost));
+        const pending = (await reader.listRecords()).find((r) => r.status === 'rollback_pending' && runInScope(scope, r));
         if (!pending) throw new NoRollbackPendingError();
         res.json(presentMigrationDetail(pending));
       },

@@ -474,7 +474,7 @@ function qmig_refresh_main(all) {
 
 var QMIG_HISTORY_COLUMNS = {
     display_id: function(m) { return String(m.display_id); },
-    vhost: function(m) { return String(m.vhost); },
+    vhost: function(m) { return m.vhosts ? m.vhosts.join(', ') : String(m.vhost); },
     status: function(m) { return String(m.status); },
     progress_percentage: function(m) { return Number(m.progress_percentage) || 0; },
     started_at: function(m) { return m.started_at || ''; },

@@ -7,7 +7,7 @@
  * - shutdown: stop taking steps and free the lock, leaving the record for a resumer.
  */
 import type { Context } from '../context.js';
-import { BadRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
+import { BadRequestError, BrokerRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError, VhostNotFoundError } from '../errors.js';
 import { logger } from '../logging.js';
 import { assess, assessStart, startRefusal } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
@@ -133,8 +133,12 @@ export class MigrationService implements MigrationEngine {
       const queues: QueueRecord[] = [];
       let migrating = 0;
       for (const vhost of candidates) {
-        const a = await assess(this.ctx, vhost, options);
-        if (!Array.isArray(vhosts) && a.report.queue_checks.summary.total_queues === 0) continue;
+        const a = await assess(this.ctx, vhost, options).catch((err) => {
+          // "all": a vhost deleted since it was listed is not part of the run (as in check/all).
+          if (!Array.isArray(vhosts) && (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404))) return null;
+          throw err;
+        });
+        if (!a || (!Array.isArray(vhosts) && a.report.queue_checks.summary.total_queues === 0)) continue;
         const refusal = startRefusal(a.report);
         if (refusal) throw new BadRequestError(`vhost '${vhost}': ${refusal.reason}`, { ...refusal.extra, vhost });
         chosen.push(vhost);

@@ -31,6 +31,14 @@ async function plant(vhost: string, names: string[]): Promise<Map<string, string
   return digests;
 }
 
+/** Every planted queue of `vhost` is quorum now, with the same content as before. */
+async function assertMigrated(vhost: string, digests: Map<string, string[]>): Promise<void> {
+  for (const [name, digest] of digests) {
+    assert.equal((await admin().queue(vhost, name))?.type, 'quorum', `${vhost}/${name}`);
+    assert.deepEqual(await fingerprint(vhost, name), digest, `${vhost}/${name} content`);
+  }
+}
+
 test('two vhosts in one run: each is fenced only while its own queues move, then both are quorum with their messages', async (t) => {
   const a = await testVhost(t);
   const b = await testVhost(t);
@@ -77,10 +85,7 @@ test('two vhosts in one run: each is fenced only while its own queues move, then
     [a, digestsA],
     [b, digestsB],
   ] as const) {
-    for (const [name, digest] of digests) {
-      assert.equal((await mgmt.queue(vhost, name))?.type, 'quorum', `${vhost}/${name}`);
-      assert.deepEqual(await fingerprint(vhost, name), digest, `${vhost}/${name} content`);
-    }
+    await assertMigrated(vhost, digests);
     assert.deepEqual(await mgmt.permission(vhost, app.user), before[vhost], `permission on ${vhost} restored exactly`);
   }
   assert.deepEqual(
@@ -124,10 +129,7 @@ test('a run over two vhosts killed while the second one moves: the first stays o
     [a, digestsA],
     [b, digestsB],
   ] as const) {
-    for (const [name, digest] of digests) {
-      assert.equal((await mgmt.queue(vhost, name))?.type, 'quorum', `${vhost}/${name}`);
-      assert.deepEqual(await fingerprint(vhost, name), digest, `${vhost}/${name} content`);
-    }
+    await assertMigrated(vhost, digests);
     assert.deepEqual(await mgmt.permission(vhost, app.user), before[vhost], `permission on ${vhost} restored`);
     assert.deepEqual(await shovelsOf(vhost), []);
     assert.deepEqual(
@@ -196,15 +198,8 @@ test('POST start-many: bad bodies 400, a vhost the caller may not change 403, "a
   assert.equal(detail!.migration.status, 'completed', JSON.stringify(detail!.migration));
   assert.deepEqual(detail!.migration.vhosts, [a, b].sort());
   assert.deepEqual(detail!.queues.map((q) => `${q.resource.vhost}/${q.resource.name}`).sort(), [`${a}/a-1`, `${a}/a-2`, `${b}/b-1`].sort());
-  for (const [vhost, digests] of [
-    [a, digestsA],
-    [b, digestsB],
-  ] as const) {
-    for (const [name, digest] of digests) {
-      assert.equal((await admin().queue(vhost, name))?.type, 'quorum');
-      assert.deepEqual(await fingerprint(vhost, name), digest);
-    }
-  }
+  await assertMigrated(a, digestsA);
+  await assertMigrated(b, digestsB);
 
   // A reader of a alone does not see a run that covers b too; a reader of both does.
   const hidden = await s.api(`/api/queue-migration/status/${id}`, { auth: watcherA });

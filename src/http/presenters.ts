@@ -32,6 +32,8 @@ export interface MigrationView {
   repairs?: string[];
   /** qmig: while paused, the alarms that hold the run. */
   paused_reason?: string;
+  not_before?: string;
+  waiting_reason?: string;
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -89,6 +91,8 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...idList('rollbacks', r.rollbacks),
     ...idList('repairs', r.repairs),
     ...(r.status === 'paused' && typeof r.paused_reason === 'string' ? { paused_reason: r.paused_reason } : {}),
+    ...(typeof r.options?.not_before === 'string' ? { not_before: r.options.not_before } : {}),
+    ...(r.status === 'scheduled' && typeof r.waiting_reason === 'string' && r.waiting_reason ? { waiting_reason: r.waiting_reason } : {}),
   };
 }
 

@@ -149,6 +149,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         await ensureVhost(vhost);
         const { migration_id } = await engine.start(vhost, options, caller);
         reader.invalidate(migration_id);
+        // The spec's answer, also for a start with not_before (its record says `scheduled`).
         res.json({ migration_id, status: 'started' });
       },
     })),
@@ -205,7 +206,8 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const id = String(req.params.id);
         const record = await currentRecord(id);
         await requireChanger(ctx, caller, record.vhost);
-        if (!isActiveStatus(record.status)) {
+        // A scheduled run is cancelled (ends interrupted at once, never opens).
+        if (!isActiveStatus(record.status) && record.status !== 'scheduled') {
           throw new InvalidStateError(`Migration is not running (status: ${record.status})`, record.status);
         }
         await engine.interrupt(id, caller);

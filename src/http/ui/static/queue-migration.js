@@ -147,6 +147,7 @@ function qmig_status_colour(status) {
     case 'in_progress': return 'yellow';
     case 'pending': return 'yellow';
     case 'paused': return 'yellow';
+    case 'scheduled': return 'blue';
     case 'warning': return 'yellow';
     case 'failed': return 'red';
     case 'rollback_pending': return 'red';

@@ -8,7 +8,7 @@
 import { tagsOf, type Whoami } from '../broker/management-client.js';
 import type { Context } from '../context.js';
 import { ForbiddenError } from '../errors.js';
-import { requireChanger } from '../http/auth.js';
+import { requireChanger } from './changer-rights.js';
 import type { Caller } from './contract.js';
 
 export async function recheckCaller(ctx: Context, user: string, vhost: string): Promise<Caller> {

@@ -8,13 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MigrationService } from '../../src/migration/migration-service.js';
 import type { MigrationRecord } from '../../src/state/records.js';
 import { admin } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { basicAuth, spawnSidecar, startTestSidecar, type TestSidecar } from '../support/sidecar.js';
 import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
-import { classicQueue, engineSession, sleep, waitForStatus, waitSynchronised } from './migration-support.js';
+import { caller, classicQueue, engineSession, sleep, startOptions, waitForStatus, waitSynchronised } from './migration-support.js';
 
 const ENV = { QMIG_RELAXED_CHECKS_WARN_ONLY: 'true' };
 
@@ -173,6 +174,58 @@ test("the caller's rights are read again when the window opens: a policymaker de
   assert.equal(done.record.status, 'failed');
   assert.match(done.record.error ?? '', new RegExp(`user '${tenant.user}' who scheduled this run no longer exists`));
   assert.equal((await admin().queue(vhost, 'q'))?.type, 'classic');
+});
+
+test('the migration lock held by another run at not_before: it stays scheduled with a waiting reason, and ends interrupted when its deadline passes first', async (t) => {
+  const vhost = await testVhost(t);
+  const { ctx, ids } = engineSession(t, vhost);
+  await mirrorPolicy(vhost, '.*');
+  await classicQueue(vhost, 'busy');
+  await classicQueue(vhost, 'later');
+  await waitSynchronised(vhost);
+  // Another run (this vhost's lock) holds at its first queue's last step until released.
+  let release = false;
+  const blocker = new MigrationService(ctx, {
+    hooks: {
+      beforeStep: async ({ step }) => {
+        if (step !== 'finish') return;
+        while (!release) await sleep(100);
+      },
+    },
+  });
+  t.after(async () => {
+    release = true;
+    await blocker.shutdown();
+  });
+  const { migration_id: running } = await blocker.start(vhost, startOptions({ queue_names: ['busy'] }), caller);
+  ids.push(running);
+  const s = await startTestSidecar(t, { env: { ...ENV, QMIG_STATE_VHOST: vhost } });
+  const deadline = new Date(Date.now() + 14_000).toISOString();
+  const started = await schedule(s.url, vhost, { not_before: new Date(Date.now() + 2000).toISOString(), deadline, queue_names: ['later'] });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const id = String(started.body.migration_id);
+  ids.push(id);
+  let waiting: MigrationRecord | null = null;
+  while (!waiting?.waiting_reason) {
+    waiting = await ctx.store.loadRecord(id);
+    assert.equal(waiting?.status, 'scheduled');
+    await sleep(200);
+  }
+  assert.match(waiting.waiting_reason, new RegExp(`migration ${running} holds the migration lock`));
+  const shown = await statusOf(s, id);
+  assertSchema('status-detail-response', shown);
+  assert.equal(shown.migration.waiting_reason, waiting.waiting_reason);
+  const done = await waitForStatus(ctx, id, ['interrupted', 'failed', 'completed', 'in_progress'], 60_000);
+  assert.equal(done.record.status, 'interrupted');
+  assert.ok(Date.now() >= Date.parse(deadline));
+  assert.ok(
+    done.record.notes.some((n) => n.startsWith(`its deadline ${deadline} passed before its window could open`)),
+    JSON.stringify(done.record.notes),
+  );
+  assert.equal((await admin().queue(vhost, 'later'))?.type, 'classic');
+  release = true;
+  await blocker.whenFinished(running);
+  assert.equal((await waitForStatus(ctx, running, ['completed', 'failed', 'interrupted'])).record.status, 'completed');
 });
 
 test('POST start with a bad not_before (not a date-time, past, beyond 30 days, not before the deadline): 400; a tenant without rights: 403; nothing stored', async (t) => {

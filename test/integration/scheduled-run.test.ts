@@ -107,6 +107,19 @@ test('a scheduled run cancelled (interrupt) before its window ends interrupted a
   const id = String(started.body.migration_id);
   ids.push(id);
   assertSchema('status-detail-response', await statusOf(s, id));
+  // `check` is not disturbed by a scheduled record (its leftovers and state checks pass).
+  const check = await s.api(`/api/queue-migration/check/${encodeURIComponent(vhost)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(check.status, 200);
+  const checks = ((await check.json()) as { system_checks: { checks: Array<{ check_type: string; status: string; message: string }> } }).system_checks.checks;
+  for (const type of ['leftovers', 'state_integrity']) {
+    const c = checks.find((x) => x.check_type === type);
+    assert.ok(c, `${type} in ${JSON.stringify(checks.map((x) => x.check_type))}`);
+    assert.notEqual(c.status, 'failed', c.message);
+  }
 
   const res = await s.api(`/api/queue-migration/interrupt/${id}`, { method: 'POST' });
   assert.equal(res.status, 200, await res.clone().text());

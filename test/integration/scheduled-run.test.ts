@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MIGRATION_LOCK } from '../../src/broker/names.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
+import { ClusterLock } from '../../src/state/cluster-lock.js';
 import type { MigrationRecord } from '../../src/state/records.js';
 import { admin } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
@@ -107,6 +109,9 @@ test('a scheduled run cancelled (interrupt) before its window ends interrupted a
   const id = String(started.body.migration_id);
   ids.push(id);
   assertSchema('status-detail-response', await statusOf(s, id));
+  // It holds no lock: the migration lock of its state vhost is free (a start would not get 409).
+  const lock = await ClusterLock.acquire(ctx.amqp, vhost, MIGRATION_LOCK);
+  await lock.release();
   // `check` is not disturbed by a scheduled record (its leftovers and state checks pass).
   const check = await s.api(`/api/queue-migration/check/${encodeURIComponent(vhost)}`, {
     method: 'POST',

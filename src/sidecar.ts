@@ -141,6 +141,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     return closing;
   };
 
+  // Scheduled runs (start with not_before) are opened by any sidecar: arm their timers now.
+  void engine.armSchedules?.().catch((err) => logger.error('arming scheduled runs failed', { error: (err as Error).message }));
   if (opts.resumeOrphansAtStart ?? true) {
     void (async () => {
       try {

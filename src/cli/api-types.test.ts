@@ -118,6 +118,8 @@ const MIGRATION_RECORD_FIELDS = {
   tolerance: ['number', 'null'],
   error: ['string', 'null'],
   notes: ['array', 'absent'],
+  not_before: ['string', 'absent'],
+  waiting_reason: ['string', 'absent'],
 } as const;
 
 const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Record<string, readonly string[]> }> = [

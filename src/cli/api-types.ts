@@ -51,6 +51,10 @@ export interface MigrationRecordView {
   tolerance: number | null;
   error: string | null;
   notes?: string[];
+  /** A scheduled run: when its window opens. */
+  not_before?: string;
+  /** While scheduled past not_before: why it has not opened yet. */
+  waiting_reason?: string;
 }
 
 export interface QueueStatusView {

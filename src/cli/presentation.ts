@@ -97,6 +97,7 @@ const STATUS_COLORS: Record<string, number> = {
   in_progress: 36,
   pending: 36,
   paused: 33,
+  scheduled: 34,
   running: 36,
   interrupted: 33,
   skipped: 33,

@@ -16,12 +16,16 @@
  * - a vhost the caller may not use answers 403 whether or not it exists (no existence oracle).
  */
 import type { Request, RequestHandler } from 'express';
-import { tagsOf, type Permission, type Whoami } from '../broker/management-client.js';
+import { tagsOf, type Whoami } from '../broker/management-client.js';
 import type { Context } from '../context.js';
-import { BrokerError, BrokerRequestError, ForbiddenError, NotAuthorizedError, TooManyRequestsError } from '../errors.js';
+import { BrokerError, ForbiddenError, NotAuthorizedError, TooManyRequestsError } from '../errors.js';
 import type { Caller } from '../migration/contract.js';
 import { vhostsOf, type MigrationRecord } from '../state/records.js';
 import { credentialKey, LoginRateLimiter } from './login-rate-limiter.js';
+import { hasTag } from '../migration/changer-rights.js';
+
+// The authorization of changing routes lives with the engine (a scheduled run re-checks it when it opens).
+export { requireChanger, requireChangerTag, requireRunChanger } from '../migration/changer-rights.js';
 import { callerOf, locals } from './request-context.js';
 
 export interface BasicCredentials {
@@ -144,19 +148,10 @@ export class Authenticator {
   }
 }
 
-const hasTag = (caller: Caller, ...tags: string[]) => caller.tags.some((t) => tags.includes(t));
-
 /** Read routes: monitoring or administrator. */
 export function requireReader(caller: Caller): void {
   if (!hasTag(caller, 'monitoring', 'administrator')) {
     throw new ForbiddenError(`user '${caller.user}' needs the monitoring or administrator tag`);
-  }
-}
-
-/** First gate of changing routes (before the vhost is known): administrator or policymaker. */
-export function requireChangerTag(caller: Caller): void {
-  if (!hasTag(caller, 'administrator', 'policymaker')) {
-    throw new ForbiddenError(`user '${caller.user}' needs the administrator tag, or policymaker with configure, write and read permissions '.*' on the vhost`);
   }
 }
 
@@ -173,35 +168,6 @@ export function runInScope(scope: VhostScope, r: Pick<MigrationRecord, 'vhost' |
 /** Read routes on one vhost: 403 when the caller has no permission there, existing or not. */
 export function requireVhostAccess(caller: Caller, scope: VhostScope, vhost: string): void {
   if (!inScope(scope, vhost)) throw new ForbiddenError(`user '${caller.user}' has no access to vhost '${vhost}'`);
-}
-
-const FULL = '.*';
-
-/**
- * Changing routes on `vhost`: administrator, or policymaker whose configure, write and read
- * permissions there are each exactly `.*` (covering every resource: a policymaker that could not
- * delete and redeclare every queue by hand may not have qmig do it). 403 also when the vhost
- * does not exist: call this BEFORE looking the vhost up.
- */
-export async function requireChanger(ctx: Context, caller: Caller, vhost: string): Promise<void> {
-  requireChangerTag(caller);
-  if (hasTag(caller, 'administrator')) return;
-  let permission: Permission | null;
-  try {
-    permission = await ctx.mgmt.permission(vhost, caller.user);
-  } catch (err) {
-    if (err instanceof BrokerRequestError) throw new BrokerError(`cannot read permissions of '${caller.user}' on vhost '${vhost}': ${err.brokerReason}`);
-    throw err;
-  }
-  const full = !!permission && [permission.configure, permission.write, permission.read].every((p) => p === FULL);
-  if (!full) {
-    throw new ForbiddenError(`user '${caller.user}' (policymaker) needs configure, write and read permissions '.*' on vhost '${vhost}'`);
-  }
-}
-
-/** A run (interrupt, rollback, repair) may be changed only by a caller who may change each of its vhosts. */
-export async function requireRunChanger(ctx: Context, caller: Caller, r: Pick<MigrationRecord, 'vhost' | 'vhosts'>): Promise<void> {
-  for (const vhost of vhostsOf(r)) await requireChanger(ctx, caller, vhost);
 }
 
 /** Express middleware: authenticates the caller (401/429/503) and puts it in res.locals.caller. */

@@ -43,6 +43,8 @@ export interface MigrationView {
   paused_reason?: string;
   /** qmig: a run over several vhosts, in order (the first is `vhost`). */
   vhosts?: string[];
+  not_before?: string;
+  waiting_reason?: string;
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -101,6 +103,8 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...idList('repairs', r.repairs),
     ...(r.status === 'paused' && typeof r.paused_reason === 'string' ? { paused_reason: r.paused_reason } : {}),
     ...(vhostsOf(r).length > 1 ? { vhosts: vhostsOf(r) } : {}),
+    ...(typeof r.options?.not_before === 'string' ? { not_before: r.options.not_before } : {}),
+    ...(r.status === 'scheduled' && typeof r.waiting_reason === 'string' && r.waiting_reason ? { waiting_reason: r.waiting_reason } : {}),
   };
 }
 

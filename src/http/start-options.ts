@@ -15,6 +15,7 @@ export interface StartRequestBody {
   allow_message_ttl?: boolean;
   set_default_queue_type?: 'quorum' | 'classic';
   deadline?: string;
+  not_before?: string;
 }
 
 export interface CheckRequestBody {
@@ -33,6 +34,7 @@ export function toMigrationOptions(body: StartRequestBody): MigrationOptions {
     set_default_queue_type: body.set_default_queue_type ?? null,
     // One spelling in the record (UTC, milliseconds), whatever offset the caller wrote.
     ...(body.deadline !== undefined ? { deadline: new Date(body.deadline).toISOString() } : {}),
+    ...(body.not_before !== undefined ? { not_before: new Date(body.not_before).toISOString() } : {}),
   };
 }
 

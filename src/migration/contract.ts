@@ -38,7 +38,10 @@ export interface MigrationEngine {
    * MigrationInProgressError (409).
    */
   startRepair(migration: MigrationRecord, request: RepairRequest, caller: Caller): Promise<{ migration_id: string }>;
-  /** Asks the running migration to stop after its in-flight queues; 404/409 when not running. */
+  /**
+   * Asks the running migration to stop after its in-flight queues; a scheduled one ends
+   * interrupted at once (never opens); 404/409 when neither.
+   */
   interrupt(id: string, caller: Caller): Promise<void>;
   /**
    * The operator marks the rollback of `record` (as just read) done: only from rollback_pending
@@ -47,6 +50,11 @@ export interface MigrationEngine {
   markRollbackCompleted(record: MigrationRecord, caller: Caller): Promise<MigrationRecord>;
   /** Finds orphaned migrations (lock free, record active) and resumes them. */
   resumeOrphans(): Promise<void>;
+  /**
+   * Arms this process's timers for the stored scheduled runs (start with `not_before`) that have
+   * none here: at startup and on each housekeeping tick. Optional: engines without schedules.
+   */
+  armSchedules?(): Promise<void>;
   /** Stops background work of this process (the lock is released by closing connections). */
   shutdown(): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * Housekeeping on a schedule (node-cron, QMIG_HOUSEKEEPING_CRON), with exactly one active runner
  * per cluster: each tick every sidecar tries HOUSEKEEPING_LOCK (an exclusive queue) and only the
  * winner works; the others skip that tick. The runner
- *  1. resumes orphaned migrations (active record, migration lock free → its sidecar died);
+ *  1. resumes orphaned migrations (active record, migration lock free → its sidecar died), and
+ *     arms timers for scheduled runs this sidecar has none for (src/migration/schedule.ts);
  *  2. lets clients back in from the fence vault (src/state/fence-vault.ts) wherever no sidecar
  *     runs the migration that saved them — a finished one whose restore did not go through, or
  *     one whose record was deleted or forged — and removes run markers of migrations that ended;
@@ -57,7 +58,7 @@ function parseTimestamp(ts: string | null): number | null {
 export function recordsToPrune(records: MigrationRecord[], retentionDays: number, now: Date): MigrationRecord[] {
   const limit = now.getTime() - retentionDays * DAY_MS;
   return records.filter((r) => {
-    if (isActive(r)) return false;
+    if (isActive(r) || r.status === 'scheduled') return false; // a scheduled run has not even opened
     const end = parseTimestamp(r.completed_at) ?? parseTimestamp(r.started_at);
     return end !== null && end < limit;
   });
@@ -69,7 +70,7 @@ export class Housekeeper {
 
   constructor(
     private readonly ctx: Context,
-    private readonly engine: Pick<MigrationEngine, 'resumeOrphans'>,
+    private readonly engine: Pick<MigrationEngine, 'resumeOrphans' | 'armSchedules'>,
   ) {}
 
   /** Schedules runOnce on QMIG_HOUSEKEEPING_CRON. */
@@ -122,6 +123,7 @@ export class Housekeeper {
     };
     try {
       await step('resume orphaned migrations', () => this.engine.resumeOrphans());
+      await step('arm scheduled runs', async () => this.engine.armSchedules?.());
       let records: MigrationRecord[] = [];
       await step('list records', async () => {
         records = await this.ctx.store.listRecords();
@@ -134,7 +136,8 @@ export class Housekeeper {
           await this.ctx.store.delete(r);
           report.pruned.push(r.id);
         }
-        const keep = new Set(records.filter(isActive).map((r) => r.id));
+        // A scheduled run's flag is its cancel, read when it would open.
+        const keep = new Set(records.filter((r) => isActive(r) || r.status === 'scheduled').map((r) => r.id));
         const params = await this.ctx.mgmt.ok<Array<{ name: string }>>('GET', '/global-parameters', undefined, { params: { columns: 'name' } });
         for (const p of params) {
           if (p.name.startsWith(INTERRUPT_PREFIX) && !keep.has(p.name.slice(INTERRUPT_PREFIX.length))) await this.ctx.mgmt.deleteGlobalParameter(p.name);

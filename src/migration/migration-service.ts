@@ -7,7 +7,15 @@
  * - shutdown: stop taking steps and free the lock, leaving the record for a resumer.
  */
 import type { Context } from '../context.js';
-import { BadRequestError, BrokerRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError, VhostNotFoundError } from '../errors.js';
+import {
+  BadRequestError,
+  BrokerRequestError,
+  InvalidStateError,
+  MigrationInProgressError,
+  ObjectNotFoundError,
+  QmigError,
+  VhostNotFoundError,
+} from '../errors.js';
 import { logger } from '../logging.js';
 import { assess, assessStart, startRefusal } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
@@ -15,7 +23,9 @@ import { ClusterLock, LockHeldError } from '../state/cluster-lock.js';
 import { acquireLock } from '../state/lock-guard.js';
 import { decodeMigrationId, displayId, newMigrationId } from '../state/migration-id.js';
 import { timestamp, vhostsOf, type MigrationOptions, type MigrationRecord, type QueueRecord } from '../state/records.js';
-import { isActive, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
+import { isActive, markScheduledEnded, markScheduledWaiting, plannedQueue, plannedSkip, rollbackCompleted, takeStoredStatus } from './status.js';
+import { CANCELLED_NOTE, MAX_TIMER_MS, expiredNote, refusedNote, scheduledAction, validateSchedule } from './schedule.js';
+import { recheckCaller } from './caller-recheck.js';
 import type { Caller, MigrationEngine } from './contract.js';
 import { MigrationRun } from './migration-run.js';
 import { planRollback, type RollbackRequest } from './rollback-plan.js';
@@ -63,6 +73,14 @@ export interface MigrationServiceOptions {
   hooks?: EngineHooks;
 }
 
+/** A scheduled run past its not_before whose lock is held looks again this often. */
+export const SCHEDULE_RETRY_MS = 3000;
+
+/** Thrown under the lock when a scheduled record is no longer there to open (already opened or ended). */
+class NotScheduled extends Error {}
+/** Thrown under the lock when a scheduled record was cancelled (its interrupt flag set) before it opened. */
+class ScheduleCancelled extends Error {}
+
 /**
  * The vhost whose lock queue guards a migration (`record.engine.lock_vhost`; records written
  * before it was stored were guarded in the default state vhost `/`). Records are cluster-wide but
@@ -101,19 +119,74 @@ export class MigrationService implements MigrationEngine {
 
   async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
     refusePastDeadline(options);
-    return this.startRun(vhost, caller, async () => {
-      await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
-      const assessment = await assessStart(this.ctx, vhost, options);
-      return {
-        queues: [
-          ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
-          ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
-        ],
-        options,
-        fields: {},
-        audit: { action: 'migration_started', details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options } },
-      };
+    if (options.not_before) return this.schedule(vhost, options, caller);
+    return this.startRun(vhost, caller, () => this.planMigration(vhost, options, null));
+  }
+
+  /** The check chain of start (assessStart) and the queues it selects: run at start, or when a scheduled run opens. */
+  private async planMigration(vhost: string, options: MigrationOptions, scheduledId: string | null): Promise<NewRun> {
+    await this.options.hooks?.atPoint?.({ migrationId: scheduledId, point: 'validating' });
+    const assessment = await assessStart(this.ctx, vhost, options);
+    return {
+      queues: [
+        ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
+        ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
+      ],
+      options,
+      fields: {},
+      audit: {
+        action: 'migration_started',
+        details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options, ...(scheduledId ? { scheduled: true } : {}) },
+      },
+    };
+  }
+
+  /**
+   * A start with `not_before`: validated now (body, vhost and caller by the route), stored as a
+   * `scheduled` record without the lock (it blocks nothing), opened by any sidecar at its time.
+   */
+  private async schedule(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+    const now = new Date();
+    validateSchedule(options, now);
+    const at = timestamp(now);
+    const id = newMigrationId(this.ctx.nodeName, now);
+    const record: MigrationRecord = {
+      id,
+      display_id: displayId(vhost, at, this.ctx.nodeName),
+      vhost,
+      node: this.ctx.nodeName,
+      started_at: at,
+      completed_at: null,
+      total_queues: 0,
+      completed_queues: 0,
+      skipped_queues: 0,
+      failed_queues: 0,
+      status: 'scheduled',
+      skip_unsuitable_queues: options.skip_unsuitable_queues,
+      tolerance: options.tolerance,
+      error: null,
+      snapshots: [],
+      options,
+      owner: this.ctx.instanceId,
+      queue_chunks: 0,
+      interrupt_requested: false,
+      notes: [],
+      engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost },
+      updated_at: at,
+      scheduled_at: at,
+      waiting_reason: null,
+    };
+    await this.ctx.store.create(record, []);
+    auditLog(this.ctx.config.auditLogFile).record({
+      action: 'migration_scheduled',
+      migration_id: id,
+      vhost,
+      who: caller.user,
+      details: { not_before: options.not_before, options },
     });
+    logger.info('migration scheduled', { migration_id: id, vhost, not_before: options.not_before });
+    this.armTimer(id, Date.parse(options.not_before!) - now.getTime());
+    return { migration_id: id };
   }
 
   /**
@@ -125,6 +198,9 @@ export class MigrationService implements MigrationEngine {
    */
   async startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
     refusePastDeadline(options);
+    // A scheduled run re-checks one vhost when it opens (caller-recheck, planMigration); one over
+    // several would need that per vhost: not offered, said rather than ignored.
+    if (options.not_before) throw new BadRequestError('not_before is not supported by start-many: schedule one start per vhost, or start the run at its time');
     const candidates = Array.isArray(vhosts) ? vhosts : vhosts.all;
     if (candidates.length === 0) throw new BadRequestError('no vhost to migrate: the caller may change none');
     return this.startRun(candidates[0], caller, async () => {
@@ -232,8 +308,11 @@ export class MigrationService implements MigrationEngine {
     });
   }
 
-  /** Lock, orphan check, then the run `prepare` describes: recorded durably and launched in the background. */
-  private async startRun(named: string, caller: Caller, prepare: () => Promise<NewRun>): Promise<{ migration_id: string }> {
+  /**
+   * Lock, orphan check, then the run `prepare` describes: recorded durably and launched in the
+   * background. `scheduled`: the scheduled record this run opens (its id, display id and caller are kept).
+   */
+  private async startRun(named: string, caller: Caller, prepare: () => Promise<NewRun>, scheduled?: MigrationRecord): Promise<{ migration_id: string }> {
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, MIGRATION_LOCK);
@@ -254,11 +333,11 @@ export class MigrationService implements MigrationEngine {
       const vhost = plan.vhost ?? named;
       const now = new Date();
       const startedAt = timestamp(now);
-      const id = newMigrationId(this.ctx.nodeName, now);
+      const id = scheduled?.id ?? newMigrationId(this.ctx.nodeName, now);
       const queues = plan.queues;
       const record: MigrationRecord = {
         id,
-        display_id: displayId(vhost, startedAt, this.ctx.nodeName),
+        display_id: scheduled?.display_id ?? displayId(vhost, startedAt, this.ctx.nodeName),
         vhost,
         node: this.ctx.nodeName,
         started_at: startedAt,
@@ -276,9 +355,10 @@ export class MigrationService implements MigrationEngine {
         owner: this.ctx.instanceId,
         queue_chunks: 0,
         interrupt_requested: false,
-        notes: [],
+        notes: scheduled ? [`scheduled for ${scheduled.options.not_before}; opened at ${now.toISOString()}`] : [],
         engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost, ...plan.engineFields },
         updated_at: startedAt,
+        ...(scheduled ? { scheduled_at: scheduled.scheduled_at ?? scheduled.started_at, waiting_reason: null } : {}),
         ...plan.fields,
       };
       // The run marker first (in the state vhost, where no tenant can write): only a migration
@@ -305,12 +385,141 @@ export class MigrationService implements MigrationEngine {
     const run = this.runs.get(id);
     const record = run?.record ?? (await this.ctx.store.loadRecord(id));
     if (!record) throw new ObjectNotFoundError();
-    if (!isActive(record)) {
-      throw new InvalidStateError(`Migration is ${record.status}; only a pending, in-progress or paused migration can be interrupted`, record.status);
+    if (!isActive(record) && record.status !== 'scheduled') {
+      throw new InvalidStateError(
+        `Migration is ${record.status}; only a scheduled, pending, in-progress or paused migration can be interrupted`,
+        record.status,
+      );
     }
+    // The flag first: a sidecar opening a scheduled run reads it under the lock (and a run it
+    // already launched reads it before its first queue), so a cancel racing an open still stops it.
     await this.ctx.store.params.put(interruptParameter(id), { requested_by: caller.user, requested_at: timestamp() });
     run?.interruptLocally();
     auditLog(this.ctx.config.auditLogFile).record({ action: 'interrupt_requested', migration_id: id, vhost: record.vhost, who: caller.user });
+    if (record.status === 'scheduled') await this.endScheduled(id, 'interrupted', null, CANCELLED_NOTE, 'scheduled_run_cancelled');
+  }
+
+  // --- scheduled runs ------------------------------------------------------------------------
+
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  /** Looks at scheduled run `id` again in `ms` (replacing an earlier timer). */
+  private armTimer(id: string, ms: number): void {
+    if (this.closed) return;
+    const old = this.timers.get(id);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(
+      () => {
+        if (this.timers.get(id) === timer) this.timers.delete(id);
+        void this.openScheduled(id).catch((err) => {
+          logger.error('scheduled run: cannot look at it; trying again', { migration_id: id, error: (err as Error).message });
+          this.armTimer(id, SCHEDULE_RETRY_MS);
+        });
+      },
+      Math.max(0, Math.min(ms, MAX_TIMER_MS)),
+    );
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  /**
+   * Arms a timer for every scheduled record guarded in this sidecar's state vhost that has none
+   * here (at startup and on each housekeeping tick: a restarted or other sidecar catches up).
+   */
+  async armSchedules(): Promise<void> {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const r of await this.ctx.store.listRecords()) {
+      if (r.status !== 'scheduled' || lockVhostOf(r) !== this.ctx.config.stateVhost || this.timers.has(r.id) || this.runs.has(r.id)) continue;
+      this.armTimer(r.id, r.options.not_before ? Date.parse(r.options.not_before) - now : 0);
+    }
+  }
+
+  private async interruptFlagSet(id: string): Promise<boolean> {
+    return (await this.ctx.store.params.get('interrupt', interruptParameter(id))) !== null;
+  }
+
+  /**
+   * The timer of scheduled run `id` fired: decide (schedule.ts scheduledAction) and wait again,
+   * end it, or open it — under the migration lock, re-read and re-checked (the record is still
+   * scheduled and not cancelled, the caller's rights as the broker has them now, the check chain
+   * of start with the queue selection of now), as a normal run with the same id.
+   */
+  private async openScheduled(id: string): Promise<void> {
+    if (this.closed) return;
+    const record = await this.ctx.store.loadRecord(id);
+    if (!record) return;
+    const action = scheduledAction(record, new Date(), await this.interruptFlagSet(id));
+    switch (action.kind) {
+      case 'none':
+        return;
+      case 'wait':
+        this.armTimer(id, action.ms);
+        return;
+      case 'cancel':
+        await this.endScheduled(id, 'interrupted', null, CANCELLED_NOTE, 'scheduled_run_cancelled');
+        return;
+      case 'expire':
+        await this.endScheduled(id, 'interrupted', null, expiredNote(record.options.deadline), 'scheduled_run_expired');
+        return;
+      case 'open':
+        break;
+    }
+    const user = typeof record.engine.started_by === 'string' ? record.engine.started_by : '';
+    try {
+      await this.startRun(
+        record.vhost,
+        { user, tags: [] },
+        async () => {
+          const current = await this.ctx.store.loadRecord(id);
+          if (!current || current.status !== 'scheduled') throw new NotScheduled();
+          if (current.interrupt_requested || (await this.interruptFlagSet(id))) throw new ScheduleCancelled();
+          await recheckCaller(this.ctx, user, record.vhost);
+          // (plan/estimate) the window fit check goes here: fitsWindow(estimate, opensAt = current.options.not_before, current.options.deadline).
+          return this.planMigration(record.vhost, current.options, id);
+        },
+        record,
+      );
+      logger.info('scheduled migration opened', { migration_id: id, vhost: record.vhost, not_before: record.options.not_before });
+    } catch (err) {
+      if (err instanceof NotScheduled) return;
+      if (err instanceof ScheduleCancelled) {
+        await this.endScheduled(id, 'interrupted', null, CANCELLED_NOTE, 'scheduled_run_cancelled');
+      } else if (err instanceof MigrationInProgressError) {
+        // Another run holds the lock: wait (visibly) and look again; the deadline ends the wait.
+        if (err.currentMigrationId && err.currentMigrationId !== id) {
+          await this.noteWaiting(id, `migration ${err.currentMigrationId} holds the migration lock; trying again every ${SCHEDULE_RETRY_MS / 1000} s`);
+        }
+        this.armTimer(id, SCHEDULE_RETRY_MS);
+      } else if (err instanceof QmigError && err.status < 500) {
+        // The checks or the authorization of start refused it at its window.
+        await this.endScheduled(id, 'failed', err.message, refusedNote(err.message), 'scheduled_run_failed');
+      } else {
+        logger.warn('scheduled run: cannot open it now; trying again', { migration_id: id, error: (err as Error).message });
+        this.armTimer(id, SCHEDULE_RETRY_MS);
+      }
+    }
+  }
+
+  /** Stores why scheduled run `id` has not opened yet (re-read first: only while it is still scheduled). */
+  private async noteWaiting(id: string, reason: string): Promise<void> {
+    const current = await this.ctx.store.loadRecord(id);
+    if (!current || current.status !== 'scheduled' || current.waiting_reason === reason) return;
+    markScheduledWaiting(current, reason);
+    await this.ctx.store.saveRecord(current);
+  }
+
+  /** Ends scheduled run `id` without running it (re-read first: only while it is still scheduled). */
+  private async endScheduled(id: string, status: 'failed' | 'interrupted', error: string | null, note: string, action: string): Promise<void> {
+    const timer = this.timers.get(id);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(id);
+    const current = await this.ctx.store.loadRecord(id);
+    if (!current || current.status !== 'scheduled') return;
+    markScheduledEnded(current, status, error, note);
+    await this.ctx.store.saveRecord(current);
+    auditLog(this.ctx.config.auditLogFile).record({ action, migration_id: id, vhost: current.vhost, who: this.who, details: { status, error, note } });
+    logger.info('scheduled migration ended without running', { migration_id: id, status, note });
   }
 
   async markRollbackCompleted(record: MigrationRecord): Promise<MigrationRecord> {
@@ -395,6 +604,8 @@ export class MigrationService implements MigrationEngine {
 
   async shutdown(): Promise<void> {
     this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
     const runs = [...this.runs.values()];
     for (const run of runs) run.abort('sidecar shutting down');
     // Steps in flight end (a move stops polling at once), then the locks are released.

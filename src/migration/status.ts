@@ -168,6 +168,22 @@ export function markMigrationUnpaused(record: MigrationRecord, note: string): vo
   record.notes.push(note);
 }
 
+/** A scheduled run ends before it ran (cancelled, its checks refused at open, its deadline passed while waiting). */
+export function markScheduledEnded(record: MigrationRecord, status: Extract<EndStatus, 'failed' | 'interrupted'>, error: string | null, note: string): void {
+  record.status = status;
+  record.error = error;
+  record.waiting_reason = null;
+  record.notes = [...record.notes, note];
+  record.completed_at = timestamp();
+  record.updated_at = record.completed_at;
+}
+
+/** A scheduled run past its not_before that cannot open yet says why (null: the reason is gone). */
+export function markScheduledWaiting(record: MigrationRecord, reason: string | null): void {
+  record.waiting_reason = reason;
+  record.updated_at = timestamp();
+}
+
 /** The run's final status. */
 export function markMigrationEnded(record: MigrationRecord, status: EndStatus, error: string | null): void {
   record.status = status;

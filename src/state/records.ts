@@ -2,12 +2,27 @@
  * The durable records of a migration, as stored in the broker (src/state/migration-store.ts)
  * and as answered by the HTTP API (src/http/presenters.ts turns them into the spec's shapes).
  */
-export const MIGRATION_STATUSES = ['pending', 'in_progress', 'paused', 'completed', 'failed', 'interrupted', 'rollback_pending', 'rollback_completed'] as const;
+export const MIGRATION_STATUSES = [
+  'scheduled',
+  'pending',
+  'in_progress',
+  'paused',
+  'completed',
+  'failed',
+  'interrupted',
+  'rollback_pending',
+  'rollback_completed',
+] as const;
 export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 
 export const QUEUE_STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'skipped', 'rollback_completed'] as const;
 export type QueueStatus = (typeof QUEUE_STATUSES)[number];
 
+/**
+ * `scheduled` (start with `not_before`): waiting for its window to open; neither active (it holds
+ * no lock and blocks no start) nor final (src/migration/schedule.ts decides what becomes of it).
+ */
+export const isScheduledStatus = (s: string): boolean => s === 'scheduled';
 /** Statuses in which a migration still owns the cluster-wide lock (`paused`: waiting for a resource alarm to clear). */
 export const ACTIVE_STATUSES: readonly MigrationStatus[] = ['pending', 'in_progress', 'paused'];
 /** Statuses after which the engine no longer writes the migration or its queues. */
@@ -73,6 +88,8 @@ export interface MigrationOptions {
   set_default_queue_type: 'quorum' | 'classic' | null;
   /** qmig: ISO time after which no queue starts (the window closes); absent: none. */
   deadline?: string | null;
+  /** qmig: ISO time before which the run does not open (a scheduled run); absent: starts at once. */
+  not_before?: string | null;
 }
 
 export interface MigrationRecord {
@@ -122,6 +139,10 @@ export interface MigrationRecord {
    * fenced at a time; `vhost` is the first of them. Absent: the run is over `vhost` alone.
    */
   vhosts?: string[];
+  /** A scheduled run: when it was scheduled (`YYYY-MM-DD HH:MM:SS`; started_at becomes the open time). */
+  scheduled_at?: string | null;
+  /** While `scheduled` past its not_before: why it has not opened yet (e.g. another run holds the lock). */
+  waiting_reason?: string | null;
 }
 
 /** Every vhost a run covers, in order (see MigrationRecord.vhosts). */

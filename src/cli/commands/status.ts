@@ -45,6 +45,8 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
       `${m.progress_percentage}% (${m.completed_queues}/${m.total_queues} queues, ${m.skipped_queues} skipped${m.failed_queues ? `, ${m.failed_queues} failed` : ''})`,
     ],
     ['started', formatTime(m.started_at)],
+    ['opens at', m.not_before],
+    ['waiting', m.waiting_reason === undefined ? undefined : printable(m.waiting_reason)],
     ['completed', formatTime(m.completed_at)],
     ['skip unsuitable', String(m.skip_unsuitable_queues)],
     ['tolerance', m.tolerance === null ? 'exact' : `${m.tolerance}%`],

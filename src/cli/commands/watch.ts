@@ -37,7 +37,8 @@ export async function watchMigration(ctx: RemoteContext, id: string, everyMs: nu
     path: `/status/${encodeURIComponent(id)}`,
     intervalMs: everyMs,
     frame: migrationFrame,
-    active: (d) => ACTIVE_MIGRATION.includes(d.migration.status),
+    // A scheduled run is watched until it has opened and ended.
+    active: (d) => ACTIVE_MIGRATION.includes(d.migration.status) || d.migration.status === 'scheduled',
     stopHint: `the migration goes on; follow it again with \`qmig watch ${id}\`, stop it with \`qmig interrupt ${id}\``,
   });
   if (result.kind === 'exit') return result.exitCode;

@@ -178,6 +178,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         await ensureVhost(vhost);
         const { migration_id } = await engine.start(vhost, options, caller);
         reader.invalidate(migration_id);
+        // The spec's answer, also for a start with not_before (its record says `scheduled`).
         res.json({ migration_id, status: 'started' });
       },
     })),
@@ -261,7 +262,8 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         const id = String(req.params.id);
         const record = await currentRecord(id);
         await requireRunChanger(ctx, caller, record);
-        if (!isActiveStatus(record.status)) {
+        // A scheduled run is cancelled (ends interrupted at once, never opens).
+        if (!isActiveStatus(record.status) && record.status !== 'scheduled') {
           throw new InvalidStateError(`Migration is not running (status: ${record.status})`, record.status);
         }
         await engine.interrupt(id, caller);

@@ -147,6 +147,7 @@ function qmig_status_colour(status) {
     case 'in_progress': return 'yellow';
     case 'pending': return 'yellow';
     case 'paused': return 'yellow';
+    case 'scheduled': return 'blue';
     case 'warning': return 'yellow';
     case 'failed': return 'red';
     case 'rollback_pending': return 'red';
@@ -378,7 +379,17 @@ function qmig_start() {
     });
 }
 
-function qmig_interrupt(id) {
+function qmig_interrupt(id, status) {
+    if (status == 'scheduled') {
+        if (!confirm('Cancel this scheduled run?\n\nIt has not opened yet: nothing was changed on the broker, and it will not open.')) return;
+        qmig_request('POST', '/queue-migration/interrupt/' + esc(id), null, function() {
+            qmig_info('Scheduled run cancelled.');
+            qmig_tick_now();
+        }, function(msg) {
+            qmig_warn('The scheduled run was not cancelled: ' + msg);
+        });
+        return;
+    }
     if (!confirm('Interrupt this migration?\n\nQueues being migrated right now finish; the queues not started yet are skipped and stay mirrored classic queues.')) return;
     qmig_request('POST', '/queue-migration/interrupt/' + esc(id), null, function() {
         qmig_info('Interrupt requested: the queues in flight finish, the rest are skipped.');

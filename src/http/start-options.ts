@@ -15,6 +15,8 @@ export interface StartRequestBody {
   allow_message_ttl?: boolean;
   set_default_queue_type?: 'quorum' | 'classic';
   deadline?: string;
+  /** qmig: start even when the plan says the run would not fit before its deadline. */
+  force?: boolean;
 }
 
 export interface CheckRequestBody {

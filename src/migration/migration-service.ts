@@ -7,7 +7,7 @@
  * - shutdown: stop taking steps and free the lock, leaving the record for a resumer.
  */
 import type { Context } from '../context.js';
-import { BadRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError } from '../errors.js';
+import { BadRequestError, InvalidStateError, MigrationInProgressError, ObjectNotFoundError, WouldNotFitError } from '../errors.js';
 import { logger } from '../logging.js';
 import { assessStart } from '../checks/assessment.js';
 import { auditLog } from '../state/audit-log.js';
@@ -23,6 +23,9 @@ import { planRepair, type RepairRequest } from './repair-plan.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 import { sleep } from '../async/concurrency.js';
+import { buildPlan, Planner, type MigrationPlan, type MigrationPlanAll } from './planner.js';
+import type { Calibration } from './estimate-model.js';
+import { fitsWindow } from './fit-window.js';
 
 /** A rollback's or a repair's plan over the migration it follows up. */
 interface FollowUp {
@@ -50,6 +53,14 @@ interface NewRun {
 export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */
   hooks?: EngineHooks;
+  /** The plan's calibration cache (default: one of this service's own). */
+  planner?: Planner;
+}
+
+/** Flags of a start that are not options of the migration. */
+export interface StartFlags {
+  /** Start even when the plan says the run would not fit before its deadline. */
+  force?: boolean;
 }
 
 /**
@@ -75,11 +86,39 @@ export class MigrationService implements MigrationEngine {
   private readonly runs = new Map<string, MigrationRun>();
   private resuming: Promise<void> | null = null;
   private closed = false;
+  readonly planner: Planner;
 
   constructor(
     private readonly ctx: Context,
     private readonly options: MigrationServiceOptions = {},
-  ) {}
+  ) {
+    this.planner = options.planner ?? new Planner(ctx);
+  }
+
+  /** POST plan: what a start with `options` would do (changes nothing on the vhost). */
+  plan(vhost: string, options: MigrationOptions, recalibrate = false): Promise<MigrationPlan> {
+    return this.planner.plan(vhost, options, recalibrate);
+  }
+
+  planAll(options: MigrationOptions, include: (vhost: string) => boolean, recalibrate = false): Promise<MigrationPlanAll> {
+    return this.planner.planAll(options, include, recalibrate);
+  }
+
+  /**
+   * The calibration a start estimates with, got BEFORE the lock is taken (a probe takes seconds):
+   * the cached one, else (QMIG_PLAN_ESTIMATE_AT_START) a new probe; null when there is none. A
+   * failed probe does not stop the start (it is logged; no estimate, no fit check).
+   */
+  private async startCalibration(): Promise<Calibration | null> {
+    const cached = this.planner.fresh();
+    if (cached || !this.ctx.config.planEstimateAtStart) return cached;
+    try {
+      return await this.planner.calibration();
+    } catch (err) {
+      logger.warn('calibration probe failed: the migration starts without an estimate', { error: (err as Error).message });
+      return null;
+    }
+  }
 
   private get who(): string {
     return `qmig:${this.ctx.instanceId}`;
@@ -88,21 +127,41 @@ export class MigrationService implements MigrationEngine {
   /** Active, and guarded by the lock this sidecar takes (see lockVhostOf). */
   private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
-  async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+  async start(vhost: string, options: MigrationOptions, caller: Caller, flags: StartFlags = {}): Promise<{ migration_id: string }> {
     if (options.deadline && !(Date.parse(options.deadline) > Date.now())) {
       throw new BadRequestError(`deadline ${options.deadline} is not in the future`);
     }
+    const calibration = await this.startCalibration();
     return this.startRun(vhost, caller, async () => {
       await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
+      const t0 = performance.now();
       const assessment = await assessStart(this.ctx, vhost, options);
+      const plan = calibration ? buildPlan(vhost, options, assessment, calibration, this.ctx.config, (performance.now() - t0) / 1000) : null;
+      const estimate = plan
+        ? { seconds: plan.estimate.seconds, low_seconds: plan.estimate.low_seconds, high_seconds: plan.estimate.high_seconds, calibrated_at: plan.estimate.calibrated_at }
+        : null;
+      if (estimate && options.deadline && !flags.force) {
+        // not_before: the window opens at options.not_before (when later than now) once that option exists.
+        const fit = fitsWindow(estimate, new Date(), new Date(options.deadline));
+        if (!fit.fits) {
+          throw new WouldNotFitError(
+            `The plan estimates ${estimate.seconds} s (range ${estimate.low_seconds}-${estimate.high_seconds} s) but only ${fit.available_seconds} s remain before the deadline ${options.deadline}; start with force: true to run anyway (no queue starts after the deadline)`,
+            { seconds: estimate.seconds, low_seconds: estimate.low_seconds, high_seconds: estimate.high_seconds },
+            fit.available_seconds,
+          );
+        }
+      }
       return {
         queues: [
           ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
           ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
         ],
         options,
-        fields: {},
-        audit: { action: 'migration_started', details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options } },
+        fields: estimate ? { estimate } : {},
+        audit: {
+          action: 'migration_started',
+          details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options, estimate, forced: flags.force === true },
+        },
       };
     });
   }

@@ -117,6 +117,8 @@ export interface MigrationRecord {
   repairs?: string[];
   /** While `paused`: why (the alarms that hold it, e.g. "disk alarm on rabbit@a"). */
   paused_reason?: string | null;
+  /** qmig: the plan's estimate at start (migration/planner.ts); absent when none was made. */
+  estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string } | null;
 }
 
 /** What was saved about a queue before anything touched it. */

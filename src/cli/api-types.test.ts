@@ -118,6 +118,8 @@ const MIGRATION_RECORD_FIELDS = {
   tolerance: ['number', 'null'],
   error: ['string', 'null'],
   notes: ['array', 'absent'],
+  estimate: ['object', 'absent'],
+  actual_seconds: ['number', 'absent'],
 } as const;
 
 const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Record<string, readonly string[]> }> = [

@@ -8,9 +8,10 @@
  *   bytes     large bodies (LARGE_BYTES), fewer                       ┘ per-message and per-MiB terms.
  * Everything lives in a vhost of its own, `qmig.probe.plan.<random>`, created with the service
  * account and deleted afterwards (its queues, shovels and policy with it) also when the probe
- * fails: no tenant can see or disturb it. Checkpoints are written as one sealed global parameter
- * `qmig.probe.plan.<random>` (deleted afterwards), so the probe pays a run's state writes without
- * creating a migration record.
+ * fails: no tenant can see or disturb it. Checkpoints are written like a run's, so the probe pays
+ * a run's state writes without
+ * creating a migration record: one sealed parameter per queue, `qmig.probe.plan.<random>.<n>`, as
+ * large as a run's smallest chunk of queue records (deleted afterwards).
  */
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
@@ -20,6 +21,7 @@ import { timestamp, type MigrationRecord, type QueueRecord } from '../state/reco
 import { plannedQueue } from './status.js';
 import { QueueMigrator } from './queue-runner.js';
 import { CoalescingWriter } from './state-writer.js';
+import { MIN_QUEUES_PER_CHUNK } from '../state/migration-store.js';
 import { toleranceFor } from './verifier.js';
 import { mapAtMost } from '../async/concurrency.js';
 import { solveRates, type Calibration, type ProbeSample } from './estimate-model.js';
@@ -63,6 +65,7 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
   const concurrency = Math.max(2, ctx.config.concurrency);
   const log = logger.child({ probe_vhost: vhost });
   const mgmt = ctx.mgmt;
+  const chunkParams: string[] = [];
   try {
     await mgmt.putVhost(vhost);
     await mgmt.setPermission(vhost, ctx.config.user, { configure: '.*', write: '.*', read: '.*' });
@@ -82,10 +85,18 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
     await prepare(ctx, vhost, [...fixed, ...small, ...large], nodes);
 
     const record = probeRecord(vhost, id);
-    const writer = new CoalescingWriter(() => ctx.store.params.put(param, { at: timestamp() }));
+    // Like a run's state writer (state-writer.ts): one writer per chunk, a chunk as large as the
+    // smallest a run writes (MIN_QUEUES_PER_CHUNK records like this queue's), sealed; queues in
+    // flight sit in different chunks (the run interleaves them by node).
+    let written = 0;
+    const writerFor = (r: QueueRecord) => {
+      const name = `${param}.${written++}`;
+      chunkParams.push(name);
+      return new CoalescingWriter(() => ctx.store.params.put(name, Array.from({ length: MIN_QUEUES_PER_CHUNK }, () => r)));
+    };
     const run = async (qs: ProbeQueue[]): Promise<number[]> => {
       const records = qs.map((q) => plannedQueue(q.name, vhost, q.messages, null));
-      return mapAtMost(concurrency, records, async (r, i) => migrateOne(ctx, record, r, i, writer, log, nodes.length));
+      return mapAtMost(concurrency, records, async (r, i) => migrateOne(ctx, record, r, i, writerFor(r), log, nodes.length, param));
     };
     const fixedSeconds = await run(fixed);
     const sized = await run([...small, ...large]);
@@ -115,7 +126,7 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
     return calibration;
   } finally {
     await mgmt.deleteIfExists(`/vhosts/${enc(vhost)}`).catch((err) => log.warn('cannot delete the probe vhost', { error: (err as Error).message }));
-    await ctx.store.params.delete(param).catch(() => undefined);
+    await mapAtMost(8, chunkParams, (name) => ctx.store.params.delete(name).catch(() => undefined));
   }
 }
 
@@ -164,8 +175,11 @@ async function migrateOne(
   writer: CoalescingWriter,
   log: ReturnType<typeof logger.child>,
   runningNodes: number,
+  interruptName: string,
 ): Promise<number> {
   const started = performance.now();
+  // What a run reads before each queue starts: its interrupt parameter (migration-run.ts).
+  await ctx.store.params.text(interruptName);
   const migrator = new QueueMigrator(
     {
       ctx,

@@ -18,7 +18,7 @@ export const startCommand = remoteCommand({
   name: 'start',
   summary: "start a migration of a vhost's mirrored classic queues to quorum queues",
   synopsis:
-    '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--watch]',
+    '[--vhost V] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--force] [--watch]',
   description:
     'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --watch, follows it to its end like `qmig watch`.',
   options: {
@@ -30,6 +30,7 @@ export const startCommand = remoteCommand({
     'skip-unsuitable': { type: 'boolean', description: 'skip unsuitable queues instead of refusing to start' },
     'allow-message-ttl': { type: 'boolean', description: 'accept queues with a message TTL' },
     deadline: { type: 'string', value: 'TIME', description: 'ISO 8601 time the window closes (e.g. 2026-12-03T22:00:00Z): no queue starts after it' },
+    force: { type: 'boolean', description: "start even when the plan's estimate does not fit before --deadline" },
     watch: { type: 'boolean', description: 'follow the migration to its end (exit code by its final status)' },
     ...INTERVAL_OPTION,
   },
@@ -48,6 +49,7 @@ export const startCommand = remoteCommand({
     if (flag(v, 'allow-message-ttl')) body.allow_message_ttl = true;
     const deadline = stringValue(v, 'deadline');
     if (deadline !== undefined) body.deadline = deadline;
+    if (flag(v, 'force')) body.force = true;
     const every = intervalMs(ctx);
     if (queues.length > 0 && (batchSize !== undefined || batchOrder !== undefined)) ctx.warn('--batch-size and --batch-order are ignored with --queue');
     const vhost = stringValue(v, 'vhost') ?? '/';

@@ -46,6 +46,14 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
     ],
     ['started', formatTime(m.started_at)],
     ['completed', formatTime(m.completed_at)],
+    ...(m.estimate
+      ? ([
+          [
+            'estimate',
+            `${m.estimate.seconds} s (range ${m.estimate.low_seconds}-${m.estimate.high_seconds} s)${m.actual_seconds !== undefined ? `, actual ${m.completed_at ? '' : 'so far '}${m.actual_seconds} s` : ''}`,
+          ],
+        ] as [string, string][])
+      : []),
     ['skip unsuitable', String(m.skip_unsuitable_queues)],
     ['tolerance', m.tolerance === null ? 'exact' : `${m.tolerance}%`],
     ['error', m.error === null ? null : printable(m.error)],

@@ -120,6 +120,7 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
       run_overhead_seconds: round3(runOverheadSeconds),
       spread: round3(spread),
       probe_seconds: round3((performance.now() - t0) / 1000),
+      probe_vhost: vhost,
       samples: [sample('fixed', fixed, fixedSeconds), sample('messages', small, smallSeconds), sample('bytes', large, largeSeconds)],
     };
     log.info('calibration probe done', { ...calibration, samples: undefined });

@@ -12,6 +12,7 @@ const cal = (over: Partial<Calibration> = {}): Calibration => ({
   run_overhead_seconds: 0.5,
   spread: 0.2,
   probe_seconds: 8,
+  probe_vhost: 'qmig.probe.plan.x',
   samples: [],
   ...over,
 });

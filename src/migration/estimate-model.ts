@@ -27,6 +27,8 @@ export interface Calibration {
   spread: number;
   /** How long the probe took (seconds). */
   probe_seconds: number;
+  /** The probe's own vhost (deleted when the probe ended), also the prefix of its state parameters. */
+  probe_vhost: string;
   /** The probe's raw measurements, for the operator. */
   samples: ProbeSample[];
 }

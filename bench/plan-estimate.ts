@@ -10,7 +10,18 @@
  * BENCH_PLAN_CASES=a,b runs only some.
  */
 import amqplib from 'amqplib';
-import { amqpUrl, api, deleteVhost, freshVhost, migrateThroughSidecar, publishTo, seconds, startSidecarProcess, waitMirrored, type SidecarProcess } from './bench-support.js';
+import {
+  amqpUrl,
+  api,
+  deleteVhost,
+  freshVhost,
+  migrateThroughSidecar,
+  publishTo,
+  seconds,
+  startSidecarProcess,
+  waitMirrored,
+  type SidecarProcess,
+} from './bench-support.js';
 import type { Figure } from './figure.js';
 
 interface Case {
@@ -65,7 +76,9 @@ async function seed(vhost: string, c: Case, nodes: string[]): Promise<void> {
   try {
     const chans = await Promise.all(conns.map((x) => x.createChannel()));
     for (let i = 0; i < names.length; i += 100) {
-      await Promise.all(names.slice(i, i + 100).map((n, k) => chans[(i + k) % chans.length].assertQueue(n, { durable: true, arguments: c.args[(i + k) % c.args.length] })));
+      await Promise.all(
+        names.slice(i, i + 100).map((n, k) => chans[(i + k) % chans.length].assertQueue(n, { durable: true, arguments: c.args[(i + k) % c.args.length] })),
+      );
     }
   } finally {
     await Promise.all(conns.map((x) => x.close().catch(() => undefined)));
@@ -108,7 +121,9 @@ export async function planEstimate(nodes: string[]): Promise<Figure[]> {
       const measured = mig.ms / 1000;
       const error = ((e.seconds - measured) / measured) * 100;
       const line = `estimate ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds}), measured ${measured.toFixed(2)} s, error ${error >= 0 ? '+' : ''}${error.toFixed(1)} %`;
-      console.log(`[6${c.id}] ${line}; recorded at start: ${recorded ? `${recorded.seconds} s` : 'none'}, status actual_seconds ${detail.body.migration.actual_seconds}`);
+      console.log(
+        `[6${c.id}] ${line}; recorded at start: ${recorded ? `${recorded.seconds} s` : 'none'}, status actual_seconds ${detail.body.migration.actual_seconds}`,
+      );
       figures.push({
         id: `6${c.id}`,
         name: `plan estimate vs measured: ${c.label}`,

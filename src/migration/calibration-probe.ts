@@ -92,7 +92,12 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
     const writerFor = (r: QueueRecord) => {
       const name = `${param}.${written++}`;
       chunkParams.push(name);
-      return new CoalescingWriter(() => ctx.store.params.put(name, Array.from({ length: MIN_QUEUES_PER_CHUNK }, () => r)));
+      return new CoalescingWriter(() =>
+        ctx.store.params.put(
+          name,
+          Array.from({ length: MIN_QUEUES_PER_CHUNK }, () => r),
+        ),
+      );
     };
     const run = async (qs: ProbeQueue[]): Promise<number[]> => {
       const records = qs.map((q) => plannedQueue(q.name, vhost, q.messages, null));

@@ -138,7 +138,12 @@ export class MigrationService implements MigrationEngine {
       const assessment = await assessStart(this.ctx, vhost, options);
       const plan = calibration ? buildPlan(vhost, options, assessment, calibration, this.ctx.config, (performance.now() - t0) / 1000) : null;
       const estimate = plan
-        ? { seconds: plan.estimate.seconds, low_seconds: plan.estimate.low_seconds, high_seconds: plan.estimate.high_seconds, calibrated_at: plan.estimate.calibrated_at }
+        ? {
+            seconds: plan.estimate.seconds,
+            low_seconds: plan.estimate.low_seconds,
+            high_seconds: plan.estimate.high_seconds,
+            calibrated_at: plan.estimate.calibrated_at,
+          }
         : null;
       if (estimate && options.deadline && !flags.force) {
         // not_before: the window opens at options.not_before (when later than now) once that option exists.

@@ -131,7 +131,12 @@ export function buildPlan(
       required_bytes: req.required_bytes,
       nodes: runningNodes(a.snapshot.nodes).map((n) => {
         const available = availableBytes(n);
-        return { node: n.name, required_bytes: req.required_bytes, available_bytes: available, fits: available === null ? null : available >= req.required_bytes };
+        return {
+          node: n.name,
+          required_bytes: req.required_bytes,
+          available_bytes: available,
+          fits: available === null ? null : available >= req.required_bytes,
+        };
       }),
     },
     check: {
@@ -222,7 +227,12 @@ export class Planner {
     return {
       vhost: 'all',
       vhosts,
-      estimate: { seconds: sum((p) => p.estimate.seconds), low_seconds: sum((p) => p.estimate.low_seconds), high_seconds: sum((p) => p.estimate.high_seconds), calibrated_at: cal.calibrated_at },
+      estimate: {
+        seconds: sum((p) => p.estimate.seconds),
+        low_seconds: sum((p) => p.estimate.low_seconds),
+        high_seconds: sum((p) => p.estimate.high_seconds),
+        calibrated_at: cal.calibrated_at,
+      },
     };
   }
 }

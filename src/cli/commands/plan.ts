@@ -15,11 +15,17 @@ const mib = (b: number | null) => (b === null ? '?' : `${(b / MIB).toFixed(1)} M
 
 export function renderPlan(out: OutStream, p: PlanView): void {
   const e = p.estimate;
-  println(out, `vhost ${printable(p.vhost)}: ${p.queues.length} queue(s) to migrate, ${p.skipped.length} skipped; check ${p.check.overall_ready ? 'passes' : 'FAILS'}`);
+  println(
+    out,
+    `vhost ${printable(p.vhost)}: ${p.queues.length} queue(s) to migrate, ${p.skipped.length} skipped; check ${p.check.overall_ready ? 'passes' : 'FAILS'}`,
+  );
   for (const c of p.check.failed_checks) println(out, `  failed check ${c.check_type}: ${printable(c.message)}`);
   println(out, `estimate: ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds} s, ${e.concurrency} at a time; calibrated ${e.calibrated_at})`);
   if (p.fit) println(out, `deadline: ${p.fit.fits ? 'fits' : 'does NOT fit'} (needs ${p.fit.needed_seconds} s, ${p.fit.available_seconds} s available)`);
-  println(out, `disk: ${mib(p.disk.required_bytes)} needed on every node; ${p.disk.nodes.map((n) => `${n.node} ${mib(n.available_bytes)} free${n.fits === false ? ' (too little)' : ''}`).join(', ')}`);
+  println(
+    out,
+    `disk: ${mib(p.disk.required_bytes)} needed on every node; ${p.disk.nodes.map((n) => `${n.node} ${mib(n.available_bytes)} free${n.fits === false ? ' (too little)' : ''}`).join(', ')}`,
+  );
   if (p.queues.length > 0) {
     println(
       out,
@@ -38,7 +44,14 @@ export function renderPlan(out: OutStream, p: PlanView): void {
       ),
     );
   }
-  if (p.skipped.length > 0) println(out, table(['SKIPPED', 'REASON'], p.skipped.map((s) => [printable(s.name), printable(s.reason)])));
+  if (p.skipped.length > 0)
+    println(
+      out,
+      table(
+        ['SKIPPED', 'REASON'],
+        p.skipped.map((s) => [printable(s.name), printable(s.reason)]),
+      ),
+    );
 }
 
 export const planCommand = remoteCommand({

@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import { enc } from '../broker/management-client.js';
+import { PLAN_PROBE_VHOST_PREFIX } from '../broker/names.js';
 import { logger } from '../logging.js';
 import { timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
 import { plannedQueue } from './status.js';
@@ -26,7 +27,6 @@ import { toleranceFor } from './verifier.js';
 import { mapAtMost } from '../async/concurrency.js';
 import { solveRates, type Calibration, type ProbeSample } from './estimate-model.js';
 
-export const PROBE_VHOST_PREFIX = 'qmig.probe.plan.';
 const QUEUE_PREFIX = 'qmig.probe.plan.q';
 const FIXED_MESSAGES = 10;
 const TINY_BYTES = 100;
@@ -60,8 +60,8 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: number): Promise<Calibration> {
   const t0 = performance.now();
   const id = randomBytes(6).toString('hex');
-  const vhost = `${PROBE_VHOST_PREFIX}${id}`;
-  const param = `${PROBE_VHOST_PREFIX}${id}`;
+  const vhost = `${PLAN_PROBE_VHOST_PREFIX}${id}`;
+  const param = `${PLAN_PROBE_VHOST_PREFIX}${id}`;
   const concurrency = Math.max(2, ctx.config.concurrency);
   const log = logger.child({ probe_vhost: vhost });
   const mgmt = ctx.mgmt;

@@ -26,6 +26,7 @@ import { estimateRun, type Calibration } from './estimate-model.js';
 import { runCalibrationProbe } from './calibration-probe.js';
 import { fitsWindow, type FitVerdict } from './fit-window.js';
 import { mapAtMost } from '../async/concurrency.js';
+import { PLAN_PROBE_VHOST_PREFIX } from '../broker/names.js';
 import { BrokerRequestError, VhostNotFoundError } from '../errors.js';
 
 /** Policy keys a quorum queue ignores (3.10): classic mirroring and the classic-only storage keys. */
@@ -209,7 +210,7 @@ export class Planner {
     const cal = await this.calibration(recalibrate);
     const names = (await this.ctx.mgmt.vhosts())
       .map((v) => v.name)
-      .filter((v) => include(v) && !v.startsWith('qmig.probe.'))
+      .filter((v) => include(v) && !v.startsWith(PLAN_PROBE_VHOST_PREFIX))
       .sort();
     const plans = await mapAtMost(4, names, async (vhost) => {
       try {

@@ -162,6 +162,8 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
 
   // plan/all with a new probe, by a tenant whose scope is this vhost (other vhosts of the cluster
   // are not this test's): its plan is the only one; nothing left behind.
+  // A mirrored queue declared now (the forced run may have migrated every other one): something to plan.
+  await mgmt.declareQueue(vhost, 'q.later', { durable: true });
   const tenant = await testUser(t, ['monitoring'], [vhost]);
   const all = await post('plan/all?recalibrate=true', {}, tenant);
   assert.equal(all.status, 200, JSON.stringify(all.body));
@@ -171,6 +173,10 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
     all.body.vhosts.map((p: { vhost: string }) => p.vhost),
     [vhost],
     'only the vhost in scope is planned',
+  );
+  assert.ok(
+    all.body.vhosts[0].queues.some((q: { name: string }) => q.name === 'q.later'),
+    JSON.stringify(all.body.vhosts[0].queues),
   );
   await noProbeLeftovers(all.body.vhosts[0].calibration.probe_vhost);
   assert.equal((await mgmt.ok<unknown[]>('GET', `/parameters/shovel/${enc(vhost)}`)).length, 0, 'no shovel left');

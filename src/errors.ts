@@ -132,6 +132,21 @@ export class TransferInProgressError extends QmigError {
   }
 }
 
+/** 409 would_not_fit: the plan's estimate of a start does not fit before its deadline (body `force: true` overrides). */
+export class WouldNotFitError extends QmigError {
+  readonly status = 409;
+  constructor(
+    readonly reason: string,
+    readonly estimate: { seconds: number; low_seconds: number; high_seconds: number },
+    readonly availableSeconds: number,
+  ) {
+    super(reason);
+  }
+  body(): ErrorBody {
+    return { error: 'would_not_fit', reason: this.reason, estimate: this.estimate, available_seconds: this.availableSeconds };
+  }
+}
+
 /** 409 for a state transition that is not allowed from the current status. */
 export class InvalidStateError extends QmigError {
   readonly status = 409;

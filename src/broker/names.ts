@@ -14,6 +14,9 @@
  *   qmig.tmp.<queue>                             a queue's temporary quorum queue;
  *   qmig.shovel.<queue>.<direction>              a queue's move shovels;
  *   qmig.probe.relaxed-checks.<random>           the relaxed-checks probe, alive for a moment.
+ * A vhost of its own, `qmig.probe.plan.<random>`: the plan's calibration probe (its mirrored
+ * queues, temporary queues and shovels), deleted when the probe ends; its checkpoints are the
+ * sealed global parameters `qmig.probe.plan.<random>.<n>`.
  * On a transfer's target: shovels `qmig-xfer-…`, users `qmig-shovel-…`.
  */
 import { createHash } from 'node:crypto';
@@ -37,6 +40,8 @@ export const FENCE_PREFIX = 'qmig.fence.';
 export const TEMPORARY_PREFIX = 'qmig.tmp.';
 export const SHOVEL_PREFIX = 'qmig.shovel.';
 export const PROBE_PREFIX = 'qmig.probe.relaxed-checks.';
+/** The plan's calibration probe vhost (and the prefix of its checkpoint parameters). */
+export const PLAN_PROBE_VHOST_PREFIX = 'qmig.probe.plan.';
 /** Routing keys of the idle definition that takes over an orphaned shovel (broker/shovel-leftovers.ts). */
 export const IDLE_KEY_PREFIX = 'qmig.idle.';
 

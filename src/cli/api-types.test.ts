@@ -120,6 +120,8 @@ const MIGRATION_RECORD_FIELDS = {
   notes: ['array', 'absent'],
   not_before: ['string', 'absent'],
   waiting_reason: ['string', 'absent'],
+  estimate: ['object', 'absent'],
+  actual_seconds: ['number', 'absent'],
 } as const;
 
 const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Record<string, readonly string[]> }> = [

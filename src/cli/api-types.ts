@@ -55,6 +55,36 @@ export interface MigrationRecordView {
   not_before?: string;
   /** While scheduled past not_before: why it has not opened yet. */
   waiting_reason?: string;
+  /** qmig: the plan's estimate made at start, and the actual duration (so far). */
+  estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
+  actual_seconds?: number;
+}
+
+/** POST plan/:vhost (schemas/plan-response.json), the fields the CLI prints. */
+export interface PlanView {
+  vhost: string;
+  queues: {
+    name: string;
+    messages: number;
+    bytes: number;
+    node: string | null;
+    dropped_arguments: string[];
+    policy: string | null;
+    dropped_policy_keys: string[];
+    estimated_seconds: number;
+  }[];
+  skipped: { name: string; reason: string }[];
+  disk: { required_bytes: number; nodes: { node: string; available_bytes: number | null; fits: boolean | null }[] };
+  check: { overall_ready: boolean; failed_checks: { check_type: string; message: string }[] };
+  estimate: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string; concurrency: number };
+  fit: { fits: boolean; needed_seconds: number; available_seconds: number } | null;
+  calibration: { probe_seconds: number; fixed_seconds: number; per_message_seconds: number; per_mib_seconds: number };
+}
+
+export interface PlanAllView {
+  vhost: 'all';
+  vhosts: PlanView[];
+  estimate: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
 }
 
 export interface QueueStatusView {

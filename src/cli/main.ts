@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { checkCommand } from './commands/check.js';
+import { planCommand } from './commands/plan.js';
 import { interruptCommand } from './commands/interrupt.js';
 import { readinessCommand } from './commands/readiness.js';
 import { startCommand } from './commands/start.js';
@@ -35,6 +36,7 @@ const COMMANDS: Subcommand[] = [
   configCommand,
   // Client commands: talk to a sidecar over HTTP (--url/--user/--password, QMIG_URL/QMIG_CLI_USER/QMIG_CLI_PASSWORD).
   checkCommand,
+  planCommand,
   startCommand,
   statusCommand,
   watchCommand,

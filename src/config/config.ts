@@ -134,6 +134,18 @@ export const VARIABLES = {
   ),
   bodyLimit: variable('QMIG_BODY_LIMIT_BYTES', '1048576', 'Largest accepted request body (413 above).', positiveInt(1024, 104857600)),
   concurrency: variable('QMIG_MIGRATION_CONCURRENCY', '6', 'Queues migrated at once.', positiveInt(1, 64)),
+  planCalibrationMaxAgeSeconds: variable(
+    'QMIG_PLAN_CALIBRATION_MAX_AGE_SECONDS',
+    '3600',
+    "How long a plan's calibration (the probe that migrates a few throw-away queues to time this cluster) is reused, in memory per sidecar, before the next plan or start probes again.",
+    positiveInt(1, 604800),
+  ),
+  planEstimateAtStart: variable(
+    'QMIG_PLAN_ESTIMATE_AT_START',
+    'true',
+    'A start records the estimate of its plan (and refuses a deadline it would not meet unless forced); when no calibration is cached it runs the probe first, before taking the migration lock. false: only a cached calibration is used (none: no estimate, no fit check).',
+    bool,
+  ),
   alarmCheckSeconds: variable(
     'QMIG_ALARM_CHECK_SECONDS',
     '2',

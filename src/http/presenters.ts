@@ -45,6 +45,9 @@ export interface MigrationView {
   vhosts?: string[];
   not_before?: string;
   waiting_reason?: string;
+  /** qmig: the plan's estimate made at start, and the run's actual duration so far (or in all, once ended). */
+  estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
+  actual_seconds?: number;
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -105,6 +108,22 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...(vhostsOf(r).length > 1 ? { vhosts: vhostsOf(r) } : {}),
     ...(typeof r.options?.not_before === 'string' ? { not_before: r.options.not_before } : {}),
     ...(r.status === 'scheduled' && typeof r.waiting_reason === 'string' && r.waiting_reason ? { waiting_reason: r.waiting_reason } : {}),
+    ...estimateOf(r),
+  };
+}
+
+/** The estimate recorded at start beside the actual duration (ended: start → completed_at; running: so far). */
+function estimateOf(r: MigrationRecord): Pick<MigrationView, 'estimate' | 'actual_seconds'> {
+  const e = r.estimate;
+  if (!e || typeof e !== 'object' || typeof e.seconds !== 'number') return {};
+  // Records' times are UTC `YYYY-MM-DD HH:MM:SS` (state/records.ts timestamp).
+  const utc = (t: string) => Date.parse(`${t.replace(' ', 'T')}Z`);
+  const start = utc(r.started_at);
+  const end = r.completed_at ? utc(r.completed_at) : Date.now();
+  const actual = Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, Math.round((end - start) / 100) / 10) : undefined;
+  return {
+    estimate: { seconds: e.seconds, low_seconds: e.low_seconds, high_seconds: e.high_seconds, calibrated_at: e.calibrated_at },
+    ...(actual !== undefined ? { actual_seconds: actual } : {}),
   };
 }
 

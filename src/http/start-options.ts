@@ -16,6 +16,8 @@ export interface StartRequestBody {
   set_default_queue_type?: 'quorum' | 'classic';
   deadline?: string;
   not_before?: string;
+  /** qmig: start even when the plan says the run would not fit before its deadline. */
+  force?: boolean;
 }
 
 export interface CheckRequestBody {

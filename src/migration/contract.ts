@@ -5,6 +5,7 @@
 import type { MigrationOptions, MigrationRecord } from '../state/records.js';
 import type { RollbackRequest } from './rollback-plan.js';
 import type { RepairRequest } from './repair-plan.js';
+import type { MigrationPlan, MigrationPlanAll } from './planner.js';
 
 export interface Caller {
   user: string;
@@ -17,13 +18,21 @@ export interface MigrationEngine {
    * starts it in the background. Throws MigrationInProgressError (409), VhostNotFoundError (404),
    * BadRequestError (400, spec messages) before anything is touched.
    */
-  start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
+  start(vhost: string, options: MigrationOptions, caller: Caller, flags?: { force?: boolean }): Promise<{ migration_id: string }>;
+  /**
+   * qmig: the plan of a start with `options` (migration/planner.ts): queues in run order, what
+   * changes per queue, disk per node, the check's verdict and the calibrated estimate. Changes
+   * nothing on the vhost. Absent on engines without a planner (the route answers 501).
+   */
+  plan?(vhost: string, options: MigrationOptions, recalibrate?: boolean): Promise<MigrationPlan>;
+  /** qmig: plans of every vhost `include` admits that has mirrored queues (one probe for all). */
+  planAll?(options: MigrationOptions, include: (vhost: string) => boolean, recalibrate?: boolean): Promise<MigrationPlanAll>;
   /**
    * One run over several vhosts (each already authorized for the caller), in order, each fenced
    * only while its own queues move. `{all}`: of these candidates, those with mirrored classic
    * queues. Throws like start; a refusal names its vhost.
    */
-  startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }>;
+  startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller, flags?: { force?: boolean }): Promise<{ migration_id: string }>;
   /**
    * Rolls back `migration` (as just read; authorized on its vhost by the caller): the queues it
    * changed, or the named ones, back to mirrored classic in a run of its own. Throws

@@ -26,7 +26,7 @@ import { restoreFromVault } from './fence-restore.js';
 import type { FenceState } from './client-fencing.js';
 import { deleteStaleTransferShovels } from '../transfer/transfer-housekeeping.js';
 import { TransferStore } from '../transfer/transfer-store.js';
-import { HOUSEKEEPING_LOCK, INTERRUPT_PREFIX, MIGRATION_LOCK, RUN_PREFIX, SHOVEL_PREFIX, TEMPORARY_PREFIX } from '../broker/names.js';
+import { HOUSEKEEPING_LOCK, INTERRUPT_PREFIX, MIGRATION_LOCK, PLAN_PROBE_VHOST_PREFIX, RUN_PREFIX, SHOVEL_PREFIX, TEMPORARY_PREFIX } from '../broker/names.js';
 
 export interface Leftover {
   vhost: string;
@@ -216,6 +216,8 @@ export class Housekeeper {
    */
   private async leftovers(records: MigrationRecord[]): Promise<{ shovels: Leftover[]; queues: Leftover[] }> {
     const activeVhosts = new Set(records.filter(isActive).flatMap(vhostsOf));
+    // A plan's calibration probe migrates in a vhost of its own, deleted when it ends.
+    const probing = (vhost: string) => vhost.startsWith(PLAN_PROBE_VHOST_PREFIX);
     const named = new Set<string>();
     for (const r of records) {
       if (isActive(r) || r.status === 'completed') continue;
@@ -224,12 +226,14 @@ export class Housekeeper {
       }
     }
     const params = await this.ctx.mgmt.shovelParameters();
-    const shovels = params.filter((p) => p.name.startsWith(SHOVEL_PREFIX) && !activeVhosts.has(p.vhost)).map((p) => ({ vhost: p.vhost, name: p.name }));
+    const shovels = params
+      .filter((p) => p.name.startsWith(SHOVEL_PREFIX) && !activeVhosts.has(p.vhost) && !probing(p.vhost))
+      .map((p) => ({ vhost: p.vhost, name: p.name }));
     const page = await this.ctx.mgmt.ok<{ items: Array<{ name: string; vhost: string }> }>('GET', '/queues', undefined, {
       params: { page: 1, page_size: 500, name: `^${TEMPORARY_PREFIX.replace(/\./g, '\\.')}`, use_regex: 'true', columns: 'name,vhost' },
     });
     const queues = (page.items ?? [])
-      .filter((q) => !activeVhosts.has(q.vhost) && !named.has(`${q.vhost}\u0000${q.name}`))
+      .filter((q) => !activeVhosts.has(q.vhost) && !probing(q.vhost) && !named.has(`${q.vhost}\u0000${q.name}`))
       .map((q) => ({ vhost: q.vhost, name: q.name }));
     return { shovels, queues };
   }

@@ -33,6 +33,9 @@ import { planRepair, type RepairRequest } from './repair-plan.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { MIGRATION_LOCK, interruptParameter } from '../broker/names.js';
 import { sleep } from '../async/concurrency.js';
+import { buildPlan, Planner, type MigrationPlan, type MigrationPlanAll } from './planner.js';
+import type { Calibration } from './estimate-model.js';
+import { recordedEstimate, refuseUnfit, sumEstimates, type RecordedEstimate } from './start-estimate.js';
 
 /** A rollback's or a repair's plan over the migration it follows up. */
 interface FollowUp {
@@ -71,6 +74,14 @@ function refusePastDeadline(options: MigrationOptions): void {
 export interface MigrationServiceOptions {
   /** Test hooks (observe or delay steps); never set in production. */
   hooks?: EngineHooks;
+  /** The plan's calibration cache (default: one of this service's own). */
+  planner?: Planner;
+}
+
+/** Flags of a start that are not options of the migration. */
+export interface StartFlags {
+  /** Start even when the plan says the run would not fit before its deadline. */
+  force?: boolean;
 }
 
 /** A scheduled run past its not_before whose lock is held looks again this often. */
@@ -104,11 +115,39 @@ export class MigrationService implements MigrationEngine {
   private readonly runs = new Map<string, MigrationRun>();
   private resuming: Promise<void> | null = null;
   private closed = false;
+  readonly planner: Planner;
 
   constructor(
     private readonly ctx: Context,
     private readonly options: MigrationServiceOptions = {},
-  ) {}
+  ) {
+    this.planner = options.planner ?? new Planner(ctx);
+  }
+
+  /** POST plan: what a start with `options` would do (changes nothing on the vhost). */
+  plan(vhost: string, options: MigrationOptions, recalibrate = false): Promise<MigrationPlan> {
+    return this.planner.plan(vhost, options, recalibrate);
+  }
+
+  planAll(options: MigrationOptions, include: (vhost: string) => boolean, recalibrate = false): Promise<MigrationPlanAll> {
+    return this.planner.planAll(options, include, recalibrate);
+  }
+
+  /**
+   * The calibration a start estimates with, got BEFORE the lock is taken (a probe takes seconds):
+   * the cached one, else (QMIG_PLAN_ESTIMATE_AT_START) a new probe; null when there is none. A
+   * failed probe does not stop the start (it is logged; no estimate, no fit check).
+   */
+  private async startCalibration(): Promise<Calibration | null> {
+    const cached = this.planner.fresh();
+    if (cached || !this.ctx.config.planEstimateAtStart) return cached;
+    try {
+      return await this.planner.calibration();
+    } catch (err) {
+      logger.warn('calibration probe failed: the migration starts without an estimate', { error: (err as Error).message });
+      return null;
+    }
+  }
 
   private get who(): string {
     return `qmig:${this.ctx.instanceId}`;
@@ -117,26 +156,49 @@ export class MigrationService implements MigrationEngine {
   /** Active, and guarded by the lock this sidecar takes (see lockVhostOf). */
   private isOurActive = (r: MigrationRecord): boolean => isActive(r) && lockVhostOf(r) === this.ctx.config.stateVhost;
 
-  async start(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+  async start(vhost: string, options: MigrationOptions, caller: Caller, flags: StartFlags = {}): Promise<{ migration_id: string }> {
     refusePastDeadline(options);
-    if (options.not_before) return this.schedule(vhost, options, caller);
-    return this.startRun(vhost, caller, () => this.planMigration(vhost, options, null));
+    const calibration = await this.startCalibration();
+    if (options.not_before) return this.schedule(vhost, options, caller, calibration, flags);
+    return this.startRun(vhost, caller, () => this.planMigration(vhost, options, null, calibration, flags));
   }
 
-  /** The check chain of start (assessStart) and the queues it selects: run at start, or when a scheduled run opens. */
-  private async planMigration(vhost: string, options: MigrationOptions, scheduledId: string | null): Promise<NewRun> {
+  /**
+   * The check chain of start (assessStart) and the queues it selects, with the plan's estimate
+   * (refused with would_not_fit when it does not fit before the deadline, unless forced): run at
+   * start, or when a scheduled run opens (its window opens now).
+   */
+  private async planMigration(
+    vhost: string,
+    options: MigrationOptions,
+    scheduledId: string | null,
+    calibration: Calibration | null,
+    flags: StartFlags,
+  ): Promise<NewRun> {
     await this.options.hooks?.atPoint?.({ migrationId: scheduledId, point: 'validating' });
+    const t0 = performance.now();
     const assessment = await assessStart(this.ctx, vhost, options);
+    const estimate = calibration
+      ? recordedEstimate(buildPlan(vhost, options, assessment, calibration, this.ctx.config, (performance.now() - t0) / 1000))
+      : null;
+    if (!flags.force) refuseUnfit(estimate, new Date(), options);
     return {
       queues: [
         ...assessment.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
         ...assessment.skipped.map((s) => plannedSkip(s.name, vhost, s.reason, s.detail)),
       ],
       options,
-      fields: {},
+      fields: estimate ? { estimate } : {},
       audit: {
         action: 'migration_started',
-        details: { queues: assessment.toMigrate.length, skipped: assessment.skipped.length, options, ...(scheduledId ? { scheduled: true } : {}) },
+        details: {
+          queues: assessment.toMigrate.length,
+          skipped: assessment.skipped.length,
+          options,
+          estimate,
+          forced: flags.force === true,
+          ...(scheduledId ? { scheduled: true } : {}),
+        },
       },
     };
   }
@@ -145,9 +207,24 @@ export class MigrationService implements MigrationEngine {
    * A start with `not_before`: validated now (body, vhost and caller by the route), stored as a
    * `scheduled` record without the lock (it blocks nothing), opened by any sidecar at its time.
    */
-  private async schedule(vhost: string, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+  private async schedule(
+    vhost: string,
+    options: MigrationOptions,
+    caller: Caller,
+    calibration: Calibration | null,
+    flags: StartFlags,
+  ): Promise<{ migration_id: string }> {
     const now = new Date();
     validateSchedule(options, now);
+    // The window opens at not_before: judged on today's queues now (no refusal on the checks,
+    // they run again at the window), and again when it opens unless forced.
+    let estimate: RecordedEstimate | null = null;
+    if (calibration && options.deadline) {
+      const t0 = performance.now();
+      const a = await assess(this.ctx, vhost, options);
+      estimate = recordedEstimate(buildPlan(vhost, options, a, calibration, this.ctx.config, (performance.now() - t0) / 1000));
+      if (!flags.force) refuseUnfit(estimate, new Date(options.not_before!), options);
+    }
     const at = timestamp(now);
     const id = newMigrationId(this.ctx.nodeName, now);
     const record: MigrationRecord = {
@@ -171,9 +248,10 @@ export class MigrationService implements MigrationEngine {
       queue_chunks: 0,
       interrupt_requested: false,
       notes: [],
-      engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost },
+      engine: { started_by: caller.user, lock_vhost: this.ctx.config.stateVhost, ...(flags.force ? { forced: true } : {}) },
       updated_at: at,
       scheduled_at: at,
+      ...(estimate ? { estimate } : {}),
       waiting_reason: null,
     };
     await this.ctx.store.create(record, []);
@@ -182,7 +260,7 @@ export class MigrationService implements MigrationEngine {
       migration_id: id,
       vhost,
       who: caller.user,
-      details: { not_before: options.not_before, options },
+      details: { not_before: options.not_before, options, estimate, forced: flags.force === true },
     });
     logger.info('migration scheduled', { migration_id: id, vhost, not_before: options.not_before });
     this.armTimer(id, Date.parse(options.not_before!) - now.getTime());
@@ -196,19 +274,22 @@ export class MigrationService implements MigrationEngine {
    * that have mirrored classic queues. At run time each vhost is fenced only while its own queues
    * move (MigrationRun.runVhosts).
    */
-  async startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller): Promise<{ migration_id: string }> {
+  async startMany(vhosts: string[] | { all: string[] }, options: MigrationOptions, caller: Caller, flags: StartFlags = {}): Promise<{ migration_id: string }> {
     refusePastDeadline(options);
     // A scheduled run re-checks one vhost when it opens (caller-recheck, planMigration); one over
     // several would need that per vhost: not offered, said rather than ignored.
     if (options.not_before) throw new BadRequestError('not_before is not supported by start-many: schedule one start per vhost, or start the run at its time');
+    const calibration = await this.startCalibration();
     const candidates = Array.isArray(vhosts) ? vhosts : vhosts.all;
     if (candidates.length === 0) throw new BadRequestError('no vhost to migrate: the caller may change none');
     return this.startRun(candidates[0], caller, async () => {
       await this.options.hooks?.atPoint?.({ migrationId: null, point: 'validating' });
       const chosen: string[] = [];
       const queues: QueueRecord[] = [];
+      const estimates: RecordedEstimate[] = [];
       let migrating = 0;
       for (const vhost of candidates) {
+        const t0 = performance.now();
         const a = await assess(this.ctx, vhost, options).catch((err) => {
           // "all": a vhost deleted since it was listed is not part of the run (as in check/all).
           if (!Array.isArray(vhosts) && (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404))) return null;
@@ -218,6 +299,7 @@ export class MigrationService implements MigrationEngine {
         const refusal = startRefusal(a.report);
         if (refusal) throw new BadRequestError(`vhost '${vhost}': ${refusal.reason}`, { ...refusal.extra, vhost });
         chosen.push(vhost);
+        if (calibration) estimates.push(recordedEstimate(buildPlan(vhost, options, a, calibration, this.ctx.config, (performance.now() - t0) / 1000)));
         migrating += a.toMigrate.length;
         queues.push(
           ...a.toMigrate.map((q) => plannedQueue(q.name, vhost, q.messages ?? 0, q.node ?? null)),
@@ -225,11 +307,17 @@ export class MigrationService implements MigrationEngine {
         );
       }
       if (chosen.length === 0) throw new BadRequestError('no vhost the caller may change has mirrored classic queues');
+      // The vhosts run one after the other: the run's estimate is the sum of theirs.
+      const estimate = calibration ? sumEstimates(estimates, calibration.calibrated_at) : null;
+      if (!flags.force) refuseUnfit(estimate, new Date(), options);
       return {
         queues,
         options,
-        fields: chosen.length > 1 ? { vhosts: chosen } : {},
-        audit: { action: 'migration_started', details: { vhosts: chosen, queues: migrating, skipped: queues.length - migrating, options } },
+        fields: { ...(chosen.length > 1 ? { vhosts: chosen } : {}), ...(estimate ? { estimate } : {}) },
+        audit: {
+          action: 'migration_started',
+          details: { vhosts: chosen, queues: migrating, skipped: queues.length - migrating, options, estimate, forced: flags.force === true },
+        },
         vhost: chosen[0],
       };
     });
@@ -475,8 +563,9 @@ export class MigrationService implements MigrationEngine {
           if (!current || current.status !== 'scheduled') throw new NotScheduled();
           if (current.interrupt_requested || (await this.interruptFlagSet(id))) throw new ScheduleCancelled();
           await recheckCaller(this.ctx, user, record.vhost);
-          // (plan/estimate) the window fit check goes here: fitsWindow(estimate, opensAt = current.options.not_before, current.options.deadline).
-          return this.planMigration(record.vhost, current.options, id);
+          // The window opens now: the fit is judged again on the queues of this moment (unless forced at scheduling).
+          const calibration = this.planner.fresh() ?? (await this.startCalibration());
+          return this.planMigration(record.vhost, current.options, id, calibration, { force: current.engine.forced === true });
         },
         record,
       );

@@ -143,6 +143,8 @@ export interface MigrationRecord {
   scheduled_at?: string | null;
   /** While `scheduled` past its not_before: why it has not opened yet (e.g. another run holds the lock). */
   waiting_reason?: string | null;
+  /** qmig: the plan's estimate at start (migration/planner.ts); absent when none was made. */
+  estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string } | null;
 }
 
 /** Every vhost a run covers, in order (see MigrationRecord.vhosts). */

@@ -31,6 +31,8 @@ export function engineContext(t: After, vhost: string, env: Record<string, strin
     QMIG_RELAXED_CHECKS_WARN_ONLY: 'true',
     QMIG_SHOVEL_START_TIMEOUT_SECONDS: '20',
     QMIG_SHOVEL_TIMEOUT_SECONDS: '120',
+    // Starts do not run the plan's calibration probe (10 s) unless a test asks for it (plan.test.ts).
+    QMIG_PLAN_ESTIMATE_AT_START: 'false',
     ...env,
   });
   const ctx = createContext(config, cluster.nodeNames[node]);

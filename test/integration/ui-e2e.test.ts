@@ -230,6 +230,13 @@ test('Admin → Queue Migration: check, start, live progress to 100 %, history a
   assert.match((await page.textContent('#qmig-queue-count')) ?? '', /^3 ticked$/);
   await page.fill('#qmig-tolerance', '0');
   await page.selectOption('#qmig-batch-order', 'largest_first');
+  // --- plan with the form's options (the first plan runs the calibration probe) ---------------
+  await page.click('#qmig-plan-button');
+  await page.waitForSelector('#qmig-plan-total', { timeout: 120_000 });
+  assert.match((await page.textContent('#qmig-plan-total')) ?? '', /Estimated duration: [0-9.]+ s \(range [0-9.]+-[0-9.]+ s, 3 queue\(s\)/);
+  const planned = await page.$$eval('#qmig-plan-queues tbody tr', (rows) => rows.map((r) => r.querySelectorAll('td')[1]?.textContent ?? ''));
+  assert.deepEqual([...planned].sort(), QUEUES.map((q) => q.name).sort(), 'the plan lists the picked queues');
+  await shot(page, '1b-plan');
   const id = await clickStart(page);
   assert.ok(
     dialogs.some((d) => d.includes(`virtual host "${vhost}"`) && d.includes('3 picked queue(s)')),

@@ -18,6 +18,8 @@ export function sidecarContext(t: { after(fn: () => unknown): void }, overrides:
     QMIG_PASSWORD: cluster.password,
     QMIG_LOG_LEVEL: 'error',
     QMIG_STATE_SECRET: TEST_STATE_SECRET,
+    // Starts do not run the plan's calibration probe (10 s) unless a test asks for it (plan.test.ts).
+    QMIG_PLAN_ESTIMATE_AT_START: 'false',
     ...overrides,
   });
   const ctx = createContext(config, cluster.nodeNames[node]);

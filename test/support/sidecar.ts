@@ -40,6 +40,8 @@ export function sidecarEnv(node = 0, env: Record<string, string> = {}): Record<s
     QMIG_PASSWORD: cluster.password,
     QMIG_LOG_LEVEL: process.env.QMIG_LOG_LEVEL ?? 'error',
     QMIG_STATE_SECRET: TEST_STATE_SECRET,
+    // Starts do not run the plan's calibration probe (10 s) unless a test asks for it (plan.test.ts).
+    QMIG_PLAN_ESTIMATE_AT_START: 'false',
     ...env,
   };
 }

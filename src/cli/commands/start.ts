@@ -20,7 +20,7 @@ export const startCommand = remoteCommand({
   name: 'start',
   summary: "start a migration of a vhost's mirrored classic queues to quorum queues",
   synopsis:
-    '[--vhost V … | --all-vhosts] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--not-before TIME] [--watch]',
+    '[--vhost V … | --all-vhosts] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--not-before TIME] [--force] [--watch]',
   description:
     'Starts a migration (POST /api/queue-migration/start/:vhost); the same checks as `qmig check` must pass.\nWith --vhost given more than once, or --all-vhosts, one run over those vhosts in that order (POST /api/queue-migration/start-many): each vhost is fenced only while its own queues move; --batch-size counts per vhost.\nWith --watch, follows it to its end like `qmig watch`.',
   options: {
@@ -38,6 +38,7 @@ export const startCommand = remoteCommand({
       value: 'TIME',
       description: 'ISO 8601 time the window opens: the run is scheduled (status scheduled) and opens then on any sidecar, checks run again',
     },
+    force: { type: 'boolean', description: "start even when the plan's estimate does not fit before --deadline" },
     watch: { type: 'boolean', description: 'follow the migration to its end (exit code by its final status)' },
     ...INTERVAL_OPTION,
   },
@@ -58,6 +59,7 @@ export const startCommand = remoteCommand({
     if (deadline !== undefined) body.deadline = deadline;
     const notBefore = stringValue(v, 'not-before');
     if (notBefore !== undefined) body.not_before = notBefore;
+    if (flag(v, 'force')) body.force = true;
     const every = intervalMs(ctx);
     if (queues.length > 0 && (batchSize !== undefined || batchOrder !== undefined)) ctx.warn('--batch-size and --batch-order are ignored with --queue');
     const vhosts = listValue(v, 'vhost');

@@ -48,6 +48,14 @@ export function renderStatusDetail(out: OutStream, detail: StatusDetail): void {
     ['opens at', m.not_before],
     ['waiting', m.waiting_reason === undefined ? undefined : printable(m.waiting_reason)],
     ['completed', formatTime(m.completed_at)],
+    ...(m.estimate
+      ? ([
+          [
+            'estimate',
+            `${m.estimate.seconds} s (range ${m.estimate.low_seconds}-${m.estimate.high_seconds} s)${m.actual_seconds !== undefined ? `, actual ${m.completed_at ? '' : 'so far '}${m.actual_seconds} s` : ''}`,
+          ],
+        ] as [string, string][])
+      : []),
     ['skip unsuitable', String(m.skip_unsuitable_queues)],
     ['tolerance', m.tolerance === null ? 'exact' : `${m.tolerance}%`],
     ['error', m.error === null ? null : printable(m.error)],

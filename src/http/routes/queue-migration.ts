@@ -10,7 +10,15 @@ import type { Context } from '../../context.js';
 import { runCheck, runCheckAll } from '../../checks/assessment.js';
 import { gatherReadiness, judgeReadiness } from '../../checks/readiness.js';
 import { stripMirroringKeys } from '../../checks/readiness-strip.js';
-import { ForbiddenError, InvalidStateError, NoRollbackPendingError, ObjectNotFoundError, VhostNotFoundError } from '../../errors.js';
+import {
+  BadRequestError,
+  ForbiddenError,
+  InvalidStateError,
+  NoRollbackPendingError,
+  NotImplementedError,
+  ObjectNotFoundError,
+  VhostNotFoundError,
+} from '../../errors.js';
 import type { MigrationEngine } from '../../migration/contract.js';
 import { decodeMigrationId } from '../../state/migration-id.js';
 import type { MigrationReader } from '../../state/migration-reader.js';
@@ -51,6 +59,13 @@ export interface QueueMigrationDeps {
   auth: Authenticator;
   /** More routers under /api/queue-migration (after authentication, before the 404 fallback). */
   extensions?: Router[];
+}
+
+/** `?recalibrate=true|false` (absent: false); anything else is a 400. */
+function recalibrateFlag(value: unknown): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new BadRequestError('recalibrate must be true or false');
 }
 
 export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [] }: QueueMigrationDeps) {
@@ -164,6 +179,30 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         res.json({ vhost, policies: await stripMirroringKeys(ctx, vhost, b.policies, caller.user) });
       },
     },
+    // qmig's own: what a start with the same body would do, with its calibrated estimate. Changes
+    // nothing on the vhost, so authorized like check (a reader of the vhost); `all`: every vhost
+    // in the caller's scope that has mirrored queues. ?recalibrate=true runs a new probe.
+    ...['/plan', '/plan/:vhost'].map((path): RouteSpec => ({
+      method: 'POST',
+      path,
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireReader(caller);
+        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
+        const recalibrate = recalibrateFlag(req.query.recalibrate);
+        if (!engine.plan || !engine.planAll) throw new NotImplementedError('this engine makes no plans');
+        const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
+        const scope = await auth.scopeOf(caller);
+        if (vhost === 'all') {
+          res.json(await engine.planAll(options, (v) => inScope(scope, v), recalibrate));
+          return;
+        }
+        requireVhostAccess(caller, scope, vhost);
+        await ensureVhost(vhost);
+        res.json(await engine.plan(vhost, options, recalibrate));
+      },
+    })),
     ...['/start', '/start/:vhost'].map((path): RouteSpec => ({
       method: 'POST',
       path,
@@ -171,12 +210,13 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       async handler(req, res) {
         const caller = callerOf(res);
         requireChangerTag(caller);
-        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type'))));
+        const b = validateBody<StartRequestBody>('start-request', parseJsonObject(req.body, req.get('content-type')));
+        const options = toMigrationOptions(b);
         const vhost = req.params.vhost === undefined ? '/' : String(req.params.vhost);
         // Authorization first: 403 for a vhost the caller may not change, whether it exists or not.
         await requireChanger(ctx, caller, vhost);
         await ensureVhost(vhost);
-        const { migration_id } = await engine.start(vhost, options, caller);
+        const { migration_id } = await engine.start(vhost, options, caller, { force: b.force === true });
         reader.invalidate(migration_id);
         // The spec's answer, also for a start with not_before (its record says `scheduled`).
         res.json({ migration_id, status: 'started' });
@@ -194,7 +234,8 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
           'start-many-request',
           parseJsonObject(req.body, req.get('content-type')),
         );
-        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', rest));
+        const b = validateBody<StartRequestBody>('start-request', rest);
+        const options = toMigrationOptions(b);
         let target: string[] | { all: string[] };
         if (vhosts === 'all') {
           target = { all: await changeableVhosts(caller) };
@@ -204,7 +245,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
           for (const vhost of vhosts) await ensureVhost(vhost);
           target = vhosts;
         }
-        const { migration_id } = await engine.startMany(target, options, caller);
+        const { migration_id } = await engine.startMany(target, options, caller, { force: b.force === true });
         reader.invalidate(migration_id);
         res.json({ migration_id, status: 'started' });
       },

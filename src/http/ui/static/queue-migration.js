@@ -340,6 +340,38 @@ function qmig_run_check() {
     });
 }
 
+// The plan of a start with the form's options (POST plan/:vhost): total estimate and the queue table.
+function qmig_run_plan() {
+    var vhost = qmig_state.vhost;
+    if (vhost === null) return;
+    var button = document.getElementById('qmig-plan-button');
+    button.disabled = true;
+    qmig_set('qmig-plan-result', '<p><i>Planning ' + fmt_escape_html(vhost) + ' (the first plan calibrates on this cluster, about 10 s)...</i></p>');
+    qmig_request('POST', '/queue-migration/plan/' + esc(vhost), qmig_start_body(), function(plan) {
+        button.disabled = false;
+        qmig_set('qmig-plan-result', qmig_plan_html(plan));
+    }, function(msg) {
+        button.disabled = false;
+        qmig_set('qmig-plan-result', '<p class="warning">Plan failed: ' + fmt_escape_html(msg) + '</p>');
+    });
+}
+
+function qmig_plan_html(plan) {
+    var e = plan.estimate;
+    var h = '<h3>Plan</h3><p id="qmig-plan-total">Estimated duration: <b>' + fmt_escape_html(String(e.seconds)) + ' s</b> (range ' +
+        fmt_escape_html(String(e.low_seconds)) + '-' + fmt_escape_html(String(e.high_seconds)) + ' s, ' + plan.queues.length +
+        ' queue(s), ' + plan.skipped.length + ' skipped; check ' + (plan.check.overall_ready ? 'passes' : 'fails') + ')</p>';
+    h += '<table class="list" id="qmig-plan-queues"><thead><tr><th>#</th><th>Queue</th><th>Messages</th><th>Node</th><th>Est. s</th>' +
+        '<th>Dropped arguments</th><th>Dropped policy keys</th></tr></thead><tbody>';
+    for (var i = 0; i < plan.queues.length; i++) {
+        var q = plan.queues[i];
+        h += '<tr class="' + (i % 2 ? 'alt2' : 'alt1') + '"><td>' + (i + 1) + '</td><td>' + fmt_escape_html(q.name) + '</td><td>' + q.messages +
+            '</td><td>' + fmt_escape_html(q.node || '-') + '</td><td>' + q.estimated_seconds + '</td><td>' +
+            fmt_escape_html(q.dropped_arguments.join(', ') || '-') + '</td><td>' + fmt_escape_html(q.dropped_policy_keys.join(', ') || '-') + '</td></tr>';
+    }
+    return h + '</tbody></table>';
+}
+
 // The start request from the form; null (with a popup) when a field cannot be sent.
 function qmig_start_body() {
     var body = {};

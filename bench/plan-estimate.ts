@@ -1,0 +1,150 @@
+/**
+ * Figure 6 of `npm run bench:all` (issue 17): the plan's estimate against the measured run.
+ * Two vhosts, each migrated end to end by a sidecar process after POST plan with the same body:
+ *   6a  500 mirrored queues × 100 messages of 100 B (the figure-2 load);
+ *   6b  50 mirrored queues × 4,000 messages, mixed: bodies of 100 B, 1 KB and 4 KB and
+ *       arguments none / x-max-priority / x-queue-mode lazy / x-max-length, one per queue in turn.
+ * Prints estimate (with range), measured seconds (POST start → final status seen) and the error
+ * % = (estimate − measured) / measured; target |error| ≤ 25 %. The first plan of the sidecar
+ * runs the calibration probe (its time is printed); the start then reuses that calibration.
+ * BENCH_PLAN_CASES=a,b runs only some.
+ */
+import amqplib from 'amqplib';
+import {
+  amqpUrl,
+  api,
+  deleteVhost,
+  freshVhost,
+  migrateThroughSidecar,
+  publishTo,
+  seconds,
+  startSidecarProcess,
+  waitMirrored,
+  type SidecarProcess,
+} from './bench-support.js';
+import type { Figure } from './figure.js';
+
+interface Case {
+  id: string;
+  label: string;
+  queues: number;
+  messages: number;
+  bodies: number[];
+  args: Record<string, unknown>[];
+}
+
+const CASES: Case[] = [
+  { id: 'a', label: '500 queues × 100 messages (100 B)', queues: 500, messages: 100, bodies: [100], args: [{}] },
+  {
+    id: 'b',
+    label: '50 queues × 4,000 messages, mixed sizes and arguments',
+    queues: 50,
+    messages: 4000,
+    bodies: [100, 1000, 4000],
+    args: [{}, { 'x-max-priority': 5 }, { 'x-queue-mode': 'lazy' }, { 'x-max-length': 1_000_000 }],
+  },
+];
+
+/** Sum and count of qmig_migration_phase_duration_seconds per phase, from the sidecar's /metrics. */
+async function phaseTimes(url: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, { sum: number; count: number }>();
+  for (const m of text.matchAll(/^qmig_migration_phase_duration_seconds_(sum|count)\{[^}]*phase="([^"]+)"[^}]*\} (\S+)/gm)) {
+    const e = out.get(m[2]) ?? { sum: 0, count: 0 };
+    e[m[1] as 'sum' | 'count'] += Number(m[3]);
+    out.set(m[2], e);
+  }
+  return out;
+}
+
+/** Mean seconds per phase between two readings: "phase mean(count)". */
+function phaseDiff(a: Map<string, { sum: number; count: number }>, b: Map<string, { sum: number; count: number }>): string {
+  return [...b.entries()]
+    .map(([k, v]) => {
+      const p = a.get(k) ?? { sum: 0, count: 0 };
+      const n = v.count - p.count;
+      return n > 0 ? `${k} ${((v.sum - p.sum) / n).toFixed(3)}(${n})` : null;
+    })
+    .filter(Boolean)
+    .join(', ');
+}
+
+async function seed(vhost: string, c: Case, nodes: string[]): Promise<void> {
+  const names = Array.from({ length: c.queues }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+  // Masters spread over the nodes (client-local declares), each queue with its own arguments.
+  const conns = await Promise.all(nodes.map((_, i) => amqplib.connect(amqpUrl(vhost, i))));
+  try {
+    const chans = await Promise.all(conns.map((x) => x.createChannel()));
+    for (let i = 0; i < names.length; i += 100) {
+      await Promise.all(
+        names.slice(i, i + 100).map((n, k) => chans[(i + k) % chans.length].assertQueue(n, { durable: true, arguments: c.args[(i + k) % c.args.length] })),
+      );
+    }
+  } finally {
+    await Promise.all(conns.map((x) => x.close().catch(() => undefined)));
+  }
+  for (const body of c.bodies) {
+    const mine = names.filter((_, i) => c.bodies[i % c.bodies.length] === body);
+    await publishTo(vhost, new Map(mine.map((n) => [n, c.messages])), Buffer.alloc(body, 'x'));
+  }
+  await waitMirrored(vhost, c.queues);
+}
+
+export async function planEstimate(nodes: string[]): Promise<Figure[]> {
+  const wanted = new Set((process.env.BENCH_PLAN_CASES ?? 'a,b').split(',').map((s) => s.trim()));
+  const figures: Figure[] = [];
+  for (const c of CASES.filter((x) => wanted.has(x.id))) {
+    const vhost = await freshVhost(`plan${c.id}`);
+    let sidecar: SidecarProcess | null = null;
+    try {
+      console.log(`[6${c.id}] seeding ${c.label} …`);
+      await seed(vhost, c, nodes);
+      sidecar = await startSidecarProcess(vhost);
+      const p0 = await phaseTimes(sidecar.url);
+      const t0 = performance.now();
+      const plan = await api(`${sidecar.url}/api/queue-migration/plan/${encodeURIComponent(vhost)}`, 'POST', {});
+      if (plan.status !== 200) throw new Error(`plan answered ${plan.status}: ${JSON.stringify(plan.body)}`);
+      const planMs = performance.now() - t0;
+      const e = plan.body.estimate;
+      const cal = plan.body.calibration;
+      console.log(
+        `[6${c.id}] plan in ${seconds(planMs)} s (probe ${cal.probe_seconds} s: fixed ${cal.fixed_seconds} s/queue, ${(cal.per_message_seconds * 1000).toFixed(3)} ms/message, ${cal.per_mib_seconds} s/MiB, overhead ${cal.run_overhead_seconds} s + check ${e.check_seconds} s): ${plan.body.queues.length} queues, estimate ${e.seconds} s (${e.low_seconds}-${e.high_seconds})`,
+      );
+      const p1 = await phaseTimes(sidecar.url);
+      const mig = await migrateThroughSidecar(sidecar.url, vhost, {});
+      const p2 = await phaseTimes(sidecar.url);
+      console.log(`[6${c.id}] phase means, probe: ${phaseDiff(p0, p1)}`);
+      console.log(`[6${c.id}] phase means, run:   ${phaseDiff(p1, p2)}`);
+      if (mig.status !== 'completed') throw new Error(`migration ended ${mig.status}: ${mig.error}`);
+      const detail = await api(`${sidecar.url}/api/queue-migration/status/${encodeURIComponent(mig.id)}`, 'GET');
+      const recorded = detail.body.migration.estimate;
+      const measured = mig.ms / 1000;
+      const error = ((e.seconds - measured) / measured) * 100;
+      const line = `estimate ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds}), measured ${measured.toFixed(2)} s, error ${error >= 0 ? '+' : ''}${error.toFixed(1)} %`;
+      console.log(
+        `[6${c.id}] ${line}; recorded at start: ${recorded ? `${recorded.seconds} s` : 'none'}, status actual_seconds ${detail.body.migration.actual_seconds}`,
+      );
+      figures.push({
+        id: `6${c.id}`,
+        name: `plan estimate vs measured: ${c.label}`,
+        value: `${error >= 0 ? '+' : ''}${error.toFixed(1)} %`,
+        target: '|error| ≤ 25 %',
+        met: Math.abs(error) <= 25,
+        details: [line, `calibration: ${JSON.stringify({ ...cal, samples: undefined })}`, `probe samples: ${JSON.stringify(cal.samples)}`],
+      });
+    } finally {
+      await sidecar?.stop();
+      await deleteVhost(vhost);
+    }
+  }
+  return figures;
+}
+
+// Run on its own: `node --import tsx bench/plan-estimate.ts` (after `npm run build`).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { runningNodes } = await import('./bench-support.js');
+  for (const f of await planEstimate(await runningNodes())) {
+    console.log(`[${f.id}] ${f.value} (target ${f.target}: ${f.met ? 'met' : 'MISSED'})`);
+    for (const d of f.details) console.log(`    ${d}`);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * POST plan on the real cluster (issue 17, item 1): the plan's queue list and order are exactly
+ * what the following start migrates (engine hooks: the order queues take their first step) for a
+ * vhost of mixed sizes with batch_size/batch_order; dropped arguments and policy keys of planted
+ * queues; the estimate is recorded in the started migration and shown by status/:id; a deadline
+ * the estimate does not fit is refused (409 would_not_fit) and force starts anyway; bad bodies are
+ * 400 JSON, tenants without rights 403; the probe leaves no vhost, queue or parameter behind.
+ * No assertion on the estimate's accuracy (that is the benchmark's, bench/plan-estimate.ts).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { enc } from '../../src/broker/management-client.js';
+import { MigrationService } from '../../src/migration/migration-service.js';
+import { admin, cluster } from '../support/cluster.js';
+import { publish } from '../support/messages.js';
+import { assertSchema } from '../support/schemas.js';
+import { startTestSidecar } from '../support/sidecar.js';
+import { mirrorPolicy, testUser, testVhost } from '../support/vhost.js';
+import { engineSession, waitForStatus } from './migration-support.js';
+
+const FINAL = ['completed', 'failed', 'interrupted', 'rollback_pending'] as const;
+
+/** The probe's vhost and its state parameters are gone (other sidecars of a shared cluster may be probing meanwhile). */
+async function noProbeLeftovers(probeVhost: string): Promise<void> {
+  assert.match(probeVhost, /^qmig\.probe\.plan\./);
+  const vhosts = (await admin().vhosts()).map((v) => v.name).filter((n) => n === probeVhost);
+  assert.deepEqual(vhosts, [], 'no probe vhost is left');
+  const params = ((await admin().ok('GET', '/global-parameters')) as { name: string }[]).map((p) => p.name).filter((n) => n.startsWith(probeVhost));
+  assert.deepEqual(params, [], 'no probe parameter is left');
+}
+
+test('plan: the order start migrates, what changes per queue, estimate recorded and shown, would_not_fit / force, 400 / 403, no probe leftovers', async (t) => {
+  const vhost = await testVhost(t);
+  const { ctx, ids } = engineSession(t, vhost);
+  const mgmt = admin();
+  // Mirroring with a classic-only key that stops applying (queue-mode) besides the ha-* keys.
+  await mirrorPolicy(vhost, '^q\\.', { 'ha-mode': 'exactly', 'ha-params': 2, 'ha-sync-mode': 'automatic', 'queue-mode': 'lazy' });
+  const sizes: Record<string, number> = { 'q.a': 0, 'q.b': 30, 'q.c': 10, 'q.d': 20, 'q.e': 5, 'q.f': 40, 'q.g': 15, 'q.h': 25, 'q.i': 1, 'q.j': 35 };
+  const args: Record<string, Record<string, unknown>> = { 'q.f': { 'x-max-priority': 5 }, 'q.d': { 'x-queue-mode': 'lazy', 'x-max-length': 1000 } };
+  const names = Object.keys(sizes);
+  for (const [i, name] of names.entries()) {
+    await mgmt.declareQueue(vhost, name, { durable: true, arguments: args[name] ?? {}, node: cluster.nodeNames[i % cluster.nodeNames.length] });
+  }
+  await mgmt.declareQueue(vhost, 'plain', { durable: true });
+  for (const name of names) if (sizes[name] > 0) await publish(vhost, { queue: name }, sizes[name]);
+
+  const order: string[] = [];
+  const s = await startTestSidecar(t, {
+    env: { QMIG_STATE_VHOST: vhost, QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', QMIG_MIGRATION_CONCURRENCY: '1', QMIG_PLAN_ESTIMATE_AT_START: 'true' },
+    engine: (c) =>
+      new MigrationService(c, {
+        hooks: {
+          beforeStep: ({ queue, step }) => {
+            if (step === 'save') order.push(queue);
+          },
+        },
+      }),
+  });
+  const post = async (path: string, body: unknown, auth?: { user: string; password: string }) => {
+    const res = await s.api(`/api/queue-migration/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      ...(auth ? { auth } : {}),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+
+  // Message counts and bytes show up in the queue list with the next statistics emission: plan once they all do.
+  for (let attempt = 0; ; attempt++) {
+    const listed = new Map((await mgmt.queues(vhost, ['name', 'messages', 'message_bytes'])).map((q) => [q.name, q]));
+    if (names.every((n) => listed.get(n)?.messages === sizes[n] && (sizes[n] === 0 || (listed.get(n)?.message_bytes ?? 0) > 0))) break;
+    assert.ok(attempt < 120, 'the statistics never showed every queue');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const body = { batch_size: 6, batch_order: 'largest_first' };
+  const plan = await post(`plan/${encodeURIComponent(vhost)}`, body);
+  assert.equal(plan.status, 200, JSON.stringify(plan.body));
+  assertSchema('plan-response', plan.body);
+  const planned = plan.body.queues.map((q: { name: string }) => q.name);
+  // The 6 largest by bytes (same body size here: by messages), whatever the interleaving by node.
+  assert.deepEqual([...planned].sort(), ['q.b', 'q.d', 'q.f', 'q.g', 'q.h', 'q.j']);
+  const f = plan.body.queues.find((q: { name: string }) => q.name === 'q.f');
+  assert.deepEqual(f.dropped_arguments, ['x-max-priority']);
+  assert.deepEqual(f.dropped_policy_keys, ['ha-mode', 'ha-params', 'ha-sync-mode', 'queue-mode']);
+  assert.equal(f.policy, 'ha');
+  const d = plan.body.queues.find((q: { name: string }) => q.name === 'q.d');
+  assert.deepEqual(d.dropped_arguments, ['x-queue-mode'], 'x-max-length is kept');
+  assert.deepEqual(d.added_arguments, { 'x-queue-type': 'quorum' });
+  assert.ok(plan.body.check.overall_ready, JSON.stringify(plan.body.check));
+  assert.equal(plan.body.disk.nodes.length, cluster.nodeNames.length);
+  assert.ok(plan.body.estimate.low_seconds <= plan.body.estimate.seconds && plan.body.estimate.seconds <= plan.body.estimate.high_seconds);
+  assert.equal(plan.body.fit, null);
+  assert.ok(!planned.includes('plain'), 'an unmirrored queue is not planned');
+  await noProbeLeftovers(plan.body.calibration.probe_vhost);
+
+  // The start with the same body migrates exactly these queues in this order.
+  const started = await post(`start/${encodeURIComponent(vhost)}`, body);
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  ids.push(started.body.migration_id);
+  const done = await waitForStatus(ctx, started.body.migration_id, [...FINAL]);
+  assert.equal(done.record.status, 'completed', done.record.error ?? '');
+  assert.deepEqual(order, planned, 'start took the queues in the plan order');
+  // The record keeps the selection's order (the run interleaves it by node, as the plan did).
+  assert.deepEqual(done.queues.map((q) => q.name).sort(), [...planned].sort(), "the record's queues are the plan's");
+  assert.ok(
+    done.queues.every((q) => q.status === 'completed'),
+    'every planned queue migrated',
+  );
+  // The estimate (from the calibration the plan cached) is recorded and shown beside the actual duration.
+  assert.equal(done.record.estimate?.calibrated_at, plan.body.estimate.calibrated_at);
+  const detail = await s.api(`/api/queue-migration/status/${encodeURIComponent(started.body.migration_id)}`);
+  const view = await detail.json();
+  assertSchema('status-detail-response', view);
+  assert.equal(typeof view.migration.estimate.seconds, 'number');
+  assert.equal(typeof view.migration.actual_seconds, 'number');
+
+  // A deadline the estimate of the 4 queues left does not fit (at least 4 × a queue's fixed cost, one at a time): 409.
+  const soon = () => new Date(Date.now() + 1500).toISOString();
+  const refused = await post(`start/${encodeURIComponent(vhost)}`, { deadline: soon() });
+  if (refused.status === 200) ids.push(refused.body.migration_id);
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assertSchema('error-response', refused.body);
+  assert.equal(refused.body.error, 'would_not_fit');
+  assert.match(refused.body.reason, /estimates .* s .* before the deadline/);
+  const planned2 = await post(`plan/${encodeURIComponent(vhost)}`, { deadline: soon() });
+  assert.equal(planned2.status, 200);
+  assert.equal(planned2.body.fit.fits, false, 'the plan says so too');
+  assert.equal((await mgmt.queues(vhost)).filter((q) => q.type === 'quorum').length, 6, 'the refusal changed nothing');
+  // force: starts anyway (the deadline then stops it between queues).
+  const forced = await post(`start/${encodeURIComponent(vhost)}`, { deadline: new Date(Date.now() + 2000).toISOString(), force: true });
+  assert.equal(forced.status, 200, JSON.stringify(forced.body));
+  ids.push(forced.body.migration_id);
+  const fdone = await waitForStatus(ctx, forced.body.migration_id, [...FINAL]);
+  assert.ok(['completed', 'interrupted'].includes(fdone.record.status), fdone.record.status);
+  assert.ok(fdone.record.estimate, 'a forced start records its estimate too');
+
+  // Bad bodies and query: 400 JSON; an unknown vhost 404.
+  for (const [bad, why] of [
+    [{ batch_size: -1 }, /batch_size/],
+    [{ nonsense: true }, /nonsense/],
+    ['{"truncated', /JSON|body/i],
+    [{ force: 'yes' }, /force/],
+  ] as const) {
+    const r = await post(`plan/${encodeURIComponent(vhost)}`, bad);
+    assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${JSON.stringify(r.body)}`);
+    assertSchema('error-response', r.body);
+    assert.match(r.body.reason, why);
+  }
+  const badQuery = await post(`plan/${encodeURIComponent(vhost)}?recalibrate=maybe`, {});
+  assert.equal(badQuery.status, 400);
+  assert.equal((await post(`plan/${encodeURIComponent(vhost + '-nope')}`, {})).status, 404);
+
+  // Tenants: a monitoring user without permissions on this vhost, a management user without tag rights elsewhere.
+  const monitoring = await testUser(t, ['monitoring'], []);
+  const management = await testUser(t, ['management'], []);
+  for (const who of [monitoring, management]) {
+    const r = await post(`plan/${encodeURIComponent(vhost)}`, {}, who);
+    assert.equal(r.status, 403, `${who.user}: ${JSON.stringify(r.body)}`);
+    assertSchema('error-response', r.body);
+  }
+
+  // plan/all with a new probe, by a tenant whose scope is this vhost (other vhosts of the cluster
+  // are not this test's): its plan is the only one; nothing left behind.
+  // A mirrored queue declared now (the forced run may have migrated every other one): something to plan.
+  await mgmt.declareQueue(vhost, 'q.later', { durable: true });
+  const tenant = await testUser(t, ['monitoring'], [vhost]);
+  const all = await post('plan/all?recalibrate=true', {}, tenant);
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assertSchema('plan-all-response', all.body);
+  assert.ok(all.body.estimate.calibrated_at > plan.body.estimate.calibrated_at, 'a new calibration');
+  assert.deepEqual(
+    all.body.vhosts.map((p: { vhost: string }) => p.vhost),
+    [vhost],
+    'only the vhost in scope is planned',
+  );
+  assert.ok(
+    all.body.vhosts[0].queues.some((q: { name: string }) => q.name === 'q.later'),
+    JSON.stringify(all.body.vhosts[0].queues),
+  );
+  await noProbeLeftovers(all.body.vhosts[0].calibration.probe_vhost);
+  assert.equal((await mgmt.ok<unknown[]>('GET', `/parameters/shovel/${enc(vhost)}`)).length, 0, 'no shovel left');
+});

@@ -27,7 +27,7 @@ export function refuseUnfit(estimate: RecordedEstimate | null, opensAt: Date, op
   const fit = fitsWindow(estimate, opensAt, new Date(options.deadline));
   if (fit.fits) return;
   throw new WouldNotFitError(
-    `The plan estimates ${estimate.seconds} s (range ${estimate.low_seconds}-${estimate.high_seconds} s) but only ${fit.available_seconds} s remain between ${opensAt.toISOString()} and the deadline ${options.deadline}; start with force: true to run anyway (no queue starts after the deadline)`,
+    `The plan estimates ${estimate.seconds} s (range ${estimate.low_seconds}-${estimate.high_seconds} s) but only ${fit.available_seconds} s remain before the deadline ${options.deadline} (the window opens at ${opensAt.toISOString()}); start with force: true to run anyway (no queue starts after the deadline)`,
     { seconds: estimate.seconds, low_seconds: estimate.low_seconds, high_seconds: estimate.high_seconds },
     fit.available_seconds,
   );

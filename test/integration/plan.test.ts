@@ -127,6 +127,26 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
   assert.equal(planned2.status, 200);
   assert.equal(planned2.body.fit.fits, false, 'the plan says so too');
   assert.equal((await mgmt.queues(vhost)).filter((q) => q.type === 'quorum').length, 6, 'the refusal changed nothing');
+  // Scheduled: the window opens at not_before, so a deadline 1.5 s after it does not fit either,
+  // although it is a minute away; forced, the run is scheduled with its estimate (then cancelled).
+  const later = Date.now() + 60_000;
+  const window = { not_before: new Date(later).toISOString(), deadline: new Date(later + 1500).toISOString() };
+  const refusedScheduled = await post(`start/${encodeURIComponent(vhost)}`, window);
+  if (refusedScheduled.status === 200) ids.push(refusedScheduled.body.migration_id);
+  assert.equal(refusedScheduled.status, 409, JSON.stringify(refusedScheduled.body));
+  assert.equal(refusedScheduled.body.error, 'would_not_fit');
+  assert.match(refusedScheduled.body.reason, new RegExp(`window opens at ${window.not_before.replace(/[.]/g, '\\.')}`));
+  const scheduled = await post(`start/${encodeURIComponent(vhost)}`, { ...window, force: true });
+  assert.equal(scheduled.status, 200, JSON.stringify(scheduled.body));
+  ids.push(scheduled.body.migration_id);
+  const sview = await (await s.api(`/api/queue-migration/status/${encodeURIComponent(scheduled.body.migration_id)}`)).json();
+  assertSchema('status-detail-response', sview);
+  assert.equal(sview.migration.status, 'scheduled');
+  assert.equal(typeof sview.migration.estimate?.seconds, 'number', 'a scheduled run records the estimate it was judged on');
+  const cancel = await s.api(`/api/queue-migration/interrupt/${encodeURIComponent(scheduled.body.migration_id)}`, { method: 'POST' });
+  assert.equal(cancel.status, 200);
+  assert.equal((await waitForStatus(ctx, scheduled.body.migration_id, [...FINAL])).record.status, 'interrupted');
+
   // force: starts anyway (the deadline then stops it between queues).
   const forced = await post(`start/${encodeURIComponent(vhost)}`, { deadline: new Date(Date.now() + 2000).toISOString(), force: true });
   assert.equal(forced.status, 200, JSON.stringify(forced.body));

@@ -82,9 +82,10 @@ export interface PlanView {
 }
 
 export interface PlanAllView {
-  vhost: 'all';
+  vhost: 'all' | 'many';
   vhosts: PlanView[];
   estimate: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
+  fit: { fits: boolean; needed_seconds: number; available_seconds: number } | null;
 }
 
 export interface QueueStatusView {

@@ -27,6 +27,8 @@ export interface MigrationEngine {
   plan?(vhost: string, options: MigrationOptions, recalibrate?: boolean): Promise<MigrationPlan>;
   /** qmig: plans of every vhost `include` admits that has mirrored queues (one probe for all). */
   planAll?(options: MigrationOptions, include: (vhost: string) => boolean, recalibrate?: boolean): Promise<MigrationPlanAll>;
+  /** qmig: the plan of a start-many over `vhosts` in that order (`all`: leave out vhosts with nothing to migrate). */
+  planMany?(vhosts: string[], all: boolean, options: MigrationOptions, recalibrate?: boolean): Promise<MigrationPlanAll>;
   /**
    * One run over several vhosts (each already authorized for the caller), in order, each fenced
    * only while its own queues move. `{all}`: of these candidates, those with mirrored classic

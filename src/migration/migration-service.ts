@@ -133,6 +133,10 @@ export class MigrationService implements MigrationEngine {
     return this.planner.planAll(options, include, recalibrate);
   }
 
+  planMany(vhosts: string[], all: boolean, options: MigrationOptions, recalibrate = false): Promise<MigrationPlanAll> {
+    return this.planner.planMany(vhosts, all, options, recalibrate);
+  }
+
   /**
    * The calibration a start estimates with, got BEFORE the lock is taken (a probe takes seconds):
    * the cached one, else (QMIG_PLAN_ESTIMATE_AT_START) a new probe; null when there is none. A

@@ -25,6 +25,7 @@ import { translateArguments } from './argument-translation.js';
 import { estimateRun, type Calibration } from './estimate-model.js';
 import { runCalibrationProbe } from './calibration-probe.js';
 import { fitsWindow, type FitVerdict } from './fit-window.js';
+import { recordedEstimate, sumEstimates } from './start-estimate.js';
 import { mapAtMost } from '../async/concurrency.js';
 import { PLAN_PROBE_VHOST_PREFIX } from '../broker/names.js';
 import { BrokerRequestError, VhostNotFoundError } from '../errors.js';
@@ -73,11 +74,14 @@ export interface MigrationPlan {
 }
 
 export interface MigrationPlanAll {
-  vhost: 'all';
-  /** Plans of the vhosts that have queues to migrate or skip, by name. */
+  /** `all`: POST plan/all or plan-many "all"; `many`: plan-many over a list of vhosts. */
+  vhost: 'all' | 'many';
+  /** Plans of the vhosts, in run order (plan/all and "all": those with queues to migrate or skip, by name). */
   vhosts: MigrationPlan[];
-  /** The runs one after the other (one migration at a time per cluster). */
+  /** The vhosts one after the other (one migration at a time per cluster; start-many runs them so). */
   estimate: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
+  /** With a deadline: does the whole estimate fit? */
+  fit: FitVerdict | null;
 }
 
 /** The order a run takes its queues in: the start's selection interleaved by node (migration-run.ts). */
@@ -206,35 +210,45 @@ export class Planner {
     return buildPlan(vhost, options, a, cal, this.ctx.config, checkSeconds);
   }
 
-  /** Plans of every vhost (in `include`) with mirrored queues; the probe runs once. */
+  /** Plans of every vhost (in `include`) with mirrored queues, by name; the probe runs once. */
   async planAll(options: MigrationOptions, include: (vhost: string) => boolean, recalibrate = false): Promise<MigrationPlanAll> {
     const cal = await this.calibration(recalibrate);
     const names = (await this.ctx.mgmt.vhosts())
       .map((v) => v.name)
       .filter((v) => include(v) && !v.startsWith(PLAN_PROBE_VHOST_PREFIX))
       .sort();
+    return this.plansOf('all', names, options, cal, true);
+  }
+
+  /**
+   * The plan of one run over `vhosts` in this order (POST start-many with the same body): each
+   * vhost's plan, and the estimate of running them one after the other. `all`: only vhosts with
+   * queues to migrate or skip (a vhost deleted meanwhile is left out), as start-many "all" does.
+   */
+  async planMany(vhosts: string[], all: boolean, options: MigrationOptions, recalibrate = false): Promise<MigrationPlanAll> {
+    return this.plansOf(all ? 'all' : 'many', vhosts, options, await this.calibration(recalibrate), all);
+  }
+
+  private async plansOf(label: 'all' | 'many', names: string[], options: MigrationOptions, cal: Calibration, skipEmpty: boolean): Promise<MigrationPlanAll> {
     const plans = await mapAtMost(4, names, async (vhost) => {
       try {
         const t0 = performance.now();
         const a = await assess(this.ctx, vhost, options);
-        if (a.toMigrate.length === 0 && a.skipped.length === 0) return null;
+        if (skipEmpty && a.toMigrate.length === 0 && a.skipped.length === 0) return null;
         return buildPlan(vhost, options, a, cal, this.ctx.config, (performance.now() - t0) / 1000);
       } catch (err) {
-        if (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404)) return null; // deleted meanwhile
+        if (skipEmpty && (err instanceof VhostNotFoundError || (err instanceof BrokerRequestError && err.status === 404))) return null; // deleted meanwhile
         throw err;
       }
     });
     const vhosts = plans.filter((p): p is MigrationPlan => p !== null);
-    const sum = (f: (p: MigrationPlan) => number) => Math.round(vhosts.reduce((t, p) => t + f(p), 0) * 100) / 100;
+    const estimate = sumEstimates(vhosts.map(recordedEstimate), cal.calibrated_at);
     return {
-      vhost: 'all',
+      vhost: label,
       vhosts,
-      estimate: {
-        seconds: sum((p) => p.estimate.seconds),
-        low_seconds: sum((p) => p.estimate.low_seconds),
-        high_seconds: sum((p) => p.estimate.high_seconds),
-        calibrated_at: cal.calibrated_at,
-      },
+      estimate,
+      // The whole run against the deadline (each vhost's own `fit` judges it alone).
+      fit: options.deadline ? fitsWindow(estimate, options.not_before ? new Date(options.not_before) : new Date(), new Date(options.deadline)) : null,
     };
   }
 }

@@ -201,3 +201,100 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
   await noProbeLeftovers(all.body.vhosts[0].calibration.probe_vhost);
   assert.equal((await mgmt.ok<unknown[]>('GET', `/parameters/shovel/${enc(vhost)}`)).length, 0, 'no shovel left');
 });
+
+test('plan-many: the plan of a start-many is its vhosts in that order with the queues start-many then migrates, the summed estimate recorded; the whole run judged against a deadline; 403 / "all" in a tenant\'s scope', async (t) => {
+  const a = await testVhost(t);
+  const b = await testVhost(t);
+  const { ctx, ids } = engineSession(t, a);
+  const mgmt = admin();
+  const sizes: Record<string, Record<string, number>> = {
+    [a]: { 'a.1': 3, 'a.2': 12, 'a.3': 7 },
+    [b]: { 'b.1': 9, 'b.2': 0, 'b.3': 4, 'b.4': 15 },
+  };
+  for (const [vhost, queues] of Object.entries(sizes)) {
+    await mirrorPolicy(vhost, '^[ab]\\.');
+    for (const [i, name] of Object.keys(queues).entries()) {
+      await mgmt.declareQueue(vhost, name, { durable: true, node: cluster.nodeNames[i % cluster.nodeNames.length] });
+      if (queues[name] > 0) await publish(vhost, { queue: name }, queues[name]);
+    }
+  }
+  const order: string[] = [];
+  const s = await startTestSidecar(t, {
+    env: { QMIG_STATE_VHOST: a, QMIG_RELAXED_CHECKS_WARN_ONLY: 'true', QMIG_MIGRATION_CONCURRENCY: '1', QMIG_PLAN_ESTIMATE_AT_START: 'true' },
+    engine: (c) => new MigrationService(c, { hooks: { beforeStep: ({ queue, step }) => void (step === 'save' && order.push(queue)) } }),
+  });
+  const post = async (path: string, body: unknown, auth?: { user: string; password: string }) => {
+    const res = await s.api(`/api/queue-migration/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      ...(auth ? { auth } : {}),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  for (let attempt = 0; ; attempt++) {
+    let shown = true;
+    for (const [vhost, queues] of Object.entries(sizes)) {
+      const listed = new Map((await mgmt.queues(vhost, ['name', 'messages'])).map((q) => [q.name, q.messages]));
+      shown &&= Object.entries(queues).every(([n, m]) => listed.get(n) === m);
+    }
+    if (shown) break;
+    assert.ok(attempt < 120, 'the statistics never showed every queue');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  const body = { vhosts: [b, a], batch_order: 'largest_first' };
+  const plan = await post('plan-many', body);
+  assert.equal(plan.status, 200, JSON.stringify(plan.body));
+  assertSchema('plan-all-response', plan.body);
+  assert.equal(plan.body.vhost, 'many');
+  assert.deepEqual(
+    plan.body.vhosts.map((p: { vhost: string }) => p.vhost),
+    [b, a],
+    'the vhosts in the order given',
+  );
+  const planned: string[] = plan.body.vhosts.flatMap((p: { queues: { name: string }[] }) => p.queues.map((q) => q.name));
+  assert.deepEqual([...planned].sort(), ['a.1', 'a.2', 'a.3', 'b.1', 'b.2', 'b.3', 'b.4']);
+  const sum = plan.body.vhosts.reduce((x: number, p: { estimate: { seconds: number } }) => x + p.estimate.seconds, 0);
+  assert.ok(Math.abs(plan.body.estimate.seconds - sum) < 0.02, 'the whole estimate is the sum of the vhosts');
+  assert.equal(plan.body.fit, null);
+
+  // A deadline the whole run does not fit: the plan says so and start-many refuses it (409), changing nothing.
+  const soon = new Date(Date.now() + 1500).toISOString();
+  const tight = await post('plan-many', { ...body, deadline: soon });
+  assert.equal(tight.status, 200);
+  assert.equal(tight.body.fit.fits, false);
+  const refused = await post('start-many', { ...body, deadline: soon });
+  if (refused.status === 200) ids.push(refused.body.migration_id);
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, 'would_not_fit');
+  assert.equal((await mgmt.queues(b)).filter((q) => q.type === 'quorum').length, 0, 'the refusal changed nothing');
+
+  // start-many with the same body migrates exactly the planned queues in the planned order.
+  const started = await post('start-many', body);
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  ids.push(started.body.migration_id);
+  const done = await waitForStatus(ctx, started.body.migration_id, [...FINAL]);
+  assert.equal(done.record.status, 'completed', done.record.error ?? '');
+  assert.deepEqual(order, planned, 'start-many took the queues in the plan order');
+  assert.equal(done.record.estimate?.calibrated_at, plan.body.estimate.calibrated_at, 'the summed estimate is recorded');
+  assert.ok((done.record.estimate?.seconds ?? 0) > 0);
+
+  // A reader of one of the vhosts may not plan both (403); "all" plans the vhosts in its scope only.
+  await mgmt.declareQueue(a, 'a.later', { durable: true });
+  const tenant = await testUser(t, ['monitoring'], [a]);
+  const forbidden = await post('plan-many', { vhosts: [a, b] }, tenant);
+  assert.equal(forbidden.status, 403, JSON.stringify(forbidden.body));
+  assertSchema('error-response', forbidden.body);
+  const all = await post('plan-many', { vhosts: 'all' }, tenant);
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assertSchema('plan-all-response', all.body);
+  assert.equal(all.body.vhost, 'all');
+  assert.deepEqual(
+    all.body.vhosts.map((p: { vhost: string }) => p.vhost),
+    [a],
+  );
+  const bad = await post('plan-many', { vhosts: [] });
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+  assertSchema('error-response', bad.body);
+});

@@ -1,5 +1,6 @@
 /**
- * `qmig plan [--vhost V | --all] [start options…] [--recalibrate]`: POST /plan/:vhost — the
+ * `qmig plan [--vhost V … | --all] [start options…] [--recalibrate]`: POST /plan/:vhost (several
+ * --vhost: POST /plan-many, the plan of `qmig start --vhost A --vhost B`) — the
  * queues a start with the same options would migrate, in its order, what changes per queue, disk
  * per node, the check's verdict and the calibrated estimate. Changes nothing. Exit 0 when the
  * check passes (and, with --deadline, the estimate fits), 1 otherwise.
@@ -58,11 +59,16 @@ export const planCommand = remoteCommand({
   name: 'plan',
   summary: 'what a start would migrate, in which order, and how long it should take (changes nothing)',
   synopsis:
-    '[--vhost V | --all] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--recalibrate]',
+    '[--vhost V … | --all] [--queue Q …] [--batch-size N|all] [--batch-order smallest_first|largest_first] [--tolerance P] [--skip-unsuitable] [--allow-message-ttl] [--deadline TIME] [--recalibrate]',
   description:
     'The plan of a start with the same options (POST /api/queue-migration/plan/:vhost): queues in migration order, dropped arguments and policy keys,\ndisk per node, the check verdict and an estimate calibrated on this cluster (a short probe, cached by the sidecar).',
   options: {
-    vhost: { type: 'string', value: 'V', description: 'vhost to plan (default /)' },
+    vhost: {
+      type: 'string',
+      multiple: true,
+      value: 'V',
+      description: 'vhost to plan (default /); several: the plan of one run over them in that order (qmig start --vhost A --vhost B)',
+    },
     all: { type: 'boolean', description: 'plan every vhost with mirrored queues' },
     queue: { type: 'string', multiple: true, value: 'Q', description: 'only this queue (repeatable)' },
     'batch-size': { type: 'string', value: 'N|all', description: 'at most N queues (default all)' },
@@ -75,9 +81,10 @@ export const planCommand = remoteCommand({
   },
   async run(ctx) {
     const v = ctx.values;
-    const vhost = stringValue(v, 'vhost');
+    const vhosts = listValue(v, 'vhost');
+    const vhost = vhosts[0];
     const all = flag(v, 'all');
-    if (all && vhost !== undefined) throw new UsageError('--vhost and --all exclude each other');
+    if (all && vhosts.length > 0) throw new UsageError('--vhost and --all exclude each other');
     const body: Record<string, unknown> = {};
     const queues = listValue(v, 'queue');
     if (queues.length > 0) body.queue_names = queues;
@@ -92,8 +99,9 @@ export const planCommand = remoteCommand({
     const deadline = stringValue(v, 'deadline');
     if (deadline !== undefined) body.deadline = deadline;
     const query = flag(v, 'recalibrate') ? '?recalibrate=true' : '';
-    const path = all ? `/plan/all${query}` : `/plan/${encodeURIComponent(vhost ?? '/')}${query}`;
-    const res = await ctx.client().post<PlanView | PlanAllView>(path, body);
+    const many = vhosts.length > 1;
+    const path = all ? `/plan/all${query}` : many ? `/plan-many${query}` : `/plan/${encodeURIComponent(vhost ?? '/')}${query}`;
+    const res = await ctx.client().post<PlanView | PlanAllView>(path, many ? { vhosts, ...body } : body);
     if (res.status !== 200) return ctx.fail(res);
     const plans = 'vhosts' in res.body ? res.body.vhosts : [res.body];
     if (ctx.json) printJson(ctx.io.stdout, res.body);
@@ -104,9 +112,16 @@ export const planCommand = remoteCommand({
       }
       if ('vhosts' in res.body) {
         const e = res.body.estimate;
-        println(ctx.io.stdout, `all vhosts (${plans.length}), one after the other: ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds} s)`);
+        println(
+          ctx.io.stdout,
+          `${res.body.vhost === 'all' ? 'all vhosts' : 'these vhosts'} (${plans.length}), one after the other: ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds} s)`,
+        );
+        const fit = res.body.fit;
+        if (fit)
+          println(ctx.io.stdout, `deadline: ${fit.fits ? 'fits' : 'does NOT fit'} (needs ${fit.needed_seconds} s, ${fit.available_seconds} s available)`);
       }
     }
-    return plans.every((p) => p.check.overall_ready && (p.fit === null || p.fit.fits)) ? EXIT.ok : EXIT.failed;
+    const whole = 'vhosts' in res.body ? res.body.fit : null;
+    return plans.every((p) => p.check.overall_ready) && (whole ? whole.fits : plans.every((p) => p.fit === null || p.fit.fits)) ? EXIT.ok : EXIT.failed;
   },
 });

@@ -36,6 +36,8 @@ import {
   type Authenticator,
 } from '../auth.js';
 import { callerOf } from '../request-context.js';
+import { hasTag } from '../../migration/changer-rights.js';
+import { PLAN_PROBE_VHOST_PREFIX } from '../../broker/names.js';
 import { DetailBodies } from '../detail-serializer.js';
 import { parseJsonObject, rawBody, validateBody } from '../request-validation.js';
 import { toCheckOptions, toMigrationOptions, type CheckRequestBody, type StartRequestBody } from '../start-options.js';
@@ -203,6 +205,46 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
         res.json(await engine.plan(vhost, options, recalibrate));
       },
     })),
+    // qmig's own: the plan of a start-many with the same body (its vhosts in that order).
+    {
+      method: 'POST',
+      path: '/plan-many',
+      before: [body],
+      async handler(req, res) {
+        const caller = callerOf(res);
+        requireReader(caller);
+        const { vhosts, ...rest } = validateBody<{ vhosts: string[] | 'all' } & StartRequestBody>(
+          'start-many-request',
+          parseJsonObject(req.body, req.get('content-type')),
+        );
+        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', rest));
+        const recalibrate = recalibrateFlag(req.query.recalibrate);
+        if (!engine.planMany) throw new NotImplementedError('this engine makes no plans');
+        const scope = await auth.scopeOf(caller);
+        if (vhosts === 'all') {
+          // The vhosts start-many "all" would take for this caller (those it may change); a reader
+          // that may change none: those it may read.
+          const names = hasTag(caller, 'administrator', 'policymaker')
+            ? await changeableVhosts(caller)
+            : (await ctx.mgmt.vhosts())
+                .map((v) => v.name)
+                .filter((v) => inScope(scope, v))
+                .sort();
+          res.json(
+            await engine.planMany(
+              names.filter((v) => !v.startsWith(PLAN_PROBE_VHOST_PREFIX)),
+              true,
+              options,
+              recalibrate,
+            ),
+          );
+          return;
+        }
+        for (const vhost of vhosts) requireVhostAccess(caller, scope, vhost);
+        for (const vhost of vhosts) await ensureVhost(vhost);
+        res.json(await engine.planMany(vhosts, false, options, recalibrate));
+      },
+    },
     ...['/start', '/start/:vhost'].map((path): RouteSpec => ({
       method: 'POST',
       path,

@@ -274,7 +274,7 @@ export async function migrateThroughSidecar(
   sidecarUrl: string,
   vhost: string,
   body: Record<string, unknown> = {},
-): Promise<{ ms: number; id: string; status: string; completed: number; error: string | null }> {
+): Promise<{ ms: number; id: string; status: string; completed: number; error: string | null; downtime: string }> {
   const t0 = performance.now();
   const started = await api(`${sidecarUrl}/api/queue-migration/start/${encodeURIComponent(vhost)}`, 'POST', body);
   if (started.status !== 200) throw new Error(`start refused (${started.status}): ${JSON.stringify(started.body)}`);
@@ -282,10 +282,32 @@ export async function migrateThroughSidecar(
   for (;;) {
     const s = await api(`${sidecarUrl}/api/queue-migration/status/${encodeURIComponent(id)}`, 'GET');
     if (s.status === 200 && FINAL.includes(s.body.migration.status)) {
-      return { ms: performance.now() - t0, id, status: s.body.migration.status, completed: s.body.migration.completed_queues, error: s.body.migration.error };
+      const ms = performance.now() - t0;
+      return {
+        ms,
+        id,
+        status: s.body.migration.status,
+        completed: s.body.migration.completed_queues,
+        error: s.body.migration.error,
+        downtime: downtimeLine(s.body),
+      };
     }
     await sleep(50);
   }
+}
+
+/**
+ * Client downtime of a run as its status shows it (issue 20): how long each vhost's clients were
+ * fenced, and per queue how long its messages were out of its consumers' reach (median, p90, max).
+ */
+export function downtimeLine(detail: { migration: { fenced_seconds?: Record<string, number> }; queues: { unavailable_seconds?: number }[] }): string {
+  const fenced = Object.values(detail.migration.fenced_seconds ?? {});
+  const u = detail.queues
+    .map((q) => q.unavailable_seconds)
+    .filter((x): x is number => typeof x === 'number')
+    .sort((a, b) => a - b);
+  const at = (p: number) => (u.length ? u[Math.min(u.length - 1, Math.floor(p * u.length))].toFixed(2) : '-');
+  return `client downtime: clients fenced ${fenced.length ? fenced.map((x) => `${x.toFixed(1)} s`).join(' + ') : 'never (QMIG_FENCE_CLIENTS=false)'}; per queue out of reach: median ${at(0.5)} s, p90 ${at(0.9)} s, max ${u.length ? u[u.length - 1].toFixed(2) : '-'} s (${u.length} queues)`;
 }
 
 export interface LoadResult {

@@ -68,6 +68,7 @@ export async function inPlaceRatio(nodes: string[]): Promise<Figure> {
       met: ratio <= 1.15,
       details: [
         `migration (POST start → completed, sidecar process) ${seconds(mig.ms)} s`,
+        mig.downtime,
         `two bare shovel moves ${seconds(baseMs)} s (${seconds(m1.durationMs)} + ${seconds(m2.durationMs)})`,
       ],
     };

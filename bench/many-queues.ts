@@ -94,6 +94,7 @@ export async function manyQueues(nodes: string[]): Promise<Figure[]> {
         details: [
           `masters per node ${JSON.stringify(masters)}`,
           `${mig.completed} queues completed; ${(QUEUES / (mig.ms / 1000)).toFixed(1)} queues/s`,
+          mig.downtime,
           `management API calls per queue: ${perQueue.join(', ')}`,
           `management API calls slower than 5 s: ${
             [...slowAll.entries()]

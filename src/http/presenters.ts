@@ -14,6 +14,7 @@ import {
   type QueueRecord,
   type Snapshot,
 } from '../state/records.js';
+import { downtimeOf, queueUnavailableSeconds } from '../migration/downtime.js';
 
 export interface MigrationView {
   id: string;
@@ -48,6 +49,8 @@ export interface MigrationView {
   /** qmig: the plan's estimate made at start, and the run's actual duration so far (or in all, once ended). */
   estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string };
   actual_seconds?: number;
+  /** qmig: seconds each vhost's clients were fenced (so far). */
+  fenced_seconds?: Record<string, number>;
 }
 
 export interface MigrationDetailView extends MigrationView {
@@ -72,6 +75,8 @@ export interface QueueView {
   rolled_back_by?: string;
   repaired_by?: string;
   mirroring_policy?: { policy: string | null; mirrored: boolean };
+  /** qmig: seconds its messages were out of its consumers' reach (so far). */
+  unavailable_seconds?: number;
 }
 
 const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
@@ -109,7 +114,14 @@ export function presentMigration(r: MigrationRecord): MigrationView {
     ...(typeof r.options?.not_before === 'string' ? { not_before: r.options.not_before } : {}),
     ...(r.status === 'scheduled' && typeof r.waiting_reason === 'string' && r.waiting_reason ? { waiting_reason: r.waiting_reason } : {}),
     ...estimateOf(r),
+    ...fencedOf(r),
   };
+}
+
+/** qmig: seconds each vhost's clients were fenced (client downtime; migration/downtime.ts). */
+function fencedOf(r: MigrationRecord): Pick<MigrationView, 'fenced_seconds'> {
+  if (!Array.isArray(r.fence_periods) || r.fence_periods.length === 0) return {};
+  return { fenced_seconds: downtimeOf(r, []).fenced_seconds };
 }
 
 /** The estimate recorded at start beside the actual duration (ended: start → completed_at; running: so far). */
@@ -150,7 +162,14 @@ export function presentQueue(q: QueueRecord): QueueView {
     ...(typeof q.detail?.rolled_back_by === 'string' ? { rolled_back_by: q.detail.rolled_back_by } : {}),
     ...(typeof q.detail?.repaired_by === 'string' ? { repaired_by: q.detail.repaired_by } : {}),
     ...(mirroringOf(q.detail?.mirroring_policy) ?? {}),
+    ...unavailableOf(q),
   };
+}
+
+/** qmig: how long the queue's messages were out of its consumers' reach (migration/downtime.ts). */
+function unavailableOf(q: QueueRecord): Pick<QueueView, 'unavailable_seconds'> {
+  const s = queueUnavailableSeconds(q);
+  return s === null ? {} : { unavailable_seconds: s };
 }
 
 function mirroringOf(m: unknown): { mirroring_policy: { policy: string | null; mirrored: boolean } } | null {

@@ -13,6 +13,7 @@ import type { AuditEntry } from '../state/audit-log.js';
 import { timestamp, type MigrationRecord } from '../state/records.js';
 import type { EngineHooks } from './engine-hooks.js';
 import { restoreFromVault, saveToVault } from './fence-restore.js';
+import { closeFencePeriod, openFencePeriod } from './downtime.js';
 import type { MigrationStateWriter } from './state-writer.js';
 
 /**
@@ -65,6 +66,7 @@ export class ClientFence {
     await saveToVault(ctx.vault, record.id, plan.vhost, plan.permissions);
     const state: FenceState = { ...plan, active: true, fenced_at: previous?.active ? previous.fenced_at : timestamp() };
     record.engine.fence = state;
+    openFencePeriod(record, vhost);
     await this.d.writer.saveRecord();
     if (this.d.stopped()) return;
     const result = await revoke(mgmt, plan, serviceUser, REASON, {
@@ -117,6 +119,7 @@ export class ClientFence {
       for (const f of outcome.failed) record.notes.push(`permission of user '${f.user}' on '${state.vhost}' not restored: ${f.reason}`);
       state.active = false;
       state.restored_at = timestamp();
+      closeFencePeriod(record, this.d.vhost);
     } catch (err) {
       record.notes.push(`client access not restored yet (housekeeping retries): ${(err as Error).message}`);
       this.d.log.error('cannot restore client access', { error: (err as Error).message });

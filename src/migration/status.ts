@@ -7,6 +7,7 @@
  * where the presenters and the reader use it too.
  */
 import { InvalidStateError } from '../errors.js';
+import { stampAvailability } from './downtime.js';
 import {
   isActiveStatus,
   timestamp,
@@ -72,6 +73,7 @@ export function markQueueStarted(q: QueueRecord): void {
 /** The queue enters a phase; `location`: where its messages are from now on. */
 export function enterPhase(q: QueueRecord, phase: QueuePhase, location?: QueueRecord['location']): void {
   q.phase = phase;
+  stampAvailability(q, phase);
   if (location) q.location = location;
 }
 

@@ -143,6 +143,8 @@ export interface MigrationRecord {
   scheduled_at?: string | null;
   /** While `scheduled` past its not_before: why it has not opened yet (e.g. another run holds the lock). */
   waiting_reason?: string | null;
+  /** qmig: when each vhost's clients were fenced (ISO, ms; migration/downtime.ts). */
+  fence_periods?: { vhost: string; from: string; to?: string }[];
   /** qmig: the plan's estimate at start (migration/planner.ts); absent when none was made. */
   estimate?: { seconds: number; low_seconds: number; high_seconds: number; calibrated_at: string } | null;
 }
@@ -199,6 +201,8 @@ export interface QueueDetail {
   dropped_arguments?: string[];
   /** Messages the queue must end with, once stragglers were adopted (else original.message_count). */
   expected?: number;
+  /** When its messages were out of its consumers' reach (ISO, ms): migration/downtime.ts. */
+  unavailable?: { from: string; to?: string };
   /** Rounds of "new messages appeared, move them too". */
   straggler_rounds?: number;
   /** Messages that reappeared while clients were fenced (broker redeliveries). */

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { Permission } from '../../src/broker/management-client.js';
 import { Housekeeper } from '../../src/migration/housekeeping.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
+import { presentMigrationDetail, presentQueue } from '../../src/http/presenters.js';
 import { admin, cluster } from '../support/cluster.js';
 import { fingerprint, publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
@@ -93,6 +94,31 @@ test('two vhosts in one run: each is fenced only while its own queues move, then
     [a, b],
     'the queue named alike in both vhosts is one entry per vhost',
   );
+
+  // Client downtime as recorded: one closed fence period per vhost, a's over before b's began,
+  // each queue out of reach within its vhost's period; status shows both.
+  const periods = done.record.fence_periods ?? [];
+  assert.deepEqual(
+    periods.map((p) => p.vhost),
+    [a, b],
+    JSON.stringify(periods),
+  );
+  assert.ok(periods.every((p) => p.to && Date.parse(p.to) >= Date.parse(p.from)));
+  assert.ok(Date.parse(periods[0].to!) <= Date.parse(periods[1].from), 'a fenced, then back, before b is fenced');
+  for (const q of done.queues) {
+    const u = q.detail.unavailable;
+    const p = periods.find((x) => x.vhost === q.vhost)!;
+    assert.ok(u?.from && u.to, `${q.vhost}/${q.name}: an unavailable interval`);
+    assert.ok(Date.parse(p.from) <= Date.parse(u.from) && Date.parse(u.to) <= Date.parse(p.to!), `${q.vhost}/${q.name} within its vhost's fence`);
+  }
+  const view = presentMigrationDetail(done.record);
+  assertSchema('migration-detail', view);
+  assert.deepEqual(Object.keys(view.fenced_seconds ?? {}).sort(), [a, b].sort());
+  for (const q of done.queues) {
+    const qv = presentQueue(q);
+    assertSchema('queue-status', qv);
+    assert.ok((qv.unavailable_seconds ?? -1) >= 0 && qv.unavailable_seconds! <= view.fenced_seconds![q.vhost], `${q.name}: ${qv.unavailable_seconds}`);
+  }
 });
 
 test('a run over two vhosts killed while the second one moves: the first stays open, housekeeping resumes the second, nothing lost', async (t) => {

@@ -1,0 +1,188 @@
+/**
+ * Figure 7 of `npm run bench:all` (issue 20): where the broker's CPU goes per migrated queue.
+ * 1. A real run: QUEUES mirrored queues × MESSAGES messages migrated by a sidecar process; the
+ *    broker nodes' CPU (user+system of their beam.smp, minus their idle rate measured just before)
+ *    divided by the queues, and the sidecar's management API calls per queue (its own metrics).
+ * 2. The same operations one kind at a time, `concurrency` in flight like a run, each timed by the
+ *    broker CPU it costs: declare a quorum queue, delete one, delete a mirrored classic queue, move
+ *    MESSAGES messages between two queues over AMQP (the sidecar path a queue this small takes,
+ *    confirm then ack), read one queue's statistics, write a global parameter (a state write).
+ * 3. The composition: per queue, what a migration does of each (two quorum declares, one quorum and
+ *    one mirrored delete, two moves, the reads and parameter writes the run made), its CPU and its
+ *    share; the rest of the measured per-queue CPU is shown as "other" (connections, channels,
+ *    statistics emission of queues that exist for a while, policy application).
+ * All in fresh vhosts, removed at the end. BENCH_CPU_QUEUES / BENCH_CPU_OPS change the sizes.
+ */
+import amqplib from 'amqplib';
+import { randomBytes } from 'node:crypto';
+import { enc } from '../src/broker/management-client.js';
+import { mapAtMost } from '../src/async/concurrency.js';
+import { loadConfig } from '../src/config/config.js';
+import {
+  amqpUrl,
+  brokerPids,
+  cpuSecondsOf,
+  declareQueues,
+  deleteVhost,
+  freshVhost,
+  mgmt,
+  migrateThroughSidecar,
+  publishTo,
+  sleep,
+  STATE_SECRET,
+  startSidecarProcess,
+  waitMirrored,
+  type SidecarProcess,
+} from './bench-support.js';
+import type { Figure } from './figure.js';
+
+const QUEUES = Number(process.env.BENCH_CPU_QUEUES ?? 100);
+const OPS = Number(process.env.BENCH_CPU_OPS ?? 60);
+const MESSAGES = 100;
+const BODY = Buffer.alloc(100, 'c');
+
+const brokerCpu = (pids: number[]) => pids.reduce((s, p) => s + cpuSecondsOf(p), 0);
+
+/** Broker CPU-seconds above the idle rate that `work` costs. */
+async function measure(pids: number[], idlePerSecond: number, work: () => Promise<unknown>): Promise<number> {
+  const c0 = brokerCpu(pids);
+  const t0 = performance.now();
+  await work();
+  // Work the broker does right after the calls return (queue deletion, statistics) is counted too.
+  await sleep(1000);
+  const elapsed = (performance.now() - t0) / 1000;
+  return Math.max(0, brokerCpu(pids) - c0 - idlePerSecond * elapsed);
+}
+
+async function idleRate(pids: number[]): Promise<number> {
+  const c0 = brokerCpu(pids);
+  await sleep(5000);
+  return (brokerCpu(pids) - c0) / 5;
+}
+
+/** Management API requests by "METHOD endpoint" the sidecar made (its /metrics). */
+async function managementCalls(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const calls = new Map<string, number>();
+  for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.method} ${labels.endpoint}`;
+    calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
+  }
+  return calls;
+}
+
+/** Moves every message of `from` into `to` over one channel pair: publish with confirms, then ack. */
+async function move(conn: amqplib.ChannelModel, from: string, to: string, count: number): Promise<void> {
+  const src = await conn.createChannel();
+  const dst = await conn.createConfirmChannel();
+  try {
+    await src.prefetch(count);
+    let got = 0;
+    await new Promise<void>((resolve, reject) => {
+      void src.consume(from, (m) => {
+        if (!m) return;
+        dst.sendToQueue(to, m.content, m.properties);
+        if (++got === count)
+          dst
+            .waitForConfirms()
+            .then(() => src.ack(m, true))
+            .then(resolve, reject);
+      });
+    });
+  } finally {
+    await src.close().catch(() => undefined);
+    await dst.close().catch(() => undefined);
+  }
+}
+
+export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
+  const pids = brokerPids();
+  if (pids.length === 0) throw new Error('no broker process of the cluster found (QMIG_CLUSTER_NAME)');
+  const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
+  const runVhost = await freshVhost('cpu-run');
+  const opsVhost = await freshVhost('cpu-ops');
+  let sidecar: SidecarProcess | null = null;
+  const params: string[] = [];
+  try {
+    // 1. The real run.
+    const names = Array.from({ length: QUEUES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+    await declareQueues(runVhost, names, nodes.length);
+    await publishTo(runVhost, new Map(names.map((n) => [n, MESSAGES])), BODY);
+    await waitMirrored(runVhost, QUEUES);
+    sidecar = await startSidecarProcess(runVhost);
+    const idle = await idleRate(pids);
+    const calls0 = await managementCalls(sidecar.url);
+    const runs: Awaited<ReturnType<typeof migrateThroughSidecar>>[] = [];
+    const runCpu = await measure(pids, idle, async () => runs.push(await migrateThroughSidecar(sidecar!.url, runVhost)));
+    const calls1 = await managementCalls(sidecar.url);
+    const mig = runs[0];
+    if (mig?.status !== 'completed') throw new Error(`the run ended ${mig?.status}: ${mig?.error}`);
+    const perCall = new Map([...calls1].map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES]));
+    const count = (re: RegExp) => [...perCall].filter(([k]) => re.test(k)).reduce((s, [, n]) => s + n, 0);
+    const reads = count(/^GET /);
+    const paramWrites = count(/^PUT global-parameters/);
+
+    // 2. One kind at a time, `concurrency` in flight.
+    const ids = Array.from({ length: OPS }, (_, i) => i);
+    const each = async (work: (i: number) => Promise<unknown>) => (await measure(pids, idle, () => mapAtMost(concurrency, ids, work))) / OPS;
+    const quorumDeclare = await each((i) => mgmt.ok('PUT', `/queues/${enc(opsVhost)}/q.${i}`, { durable: true, arguments: { 'x-queue-type': 'quorum' } }));
+    const quorumDelete = await each((i) => mgmt.ok('DELETE', `/queues/${enc(opsVhost)}/q.${i}`));
+    const mirrored = ids.map((i) => `bench-m.${i}`);
+    await declareQueues(opsVhost, mirrored, nodes.length);
+    await waitMirrored(opsVhost, OPS);
+    const mirroredDelete = await each((i) => mgmt.ok('DELETE', `/queues/${enc(opsVhost)}/bench-m.${i}`));
+    const pairs = ids.flatMap((i) => [`bench-a.${i}`, `bench-b.${i}`]);
+    await declareQueues(opsVhost, pairs, nodes.length);
+    await publishTo(opsVhost, new Map(ids.map((i) => [`bench-a.${i}`, MESSAGES])), BODY);
+    const conns = await Promise.all(nodes.map((_, i) => amqplib.connect(amqpUrl(opsVhost, i))));
+    const moveCost = await each((i) => move(conns[i % conns.length], `bench-a.${i}`, `bench-b.${i}`, MESSAGES));
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+    const read = await each((i) => mgmt.ok('GET', `/queues/${enc(opsVhost)}/bench-b.${i}`));
+    const tag = randomBytes(3).toString('hex');
+    const record = { chunk: 'x'.repeat(2048) };
+    const write = await each((i) => {
+      const name = `qmig.bench.cpu.${tag}.${i % concurrency}`;
+      if (!params.includes(name)) params.push(name);
+      return mgmt.ok('PUT', `/global-parameters/${enc(name)}`, { name, value: record });
+    });
+
+    // 3. The composition per migrated queue.
+    const perQueue = runCpu / QUEUES;
+    const parts: [string, number, number][] = [
+      ['quorum queue declares (temporary, final)', 2, quorumDeclare],
+      ['quorum queue delete (temporary)', 1, quorumDelete],
+      ['mirrored classic queue delete', 1, mirroredDelete],
+      [`moves of ${MESSAGES} messages over AMQP (in, out)`, 2, moveCost],
+      ['management API reads', reads, read],
+      ['state writes (global parameters)', paramWrites, write],
+    ];
+    const explained = parts.reduce((s, [, n, c]) => s + n * c, 0);
+    const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+    const pct = (s: number) => `${((100 * s) / Math.max(perQueue, 1e-9)).toFixed(0)} %`;
+    return [
+      {
+        id: '7',
+        name: `broker CPU per migrated queue (${QUEUES} mirrored queues × ${MESSAGES} messages), by operation`,
+        value: ms(perQueue),
+        target: 'a breakdown (issue 20: cut it)',
+        met: true,
+        details: [
+          `run: ${(mig.ms / 1000).toFixed(1)} s, broker CPU above idle ${runCpu.toFixed(1)} s over ${pids.length} nodes (idle ${idle.toFixed(2)} CPU-s/s)`,
+          ...parts.map(([label, n, c]) => `${label}: ${n.toFixed(1)} × ${ms(c)} = ${ms(n * c)} (${pct(n * c)})`),
+          `other (connections, channels, statistics of queues while they exist, policy application): ${ms(Math.max(0, perQueue - explained))} (${pct(Math.max(0, perQueue - explained))})`,
+          `management calls per queue in the run: ${[...perCall]
+            .filter(([, n]) => n > 0)
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, n]) => `${k} ${n.toFixed(1)}`)
+            .join(', ')}`,
+        ],
+      },
+    ];
+  } finally {
+    await sidecar?.stop();
+    for (const p of params) await mgmt.deleteIfExists(`/global-parameters/${enc(p)}`).catch(() => undefined);
+    await deleteVhost(runVhost);
+    await deleteVhost(opsVhost);
+  }
+}

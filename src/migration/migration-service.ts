@@ -162,7 +162,8 @@ export class MigrationService implements MigrationEngine {
 
   async start(vhost: string, options: MigrationOptions, caller: Caller, flags: StartFlags = {}): Promise<{ migration_id: string }> {
     refusePastDeadline(options);
-    const calibration = await this.startCalibration();
+    // A scheduled start without a deadline has no window to judge now; it is estimated when it opens.
+    const calibration = options.not_before && !options.deadline ? null : await this.startCalibration();
     if (options.not_before) return this.schedule(vhost, options, caller, calibration, flags);
     return this.startRun(vhost, caller, () => this.planMigration(vhost, options, null, calibration, flags));
   }
@@ -558,6 +559,9 @@ export class MigrationService implements MigrationEngine {
         break;
     }
     const user = typeof record.engine.started_by === 'string' ? record.engine.started_by : '';
+    // Only a calibration this sidecar has (every sidecar's timer fires at the window: none starts a
+    // probe then). Without one, the estimate made when it was scheduled stays, not judged again.
+    const calibration = this.planner.fresh();
     try {
       await this.startRun(
         record.vhost,
@@ -568,8 +572,9 @@ export class MigrationService implements MigrationEngine {
           if (current.interrupt_requested || (await this.interruptFlagSet(id))) throw new ScheduleCancelled();
           await recheckCaller(this.ctx, user, record.vhost);
           // The window opens now: the fit is judged again on the queues of this moment (unless forced at scheduling).
-          const calibration = this.planner.fresh() ?? (await this.startCalibration());
-          return this.planMigration(record.vhost, current.options, id, calibration, { force: current.engine.forced === true });
+          const run = await this.planMigration(record.vhost, current.options, id, calibration, { force: current.engine.forced === true });
+          if (!run.fields.estimate && current.estimate) run.fields.estimate = current.estimate;
+          return run;
         },
         record,
       );

@@ -173,6 +173,23 @@ export async function planEstimate(nodes: string[]): Promise<Figure[]> {
       console.log(
         `[6${c.id}] ${line}; recorded at start: ${recorded ? `${recorded.seconds} s` : 'none'}, status actual_seconds ${detail.body.migration.actual_seconds}`,
       );
+      if (process.env.BENCH_PLAN_PROBE_AFTER === '1') {
+        // Diagnosis: a second probe with the run's quorum queues (and their messages) in place.
+        // 503 until the management API has sampled the new quorum queues (5-s statistics).
+        const replan = async () => {
+          await new Promise((r) => setTimeout(r, 5000));
+          return api(`${sidecar!.url}/api/queue-migration/plan/${encodeURIComponent(vhost)}?recalibrate=true`, 'POST', {});
+        };
+        let again = await replan();
+        for (let i = 0; i < 5 && again.status === 503; i++) again = await replan();
+        const samples = (again.body.calibration?.samples ?? []) as { kind: string; mean_seconds: number }[];
+        console.log(
+          `[6${c.id}] probe after the run (${again.body.calibration?.probe_seconds} s): ${samples.map((x) => `${x.kind} ${x.mean_seconds}`).join(', ')}`,
+        );
+        console.log(
+          `[6${c.id}] probe before the run: ${(cal.samples as { kind: string; mean_seconds: number }[]).map((x) => `${x.kind} ${x.mean_seconds}`).join(', ')}`,
+        );
+      }
       figures.push({
         id: `6${c.id}`,
         name: `plan estimate vs measured: ${c.label}`,

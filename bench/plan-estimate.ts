@@ -15,6 +15,7 @@ import {
   api,
   deleteVhost,
   freshVhost,
+  mgmt,
   migrateThroughSidecar,
   publishTo,
   seconds,
@@ -69,6 +70,40 @@ function phaseDiff(a: Map<string, { sum: number; count: number }>, b: Map<string
     .join(', ');
 }
 
+/** Measured seconds per queue: by start order (first, middle, last `concurrency` queues), by body size and by arguments. */
+function queueTimes(queues: { resource: { name: string }; started_at: string | null; completed_at: string | null }[], c: Case): string {
+  const done = queues
+    .filter((q) => q.started_at && q.completed_at)
+    .map((q) => ({
+      i: Number(/(\d+)$/.exec(q.resource.name)?.[1] ?? -1),
+      start: Date.parse(q.started_at!),
+      s: (Date.parse(q.completed_at!) - Date.parse(q.started_at!)) / 1000,
+    }))
+    .sort((a, b) => a.start - b.start);
+  const m = (xs: { s: number }[]) => (xs.length ? (xs.reduce((t, x) => t + x.s, 0) / xs.length).toFixed(2) : '-');
+  const k = Math.min(6, Math.floor(done.length / 3));
+  const mid = Math.floor(done.length / 2);
+  const by = (label: string, n: number, f: (i: number) => number, names: (v: number) => string) =>
+    n > 1 ? `${label} ${Array.from({ length: n }, (_, v) => `${names(v)} ${m(done.filter((d) => f(d.i) === v))}`).join(', ')}` : '';
+  return [
+    `first ${m(done.slice(0, k))}, middle ${m(done.slice(mid - Math.floor(k / 2), mid + Math.ceil(k / 2)))}, last ${m(done.slice(-k))}, all ${m(done)}`,
+    by(
+      'body',
+      c.bodies.length,
+      (i) => i % c.bodies.length,
+      (v) => `${c.bodies[v]} B`,
+    ),
+    by(
+      'args',
+      c.args.length,
+      (i) => i % c.args.length,
+      (v) => Object.keys(c.args[v]).join('') || 'none',
+    ),
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
 async function seed(vhost: string, c: Case, nodes: string[]): Promise<void> {
   const names = Array.from({ length: c.queues }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
   // Masters spread over the nodes (client-local declares), each queue with its own arguments.
@@ -88,6 +123,15 @@ async function seed(vhost: string, c: Case, nodes: string[]): Promise<void> {
     await publishTo(vhost, new Map(mine.map((n) => [n, c.messages])), Buffer.alloc(body, 'x'));
   }
   await waitMirrored(vhost, c.queues);
+  // The plan reads the sizes from the management API, whose counts are sampled (every 5 s with
+  // default intervals): plan only once every queue is counted full, as an operator's would be.
+  const expected = c.queues * c.messages;
+  for (const until = Date.now() + 120_000; ;) {
+    const qs = await mgmt.queues(vhost, ['name', 'messages']);
+    if (qs.reduce((t, q) => t + (q.messages ?? 0), 0) >= expected) return;
+    if (Date.now() > until) throw new Error(`${vhost}: the management API did not count ${expected} messages within 120 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export async function planEstimate(nodes: string[]): Promise<Figure[]> {
@@ -107,8 +151,12 @@ export async function planEstimate(nodes: string[]): Promise<Figure[]> {
       const planMs = performance.now() - t0;
       const e = plan.body.estimate;
       const cal = plan.body.calibration;
+      const path = (p: { fixed_seconds: number; per_message_seconds: number; per_mib_seconds: number }) =>
+        `${p.fixed_seconds} s/queue + ${(p.per_message_seconds * 1000).toFixed(3)} ms/message + ${p.per_mib_seconds} s/MiB`;
+      const planned = plan.body.queues as { messages: number; bytes: number }[];
+      const shovelled = planned.filter((q) => q.messages >= cal.shovel_min_messages).length;
       console.log(
-        `[6${c.id}] plan in ${seconds(planMs)} s (probe ${cal.probe_seconds} s: fixed ${cal.fixed_seconds} s/queue, ${(cal.per_message_seconds * 1000).toFixed(3)} ms/message, ${cal.per_mib_seconds} s/MiB, overhead ${cal.run_overhead_seconds} s + check ${e.check_seconds} s): ${plan.body.queues.length} queues, estimate ${e.seconds} s (${e.low_seconds}-${e.high_seconds})`,
+        `[6${c.id}] plan in ${seconds(planMs)} s (probe ${cal.probe_seconds} s: sidecar path ${path(cal)}; shovel path ${path(cal.shovel)}; overhead ${cal.run_overhead_seconds} s + check ${e.check_seconds} s): ${planned.length} queues (${shovelled} by shovels), ${planned.reduce((t, q) => t + q.messages, 0)} messages, ${(planned.reduce((t, q) => t + q.bytes, 0) / 1048576).toFixed(1)} MiB, estimate ${e.seconds} s (${e.low_seconds}-${e.high_seconds})`,
       );
       const p1 = await phaseTimes(sidecar.url);
       const mig = await migrateThroughSidecar(sidecar.url, vhost, {});
@@ -118,12 +166,30 @@ export async function planEstimate(nodes: string[]): Promise<Figure[]> {
       if (mig.status !== 'completed') throw new Error(`migration ended ${mig.status}: ${mig.error}`);
       const detail = await api(`${sidecar.url}/api/queue-migration/status/${encodeURIComponent(mig.id)}`, 'GET');
       const recorded = detail.body.migration.estimate;
+      console.log(`[6${c.id}] queue seconds, ${queueTimes(detail.body.queues, c)}`);
       const measured = mig.ms / 1000;
       const error = ((e.seconds - measured) / measured) * 100;
       const line = `estimate ${e.seconds} s (range ${e.low_seconds}-${e.high_seconds}), measured ${measured.toFixed(2)} s, error ${error >= 0 ? '+' : ''}${error.toFixed(1)} %`;
       console.log(
         `[6${c.id}] ${line}; recorded at start: ${recorded ? `${recorded.seconds} s` : 'none'}, status actual_seconds ${detail.body.migration.actual_seconds}`,
       );
+      if (process.env.BENCH_PLAN_PROBE_AFTER === '1') {
+        // Diagnosis: a second probe with the run's quorum queues (and their messages) in place.
+        // 503 until the management API has sampled the new quorum queues (5-s statistics).
+        const replan = async () => {
+          await new Promise((r) => setTimeout(r, 5000));
+          return api(`${sidecar!.url}/api/queue-migration/plan/${encodeURIComponent(vhost)}?recalibrate=true`, 'POST', {});
+        };
+        let again = await replan();
+        for (let i = 0; i < 5 && again.status === 503; i++) again = await replan();
+        const samples = (again.body.calibration?.samples ?? []) as { kind: string; mean_seconds: number }[];
+        console.log(
+          `[6${c.id}] probe after the run (${again.body.calibration?.probe_seconds} s): ${samples.map((x) => `${x.kind} ${x.mean_seconds}`).join(', ')}`,
+        );
+        console.log(
+          `[6${c.id}] probe before the run: ${(cal.samples as { kind: string; mean_seconds: number }[]).map((x) => `${x.kind} ${x.mean_seconds}`).join(', ')}`,
+        );
+      }
       figures.push({
         id: `6${c.id}`,
         name: `plan estimate vs measured: ${c.label}`,

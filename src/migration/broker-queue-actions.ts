@@ -19,6 +19,7 @@ import type { MoveRequest, QueueActions } from './queue-actions.js';
 import { isTransient } from './queue-errors.js';
 import { directionOf, type Direction, type QueueRunEnv } from './queue-work.js';
 import type { ObservedQueue } from './resume.js';
+import { movePath } from './move-path.js';
 
 /**
  * Binding and unbinding requests of one queue in flight at once. One after the other they cost a
@@ -193,7 +194,7 @@ export class BrokerQueueActions implements QueueActions {
     const name = shovelName(this.queue, direction);
     const cfg = this.env.ctx.config;
     const waiting = (await this.amqp.messageCount(this.vhost, source)) ?? 0;
-    if (waiting < cfg.shovelMinMessages) {
+    if (movePath(waiting, cfg.shovelMinMessages) === 'sidecar') {
       const moved = await this.moveSmall(source, destination, waiting, progress);
       if (moved) return moved;
     }

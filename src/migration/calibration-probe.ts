@@ -26,15 +26,21 @@ import { MIN_QUEUES_PER_CHUNK } from '../state/migration-store.js';
 import { toleranceFor } from './verifier.js';
 import { mapAtMost } from '../async/concurrency.js';
 import { solveRates, type Calibration, type ProbeSample } from './estimate-model.js';
+import type { MovePath } from './move-path.js';
 
 const QUEUE_PREFIX = 'qmig.probe.plan.q';
 const FIXED_MESSAGES = 10;
 const TINY_BYTES = 100;
-const SMALL_MESSAGES = 3000;
-const SMALL_BYTES = 100;
-const LARGE_MESSAGES = 300;
-const LARGE_BYTES = 32 * 1024;
+/** Sidecar path (sizes below any usual QMIG_SHOVEL_MIN_MESSAGES). */
+const SIDECAR_SMALL = { messages: 900, bytes: 100 };
+const SIDECAR_LARGE = { messages: 300, bytes: 32 * 1024 };
+/** Shovel path: many small and fewer large bodies, each queue a few MiB or thousands of messages. */
+const SHOVEL_SMALL = { messages: 4000, bytes: 100 };
+const SHOVEL_LARGE = { messages: 1000, bytes: 8 * 1024 };
 const MIB = 1024 * 1024;
+/** A probe vhost older than this was left by a sidecar that died while probing (a probe takes well under a minute). */
+export const STALE_PROBE_MS = 10 * 60_000;
+const CREATED_TAG = 'qmig calibration probe, created ';
 
 interface ProbeQueue {
   name: string;
@@ -56,6 +62,12 @@ function sample(kind: ProbeSample['kind'], qs: ProbeQueue[], seconds: number[]):
   };
 }
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+/** A context whose engine takes `path` for every queue (the probe's queues are sized for one path each). */
+function onPath(ctx: Context, path: MovePath): Context {
+  return { ...ctx, config: { ...ctx.config, shovelMinMessages: path === 'shovel' ? 0 : Number.MAX_SAFE_INTEGER } };
+}
 
 export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: number): Promise<Calibration> {
   const t0 = performance.now();
@@ -66,8 +78,9 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
   const log = logger.child({ probe_vhost: vhost });
   const mgmt = ctx.mgmt;
   const chunkParams: string[] = [];
+  await deleteStaleProbeVhosts(ctx, Date.now()).catch((err) => log.warn('cannot list or delete stale probe vhosts', { error: (err as Error).message }));
   try {
-    await mgmt.putVhost(vhost);
+    await mgmt.putVhost(vhost, { description: `${CREATED_TAG}${new Date().toISOString()}` });
     await mgmt.setPermission(vhost, ctx.config.user, { configure: '.*', write: '.*', read: '.*' });
     await mgmt.ok('PUT', `/policies/${enc(vhost)}/qmig.probe.ha`, {
       pattern: '^qmig\\.probe\\.plan\\.q',
@@ -76,13 +89,18 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
       priority: 0,
     });
     const nodes = (await mgmt.nodes()).filter((n) => n.running).map((n) => n.name);
-    const group = (label: string, n: number, messages: number, bytes: number): ProbeQueue[] =>
-      Array.from({ length: n }, (_, i) => ({ name: `${QUEUE_PREFIX}.${label}.${i}`, messages, bytes }));
-    const fixed = group('fixed', 2 * concurrency, FIXED_MESSAGES, TINY_BYTES);
+    const group = (label: string, n: number, size: { messages: number; bytes: number }): ProbeQueue[] =>
+      Array.from({ length: n }, (_, i) => ({ name: `${QUEUE_PREFIX}.${label}.${i}`, ...size }));
     const half = Math.max(1, Math.floor(concurrency / 2));
-    const small = group('small', half, SMALL_MESSAGES, SMALL_BYTES);
-    const large = group('large', Math.max(1, concurrency - half), LARGE_MESSAGES, LARGE_BYTES);
-    await prepare(ctx, vhost, [...fixed, ...small, ...large], nodes);
+    const rest = Math.max(1, concurrency - half);
+    const tiny = { messages: FIXED_MESSAGES, bytes: TINY_BYTES };
+    const fixed = group('fixed', 2 * concurrency, tiny);
+    const small = group('small', half, SIDECAR_SMALL);
+    const large = group('large', rest, SIDECAR_LARGE);
+    const shovelFixed = group('sfixed', concurrency, tiny);
+    const shovelSmall = group('ssmall', half, SHOVEL_SMALL);
+    const shovelLarge = group('slarge', rest, SHOVEL_LARGE);
+    await prepare(ctx, vhost, [...fixed, ...small, ...large, ...shovelFixed, ...shovelSmall, ...shovelLarge], nodes);
 
     const record = probeRecord(vhost, id);
     // Like a run's state writer (state-writer.ts): one writer per chunk, a chunk as large as the
@@ -99,40 +117,93 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
         ),
       );
     };
-    const run = async (qs: ProbeQueue[]): Promise<number[]> => {
+    const run = async (path: MovePath, qs: ProbeQueue[]): Promise<number[]> => {
+      const pathCtx = onPath(ctx, path);
       const records = qs.map((q) => plannedQueue(q.name, vhost, q.messages, null));
-      return mapAtMost(concurrency, records, async (r, i) => migrateOne(ctx, record, r, i, writerFor(r), log, nodes.length, param));
+      return mapAtMost(concurrency, records, async (r, i) => migrateOne(pathCtx, record, r, i, writerFor(r), log, nodes.length, param));
     };
-    const fixedSeconds = await run(fixed);
-    const sized = await run([...small, ...large]);
+    // Each path: its fixed cost (tiny queues), then its two sized groups at once (`concurrency`
+    // queues in flight, as many as a run keeps moving).
+    const fixedSeconds = await run('sidecar', fixed);
+    const sized = await run('sidecar', [...small, ...large]);
     const smallSeconds = sized.slice(0, small.length);
     const largeSeconds = sized.slice(small.length);
+    const shovelFixedSeconds = await run('shovel', shovelFixed);
+    const shovelSized = await run('shovel', [...shovelSmall, ...shovelLarge]);
+    const shovelSmallSeconds = shovelSized.slice(0, shovelSmall.length);
+    const shovelLargeSeconds = shovelSized.slice(shovelSmall.length);
 
-    const f = mean(fixedSeconds) - 0; // tiny messages: their move time is part of the fixed cost
-    const rates = solveRates(
-      f,
-      { seconds: mean(smallSeconds), messages: SMALL_MESSAGES, mib: (SMALL_MESSAGES * SMALL_BYTES) / MIB },
-      { seconds: mean(largeSeconds), messages: LARGE_MESSAGES, mib: (LARGE_MESSAGES * LARGE_BYTES) / MIB },
-    );
+    const pathRates = (f: number, s: number[], sq: { messages: number; bytes: number }, l: number[], lq: { messages: number; bytes: number }) => {
+      const r = solveRates(
+        f,
+        { seconds: mean(s), messages: sq.messages, mib: (sq.messages * sq.bytes) / MIB },
+        { seconds: mean(l), messages: lq.messages, mib: (lq.messages * lq.bytes) / MIB },
+      );
+      return { fixed_seconds: round3(f), per_message_seconds: round6(r.per_message_seconds), per_mib_seconds: round3(r.per_mib_seconds) };
+    };
+    const sidecar = pathRates(mean(fixedSeconds), smallSeconds, SIDECAR_SMALL, largeSeconds, SIDECAR_LARGE);
+    const shovel = pathRates(mean(shovelFixedSeconds), shovelSmallSeconds, SHOVEL_SMALL, shovelLargeSeconds, SHOVEL_LARGE);
     // Spread: half the relative range of the fixed group (same work, different times).
+    const f = sidecar.fixed_seconds;
     const spread = f > 0 ? (Math.max(...fixedSeconds) - Math.min(...fixedSeconds)) / (2 * f) : 0;
     const calibration: Calibration = {
       calibrated_at: new Date().toISOString(),
       concurrency: ctx.config.concurrency,
-      fixed_seconds: round3(f),
-      per_message_seconds: rates.per_message_seconds,
-      per_mib_seconds: round3(rates.per_mib_seconds),
+      ...sidecar,
+      shovel,
+      shovel_min_messages: ctx.config.shovelMinMessages,
       run_overhead_seconds: round3(runOverheadSeconds),
       spread: round3(spread),
       probe_seconds: round3((performance.now() - t0) / 1000),
       probe_vhost: vhost,
-      samples: [sample('fixed', fixed, fixedSeconds), sample('messages', small, smallSeconds), sample('bytes', large, largeSeconds)],
+      samples: [
+        sample('fixed', fixed, fixedSeconds),
+        sample('messages', small, smallSeconds),
+        sample('bytes', large, largeSeconds),
+        sample('shovel_fixed', shovelFixed, shovelFixedSeconds),
+        sample('shovel_messages', shovelSmall, shovelSmallSeconds),
+        sample('shovel_bytes', shovelLarge, shovelLargeSeconds),
+      ],
     };
     log.info('calibration probe done', { ...calibration, samples: undefined });
     return calibration;
   } finally {
     await mgmt.deleteIfExists(`/vhosts/${enc(vhost)}`).catch((err) => log.warn('cannot delete the probe vhost', { error: (err as Error).message }));
     await mapAtMost(8, chunkParams, (name) => ctx.store.params.delete(name).catch(() => undefined));
+  }
+}
+
+/** When a probe vhost was created (its description), null when it does not say. Pure. */
+export function probeVhostCreatedAt(description: unknown): number | null {
+  if (typeof description !== 'string' || !description.startsWith(CREATED_TAG)) return null;
+  const t = Date.parse(description.slice(CREATED_TAG.length));
+  return Number.isFinite(t) ? t : null;
+}
+
+/**
+ * Probe vhosts a crashed sidecar left behind (its `finally` never ran): deleted when created
+ * more than STALE_PROBE_MS ago, or when they carry no creation time (made by a version that did
+ * not write one). Only the service account creates `qmig.probe.plan.*` vhosts (a tenant cannot
+ * create a vhost), and a probe vhost holds nothing but throw-away probe queues: deleting one a
+ * live probe still used would fail that probe only. Its checkpoint parameters (global,
+ * `<probe vhost>.<n>`) are deleted with it.
+ */
+async function deleteStaleProbeVhosts(ctx: Context, now: number): Promise<void> {
+  const stale = (await ctx.mgmt.vhosts()).filter((v) => {
+    if (!v.name.startsWith(PLAN_PROBE_VHOST_PREFIX)) return false;
+    const created = probeVhostCreatedAt((v as { description?: unknown }).description);
+    return created === null || now - created > STALE_PROBE_MS;
+  });
+  if (stale.length === 0) return;
+  const params = await ctx.store.params.names(PLAN_PROBE_VHOST_PREFIX);
+  for (const v of stale) {
+    logger.warn('deleting a calibration probe vhost left behind', { probe_vhost: v.name });
+    await ctx.mgmt.deleteIfExists(`/vhosts/${enc(v.name)}`);
+    await mapAtMost(
+      8,
+      params.filter((n) => n.startsWith(`${v.name}.`)),
+      (n) => ctx.store.params.delete(n).catch(() => undefined),
+    );
   }
 }
 

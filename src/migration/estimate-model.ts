@@ -1,26 +1,43 @@
 /**
  * The plan's time model (pure): what the calibration probe measured on this cluster
  * (calibration-probe.ts) + the sizes of the queues → estimated seconds per queue and in total.
- *   per queue  = fixed + messages × per_message + MiB × per_mib
+ *   path       = the way the engine moves the queue's messages (move-path.ts: fewer than
+ *                QMIG_SHOVEL_MIN_MESSAGES → the sidecar over AMQP, else dynamic shovels);
+ *   per queue  = that path's fixed + messages × per_message + MiB × per_mib;
  *   total      = run_overhead + the makespan of the run's own scheduling: queues taken in the
  *                run's order, `concurrency` at a time, each worker taking the next queue as soon
  *                as its previous one ended (migration-run.ts runQueues).
- * The per-queue terms were measured with `concurrency` queues in flight, so they already include
- * the contention a run of that width sees. Range: ± the relative spread the probe saw between
- * queues of the same size (calibration.spread), at least MIN_SPREAD.
+ * The per-queue terms were measured with `concurrency` queues of the same path in flight, so they
+ * already include the contention a run of that width sees. Range: ± the relative spread the probe
+ * saw between queues of the same size (calibration.spread), at least MIN_SPREAD.
  */
+import { movePath, type MovePath } from './move-path.js';
+
+/** What one move path costs per queue, as the probe measured it. */
+export interface PathCosts {
+  /** Seconds every queue on this path costs whatever its size (declares, deletes, moves' set-up, verification, state writes). */
+  fixed_seconds: number;
+  /** Seconds per message moved (twice: into the temporary queue and out of it). */
+  per_message_seconds: number;
+  /** Seconds per MiB of message bodies moved. */
+  per_mib_seconds: number;
+}
 
 export interface Calibration {
   /** When the probe ran (ISO). */
   calibrated_at: string;
   /** Queues in flight during the probe (= QMIG_MIGRATION_CONCURRENCY of the sidecar). */
   concurrency: number;
-  /** Seconds every queue costs whatever its size (declares, deletes, shovel set-up and teardown, verification, state writes). */
+  /** Sidecar path (queues below shovel_min_messages): seconds every queue costs whatever its size. */
   fixed_seconds: number;
-  /** Seconds per message moved (twice: into the temporary queue and out of it). */
+  /** Sidecar path: seconds per message moved (twice: into the temporary queue and out of it). */
   per_message_seconds: number;
-  /** Seconds per MiB of message bodies moved. */
+  /** Sidecar path: seconds per MiB of message bodies moved. */
   per_mib_seconds: number;
+  /** Shovel path (queues of shovel_min_messages or more): the same three terms. */
+  shovel: PathCosts;
+  /** QMIG_SHOVEL_MIN_MESSAGES when the probe ran (the plan picks each queue's path with the sidecar's current setting). */
+  shovel_min_messages: number;
   /** Seconds a run spends outside its queues (snapshots, fence, final record). */
   run_overhead_seconds: number;
   /** Relative spread of the probe's queue times (0.2 = ±20 %). */
@@ -34,7 +51,7 @@ export interface Calibration {
 }
 
 export interface ProbeSample {
-  kind: 'fixed' | 'messages' | 'bytes' | 'run_overhead';
+  kind: 'fixed' | 'messages' | 'bytes' | 'run_overhead' | 'shovel_fixed' | 'shovel_messages' | 'shovel_bytes';
   queues: number;
   messages_per_queue: number;
   bytes_per_message: number;
@@ -63,10 +80,21 @@ const MIB = 1024 * 1024;
 
 const round = (s: number) => Math.round(s * 100) / 100;
 
-export function queueSeconds(cal: Pick<Calibration, 'fixed_seconds' | 'per_message_seconds' | 'per_mib_seconds'>, q: QueueSize): number {
+/** The costs of one path: the sidecar's are the calibration's top-level terms. */
+export function pathCosts(cal: Pick<Calibration, 'fixed_seconds' | 'per_message_seconds' | 'per_mib_seconds' | 'shovel'>, path: MovePath): PathCosts {
+  return path === 'shovel' ? cal.shovel : cal;
+}
+
+/** One queue's seconds on the path the engine will take for it (`shovelMinMessages`: the sidecar's QMIG_SHOVEL_MIN_MESSAGES). */
+export function queueSeconds(
+  cal: Pick<Calibration, 'fixed_seconds' | 'per_message_seconds' | 'per_mib_seconds' | 'shovel' | 'shovel_min_messages'>,
+  q: QueueSize,
+  shovelMinMessages: number = cal.shovel_min_messages,
+): number {
   const messages = Math.max(0, q.messages);
   const mib = Math.max(0, q.bytes) / MIB;
-  return cal.fixed_seconds + messages * cal.per_message_seconds + mib * cal.per_mib_seconds;
+  const c = pathCosts(cal, movePath(messages, shovelMinMessages));
+  return c.fixed_seconds + messages * c.per_message_seconds + mib * c.per_mib_seconds;
 }
 
 /** The run's makespan: `concurrency` workers take the queues in order (list scheduling). */
@@ -91,8 +119,10 @@ export function estimateRun(
   concurrency: number = cal.concurrency,
   /** Measured outside the probe: the start's own check chain (the plan times it), seconds. */
   extraOverheadSeconds = 0,
+  /** The sidecar's QMIG_SHOVEL_MIN_MESSAGES (default: the probe's). */
+  shovelMinMessages: number = cal.shovel_min_messages,
 ): RunEstimate {
-  const perQueue = queues.map((q) => queueSeconds(cal, q));
+  const perQueue = queues.map((q) => queueSeconds(cal, q, shovelMinMessages));
   const total = cal.run_overhead_seconds + extraOverheadSeconds + makespan(perQueue, concurrency);
   const r = relativeSpread(cal);
   return {

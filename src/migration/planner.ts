@@ -115,7 +115,7 @@ export function buildPlan(
   options: MigrationOptions,
   a: StartAssessment,
   cal: Calibration,
-  config: { concurrency: number; diskSafetyFactor: number; diskMarginMb: number },
+  config: { concurrency: number; diskSafetyFactor: number; diskMarginMb: number; shovelMinMessages: number },
   checkSeconds: number,
 ): MigrationPlan {
   const ordered = runOrder(a.toMigrate);
@@ -124,6 +124,7 @@ export function buildPlan(
     ordered.map((q) => ({ messages: q.messages ?? 0, bytes: q.message_bytes ?? 0 })),
     config.concurrency,
     checkSeconds,
+    config.shovelMinMessages,
   );
   const req = diskRequirement(a.toMigrate, config.diskSafetyFactor, config.diskMarginMb);
   return {

@@ -184,6 +184,14 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
   // are not this test's): its plan is the only one; nothing left behind.
   // A mirrored queue declared now (the forced run may have migrated every other one): something to plan.
   await mgmt.declareQueue(vhost, 'q.later', { durable: true });
+  // A probe vhost (and checkpoint parameter) a crashed sidecar left an hour ago: the next probe deletes it.
+  const stale = `qmig.probe.plan.stale${process.pid}`;
+  t.after(async () => {
+    await mgmt.deleteIfExists(`/vhosts/${enc(stale)}`).catch(() => undefined);
+    await mgmt.deleteGlobalParameter(`${stale}.0`).catch(() => undefined);
+  });
+  await mgmt.putVhost(stale, { description: `qmig calibration probe, created ${new Date(Date.now() - 3600_000).toISOString()}` });
+  await mgmt.putGlobalParameter(`${stale}.0`, { left: true });
   const tenant = await testUser(t, ['monitoring'], [vhost]);
   const all = await post('plan/all?recalibrate=true', {}, tenant);
   assert.equal(all.status, 200, JSON.stringify(all.body));
@@ -199,6 +207,7 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
     JSON.stringify(all.body.vhosts[0].queues),
   );
   await noProbeLeftovers(all.body.vhosts[0].calibration.probe_vhost);
+  await noProbeLeftovers(stale);
   assert.equal((await mgmt.ok<unknown[]>('GET', `/parameters/shovel/${enc(vhost)}`)).length, 0, 'no shovel left');
 });
 

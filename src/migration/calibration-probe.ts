@@ -2,10 +2,14 @@
  * The calibration probe: migrates a few throw-away mirrored queues on THIS cluster through the
  * engine's own per-queue workflow (QueueMigrator → BrokerQueueActions: save, temporary quorum
  * queue, two shovel moves, deletes, declare, verification, checkpoints) with the run's
- * concurrency, and times each queue. Three groups, `concurrency` (at least 2) queues in flight:
- *   fixed     2 × concurrency queues of FIXED_MESSAGES tiny messages  → seconds every queue costs;
- *   messages  small bodies (SMALL_BYTES), many of them               ┐ solved together for the
- *   bytes     large bodies (LARGE_BYTES), fewer                       ┘ per-message and per-MiB terms.
+ * concurrency, and times each queue (and its steps). Per move path (sidecar, shovel), three
+ * groups, `concurrency` (at least 2) queues in flight:
+ *   fixed     queues of FIXED_MESSAGES tiny messages                  → seconds every queue costs;
+ *   messages  small bodies, many of them                              ┐ solved together for the
+ *   bytes     large bodies, fewer                                     ┘ per-message and per-MiB terms.
+ * On the shovel path the fixed cost is instead what the sized queues' steps other than the moves
+ * took (a run's shovel queues take their fixed steps while heavy moves are in flight), and the
+ * rates come from the two moves alone; the tiny group is kept as a sample.
  * Everything lives in a vhost of its own, `qmig.probe.plan.<random>`, created with the service
  * account and deleted afterwards (its queues, shovels and policy with it) also when the probe
  * fails: no tenant can see or disturb it. Checkpoints are written like a run's, so the probe pays
@@ -18,7 +22,7 @@ import type { Context } from '../context.js';
 import { enc } from '../broker/management-client.js';
 import { PLAN_PROBE_VHOST_PREFIX } from '../broker/names.js';
 import { logger } from '../logging.js';
-import { timestamp, type MigrationRecord, type QueueRecord } from '../state/records.js';
+import { timestamp, type MigrationRecord, type QueueRecord, type QueueStep } from '../state/records.js';
 import { plannedQueue } from './status.js';
 import { QueueMigrator } from './queue-runner.js';
 import { CoalescingWriter } from './state-writer.js';
@@ -117,19 +121,21 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
         ),
       );
     };
-    const run = async (path: MovePath, qs: ProbeQueue[]): Promise<number[]> => {
+    const run = async (path: MovePath, qs: ProbeQueue[]): Promise<ProbeTiming[]> => {
       const pathCtx = onPath(ctx, path);
       const records = qs.map((q) => plannedQueue(q.name, vhost, q.messages, null));
       return mapAtMost(concurrency, records, async (r, i) => migrateOne(pathCtx, record, r, i, writerFor(r), log, nodes.length, param));
     };
     // Each path: its fixed cost (tiny queues), then its two sized groups at once (`concurrency`
     // queues in flight, as many as a run keeps moving).
-    const fixedSeconds = await run('sidecar', fixed);
-    const sized = await run('sidecar', [...small, ...large]);
+    const whole = (ts: ProbeTiming[]) => ts.map((x) => x.seconds);
+    const fixedSeconds = whole(await run('sidecar', fixed));
+    const sized = whole(await run('sidecar', [...small, ...large]));
     const smallSeconds = sized.slice(0, small.length);
     const largeSeconds = sized.slice(small.length);
-    const shovelFixedSeconds = await run('shovel', shovelFixed);
-    const shovelSized = await run('shovel', [...shovelSmall, ...shovelLarge]);
+    const shovelFixedSeconds = whole(await run('shovel', shovelFixed));
+    const shovelTimed = await run('shovel', [...shovelSmall, ...shovelLarge]);
+    const shovelSized = whole(shovelTimed);
     const shovelSmallSeconds = shovelSized.slice(0, shovelSmall.length);
     const shovelLargeSeconds = shovelSized.slice(shovelSmall.length);
 
@@ -142,7 +148,17 @@ export async function runCalibrationProbe(ctx: Context, runOverheadSeconds: numb
       return { fixed_seconds: round3(f), per_message_seconds: round6(r.per_message_seconds), per_mib_seconds: round3(r.per_mib_seconds) };
     };
     const sidecar = pathRates(mean(fixedSeconds), smallSeconds, SIDECAR_SMALL, largeSeconds, SIDECAR_LARGE);
-    const shovel = pathRates(mean(shovelFixedSeconds), shovelSmallSeconds, SHOVEL_SMALL, shovelLargeSeconds, SHOVEL_LARGE);
+    // A queue taking the shovel path holds at least QMIG_SHOVEL_MIN_MESSAGES: in a run its fixed
+    // steps (declares, deletes, checks) run while other queues' heavy moves are in flight, which
+    // slows them several-fold (measured: 5x the tiny queues' steps). So the shovel path's fixed
+    // cost is what the sized queues' steps other than the moves took (their moves ran beside them),
+    // and its rates come from the moves alone.
+    const shovelFixedLoaded = mean(shovelTimed.map((x) => x.seconds - x.moveSeconds));
+    const shovelMoves = shovelTimed.map((x) => x.moveSeconds);
+    const shovel = {
+      ...pathRates(0, shovelMoves.slice(0, shovelSmall.length), SHOVEL_SMALL, shovelMoves.slice(shovelSmall.length), SHOVEL_LARGE),
+      fixed_seconds: round3(shovelFixedLoaded),
+    };
     // Spread: half the relative range of the fixed group (same work, different times).
     const f = sidecar.fixed_seconds;
     const spread = f > 0 ? (Math.max(...fixedSeconds) - Math.min(...fixedSeconds)) / (2 * f) : 0;
@@ -253,8 +269,10 @@ async function migrateOne(
   log: ReturnType<typeof logger.child>,
   runningNodes: number,
   interruptName: string,
-): Promise<number> {
+): Promise<ProbeTiming> {
   const started = performance.now();
+  // When each step began: the time of the two moves apart from the rest (the fixed steps).
+  const steps: { step: QueueStep; at: number }[] = [];
   // What a run reads before each queue starts: its interrupt parameter (migration-run.ts).
   await ctx.store.params.text(interruptName);
   const migrator = new QueueMigrator(
@@ -270,13 +288,26 @@ async function migrateOne(
       shouldAbort: () => false,
       preexistingTemporaryQueues: new Set(),
       runningNodes,
+      hooks: { beforeStep: ({ step }) => void steps.push({ step, at: performance.now() }) },
     },
     q,
     index,
   );
   await migrator.run(false);
   if (q.status !== 'completed') throw new Error(`calibration probe: queue ${q.name} ended ${q.status}: ${q.error ?? ''}`);
-  return (performance.now() - started) / 1000;
+  const ended = performance.now();
+  let moving = 0;
+  for (const [i, s] of steps.entries()) if (MOVE_STEPS.has(s.step)) moving += (steps[i + 1]?.at ?? ended) - s.at;
+  return { seconds: (ended - started) / 1000, moveSeconds: moving / 1000 };
+}
+
+const MOVE_STEPS = new Set<QueueStep>(['move_to_temporary', 'move_to_quorum']);
+
+interface ProbeTiming {
+  /** The queue's whole migration. */
+  seconds: number;
+  /** Of which its two moves. */
+  moveSeconds: number;
 }
 
 /** Declares the queues (masters spread over the nodes), fills them and waits until their mirrors are synchronised. */

@@ -241,14 +241,15 @@ test('plan-many: the plan of a start-many is its vhosts in that order with the q
     });
     return { status: res.status, body: await res.json() };
   };
+  // Counts show up with the statistics emissions (slow under load): up to a minute.
   for (let attempt = 0; ; attempt++) {
-    let shown = true;
+    const missing: string[] = [];
     for (const [vhost, queues] of Object.entries(sizes)) {
       const listed = new Map((await mgmt.queues(vhost, ['name', 'messages'])).map((q) => [q.name, q.messages]));
-      shown &&= Object.entries(queues).every(([n, m]) => listed.get(n) === m);
+      for (const [n, m] of Object.entries(queues)) if ((listed.get(n) ?? 0) !== m || !listed.has(n)) missing.push(`${n}=${listed.get(n)} (want ${m})`);
     }
-    if (shown) break;
-    assert.ok(attempt < 120, 'the statistics never showed every queue');
+    if (missing.length === 0) break;
+    assert.ok(attempt < 240, `the statistics never showed every queue: ${missing.join(', ')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 

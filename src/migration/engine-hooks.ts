@@ -1,7 +1,8 @@
 /**
- * What the engine lets test code observe or delay (never used in production wiring): before each
- * step of a queue, when a shovel is created, and at run-level points (test/reliability kills or
- * hangs a sidecar there).
+ * What the engine lets test code observe or delay: before each step of a queue, when a shovel is
+ * created, and at run-level points (test/reliability kills or hangs a sidecar there). Never set on
+ * a migration run in production; the plan's calibration probe (calibration-probe.ts) sets
+ * `beforeStep` on its own throw-away queues only, to time their steps.
  */
 import type { MoveDirection } from '../broker/names.js';
 import type { QueueStep } from '../state/records.js';

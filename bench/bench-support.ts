@@ -310,6 +310,17 @@ export function downtimeLine(detail: { migration: { fenced_seconds?: Record<stri
   return `client downtime: clients fenced ${fenced.length ? fenced.map((x) => `${x.toFixed(1)} s`).join(' + ') : 'never (QMIG_FENCE_CLIENTS=false)'}; per queue out of reach: median ${at(0.5)} s, p90 ${at(0.9)} s, max ${u.length ? u[u.length - 1].toFixed(2) : '-'} s (${u.length} queues)`;
 }
 
+/** A sidecar's management API requests so far by "METHOD endpoint" (its qmig_broker_request_duration_seconds counts). */
+export function managementCallCounts(metricsText: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const m of metricsText.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = `${labels.method} ${labels.endpoint}`;
+    calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
+  }
+  return calls;
+}
+
 export interface LoadResult {
   label: string;
   rate: number;

@@ -25,6 +25,7 @@ import {
   declareQueues,
   deleteVhost,
   freshVhost,
+  managementCallCounts,
   mgmt,
   migrateThroughSidecar,
   publishTo,
@@ -62,14 +63,7 @@ async function idleRate(pids: number[]): Promise<number> {
 
 /** Management API requests by "METHOD endpoint" the sidecar made (its /metrics). */
 async function managementCalls(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const calls = new Map<string, number>();
-  for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
-    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    const key = `${labels.method} ${labels.endpoint}`;
-    calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
-  }
-  return calls;
+  return managementCallCounts(await (await fetch(`${url}/metrics`)).text());
 }
 
 /** Moves every message of `from` into `to` over one channel pair: publish with confirms, then ack. */

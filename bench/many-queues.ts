@@ -7,6 +7,7 @@
 import {
   imageNodeOptions,
   brokerPids,
+  managementCallCounts,
   cpuSecondsOf,
   declareQueues,
   deleteVhost,
@@ -38,12 +39,7 @@ async function managementCalls(url: string): Promise<Map<string, number>> {
   slowAll.clear();
   for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes) (\S+)/gm))
     lastHeap[m[1]] = Number(m[2]);
-  const calls = new Map<string, number>();
-  for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_count\{([^}]*)\} (\d+)/gm)) {
-    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    const key = `${labels.method} ${labels.endpoint}`;
-    calls.set(key, (calls.get(key) ?? 0) + Number(m[2]));
-  }
+  const calls = managementCallCounts(text);
   // Requests slower than 5 s (count minus the 5-second bucket), by "METHOD endpoint".
   for (const m of text.matchAll(/^qmig_broker_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
     const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));

@@ -6,7 +6,8 @@
  * check passes (and, with --deadline, the estimate fits), 1 otherwise.
  */
 import type { PlanAllView, PlanView } from '../api-types.js';
-import { flag, listValue, parseBatchSize, parseChoice, parseNumber, stringValue, UsageError } from '../args.js';
+import { flag, listValue, UsageError } from '../args.js';
+import { startOptionsBody } from '../start-body.js';
 import { EXIT } from '../exit-codes.js';
 import { printable, printJson, println, table, type OutStream } from '../output.js';
 import { remoteCommand } from '../remote-command.js';
@@ -85,19 +86,7 @@ export const planCommand = remoteCommand({
     const vhost = vhosts[0];
     const all = flag(v, 'all');
     if (all && vhosts.length > 0) throw new UsageError('--vhost and --all exclude each other');
-    const body: Record<string, unknown> = {};
-    const queues = listValue(v, 'queue');
-    if (queues.length > 0) body.queue_names = queues;
-    const batchSize = stringValue(v, 'batch-size');
-    if (batchSize !== undefined) body.batch_size = parseBatchSize(batchSize);
-    const batchOrder = stringValue(v, 'batch-order');
-    if (batchOrder !== undefined) body.batch_order = parseChoice('batch-order', batchOrder, ['smallest_first', 'largest_first'] as const);
-    const tolerance = stringValue(v, 'tolerance');
-    if (tolerance !== undefined) body.tolerance = parseNumber('tolerance', tolerance, 0, 100);
-    if (flag(v, 'skip-unsuitable')) body.skip_unsuitable_queues = true;
-    if (flag(v, 'allow-message-ttl')) body.allow_message_ttl = true;
-    const deadline = stringValue(v, 'deadline');
-    if (deadline !== undefined) body.deadline = deadline;
+    const body = startOptionsBody(v);
     const query = flag(v, 'recalibrate') ? '?recalibrate=true' : '';
     const many = vhosts.length > 1;
     const path = all ? `/plan/all${query}` : many ? `/plan-many${query}` : `/plan/${encodeURIComponent(vhost ?? '/')}${query}`;

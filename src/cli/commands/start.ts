@@ -4,7 +4,8 @@
  * several vhosts (or all) in one run. Exit 0 when started
  * (with --watch: when it completed), 1 when refused (400/404/409) or it ended otherwise.
  */
-import { flag, listValue, parseBatchSize, parseChoice, parseNumber, stringValue } from '../args.js';
+import { flag, listValue, stringValue } from '../args.js';
+import { startOptionsBody } from '../start-body.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
 import { printJson, println } from '../output.js';
@@ -44,24 +45,13 @@ export const startCommand = remoteCommand({
   },
   async run(ctx) {
     const v = ctx.values;
-    const body: Record<string, unknown> = {};
-    const queues = listValue(v, 'queue');
-    if (queues.length > 0) body.queue_names = queues;
-    const batchSize = stringValue(v, 'batch-size');
-    if (batchSize !== undefined) body.batch_size = parseBatchSize(batchSize);
-    const batchOrder = stringValue(v, 'batch-order');
-    if (batchOrder !== undefined) body.batch_order = parseChoice('batch-order', batchOrder, ['smallest_first', 'largest_first'] as const);
-    const tolerance = stringValue(v, 'tolerance');
-    if (tolerance !== undefined) body.tolerance = parseNumber('tolerance', tolerance, 0, 100);
-    if (flag(v, 'skip-unsuitable')) body.skip_unsuitable_queues = true;
-    if (flag(v, 'allow-message-ttl')) body.allow_message_ttl = true;
-    const deadline = stringValue(v, 'deadline');
-    if (deadline !== undefined) body.deadline = deadline;
+    const body = startOptionsBody(v);
     const notBefore = stringValue(v, 'not-before');
     if (notBefore !== undefined) body.not_before = notBefore;
     if (flag(v, 'force')) body.force = true;
     const every = intervalMs(ctx);
-    if (queues.length > 0 && (batchSize !== undefined || batchOrder !== undefined)) ctx.warn('--batch-size and --batch-order are ignored with --queue');
+    if (body.queue_names && (body.batch_size !== undefined || body.batch_order !== undefined))
+      ctx.warn('--batch-size and --batch-order are ignored with --queue');
     const vhosts = listValue(v, 'vhost');
     if (flag(v, 'all-vhosts') && vhosts.length > 0) throw new UsageError('--all-vhosts and --vhost exclude each other');
     const many = flag(v, 'all-vhosts') ? 'all' : vhosts.length > 1 ? vhosts : null;

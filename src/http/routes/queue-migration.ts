@@ -5,7 +5,7 @@
  * the vhost (403, whether or not it exists) → resolve the target (404) → act. Records of vhosts
  * the caller has no permission on are not listed, and answer 404 like unknown ids.
  */
-import type { Router } from 'express';
+import type { Request, Router } from 'express';
 import type { Context } from '../../context.js';
 import { runCheck, runCheckAll } from '../../checks/assessment.js';
 import { gatherReadiness, judgeReadiness } from '../../checks/readiness.js';
@@ -86,6 +86,15 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
   }
 
   /** Every vhost the caller may change, by name (start-many's "all"). */
+  /** The body of start-many and plan-many: `vhosts`, the rest validated as a start body. */
+  function manyBody(req: Request): { vhosts: string[] | 'all'; body: StartRequestBody } {
+    const { vhosts, ...rest } = validateBody<{ vhosts: string[] | 'all' } & StartRequestBody>(
+      'start-many-request',
+      parseJsonObject(req.body, req.get('content-type')),
+    );
+    return { vhosts, body: validateBody<StartRequestBody>('start-request', rest) };
+  }
+
   async function changeableVhosts(caller: ReturnType<typeof callerOf>): Promise<string[]> {
     const scope = await auth.scopeOf(caller);
     const names = (await ctx.mgmt.vhosts())
@@ -213,11 +222,8 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       async handler(req, res) {
         const caller = callerOf(res);
         requireReader(caller);
-        const { vhosts, ...rest } = validateBody<{ vhosts: string[] | 'all' } & StartRequestBody>(
-          'start-many-request',
-          parseJsonObject(req.body, req.get('content-type')),
-        );
-        const options = toMigrationOptions(validateBody<StartRequestBody>('start-request', rest));
+        const { vhosts, body: b } = manyBody(req);
+        const options = toMigrationOptions(b);
         const recalibrate = recalibrateFlag(req.query.recalibrate);
         if (!engine.planMany) throw new NotImplementedError('this engine makes no plans');
         const scope = await auth.scopeOf(caller);
@@ -272,11 +278,7 @@ export function queueMigrationRouter({ ctx, engine, reader, auth, extensions = [
       async handler(req, res) {
         const caller = callerOf(res);
         requireChangerTag(caller);
-        const { vhosts, ...rest } = validateBody<{ vhosts: string[] | 'all' } & StartRequestBody>(
-          'start-many-request',
-          parseJsonObject(req.body, req.get('content-type')),
-        );
-        const b = validateBody<StartRequestBody>('start-request', rest);
+        const { vhosts, body: b } = manyBody(req);
         const options = toMigrationOptions(b);
         let target: string[] | { all: string[] };
         if (vhosts === 'all') {

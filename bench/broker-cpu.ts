@@ -11,6 +11,11 @@
  *    one mirrored delete, two moves, the reads and parameter writes the run made), its CPU and its
  *    share; the rest of the measured per-queue CPU is shown as "other" (connections, channels,
  *    statistics emission of queues that exist for a while, policy application).
+ * 4. Before and after: the real run of 1. with this build and with BENCH_CPU_BASELINE's (a git
+ *    revision, built in a worktree by baseline-build.ts; default 1a1cca0, the code before issue
+ *    20's cuts; `none` skips it), alternating which goes first over BENCH_CPU_AB_ROUNDS rounds
+ *    (default 2), each on a fresh vhost, both without the start's calibration probe: the broker
+ *    CPU per queue and the run's wall time of each (medians) and their ratios.
  * All in fresh vhosts, removed at the end. BENCH_CPU_QUEUES / BENCH_CPU_OPS change the sizes.
  */
 import amqplib from 'amqplib';
@@ -36,11 +41,15 @@ import {
   type SidecarProcess,
 } from './bench-support.js';
 import type { Figure } from './figure.js';
+import { prepareBaseline } from './baseline-build.js';
 
 const QUEUES = Number(process.env.BENCH_CPU_QUEUES ?? 100);
 const OPS = Number(process.env.BENCH_CPU_OPS ?? 60);
 const MESSAGES = 100;
 const BODY = Buffer.alloc(100, 'c');
+
+const BASELINE = process.env.BENCH_CPU_BASELINE ?? '1a1cca0';
+const AB_ROUNDS = Number(process.env.BENCH_CPU_AB_ROUNDS ?? 2);
 
 const brokerCpu = (pids: number[]) => pids.reduce((s, p) => s + cpuSecondsOf(p), 0);
 
@@ -88,6 +97,69 @@ async function move(conn: amqplib.ChannelModel, from: string, to: string, count:
     await src.close().catch(() => undefined);
     await dst.close().catch(() => undefined);
   }
+}
+
+interface RunSample {
+  cpuPerQueue: number;
+  ms: number;
+  calls: Map<string, number>;
+}
+
+/** One run of QUEUES × MESSAGES by the build at `root` (this one: undefined), in a fresh vhost. */
+async function measuredRun(nodes: string[], pids: number[], root: string | undefined): Promise<RunSample> {
+  const vhost = await freshVhost('cpu-ab');
+  let sidecar: SidecarProcess | null = null;
+  try {
+    const names = Array.from({ length: QUEUES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+    await declareQueues(vhost, names, nodes.length);
+    await publishTo(vhost, new Map(names.map((n) => [n, MESSAGES])), BODY);
+    await waitMirrored(vhost, QUEUES);
+    sidecar = await startSidecarProcess(vhost, { QMIG_PLAN_ESTIMATE_AT_START: 'false' }, root ? { root } : {});
+    const idle = await idleRate(pids);
+    const calls0 = await managementCalls(sidecar.url);
+    const runs: Awaited<ReturnType<typeof migrateThroughSidecar>>[] = [];
+    const cpu = await measure(pids, idle, async () => runs.push(await migrateThroughSidecar(sidecar!.url, vhost)));
+    const calls1 = await managementCalls(sidecar.url);
+    if (runs[0]?.status !== 'completed') throw new Error(`the run ended ${runs[0]?.status}: ${runs[0]?.error}`);
+    return { cpuPerQueue: cpu / QUEUES, ms: runs[0].ms, calls: new Map([...calls1].map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES])) };
+  } finally {
+    await sidecar?.stop();
+    await deleteVhost(vhost);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Part 4: this build against the baseline's, alternating, in one run of the benchmark. */
+async function beforeAndAfter(nodes: string[], pids: number[]): Promise<string[]> {
+  if (BASELINE === 'none') return ['before and after: skipped (BENCH_CPU_BASELINE=none)'];
+  const base = prepareBaseline(BASELINE);
+  const samples: Record<'before' | 'after', RunSample[]> = { before: [], after: [] };
+  for (let round = 0; round < AB_ROUNDS; round++) {
+    const order: Array<'before' | 'after'> = round % 2 === 0 ? ['after', 'before'] : ['before', 'after'];
+    for (const which of order) samples[which].push(await measuredRun(nodes, pids, which === 'before' ? base.root : undefined));
+  }
+  const cpu = (w: 'before' | 'after') => median(samples[w].map((x) => x.cpuPerQueue));
+  const wall = (w: 'before' | 'after') => median(samples[w].map((x) => x.ms)) / 1000;
+  const calls = (w: 'before' | 'after') => {
+    const keys = new Set(samples[w].flatMap((x) => [...x.calls.keys()]));
+    return [...keys]
+      .map((k) => [k, median(samples[w].map((x) => x.calls.get(k) ?? 0))] as const)
+      .filter(([, n]) => n >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n.toFixed(1)}`)
+      .join(', ');
+  };
+  const each = (w: 'before' | 'after') => samples[w].map((x) => `${(x.cpuPerQueue * 1000).toFixed(0)} ms/${(x.ms / 1000).toFixed(1)} s`).join(', ');
+  return [
+    `before (${base.rev}) and after (this build), ${AB_ROUNDS} round(s) alternating, no start probe: broker CPU per queue ${(cpu('before') * 1000).toFixed(1)} → ${(cpu('after') * 1000).toFixed(1)} ms (× ${(cpu('after') / cpu('before')).toFixed(2)}), run ${wall('before').toFixed(1)} → ${wall('after').toFixed(1)} s (× ${(wall('after') / wall('before')).toFixed(2)})`,
+    `  each run, before: ${each('before')}; after: ${each('after')}`,
+    `  management calls per queue, before: ${calls('before')}`,
+    `  management calls per queue, after: ${calls('after')}`,
+  ];
 }
 
 export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
@@ -141,6 +213,11 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
       return mgmt.ok('PUT', `/global-parameters/${enc(name)}`, { name, value: record });
     });
 
+    await sidecar.stop();
+    sidecar = null;
+    // 4. Before and after (its own vhosts).
+    const comparison = await beforeAndAfter(nodes, pids);
+
     // 3. The composition per migrated queue.
     const perQueue = runCpu / QUEUES;
     const parts: [string, number, number][] = [
@@ -170,6 +247,7 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
             .sort((a, b) => b[1] - a[1])
             .map(([k, n]) => `${k} ${n.toFixed(1)}`)
             .join(', ')}`,
+          ...comparison,
         ],
       },
     ];

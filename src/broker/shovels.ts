@@ -154,7 +154,7 @@ export class QueueCounter {
     // A busy quorum leader reads as 0 on 3.10: a zero is confirmed, and a leaderless quorum
     // queue's zero is no count at all (confirmed-count.ts).
     const n = (await confirmedCount(() => this.read(queue))) ?? 0;
-    return this.mgmt ? believedCount(n, queue, () => this.mgmt!.queue(this.vhost, queue)) : n;
+    return this.mgmt ? believedCount(n, queue, () => this.mgmt!.queueWithoutStats(this.vhost, queue)) : n;
   }
 
   private async read(queue: string): Promise<number> {

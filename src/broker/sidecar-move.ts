@@ -10,7 +10,8 @@
  *   are fenced, the count before the move is exact), not which ones.
  *
  * The source is read in order with manual acknowledgements; every message is published to the
- * destination on a confirm channel and acknowledged in the source only once its copy is confirmed,
+ * destination on a confirm channel and acknowledged in the source only once its copy is confirmed
+ * (runs of confirmed messages with one multiple ack: source-acks.ts),
  * so a failure at any point loses nothing (at worst a message is in both queues, which copy
  * removal takes out later). Messages that expire in the source (per-message or queue TTL) never
  * come: when nothing has arrived for SETTLE_MS and the source holds no ready message, the source
@@ -28,6 +29,7 @@ import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { AmqpPool } from './amqp.js';
 import { canonical } from './canonical-json.js';
 import { confirmedCount } from './confirmed-count.js';
+import { SourceAcks } from './source-acks.js';
 
 export interface SidecarMoveSpec {
   vhost: string;
@@ -115,6 +117,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
   // A refused operation closes the channel with an 'error' event: reported through `failure`.
   sub.on('error', () => undefined);
   let pub: ConfirmChannel | null = null;
+  let acks: SourceAcks | null = null;
   try {
     pub = await conn.createConfirmChannel();
     pub.on('error', () => undefined);
@@ -136,6 +139,9 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     await publisher.checkQueue(spec.destination);
 
     let acked = 0;
+    // Held-back copies are forwarded out of delivery order: single acks then (source-acks.ts).
+    acks = new SourceAcks(sub, spec.surplus > 0);
+    const sourceAcks = acks;
     const seen = new Set<string>();
     const held: ConsumeMessage[] = [];
     let holding = spec.surplus > 0;
@@ -143,8 +149,8 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
       result.forwarded++;
       if (msg.properties.expiration !== undefined) result.forwardedWithExpiration++;
       publisher.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
-        if (err) return;
-        sub.ack(msg);
+        if (err) return sourceAcks.refused();
+        sourceAcks.confirmed(msg);
         acked++;
         spec.onProgress?.(acked);
       });
@@ -225,12 +231,14 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     const drop = result.stopped ? 0 : copiesToDrop(holding ? held.length : result.candidates, spec.surplus);
     if (holding && drop > 0) {
       await Promise.race([publisher.waitForConfirms(), failure]);
+      sourceAcks.flush();
       for (const h of held) sub.ack(h);
       result.removed = drop;
     } else {
       for (const h of held.splice(0)) forward(h);
     }
     await Promise.race([publisher.waitForConfirms(), failure]);
+    sourceAcks.flush();
     // Acknowledgements are asynchronous: a round trip on the consumer channel flushes them. Only
     // then is the consumer cancelled — a quorum queue hands a cancelled consumer's unsettled
     // messages back, and acknowledgements that arrive after that are void.
@@ -238,6 +246,12 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     await sub.cancel(consumerTag);
     return result;
   } finally {
+    // What was confirmed stays moved: its acknowledgement goes out if the channel still can.
+    try {
+      acks?.flush();
+    } catch {
+      // The consumer channel is closed: the source hands those messages back (copies, counted later).
+    }
     sub.removeAllListeners('close');
     pub?.removeAllListeners('close');
     await sub.close().catch(() => undefined);

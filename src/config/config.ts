@@ -143,7 +143,7 @@ export const VARIABLES = {
   planEstimateAtStart: variable(
     'QMIG_PLAN_ESTIMATE_AT_START',
     'true',
-    'A start records the estimate of its plan (and refuses a deadline it would not meet unless forced); when no calibration is cached it runs the probe first, before taking the migration lock. false: only a cached calibration is used (none: no estimate, no fit check).',
+    'A start with a deadline that finds no cached calibration runs the probe first (before taking the migration lock), to record its estimate and refuse a deadline it would not meet unless forced. A start without a deadline never probes: it records the estimate only from a cached calibration (a plan made within QMIG_PLAN_CALIBRATION_MAX_AGE_SECONDS). false: only a cached calibration is used (none: no estimate, no fit check).',
     bool,
   ),
   alarmCheckSeconds: variable(

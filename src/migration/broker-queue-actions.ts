@@ -98,7 +98,7 @@ export class BrokerQueueActions implements QueueActions {
    * reads 0 whatever it holds, see confirmed-count.ts) is a transient BrokerError, never a count.
    */
   async count(queue: string): Promise<number | null> {
-    return believedCount(await this.amqp.messageCount(this.vhost, queue), queue, () => this.mgmt.queue(this.vhost, queue));
+    return believedCount(await this.amqp.messageCount(this.vhost, queue), queue, () => this.mgmt.queueWithoutStats(this.vhost, queue));
   }
 
   async exists(queue: string): Promise<boolean> {

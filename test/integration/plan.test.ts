@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { enc } from '../../src/broker/management-client.js';
 import { MigrationService } from '../../src/migration/migration-service.js';
-import { admin, cluster } from '../support/cluster.js';
+import { admin, cluster, repairNodeStatistics } from '../support/cluster.js';
 import { publish } from '../support/messages.js';
 import { assertSchema } from '../support/schemas.js';
 import { startTestSidecar } from '../support/sidecar.js';
@@ -71,6 +71,8 @@ test('plan: the order start migrates, what changes per queue, estimate recorded 
     const listed = new Map((await mgmt.queues(vhost, ['name', 'messages', 'message_bytes'])).map((q) => [q.name, q]));
     if (names.every((n) => listed.get(n)?.messages === sizes[n] && (sizes[n] === 0 || (listed.get(n)?.message_bytes ?? 0) > 0))) break;
     assert.ok(attempt < 120, 'the statistics never showed every queue');
+    // 3.10's management agent can stop reporting a node's queues (a broker bug): started again.
+    if (attempt % 20 === 19) await repairNodeStatistics();
     await new Promise((r) => setTimeout(r, 250));
   }
   const body = { batch_size: 6, batch_order: 'largest_first' };
@@ -242,16 +244,20 @@ test('plan-many: the plan of a start-many is its vhosts in that order with the q
     return { status: res.status, body: await res.json() };
   };
   // Counts show up with the statistics emissions (slow under load): up to a minute.
-  for (let attempt = 0; ; attempt++) {
-    const missing: string[] = [];
-    for (const [vhost, queues] of Object.entries(sizes)) {
-      const listed = new Map((await mgmt.queues(vhost, ['name', 'messages'])).map((q) => [q.name, q.messages]));
-      for (const [n, m] of Object.entries(queues)) if ((listed.get(n) ?? 0) !== m || !listed.has(n)) missing.push(`${n}=${listed.get(n)} (want ${m})`);
+  const statisticsShow = async (want: Record<string, Record<string, number>>) => {
+    for (let attempt = 0; ; attempt++) {
+      const missing: string[] = [];
+      for (const [vhost, queues] of Object.entries(want)) {
+        const listed = new Map((await mgmt.queues(vhost, ['name', 'messages'])).map((q) => [q.name, q.messages]));
+        for (const [n, m] of Object.entries(queues)) if (listed.get(n) !== m) missing.push(`${n}=${listed.get(n)} (want ${m})`);
+      }
+      if (missing.length === 0) return;
+      assert.ok(attempt < 240, `the statistics never showed every queue: ${missing.join(', ')}`);
+      if (attempt % 20 === 19) await repairNodeStatistics();
+      await new Promise((r) => setTimeout(r, 250));
     }
-    if (missing.length === 0) break;
-    assert.ok(attempt < 240, `the statistics never showed every queue: ${missing.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  };
+  await statisticsShow(sizes);
 
   const body = { vhosts: [b, a], batch_order: 'largest_first' };
   const plan = await post('plan-many', body);
@@ -292,6 +298,8 @@ test('plan-many: the plan of a start-many is its vhosts in that order with the q
 
   // A reader of one of the vhosts may not plan both (403); "all" plans the vhosts in its scope only.
   await mgmt.declareQueue(a, 'a.later', { durable: true });
+  // The migrated queues are new quorum queues: planned once the statistics list them again.
+  await statisticsShow({ [a]: { ...sizes[a], 'a.later': 0 } });
   const tenant = await testUser(t, ['monitoring'], [a]);
   const forbidden = await post('plan-many', { vhosts: [a, b] }, tenant);
   assert.equal(forbidden.status, 403, JSON.stringify(forbidden.body));

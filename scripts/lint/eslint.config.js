@@ -14,7 +14,7 @@ const LAYERS = [
   ['snapshots'],
   ['checks'],
   ['transfer'],
-  ['migration'],
+  ['migration', 'bluegreen'],
   ['metrics'],
   ['http'],
 ];

@@ -9,7 +9,8 @@
  *   the reason; planned again: every object `same`; applied again: nothing created;
  * - a conflicting object on the target: plan shows it, apply answers 409 definitions_conflict and
  *   the target is unchanged;
- * - a management-tagged user is refused on both endpoints with the error the xfer routes give.
+ * - a management-tagged user is refused on both endpoints with the error the xfer routes give;
+ * - `qmig bluegreen plan` / `definitions` through a real sidecar (its wiring in sidecar.ts), exit codes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,9 @@ import { transferRouter } from '../../src/http/routes/transfers.js';
 import { translateArguments } from '../../src/migration/argument-translation.js';
 import { admin, cluster } from '../support/cluster.js';
 import { assertSchema } from '../support/schemas.js';
+import { startTestSidecar } from '../support/sidecar.js';
 import { testUser, testVhost } from '../support/vhost.js';
+import { assertExit, assertNoSecrets, runCli, type CliResult } from './cli-support.js';
 import { cleanupTargetVhost, eventually, sourceContext, targetAdmin, targetCluster } from './transfer-support.js';
 
 const P = '/api/queue-migration';
@@ -271,4 +274,56 @@ test('bluegreen plan and definitions refuse a management-tagged user as the xfer
   const noAuth = await call(`/bluegreen/plan/${path}`, targetBody(), null);
   assert.equal(noAuth.status, 401);
   assert.equal(await targetAdmin().vhost(vhost), null, 'nothing was written on the target');
+});
+
+test('qmig bluegreen plan / definitions against a real sidecar', async (t) => {
+  const vhost = await testVhost(t, { suffix: '-bg-cli' });
+  cleanupTargetVhost(t, vhost);
+  const m = admin();
+  await m.ok('PUT', `/policies/${enc(vhost)}/ha`, { pattern: '.*', definition: { 'ha-mode': 'all' }, 'apply-to': 'queues', priority: 0 });
+  await m.declareQueue(vhost, 'c1', { durable: true, arguments: { 'x-max-priority': 3 } });
+  await m.declareExchange(vhost, 'ex', { type: 'direct', durable: true, auto_delete: false, internal: false, arguments: {} });
+  await m.bindQueue(vhost, 'ex', 'c1', 'k', {});
+  const caller = await testUser(t, ['administrator'], [vhost]);
+  const sidecar = await startTestSidecar(t);
+  const env = { QMIG_URL: sidecar.url, QMIG_CLI_USER: caller.user, QMIG_CLI_PASSWORD: caller.password, QMIG_TARGET_PASSWORD: targetCluster.password };
+  const runs: CliResult[] = [];
+  const qmig = async (args: string[]) => {
+    const r = await runCli(args, env);
+    runs.push(r);
+    return r;
+  };
+  const common = ['--vhost', vhost, '--target', targetCluster.managementUrl, '--target-user', targetCluster.user];
+
+  assertExit(await qmig(['bluegreen']), 2, 'no subcommand');
+  const planned = await qmig(['bluegreen', 'plan', ...common]);
+  assertExit(planned, 0, 'plan');
+  assert.match(planned.stdout, /^ {2}queues: {4}create 1, same 0, conflict 0$/m);
+  assert.match(planned.stdout, /^ {2}to quorum: c1 \(policy ha; drops x-max-priority\)$/m);
+  assert.match(planned.stdout, /^ {2}policy ha: dropped \(only mirroring keys\)$/m);
+  assert.equal(await targetAdmin().vhost(vhost), null, 'plan wrote nothing');
+
+  assertExit(await qmig(['bluegreen', 'definitions', ...common]), 2, 'definitions without --reason');
+  const applied = await qmig(['bluegreen', 'definitions', ...common, '--reason', 'cli blue-green', '--json']);
+  assertExit(applied, 0, 'definitions');
+  const body = JSON.parse(applied.stdout);
+  assertSchema('bluegreen-definitions-response', body);
+  assert.deepEqual(body.created, { policies: [], exchanges: ['ex'], queues: ['c1'], bindings: ['ex -> queue c1 [k]'] });
+  assert.equal((await targetAdmin().queue(vhost, 'c1'))?.type, 'quorum');
+
+  const again = await qmig(['bluegreen', 'plan', ...common, '--json']);
+  assertExit(again, 0);
+  assertSchema('bluegreen-plan-response', JSON.parse(again.stdout));
+  assert.deepEqual(JSON.parse(again.stdout).counts.total, { create: 0, same: 3, conflict: 0 });
+
+  // A conflict: the plan exits 1 and names it; the apply is refused with exit 1.
+  await targetAdmin().declareExchange(vhost, 'other', { type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} });
+  await m.declareExchange(vhost, 'other', { type: 'topic', durable: true, auto_delete: false, internal: false, arguments: {} });
+  const conflicted = await qmig(['bluegreen', 'plan', ...common]);
+  assertExit(conflicted, 1, 'plan with a conflict');
+  assert.match(conflicted.stdout, /^ {2}CONFLICT exchange other: type: target "fanout", plan "topic"$/m);
+  const refused = await qmig(['bluegreen', 'definitions', ...common, '--reason', 'must refuse']);
+  assertExit(refused, 1, 'definitions with a conflict');
+  assert.match(refused.stderr, /definitions_conflict|conflict/);
+  assertNoSecrets(runs, [caller.password]);
 });

@@ -18,7 +18,7 @@ import type { BlueGreenRequest } from './bluegreen-request.js';
 import type { VhostDefinitions } from './definitions.js';
 import { conflictsOf, diffCounts, diffDefinitions, toCreate, type DefinitionsDiff } from './definitions-diff.js';
 import { declareDefinitions, readVhostDefinitions, type CreatedNames } from './definitions-io.js';
-import { transformDefinitions, type NotTransferable, type PolicyChange, type QueueConversion } from './definitions-transform.js';
+import { transformDefinitions, type NotTransferable, type PolicyChange, type PolicyShift, type QueueConversion } from './definitions-transform.js';
 
 export interface BlueGreenPlan {
   vhost: string;
@@ -29,6 +29,7 @@ export interface BlueGreenPlan {
   definitions: VhostDefinitions;
   queue_conversions: QueueConversion[];
   policy_changes: PolicyChange[];
+  policy_shifts: PolicyShift[];
   not_transferable: NotTransferable[];
   diff: DefinitionsDiff;
   counts: ReturnType<typeof diffCounts>;
@@ -79,6 +80,7 @@ export class BlueGreenService {
       definitions: transformed.definitions,
       queue_conversions: transformed.queue_conversions,
       policy_changes: transformed.policy_changes,
+      policy_shifts: transformed.policy_shifts,
       not_transferable: transformed.not_transferable,
       diff,
       counts: diffCounts(diff),

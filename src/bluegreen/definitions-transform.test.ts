@@ -150,3 +150,25 @@ describe('stripMirroring', () => {
     assert.deepEqual(stripMirroring(p), { policy: p, stripped: [] });
   });
 });
+
+describe('policy_shifts', () => {
+  it('reports a queue that a lower-priority policy reaches once the mirroring-only policy is dropped', () => {
+    const r = transformDefinitions({
+      policies: [
+        policy('ha', '^h\\.', { 'ha-mode': 'all' }, 2),
+        policy('all-ttl', '.*', { 'message-ttl': 1000 }, 0),
+        policy('ha-max', '^m\\.', { 'ha-mode': 'all', 'max-length': 5 }, 2),
+      ],
+      queues: [queue('h.1'), queue('m.1'), queue('o.1')],
+      exchanges: [],
+      bindings: [],
+    });
+    assert.deepEqual(r.policy_shifts, [
+      { queue: 'h.1', source_policy: 'ha', target_policy: 'all-ttl', source_definition: {}, target_definition: { 'message-ttl': 1000 } },
+    ]);
+  });
+
+  it('reports nothing when the stripped policies apply as before', () => {
+    assert.deepEqual(transformDefinitions(source()).policy_shifts, []);
+  });
+});

@@ -12,11 +12,15 @@
  * - Policies lose their mirroring keys (every ha-* key, and queue-master-locator in a policy that
  *   mirrored); a policy left with an empty definition is dropped. Exchanges, exchange-to-exchange
  *   and queue bindings and the other policies are kept.
+ * - A dropped policy no longer outranks the others: a queue that another (lower-priority) policy
+ *   now reaches on the target is reported in `policy_shifts` (what applies on the source without
+ *   its mirroring keys, against what will apply on the target).
  */
 import { classicQueuePolicy, mirrors } from '../broker/policy-match.js';
 import type { BrokerPolicy } from '../broker/management-types.js';
 import { translateArguments } from '../migration/argument-translation.js';
 import {
+  canonicalJson,
   normalDefinitions,
   objectName,
   queueType,
@@ -49,11 +53,22 @@ export interface NotTransferable {
   reason: string;
 }
 
+/** A queue whose effective policy (mirroring keys aside) differs on the target. */
+export interface PolicyShift {
+  queue: string;
+  source_policy: string | null;
+  target_policy: string | null;
+  /** The source policy's definition without its mirroring keys ({} when none applied). */
+  source_definition: Record<string, unknown>;
+  target_definition: Record<string, unknown>;
+}
+
 export interface TransformResult {
   /** What the target vhost gets, in normal form (definitions.ts normalDefinitions). */
   definitions: VhostDefinitions;
   queue_conversions: QueueConversion[];
   policy_changes: PolicyChange[];
+  policy_shifts: PolicyShift[];
   not_transferable: NotTransferable[];
 }
 
@@ -91,6 +106,31 @@ function refusal(q: QueueDefinition, mirrored: boolean): string | null {
     return 'mirrored classic queue that is not durable: a quorum queue is always durable (declare it durable on the source, or let its clients declare it on the target)';
   if (q.auto_delete) return 'mirrored classic queue that is auto-delete: a quorum queue cannot be auto-delete (let its clients declare it on the target)';
   return null;
+}
+
+/**
+ * The queues whose effective policy, mirroring keys aside, is another on the target than on the
+ * source (RabbitMQ 3.10 applies `all` and `queues` policies to every queue type alike).
+ */
+export function policyShifts(queues: QueueDefinition[], before: PolicyDefinition[], after: PolicyDefinition[]): PolicyShift[] {
+  const sourcePolicies = asBrokerPolicies(before);
+  const targetPolicies = asBrokerPolicies(after);
+  const shifts: PolicyShift[] = [];
+  for (const q of queues) {
+    const was = classicQueuePolicy(q.name, sourcePolicies);
+    const will = classicQueuePolicy(q.name, targetPolicies);
+    const wasDefinition = was ? stripMirroring(was).policy.definition : {};
+    const willDefinition = will?.definition ?? {};
+    if (canonicalJson(wasDefinition) === canonicalJson(willDefinition)) continue;
+    shifts.push({
+      queue: q.name,
+      source_policy: was?.name ?? null,
+      target_policy: will?.name ?? null,
+      source_definition: wasDefinition,
+      target_definition: willDefinition,
+    });
+  }
+  return shifts;
 }
 
 export function transformDefinitions(source: VhostDefinitions, live: LiveQueue[] = []): TransformResult {
@@ -150,6 +190,7 @@ export function transformDefinitions(source: VhostDefinitions, live: LiveQueue[]
     definitions: normalDefinitions({ queues, exchanges: src.exchanges, bindings, policies: keptPolicies }),
     queue_conversions: conversions,
     policy_changes: policyChanges,
+    policy_shifts: policyShifts(queues, src.policies, keptPolicies),
     not_transferable: notTransferable,
   };
 }

@@ -321,6 +321,7 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
       definitions: ['object'],
       queue_conversions: ['array'],
       policy_changes: ['array'],
+      policy_shifts: ['array'],
       not_transferable: ['array'],
       diff: ['object'],
       counts: ['object'],

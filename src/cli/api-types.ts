@@ -207,6 +207,7 @@ export interface BlueGreenPlanView {
   definitions: Record<BlueGreenKind, unknown[]>;
   queue_conversions: Array<{ name: string; policy: string; dropped_arguments: string[] }>;
   policy_changes: Array<{ name: string; stripped_keys: string[]; dropped: boolean }>;
+  policy_shifts: Array<{ queue: string; source_policy: string | null; target_policy: string | null; target_definition: Record<string, unknown> }>;
   not_transferable: NotTransferableView[];
   diff: Record<BlueGreenKind, BlueGreenDiffEntryView[]>;
   counts: Record<BlueGreenKind | 'total', BlueGreenCountsView>;

@@ -168,6 +168,7 @@ test('bluegreen plan then definitions: mirrored queues become quorum on the targ
     { name: 'ha-limit', stripped_keys: ['ha-mode'], dropped: false },
     { name: 'ha-only', stripped_keys: ['ha-mode', 'ha-params', 'ha-sync-mode'], dropped: true },
   ]);
+  assert.deepEqual(plan.policy_shifts, [], 'no queue falls to another policy on the target');
   assert.ok(plan.definitions.bindings.some((b: any) => b.destination_type === 'exchange' && b.source === 'ingress' && b.destination === 'orders'));
 
   // A reason is required for the apply.

@@ -51,6 +51,9 @@ export function planLines(plan: BlueGreenPlanView): string[] {
   }
   for (const p of plan.policy_changes)
     lines.push(`  policy ${p.name}: ${p.dropped ? 'dropped (only mirroring keys)' : `strips ${p.stripped_keys.join(', ')}`}`);
+  for (const x of plan.policy_shifts) {
+    lines.push(`  policy of queue ${x.queue} changes: ${x.source_policy ?? 'none'} -> ${x.target_policy ?? 'none'} ${JSON.stringify(x.target_definition)}`);
+  }
   for (const n of plan.not_transferable) lines.push(`  not transferable: ${n.kind.replace(/s$/, '')} ${n.name}: ${n.reason}`);
   for (const k of KINDS) {
     for (const e of plan.diff[k].filter((x) => x.action === 'conflict'))

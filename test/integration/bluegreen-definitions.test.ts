@@ -256,7 +256,7 @@ test('bluegreen definitions: a conflicting object on the target is reported and 
   );
 });
 
-test('bluegreen plan and definitions refuse a management-tagged user as the xfer routes do (403)', async (t) => {
+test('bluegreen plan and definitions refuse a management-tagged user as the xfer routes do (403); 401, 404, 400 answers', async (t) => {
   const vhost = await testVhost(t, { suffix: '-bg-auth' });
   cleanupTargetVhost(t, vhost);
   await admin().declareQueue(vhost, 'q', { durable: true });
@@ -274,6 +274,16 @@ test('bluegreen plan and definitions refuse a management-tagged user as the xfer
   }
   const noAuth = await call(`/bluegreen/plan/${path}`, targetBody(), null);
   assert.equal(noAuth.status, 401);
+  // An administrator: an unknown vhost is 404, a body the schema refuses 400 naming the field.
+  const unknown = await call(`/bluegreen/plan/no-such-vhost-bg`, targetBody());
+  assert.equal(unknown.status, 404);
+  assertSchema('error-response', unknown.body);
+  const badBody = await call(`/bluegreen/definitions/${path}`, { ...targetBody(), reason: 'r', everything: true });
+  assert.equal(badBody.status, 400);
+  assert.equal(badBody.body.reason, "unknown field 'everything'");
+  const badTarget = await call(`/bluegreen/plan/${path}`, { ...targetBody(), target_password: 'Tgt-Pw-wrong' });
+  assert.equal(badTarget.status, 400);
+  assert.match(badTarget.body.reason, /target rejected the credentials/);
   assert.equal(await targetAdmin().vhost(vhost), null, 'nothing was written on the target');
 });
 

@@ -110,7 +110,7 @@ export class BlueGreenService {
       target: plan.target,
       vhost_created: vhostNote !== null,
       created,
-      counts: { created: plan.counts.total.create, same: plan.counts.total.same },
+      counts: { created: Object.values(created).reduce((n, names) => n + names.length, 0), same: plan.counts.total.same },
       not_transferable: plan.not_transferable,
     };
     this.audit({

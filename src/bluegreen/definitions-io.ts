@@ -36,14 +36,15 @@ function refused(vhost: string, kind: DefinitionKind, name: string, why: string,
   return new BrokerError(`the target refused ${kind.replace(/s$/, '')} '${name}' of vhost '${vhost}': ${why} (created before it: ${done})`);
 }
 
-async function declare(target: ManagementClient, vhost: string, kind: DefinitionKind, o: unknown): Promise<void> {
+/** Declares one object; false when an equal policy is already there (created since the diff). */
+async function declare(target: ManagementClient, vhost: string, kind: DefinitionKind, o: unknown): Promise<boolean> {
   const v = enc(vhost);
   if (kind === 'policies') {
     const p = o as PolicyDefinition;
     // A policy PUT overwrites: read it back first, so one created since the diff is never replaced.
     const existing = await target.getOrNull<PolicyDefinition>(`/policies/${v}/${enc(p.name)}`);
     if (existing) {
-      if (canonicalJson(normalPolicy(existing)) === canonicalJson(normalPolicy(p))) return;
+      if (canonicalJson(normalPolicy(existing)) === canonicalJson(normalPolicy(p))) return false;
       throw new BrokerRequestError(
         409,
         'PUT',
@@ -65,6 +66,7 @@ async function declare(target: ManagementClient, vhost: string, kind: Definition
     const res = await target.request('POST', path, { routing_key: b.routing_key, arguments: b.arguments }, {}, true);
     if (res.status >= 300) throw new BrokerRequestError(res.status, 'POST', path, reasonOf(res.data));
   }
+  return true;
 }
 
 /**
@@ -77,12 +79,14 @@ export async function declareDefinitions(target: ManagementClient, vhost: string
   for (const kind of DECLARE_ORDER) {
     for (const o of create[kind] as unknown[]) {
       const name = objectName(kind, o);
+      let declared: boolean;
       try {
-        await declare(target, vhost, kind, o);
+        declared = await declare(target, vhost, kind, o);
       } catch (err) {
         if (err instanceof BrokerRequestError) throw refused(vhost, kind, name, err.brokerReason, created);
         throw err;
       }
+      if (!declared) continue;
       created[kind].push(name);
       logger.debug('bluegreen: declared on the target', { vhost, kind, name });
     }

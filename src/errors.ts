@@ -147,6 +147,32 @@ export class WouldNotFitError extends QmigError {
   }
 }
 
+/**
+ * 409 definitions_conflict: blue-green `POST bluegreen/definitions/:vhost` refused because the
+ * target vhost already holds objects of the same name with another definition (nothing written).
+ */
+export class DefinitionsConflictError extends QmigError {
+  readonly status = 409;
+  constructor(
+    readonly vhost: string,
+    readonly conflicts: Array<{ kind: string; name: string; difference?: string }>,
+  ) {
+    super(`${conflicts.length} definition(s) of vhost '${vhost}' conflict with the target`);
+  }
+  body(): ErrorBody {
+    const first = this.conflicts
+      .slice(0, 3)
+      .map((c) => `${c.kind.replace(/s$/, '')} '${c.name}' (${c.difference ?? 'differs'})`)
+      .join('; ');
+    return {
+      error: 'definitions_conflict',
+      reason: `the target already holds ${this.conflicts.length} object(s) of vhost '${this.vhost}' with another definition: ${first}${this.conflicts.length > 3 ? '; …' : ''}; nothing was written (conflicts are never overwritten: change or remove them on the target, then apply again)`,
+      vhost: this.vhost,
+      details: { conflicts: this.conflicts },
+    };
+  }
+}
+
 /** 409 for a state transition that is not allowed from the current status. */
 export class InvalidStateError extends QmigError {
   readonly status = 409;

@@ -19,6 +19,7 @@ import { requireAdministrator } from './http/auth.js';
 import { Housekeeper } from './migration/housekeeping.js';
 import { peerSnapshotRouter } from './http/routes/peer-snapshots.js';
 import { transferRouter } from './http/routes/transfers.js';
+import { blueGreenRouter } from './http/routes/bluegreen.js';
 import { checkResultsObserver, metricsRouter } from './http/routes/metrics.js';
 import { queueMigrationUiRouter } from './http/routes/ui.js';
 import { TransferService } from './transfer/transfer-service.js';
@@ -86,7 +87,11 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       // Counts the system check results of the check answers (before the API router answers them).
       (a) => a.use(checkResultsObserver),
     ],
-    apiRouters: [(deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) })],
+    apiRouters: [
+      (deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) }),
+      // Blue-green (definitions first): administrator only, the transfer routes' gate.
+      (deps) => blueGreenRouter(deps.ctx, requireAdministrator),
+    ],
     localRoutes: [
       ...(opts.localRoutes ?? []),
       // GET /metrics.

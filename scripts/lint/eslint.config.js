@@ -14,7 +14,7 @@ const LAYERS = [
   ['snapshots'],
   ['checks'],
   ['transfer'],
-  ['migration'],
+  ['migration', 'bluegreen'],
   ['metrics'],
   ['http'],
 ];
@@ -42,6 +42,8 @@ zones.push(
     message: 'ARCHITECTURE.md: a layer never imports one above it.',
   },
 );
+// Blue-green sits beside the engine: it uses the engine's argument translation, never the reverse.
+zones.push({ target: ['./src/migration'], from: ['./src/bluegreen'], message: 'ARCHITECTURE.md: migration/ never imports bluegreen/.' });
 // The CLI talks to a sidecar over HTTP only: it shares config, logging and nothing else of the
 // server, except `qmig serve`, which starts one (sidecar.ts).
 zones.push({

@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type {
+  BlueGreenAppliedView,
+  BlueGreenPlanView,
   CheckAllReport,
   CheckReport,
   MigrationRecordView,
@@ -306,6 +308,41 @@ const CASES: Array<{ type: string; schema: string; path?: string[]; fields: Reco
       left_at_source: ['number', 'null'],
       source_removed: ['boolean'],
       error: ['string', 'null'],
+    }),
+  },
+  {
+    type: 'BlueGreenPlanView',
+    schema: 'bluegreen-plan-response.json',
+    fields: shape<BlueGreenPlanView>()({
+      vhost: ['string'],
+      target: ['string'],
+      target_cluster_name: ['string'],
+      target_vhost_exists: ['boolean'],
+      definitions: ['object'],
+      queue_conversions: ['array'],
+      policy_changes: ['array'],
+      policy_shifts: ['array'],
+      not_transferable: ['array'],
+      diff: ['object'],
+      counts: ['object'],
+    }),
+  },
+  {
+    type: "BlueGreenPlanView['not_transferable'][]",
+    schema: 'bluegreen-plan-response.json',
+    path: ['not_transferable', '[]'],
+    fields: shape<BlueGreenPlanView['not_transferable'][number]>()({ kind: ['string'], name: ['string'], reason: ['string'] }),
+  },
+  {
+    type: 'BlueGreenAppliedView',
+    schema: 'bluegreen-definitions-response.json',
+    fields: shape<BlueGreenAppliedView>()({
+      vhost: ['string'],
+      target: ['string'],
+      vhost_created: ['boolean'],
+      created: ['object'],
+      counts: ['object'],
+      not_transferable: ['array'],
     }),
   },
 ];

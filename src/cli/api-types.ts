@@ -176,3 +176,49 @@ export interface StripView {
 export const ACTIVE_MIGRATION = ['pending', 'in_progress', 'paused'];
 /** Transfer statuses in which `xfer --watch` keeps following. */
 export const ACTIVE_TRANSFER = ['pending', 'in_progress'];
+
+/** One object of a blue-green diff (POST bluegreen/plan/:vhost). */
+export interface BlueGreenDiffEntryView {
+  name: string;
+  action: 'create' | 'same' | 'conflict';
+  difference?: string;
+}
+
+export interface BlueGreenCountsView {
+  create: number;
+  same: number;
+  conflict: number;
+}
+
+export type BlueGreenKind = 'policies' | 'exchanges' | 'queues' | 'bindings';
+
+export interface NotTransferableView {
+  kind: string;
+  name: string;
+  reason: string;
+}
+
+/** POST bluegreen/plan/:vhost (schemas/bluegreen-plan-response.json). */
+export interface BlueGreenPlanView {
+  vhost: string;
+  target: string;
+  target_cluster_name: string;
+  target_vhost_exists: boolean;
+  definitions: Record<BlueGreenKind, unknown[]>;
+  queue_conversions: Array<{ name: string; policy: string; dropped_arguments: string[] }>;
+  policy_changes: Array<{ name: string; stripped_keys: string[]; dropped: boolean }>;
+  policy_shifts: Array<{ queue: string; source_policy: string | null; target_policy: string | null; target_definition: Record<string, unknown> }>;
+  not_transferable: NotTransferableView[];
+  diff: Record<BlueGreenKind, BlueGreenDiffEntryView[]>;
+  counts: Record<BlueGreenKind | 'total', BlueGreenCountsView>;
+}
+
+/** POST bluegreen/definitions/:vhost (schemas/bluegreen-definitions-response.json). */
+export interface BlueGreenAppliedView {
+  vhost: string;
+  target: string;
+  vhost_created: boolean;
+  created: Record<BlueGreenKind, string[]>;
+  counts: { created: number; same: number };
+  not_transferable: NotTransferableView[];
+}

@@ -5,6 +5,7 @@
  * (= `qmig CMD --help`) and `qmig completion SHELL` work from the same table.
  */
 import { readFileSync } from 'node:fs';
+import { bluegreenCommand } from './commands/bluegreen.js';
 import { checkCommand } from './commands/check.js';
 import { planCommand } from './commands/plan.js';
 import { interruptCommand } from './commands/interrupt.js';
@@ -47,6 +48,7 @@ const COMMANDS: Subcommand[] = [
   xferCommand,
   xferStatusCommand,
   xferCancelCommand,
+  bluegreenCommand,
   rollbackPendingCommand,
   rollbackCompletedCommand,
   completionCommand(() => COMMANDS),

@@ -172,3 +172,25 @@ describe('policy_shifts', () => {
     assert.deepEqual(transformDefinitions(source()).policy_shifts, []);
   });
 });
+
+describe('transformDefinitions: overflow that quorum queues refuse', () => {
+  it('reports a mirrored queue with reject-publish-dlx (argument or policy) as not transferable, as the in-place check does', () => {
+    const out = transformDefinitions({
+      policies: [policy('ha-dlx', '^p\\.', { 'ha-mode': 'all', overflow: 'reject-publish-dlx' }, 1), policy('ha', '^a\\.', { 'ha-mode': 'all' })],
+      queues: [queue('a.arg', { 'x-overflow': 'reject-publish-dlx' }), queue('p.policy'), queue('a.fine', { 'x-overflow': 'reject-publish' })],
+      exchanges: [],
+      bindings: [],
+    });
+    assert.deepEqual(
+      out.not_transferable.map((n) => [n.name, /reject-publish-dlx \((argument|policy)\)/.exec(n.reason)?.[1]]),
+      [
+        ['a.arg', 'argument'],
+        ['p.policy', 'policy'],
+      ],
+    );
+    assert.deepEqual(
+      out.definitions.queues.map((q) => q.name),
+      ['a.fine'],
+    );
+  });
+});

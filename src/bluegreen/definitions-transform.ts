@@ -99,9 +99,13 @@ const asBrokerPolicies = (policies: PolicyDefinition[]): BrokerPolicy[] =>
   policies.map((p) => ({ vhost: '', name: p.name, pattern: p.pattern, 'apply-to': p['apply-to'], definition: p.definition, priority: p.priority }));
 
 /** Why a queue cannot go to the target as the transform wants it, or null. */
-function refusal(q: QueueDefinition, mirrored: boolean): string | null {
+function refusal(q: QueueDefinition, mirrored: boolean, policy: BrokerPolicy | null): string | null {
   if (q.name.startsWith('amq.')) return "queue names starting with 'amq.' are reserved and cannot be declared on the target";
   if (!mirrored) return null;
+  // The in-place check's rule (checks/queue-suitability.ts): a 3.10 quorum queue refuses it.
+  const overflow = q.arguments?.['x-overflow'] === 'reject-publish-dlx' ? 'argument' : policy?.definition?.overflow === 'reject-publish-dlx' ? 'policy' : null;
+  if (overflow)
+    return `overflow=reject-publish-dlx (${overflow}) is not supported by quorum queues: they support drop-head and reject-publish, and reject-publish does not dead-letter. Change the overflow behaviour on the source first`;
   if (!q.durable)
     return 'mirrored classic queue that is not durable: a quorum queue is always durable (declare it durable on the source, or let its clients declare it on the target)';
   if (q.auto_delete) return 'mirrored classic queue that is auto-delete: a quorum queue cannot be auto-delete (let its clients declare it on the target)';
@@ -143,7 +147,7 @@ export function transformDefinitions(source: VhostDefinitions, live: LiveQueue[]
   for (const q of src.queues) {
     const policy = queueType(q) === 'classic' ? classicQueuePolicy(q.name, policies) : null;
     const mirrored = mirrors(policy);
-    const why = refusal(q, mirrored);
+    const why = refusal(q, mirrored, policy);
     if (why) {
       notTransferable.push({ kind: 'queues', name: q.name, reason: why });
       continue;

@@ -1,6 +1,6 @@
 /**
  * Bad input, generated: at least 1,000 requests against every route of /api/queue-migration
- * (xfer routes included) — malformed JSON, wrong types, huge bodies, odd encodings in vhost and id
+ * (xfer and blue-green routes included) — malformed JSON, wrong types, huge bodies, odd encodings in vhost and id
  * (invalid percent-encoding, overlong, NUL, unicode, `..`), missing and wrong credentials, wrong
  * tags, unknown routes and methods. The sidecar must answer every one without a 5xx, every error
  * body must match the error schema (and carry no stack trace), every 405 must say Allow, and every
@@ -99,6 +99,9 @@ const ROUTES: RouteDef[] = [
   { method: 'GET', path: '/xfer', body: 'none', okSchema: 'xfer-list', changing: false },
   { method: 'GET', path: '/xfer/{id}', body: 'none', okSchema: 'xfer-record', changing: false },
   { method: 'POST', path: '/xfer/{id}/cancel', body: 'none', okSchema: 'xfer-cancel-response', changing: true },
+  // Blue-green: any body these requests carry lacks the target (400 for an administrator, 403 before it for anyone else).
+  { method: 'POST', path: '/bluegreen/plan/{vhost}', body: 'none', okSchema: 'bluegreen-plan-response', changing: true },
+  { method: 'POST', path: '/bluegreen/definitions/{vhost}', body: 'none', okSchema: 'bluegreen-definitions-response', changing: true },
 ];
 
 /** Path segments that are hard to decode or to pass on (already in wire form). */

@@ -34,13 +34,21 @@ cleanup() {
   if [ "$started_source" = 1 ]; then bash scripts/cluster.sh down "${CLUSTER_ARGS[@]}" || true; fi
 }
 trap cleanup EXIT INT TERM
+# A node that fails to boot once (seen on a loaded 2-core machine: the target's management
+# listener did not come up while the other cluster booted beside it) is given one more try.
+up_cluster() {
+  bash scripts/cluster.sh up "$@" --fresh && return 0
+  echo "test.sh: cluster $2 did not start; removing it and starting it once more" >&2
+  bash scripts/cluster.sh down "$@" >/dev/null 2>&1 || true
+  bash scripts/cluster.sh up "$@" --fresh
+}
 if ! bash scripts/cluster.sh status "${CLUSTER_ARGS[@]}" >/dev/null 2>&1; then
   started_source=1
-  bash scripts/cluster.sh up "${CLUSTER_ARGS[@]}" --fresh &
+  up_cluster "${CLUSTER_ARGS[@]}" &
 fi
 if ! bash scripts/cluster.sh status "${TARGET_ARGS[@]}" >/dev/null 2>&1; then
   started_target=1
-  bash scripts/cluster.sh up "${TARGET_ARGS[@]}" --fresh &
+  up_cluster "${TARGET_ARGS[@]}" &
 fi
 wait_all_ok=0
 for job in $(jobs -p); do wait "$job" || wait_all_ok=1; done

@@ -246,12 +246,9 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     await sub.cancel(consumerTag);
     return result;
   } finally {
-    // What was confirmed stays moved: its acknowledgement goes out if the channel still can.
-    try {
-      acks?.flush();
-    } catch {
-      // The consumer channel is closed: the source hands those messages back (copies, counted later).
-    }
+    // What was confirmed stays moved: its acknowledgement goes out if the channel still can;
+    // confirms that come later are not acknowledged (the source hands those messages back).
+    acks?.close();
     sub.removeAllListeners('close');
     pub?.removeAllListeners('close');
     await sub.close().catch(() => undefined);

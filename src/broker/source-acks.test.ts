@@ -54,3 +54,45 @@ test('single mode (messages held back, forwarded out of order) acks each message
     [2, false],
   ]);
 });
+
+test('a channel closed by the broker never makes the scheduled ack throw; after close() nothing is acknowledged', async () => {
+  const acks: number[] = [];
+  let open = true;
+  const channel = {
+    ack: (m: ConsumeMessage) => {
+      if (!open) throw new Error('Channel closed');
+      acks.push(m.fields.deliveryTag);
+    },
+  };
+  const a = new SourceAcks(channel, false);
+  a.confirmed(msg(1));
+  open = false; // the broker closes the channel before the scheduled ack runs
+  await tick(); // must not throw out of the timer
+  assert.deepEqual(acks, []);
+  a.close();
+  a.confirmed(msg(2)); // a confirm that arrives after the close
+  const single = new SourceAcks(channel, true);
+  single.close();
+  single.confirmed(msg(3));
+  await tick();
+  assert.deepEqual(acks, []);
+  open = true;
+  const b = new SourceAcks(channel, false);
+  b.confirmed(msg(4));
+  b.close(); // pending acknowledgement goes out on close
+  await tick();
+  assert.deepEqual(acks, [4]);
+});
+
+test('confirms failed by a closing channel (refused) do not throw either', () => {
+  const a = new SourceAcks(
+    {
+      ack: () => {
+        throw new Error('Channel closed');
+      },
+    },
+    false,
+  );
+  a.confirmed(msg(1));
+  assert.doesNotThrow(() => a.refused());
+});

@@ -15,6 +15,9 @@
  *   the caller asks for single acks then.
  * Confirms come in frames; the acks they allow are sent once the frame is handled (setImmediate),
  * and `flush()` sends what is pending before the caller's round trip that settles its acks.
+ * Once the consumer channel is closing (`close()`), or closed by the broker, nothing more is
+ * acknowledged: those messages go back to the source, and are in the destination too (copies,
+ * which the caller's count check takes out) — never an error thrown from a timer.
  */
 import type { ConsumeMessage } from 'amqplib';
 
@@ -25,6 +28,7 @@ export interface AckChannel {
 export class SourceAcks {
   private pending: ConsumeMessage | null = null;
   private scheduled = false;
+  private closed = false;
 
   constructor(
     private readonly channel: AckChannel,
@@ -33,6 +37,7 @@ export class SourceAcks {
 
   /** The destination confirmed `msg`. */
   confirmed(msg: ConsumeMessage): void {
+    if (this.closed) return;
     if (this.single) {
       this.channel.ack(msg);
       return;
@@ -40,20 +45,41 @@ export class SourceAcks {
     this.pending = msg;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        try {
+          this.flush();
+        } catch {
+          // The broker closed the channel: the move reports it (its failure handler).
+        }
+      });
     }
   }
 
   /** The destination refused a message: acknowledge what was confirmed before it, then one at a time. */
   refused(): void {
-    this.flush();
     this.single = true;
+    try {
+      this.flush();
+    } catch {
+      // amqplib fails every outstanding confirm when the channel closes: nothing can be acknowledged then.
+    }
   }
 
-  /** Sends the acknowledgement still pending. */
+  /** Sends the acknowledgement still pending (throws when the channel is closed). */
   flush(): void {
     this.scheduled = false;
-    if (this.pending) this.channel.ack(this.pending, true);
+    const upTo = this.pending;
     this.pending = null;
+    if (upTo && !this.closed) this.channel.ack(upTo, true);
+  }
+
+  /** The consumer channel is being closed: what is pending goes out if it still can, nothing after. */
+  close(): void {
+    try {
+      this.flush();
+    } catch {
+      // Closed already: the source hands those messages back.
+    }
+    this.closed = true;
   }
 }

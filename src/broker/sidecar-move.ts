@@ -148,6 +148,7 @@ export async function moveThroughSidecar(amqp: AmqpPool, spec: SidecarMoveSpec):
     const forward = (msg: ConsumeMessage) => {
       result.forwarded++;
       if (msg.properties.expiration !== undefined) result.forwardedWithExpiration++;
+      sourceAcks.forwarded(msg);
       publisher.publish('', spec.destination, msg.content, republishOptions(msg), (err) => {
         if (err) return sourceAcks.refused();
         sourceAcks.confirmed(msg);

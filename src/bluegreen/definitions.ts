@@ -5,6 +5,7 @@
  * amq.* exchanges), and the pure helpers every blue-green module shares: the identity of each
  * object, its normal form (objects with sorted keys, lists in a stable order) and equality.
  */
+import { canonical, canonicalJson } from '../broker/canonical-json.js';
 
 export interface QueueDefinition {
   name: string;
@@ -52,20 +53,8 @@ export const DECLARE_ORDER: readonly DefinitionKind[] = ['policies', 'exchanges'
 
 export const emptyDefinitions = (): VhostDefinitions => ({ queues: [], exchanges: [], bindings: [], policies: [] });
 
-/** Any JSON value with object keys sorted (arrays keep their order). */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
-export const canonicalJson = (value: unknown): string => JSON.stringify(canonical(value ?? {}));
+/** Key-order-free JSON (broker/canonical-json.ts), the normal form's comparison. */
+export { canonical, canonicalJson };
 
 /** The type a queue definition declares (`x-queue-type`; none means classic). */
 export function queueType(q: Pick<QueueDefinition, 'arguments'>): string {

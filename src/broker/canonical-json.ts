@@ -14,3 +14,6 @@ export function canonical(value: unknown): unknown {
   }
   return value;
 }
+
+/** The text of `canonical(value)` (absent: `{}`): equal for values that differ only in key order. */
+export const canonicalJson = (value: unknown): string => JSON.stringify(canonical(value ?? {}));

@@ -11,6 +11,7 @@
  * of the queue's exchanges.
  */
 import { enc, type BrokerExchange, type BrokerQueue, type ManagementClient } from '../broker/management-client.js';
+import { canonicalJson } from '../broker/canonical-json.js';
 import { BrokerRequestError } from '../errors.js';
 
 /** A difference between what the source has and what already exists on the target. */
@@ -18,18 +19,7 @@ export class TopologyConflictError extends Error {
   override readonly name = 'TopologyConflictError';
 }
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-const same = (a: unknown, b: unknown) => JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b ?? {}));
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 export function queueTypeOf(q: Pick<BrokerQueue, 'type' | 'arguments'>): string {
   const t = q.type ?? (q.arguments?.['x-queue-type'] as string | undefined);

@@ -68,6 +68,22 @@ async function serve(t: After) {
 
 const targetBody = () => ({ target: targetCluster.managementUrl, target_user: targetCluster.user, target_password: targetCluster.password });
 
+/** The source vhost's queues: name, arguments, durable (default true). `m.`/`h.` are mirrored by policy. */
+const SOURCE_QUEUES: Array<[string, Record<string, unknown>, boolean?]> = [
+  ['m.prio', { 'x-max-priority': 5 }],
+  ['m.dlx', { 'x-dead-letter-exchange': 'dlx', 'x-dead-letter-routing-key': 'dead', 'x-message-ttl': 5000 }],
+  ['m.plain', {}],
+  ['m.lazy', { 'x-queue-mode': 'lazy' }],
+  ['h.one', {}],
+  ['h.two', { 'x-max-length': 10, 'x-overflow': 'reject-publish' }],
+  ['h.transient', {}, false],
+  ['plain.classic', { 'x-max-length': 100 }],
+  ['plain.dead', {}],
+  ['q.quorum', { 'x-queue-type': 'quorum', 'x-delivery-limit': 5 }],
+];
+/** The durable mirrored ones: quorum queues on the target. */
+const MIRRORED = SOURCE_QUEUES.filter(([name, , durable]) => /^[mh]\./.test(name) && durable !== false);
+
 /** The source scenario: 10 queues, 4 exchanges, 3 policies, 7 bindings (one to a transient queue). */
 async function sourceTopology(vhost: string): Promise<void> {
   const m = admin();
@@ -88,19 +104,7 @@ async function sourceTopology(vhost: string): Promise<void> {
   ]) {
     await m.declareExchange(vhost, name, { type, durable: true, auto_delete: false, internal: false, arguments: {} });
   }
-  const queues: Array<[string, Record<string, unknown>, boolean?]> = [
-    ['m.prio', { 'x-max-priority': 5 }],
-    ['m.dlx', { 'x-dead-letter-exchange': 'dlx', 'x-dead-letter-routing-key': 'dead', 'x-message-ttl': 5000 }],
-    ['m.plain', {}],
-    ['m.lazy', { 'x-queue-mode': 'lazy' }],
-    ['h.one', {}],
-    ['h.two', { 'x-max-length': 10, 'x-overflow': 'reject-publish' }],
-    ['h.transient', {}, false],
-    ['plain.classic', { 'x-max-length': 100 }],
-    ['plain.dead', {}],
-    ['q.quorum', { 'x-queue-type': 'quorum', 'x-delivery-limit': 5 }],
-  ];
-  for (const [name, args, durable] of queues) await m.declareQueue(vhost, name, { durable: durable ?? true, arguments: args });
+  for (const [name, args, durable] of SOURCE_QUEUES) await m.declareQueue(vhost, name, { durable: durable ?? true, arguments: args });
   await m.bindQueue(vhost, 'orders', 'm.prio', 'orders.prio', {});
   await m.bindQueue(vhost, 'orders', 'm.dlx', 'orders.#', {});
   await m.bindQueue(vhost, 'orders', 'h.transient', 'orders.tmp', {});
@@ -135,14 +139,7 @@ test('bluegreen plan then definitions: mirrored queues become quorum on the targ
     );
 
   const q = (name: string) => plan.definitions.queues.find((x: { name: string }) => x.name === name);
-  for (const [name, classic] of [
-    ['m.prio', { 'x-max-priority': 5 }],
-    ['m.dlx', { 'x-dead-letter-exchange': 'dlx', 'x-dead-letter-routing-key': 'dead', 'x-message-ttl': 5000 }],
-    ['m.plain', {}],
-    ['m.lazy', { 'x-queue-mode': 'lazy' }],
-    ['h.one', {}],
-    ['h.two', { 'x-max-length': 10, 'x-overflow': 'reject-publish' }],
-  ] as const) {
+  for (const [name, classic] of MIRRORED) {
     assert.deepEqual(q(name).arguments, translateArguments(classic).arguments, name);
     assert.equal(q(name).arguments['x-queue-type'], 'quorum', name);
   }

@@ -100,6 +100,8 @@ async function move(conn: amqplib.ChannelModel, from: string, to: string, count:
 }
 
 interface RunSample {
+  /** The brokers' idle rate before the run (CPU-s/s). */
+  idle: number;
   cpuPerQueue: number;
   ms: number;
   calls: Map<string, number>;
@@ -121,7 +123,7 @@ async function measuredRun(nodes: string[], pids: number[], root: string | undef
     const cpu = await measure(pids, idle, async () => runs.push(await migrateThroughSidecar(sidecar!.url, vhost)));
     const calls1 = await managementCalls(sidecar.url);
     if (runs[0]?.status !== 'completed') throw new Error(`the run ended ${runs[0]?.status}: ${runs[0]?.error}`);
-    return { cpuPerQueue: cpu / QUEUES, ms: runs[0].ms, calls: new Map([...calls1].map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES])) };
+    return { idle, cpuPerQueue: cpu / QUEUES, ms: runs[0].ms, calls: new Map([...calls1].map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES])) };
   } finally {
     await sidecar?.stop();
     await deleteVhost(vhost);
@@ -166,28 +168,16 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
   const pids = brokerPids();
   if (pids.length === 0) throw new Error('no broker process of the cluster found (QMIG_CLUSTER_NAME)');
   const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
-  const runVhost = await freshVhost('cpu-run');
   const opsVhost = await freshVhost('cpu-ops');
-  let sidecar: SidecarProcess | null = null;
   const params: string[] = [];
   try {
-    // 1. The real run.
-    const names = Array.from({ length: QUEUES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
-    await declareQueues(runVhost, names, nodes.length);
-    await publishTo(runVhost, new Map(names.map((n) => [n, MESSAGES])), BODY);
-    await waitMirrored(runVhost, QUEUES);
-    sidecar = await startSidecarProcess(runVhost);
-    const idle = await idleRate(pids);
-    const calls0 = await managementCalls(sidecar.url);
-    const runs: Awaited<ReturnType<typeof migrateThroughSidecar>>[] = [];
-    const runCpu = await measure(pids, idle, async () => runs.push(await migrateThroughSidecar(sidecar!.url, runVhost)));
-    const calls1 = await managementCalls(sidecar.url);
-    const mig = runs[0];
-    if (mig?.status !== 'completed') throw new Error(`the run ended ${mig?.status}: ${mig?.error}`);
-    const perCall = new Map([...calls1].map(([k, n]) => [k, (n - (calls0.get(k) ?? 0)) / QUEUES]));
-    const count = (re: RegExp) => [...perCall].filter(([k]) => re.test(k)).reduce((s, [, n]) => s + n, 0);
+    // 1. The real run (in a vhost of its own, removed after it: the operations below are timed
+    // without its queues, against the idle rate measured then).
+    const run = await measuredRun(nodes, pids, undefined);
+    const count = (re: RegExp) => [...run.calls].filter(([k]) => re.test(k)).reduce((s, [, n]) => s + n, 0);
     const reads = count(/^GET /);
     const paramWrites = count(/^PUT global-parameters/);
+    const idle = await idleRate(pids);
 
     // 2. One kind at a time, `concurrency` in flight.
     const ids = Array.from({ length: OPS }, (_, i) => i);
@@ -213,13 +203,11 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
       return mgmt.ok('PUT', `/global-parameters/${enc(name)}`, { name, value: record });
     });
 
-    await sidecar.stop();
-    sidecar = null;
     // 4. Before and after (its own vhosts).
     const comparison = await beforeAndAfter(nodes, pids);
 
     // 3. The composition per migrated queue.
-    const perQueue = runCpu / QUEUES;
+    const perQueue = run.cpuPerQueue;
     const parts: [string, number, number][] = [
       ['quorum queue declares (temporary, final)', 2, quorumDeclare],
       ['quorum queue delete (temporary)', 1, quorumDelete],
@@ -239,10 +227,10 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
         target: 'a breakdown (issue 20: cut it)',
         met: true,
         details: [
-          `run: ${(mig.ms / 1000).toFixed(1)} s, broker CPU above idle ${runCpu.toFixed(1)} s over ${pids.length} nodes (idle ${idle.toFixed(2)} CPU-s/s)`,
+          `run: ${(run.ms / 1000).toFixed(1)} s, broker CPU above idle ${(run.cpuPerQueue * QUEUES).toFixed(1)} s over ${pids.length} nodes (idle ${run.idle.toFixed(2)} CPU-s/s before the run, ${idle.toFixed(2)} before the operations)`,
           ...parts.map(([label, n, c]) => `${label}: ${n.toFixed(1)} × ${ms(c)} = ${ms(n * c)} (${pct(n * c)})`),
           `other (connections, channels, statistics of queues while they exist, policy application): ${ms(Math.max(0, perQueue - explained))} (${pct(Math.max(0, perQueue - explained))})`,
-          `management calls per queue in the run: ${[...perCall]
+          `management calls per queue in the run: ${[...run.calls]
             .filter(([, n]) => n > 0)
             .sort((a, b) => b[1] - a[1])
             .map(([k, n]) => `${k} ${n.toFixed(1)}`)
@@ -252,9 +240,7 @@ export async function brokerCpuBreakdown(nodes: string[]): Promise<Figure[]> {
       },
     ];
   } finally {
-    await sidecar?.stop();
     for (const p of params) await mgmt.deleteIfExists(`/global-parameters/${enc(p)}`).catch(() => undefined);
-    await deleteVhost(runVhost);
     await deleteVhost(opsVhost);
   }
 }

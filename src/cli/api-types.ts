@@ -222,3 +222,56 @@ export interface BlueGreenAppliedView {
   counts: { created: number; same: number };
   not_transferable: NotTransferableView[];
 }
+
+/** Drain statuses (GET bluegreen/status/:id): `draining` and `cutting_over` are active. */
+export type BlueGreenDrainStatus = 'draining' | 'cutting_over' | 'completed' | 'cancelled' | 'failed';
+export const ACTIVE_DRAIN: BlueGreenDrainStatus[] = ['draining', 'cutting_over'];
+
+/** POST bluegreen/start/:vhost, cutover/:id and cancel/:id (schemas/bluegreen-start-response.json …). */
+export interface BlueGreenDrainAnswerView {
+  drain_id: string;
+  status: BlueGreenDrainStatus;
+}
+
+/** One entry of GET bluegreen/status (schemas/bluegreen-list-response.json). */
+export interface BlueGreenDrainSummaryView {
+  drain_id: string;
+  vhost: string;
+  target: string;
+  status: BlueGreenDrainStatus;
+  started_at: string;
+  ended_at: string | null;
+  queues: number;
+  source_messages: number;
+  target_messages: number;
+}
+
+/** One queue of a drain (GET bluegreen/status/:id). */
+export interface BlueGreenDrainQueueView {
+  name: string;
+  state: 'draining' | 'idle' | 'done' | 'cancelled' | 'failed';
+  source: { messages: number; consumers: number; publishing: boolean; idle_since: string | null; removed: boolean };
+  target: { messages: number; consumers: number };
+  link: { state: 'running' | 'starting' | 'terminated' | 'absent'; reason: string | null };
+}
+
+/** GET bluegreen/status/:id (schemas/bluegreen-status-response.json). */
+export interface BlueGreenDrainView {
+  drain_id: string;
+  vhost: string;
+  target: string;
+  target_cluster_name: string;
+  status: BlueGreenDrainStatus;
+  reason: string;
+  who: string;
+  started_at: string;
+  ended_at: string | null;
+  idle_seconds: number;
+  remove_source_queues: boolean;
+  target_shovel_user: string;
+  cutover_requested_at: string | null;
+  cancel_requested_at: string | null;
+  error: string | null;
+  totals: { queues: number; idle_queues: number; source_messages: number; target_messages: number };
+  queues: BlueGreenDrainQueueView[];
+}

@@ -6,37 +6,18 @@
  * QMIG_TARGET_PASSWORD and is never printed.
  * Exit codes: plan 0 when the apply could go ahead, 1 when the target has conflicts; definitions
  * 0 when applied, 1 when refused (409 definitions_conflict: nothing written).
+ * The drain's subcommands (start, status, cutover, cancel) are in bluegreen-drain.ts.
  */
 import type { BlueGreenAppliedView, BlueGreenKind, BlueGreenPlanView } from '../api-types.js';
-import { stringValue, UsageError, type OptionTable, type Values } from '../args.js';
+import { stringValue, UsageError } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import type { Subcommand } from '../main.js';
 import { printJson, println } from '../output.js';
 import { remoteCommand } from '../remote-command.js';
+import { bluegreenCancelCommand, bluegreenCutoverCommand, bluegreenStartCommand, bluegreenStatusCommand } from './bluegreen-drain.js';
+import { required, targetRequest, TARGET_OPTIONS } from './bluegreen-target.js';
 
 const KINDS: BlueGreenKind[] = ['policies', 'exchanges', 'queues', 'bindings'];
-
-const TARGET_OPTIONS: OptionTable = {
-  vhost: { type: 'string', value: 'V', description: 'the vhost to move (required)' },
-  target: { type: 'string', value: 'URL', description: 'management API (or qmig sidecar) URL of the target cluster' },
-  'target-user': { type: 'string', value: 'U', description: 'user on the target cluster (administrator)' },
-  'target-password': { type: 'string', value: 'P', description: 'its password (env QMIG_TARGET_PASSWORD)' },
-};
-
-function required(value: string | undefined, what: string): string {
-  if (value === undefined || value === '') throw new UsageError(`${what} is required`);
-  return value;
-}
-
-/** The vhost and the body both endpoints share. */
-function targetRequest(v: Values, env: NodeJS.ProcessEnv): { vhost: string; body: Record<string, unknown> } {
-  const vhost = required(stringValue(v, 'vhost'), '--vhost');
-  const target = required(stringValue(v, 'target'), '--target');
-  const targetUser = required(stringValue(v, 'target-user'), '--target-user');
-  const targetPassword = stringValue(v, 'target-password') ?? env.QMIG_TARGET_PASSWORD;
-  if (!targetPassword) throw new UsageError('the target password is required: set QMIG_TARGET_PASSWORD (or give --target-password)');
-  return { vhost, body: { target, target_user: targetUser, target_password: targetPassword } };
-}
 
 const pad = (kind: string) => `${kind}:`.padEnd(11);
 
@@ -120,20 +101,28 @@ export const bluegreenDefinitionsCommand = remoteCommand({
   },
 });
 
-const SUBCOMMANDS: Record<string, Subcommand> = { plan: bluegreenPlanCommand, definitions: bluegreenDefinitionsCommand };
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  plan: bluegreenPlanCommand,
+  definitions: bluegreenDefinitionsCommand,
+  start: bluegreenStartCommand,
+  status: bluegreenStatusCommand,
+  cutover: bluegreenCutoverCommand,
+  cancel: bluegreenCancelCommand,
+};
+const NAMES = Object.keys(SUBCOMMANDS);
 
-/** `qmig bluegreen plan|definitions …`: one command of the table, two subcommands. */
+/** `qmig bluegreen plan|definitions|start|status|cutover|cancel …`: one command of the table, its subcommands. */
 export const bluegreenCommand: Subcommand = {
   name: 'bluegreen',
-  summary: 'blue-green move of a vhost to another cluster: plan | definitions',
-  usage: ['usage: qmig bluegreen plan|definitions [options]', '', bluegreenPlanCommand.usage, '', bluegreenDefinitionsCommand.usage].join('\n'),
-  options: [...new Set([...(bluegreenPlanCommand.options ?? []), ...(bluegreenDefinitionsCommand.options ?? [])])],
+  summary: `blue-green move of a vhost to another cluster: ${NAMES.join(' | ')}`,
+  usage: [`usage: qmig bluegreen ${NAMES.join('|')} [options]`, ...Object.values(SUBCOMMANDS).flatMap((c) => ['', c.usage])].join('\n'),
+  options: [...new Set(Object.values(SUBCOMMANDS).flatMap((c) => c.options ?? []))],
   async run(args) {
     const [sub, ...rest] = args;
     const command = sub === undefined ? undefined : SUBCOMMANDS[sub];
     if (!command) {
       console.error(
-        `qmig bluegreen: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}: use plan or definitions (qmig help bluegreen)`,
+        `qmig bluegreen: ${sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`}: use ${NAMES.join(', ')} (qmig help bluegreen)`,
       );
       return EXIT.usage;
     }

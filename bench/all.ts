@@ -10,6 +10,7 @@
  *   5  the sidecar's peak RSS during the 500-queue run                           (≤ 150 MB)
  *   6  the plan's estimate vs the measured run: 500×100 and 50×4,000 mixed     (|error| ≤ 25 %)
  *   7  broker CPU per migrated queue, by operation (issue 20's breakdown)
+ *   8  blue-green drain to the target cluster: messages/s ÷ a bare shovel's      (≥ 0.9)
  * Sidecars run as child processes from the production build (dist/); load comes from another
  * process. Every part works in a fresh vhost and removes it. BENCH_PARTS=1,3 runs only some parts.
  * Run it when the machine is otherwise quiet: the figures are wall-clock times.
@@ -18,6 +19,7 @@ import os from 'node:os';
 import { loadConfig } from '../src/config/config.js';
 import { brokerCpuBreakdown } from './broker-cpu.js';
 import { checkMany } from './check-many.js';
+import { drainThroughput } from './drain-throughput.js';
 import { MGMT_URLS, runningNodes, STATE_SECRET } from './bench-support.js';
 import type { Figure } from './figure.js';
 import { inPlaceRatio } from './in-place-ratio.js';
@@ -25,7 +27,7 @@ import { manyQueues } from './many-queues.js';
 import { planEstimate } from './plan-estimate.js';
 import { statusLatency } from './status-latency.js';
 
-const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4,5,6,7').split(',').map((s) => s.trim()));
+const parts = new Set((process.env.BENCH_PARTS ?? '1,2,3,4,5,6,7,8').split(',').map((s) => s.trim()));
 const cores = os.availableParallelism();
 const nodes = await runningNodes();
 const concurrency = loadConfig({ QMIG_STATE_SECRET: STATE_SECRET, ...process.env }).concurrency;
@@ -61,6 +63,7 @@ await part(['3'], () => statusLatency());
 await part(['4'], () => checkMany(nodes));
 await part(['6'], () => planEstimate(nodes));
 await part(['7'], () => brokerCpuBreakdown(nodes));
+await part(['8'], () => drainThroughput());
 
 console.log('');
 console.log(`=== qmig figures (${cores} cores, ${nodes.length}-node cluster) ===`);

@@ -148,6 +148,8 @@ function qmig_status_colour(status) {
     case 'pending': return 'yellow';
     case 'paused': return 'yellow';
     case 'scheduled': return 'blue';
+    case 'draining': return 'blue';
+    case 'cutting_over': return 'blue';
     case 'warning': return 'yellow';
     case 'failed': return 'red';
     case 'rollback_pending': return 'red';
@@ -463,6 +465,26 @@ function qmig_cancel_transfer(id) {
     });
 }
 
+function qmig_cutover_drain(id) {
+    if (!confirm('Cut this drain over?\n\nOnce every source queue has been empty, without consumers and without publishes for the drain\'s idle time, its links and temporary target user are removed.')) return;
+    qmig_request('POST', '/queue-migration/bluegreen/cutover/' + esc(id), {}, function() {
+        qmig_info('Cut-over requested: it completes once every source queue is idle.');
+        qmig_tick_now();
+    }, function(msg) {
+        qmig_warn('The cut-over was not requested: ' + msg);
+    });
+}
+
+function qmig_cancel_drain(id) {
+    if (!confirm('Cancel this drain?\n\nIts links stop; messages already moved stay on the target, the rest on the source.')) return;
+    qmig_request('POST', '/queue-migration/bluegreen/cancel/' + esc(id), {}, function() {
+        qmig_info('Drain cancelled.');
+        qmig_tick_now();
+    }, function(msg) {
+        qmig_warn('The drain was not cancelled: ' + msg);
+    });
+}
+
 function qmig_tick_now() {
     var page = document.getElementById('qmig-page');
     if (!page) return;
@@ -508,6 +530,18 @@ function qmig_refresh_main(all) {
             }, function(msg, status) {
                 done();
                 qmig_set('qmig-transfers', '<p class="warning">Cannot read the transfers: ' + fmt_escape_html(msg) + '</p>');
+            });
+        });
+    }
+    // Blue-green drains are administrators' (the section is only on their page).
+    if (user_administrator && (all || qmig_state.ticks % 3 == 0)) {
+        qmig_once('drains', function(done) {
+            qmig_request('GET', '/queue-migration/bluegreen/status', null, function(answer) {
+                done();
+                qmig_set('qmig-drains', format('queue-migration-drains', {drains: answer || []}));
+            }, function(msg) {
+                done();
+                qmig_set('qmig-drains', '<p class="warning">Cannot read the blue-green drains: ' + fmt_escape_html(msg) + '</p>');
             });
         });
     }

@@ -9,7 +9,7 @@
  *
  * Labels are bounded: no queue names, no vhost names, no migration ids.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ShovelErrorReason } from '../events/domain-events.js';
 import { QUEUE_STEPS } from '../state/records.js';
 
@@ -143,6 +143,28 @@ export const transferQueuesFinished = new Counter({
   registers: [registry],
 });
 
+// --- blue-green drains -----------------------------------------------------------------------
+
+export const drainsStarted = new Counter({
+  name: 'qmig_bluegreen_drains_started_total',
+  help: 'Blue-green drains started through this sidecar process.',
+  registers: [registry],
+});
+
+export const drainsFinished = new Counter({
+  name: 'qmig_bluegreen_drains_finished_total',
+  help: 'Blue-green drains whose end this sidecar process carried out, by final status (completed, cancelled, failed).',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
+export const drainBacklog = new Gauge({
+  name: 'qmig_bluegreen_backlog_messages',
+  help: "Messages of a running blue-green drain's queues, by side (source: still to move; target: arrived and not yet consumed), as its monitor in this sidecar process last saw them.",
+  labelNames: ['drain_id', 'side'] as const,
+  registers: [registry],
+});
+
 // --- functions the rest of the sidecar calls -------------------------------------------------
 
 const safe = (fn: () => void): void => {
@@ -201,6 +223,28 @@ export function recordTransferQueue(outcome: string, moved: number): void {
   safe(() => {
     transferQueuesFinished.inc({ outcome: label(outcome) });
     if (Number.isFinite(moved) && moved > 0) transferMessagesMoved.inc(moved);
+  });
+}
+
+/** A blue-green drain started. */
+export function recordDrainStarted(): void {
+  safe(() => drainsStarted.inc());
+}
+
+/** A blue-green drain's monitor sampled both sides. */
+export function recordDrainBacklog(drainId: string, source: number, target: number): void {
+  safe(() => {
+    drainBacklog.set({ drain_id: label(drainId), side: 'source' }, source);
+    drainBacklog.set({ drain_id: label(drainId), side: 'target' }, target);
+  });
+}
+
+/** A blue-green drain ended: counted, and its backlog series removed. */
+export function recordDrainEnded(drainId: string, status: string): void {
+  safe(() => {
+    drainsFinished.inc({ status: label(status) });
+    drainBacklog.remove({ drain_id: label(drainId), side: 'source' });
+    drainBacklog.remove({ drain_id: label(drainId), side: 'target' });
   });
 }
 

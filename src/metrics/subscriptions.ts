@@ -5,7 +5,15 @@
  */
 import { domainEvents } from '../events/domain-events.js';
 import { instrumentBrokerClient } from './broker-instrumentation.js';
-import { recordPhaseDuration, recordShovelError, recordTransferFinished, recordTransferQueue, stateRejected } from './metrics.js';
+import {
+  recordDrainEnded,
+  recordDrainStarted,
+  recordPhaseDuration,
+  recordShovelError,
+  recordTransferFinished,
+  recordTransferQueue,
+  stateRejected,
+} from './metrics.js';
 
 let subscribed = false;
 
@@ -17,5 +25,7 @@ export function subscribeMetrics(): void {
   domainEvents.on('state_rejected', ({ kind }) => stateRejected.inc({ kind }));
   domainEvents.on('transfer_finished', ({ status }) => recordTransferFinished(status));
   domainEvents.on('transfer_queue_finished', ({ outcome, moved }) => recordTransferQueue(outcome, moved));
+  domainEvents.on('bluegreen_drain_started', () => recordDrainStarted());
+  domainEvents.on('bluegreen_drain_ended', ({ drain_id, status }) => recordDrainEnded(drain_id, status));
   domainEvents.on('service_client_created', ({ http }) => instrumentBrokerClient(http));
 }

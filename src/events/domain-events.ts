@@ -20,6 +20,10 @@ export interface DomainEventMap {
   transfer_finished: { status: string };
   /** A transfer's queue ended; `moved` = messages the target gained. */
   transfer_queue_finished: { outcome: string; moved: number };
+  /** A blue-green drain started: its shovels run. */
+  bluegreen_drain_started: { drain_id: string; vhost: string; queues: number };
+  /** A blue-green drain ended (completed, cancelled, failed). */
+  bluegreen_drain_ended: { drain_id: string; vhost: string; status: string };
   /** A management client of the service account was built (src/broker/service-clients.ts). */
   service_client_created: { http: AxiosInstance };
 }

@@ -110,7 +110,8 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       logger.error('resuming blue-green drains failed', { error: (err as Error).message });
       return [];
     });
-  const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine, [resumeDrains]) : null;
+  const drainHousekeeping = () => drains.housekeeping().catch((err) => logger.error('blue-green drain housekeeping failed', { error: (err as Error).message }));
+  const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine, [drainHousekeeping]) : null;
 
   // Plain HTTP, or HTTPS (mutual TLS) with certificates reloaded on change (src/http/listener.ts).
   const listener = createListener(app, config);

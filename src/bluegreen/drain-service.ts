@@ -35,6 +35,7 @@ import type { BlueGreenRequest, DrainOptions } from './bluegreen-request.js';
 import type { BlueGreenService } from './bluegreen-service.js';
 import { auditDrain, type AuditFn } from './drain-audit.js';
 import { gatherDrainFigures } from './drain-figures.js';
+import { deleteStaleDrainShovels } from './drain-housekeeping.js';
 import { DrainMonitor } from './drain-monitor.js';
 import { isActiveDrain, newDrainQueue, summaryOf, type DrainRecord, type DrainStatus, type DrainSummary } from './drain-record.js';
 import { DrainStore } from './drain-store.js';
@@ -334,6 +335,16 @@ export class DrainService {
       await lock.release();
       return false;
     }
+  }
+
+  /**
+   * The per-sidecar housekeeping step: resume the drains whose lock is free, then delete drain
+   * shovels that no active drain explains (drain-housekeeping.ts).
+   */
+  async housekeeping(): Promise<void> {
+    await this.resume();
+    const deleted = await deleteStaleDrainShovels(this.ctx.mgmt, this.store);
+    if (deleted.length > 0) logger.warn('housekeeping: deleted drain shovels that no active drain explains', { shovels: deleted });
   }
 
   /** Stops watching (sidecar shutdown): locks released, the shovels run on; another sidecar resumes. */

@@ -170,9 +170,10 @@ for (const removeSource of [false, true]) {
       sidecar,
       id,
       (d) =>
-        d.queues.filter((q: any) => q.name !== 'events').every((q: any) => q.source.messages === 0 && q.target.messages === 300) &&
-        d.queues.every((q: any) => q.link.state === 'running'),
-      'backlog moved, links running',
+        d.queues.filter((q: any) => q.name !== 'events').every((q: any) => q.source.messages === 0 && q.target.messages === 300 && q.state === 'idle') &&
+        d.queues.every((q: any) => q.link.state === 'running') &&
+        d.queues.some((q: any) => q.name === 'events' && q.source.publishing && q.state === 'draining' && q.source.idle_since === null),
+      'backlog moved, links running, the published queue seen publishing',
     );
     assertSchema('bluegreen-status-response', draining);
     assert.equal(draining.status, 'draining');

@@ -173,6 +173,38 @@ export class DefinitionsConflictError extends QmigError {
   }
 }
 
+/** 409 bluegreen_in_progress: a drain of this vhost is active (started by any sidecar). */
+export class BlueGreenInProgressError extends QmigError {
+  readonly status = 409;
+  constructor(
+    readonly vhost: string,
+    readonly currentDrainId: string | null,
+  ) {
+    super(`a blue-green drain of vhost '${vhost}' is in progress`);
+  }
+  body(): ErrorBody {
+    return {
+      error: 'bluegreen_in_progress',
+      reason: `drain ${this.currentDrainId ?? '(being started)'} of vhost '${this.vhost}' is in progress: cut it over or cancel it first`,
+      current_drain_id: this.currentDrainId,
+    };
+  }
+}
+
+/** 409 invalid_state: a drain's cut-over or cancel asked in a status that does not allow it. */
+export class DrainStateError extends QmigError {
+  readonly status = 409;
+  constructor(
+    readonly reason: string,
+    readonly currentStatus: string,
+  ) {
+    super(reason);
+  }
+  body(): ErrorBody {
+    return { error: 'invalid_state', reason: this.reason, status: this.currentStatus };
+  }
+}
+
 /** 409 for a state transition that is not allowed from the current status. */
 export class InvalidStateError extends QmigError {
   readonly status = 409;

@@ -23,6 +23,8 @@ import { blueGreenRouter } from './http/routes/bluegreen.js';
 import { checkResultsObserver, metricsRouter } from './http/routes/metrics.js';
 import { queueMigrationUiRouter } from './http/routes/ui.js';
 import { TransferService } from './transfer/transfer-service.js';
+import { BlueGreenService } from './bluegreen/bluegreen-service.js';
+import { DrainService } from './bluegreen/drain-service.js';
 import { startMetrics } from './metrics/index.js';
 import { verifyStateVhostAtStart } from './state/state-vhost.js';
 import { answerMalformedRequests } from './http/malformed-requests.js';
@@ -77,6 +79,9 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   if (nodeName !== 'unknown') await verifyStateVhostAtStart(ctx.mgmt, config.stateVhost, config.user);
   const engine = opts.engine ? opts.engine(ctx) : new MigrationService(ctx);
   const transfers = new TransferService(ctx);
+  const blueGreen = new BlueGreenService(ctx);
+  // Blue-green drains: resumed below at start and by every sidecar on each housekeeping tick.
+  const drains = new DrainService(ctx, blueGreen);
   // Broker latency interceptors, observer of the migrations run here, the gauges (src/metrics).
   const metrics = startMetrics(ctx, { transfers });
   // Every route is in src/http/routes.
@@ -90,7 +95,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
     apiRouters: [
       (deps) => transferRouter(deps.ctx, requireAdministrator, { service: transfers, scopeOf: (caller) => deps.auth.scopeOf(caller) }),
       // Blue-green (definitions first): administrator only, the transfer routes' gate.
-      (deps) => blueGreenRouter(deps.ctx, requireAdministrator),
+      (deps) => blueGreenRouter(deps.ctx, requireAdministrator, { service: blueGreen, drains }),
     ],
     localRoutes: [
       ...(opts.localRoutes ?? []),
@@ -100,7 +105,13 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       (a) => a.use(queueMigrationUiRouter(ctx)),
     ],
   });
-  const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine) : null;
+  const resumeDrains = () =>
+    drains.resume().catch((err) => {
+      logger.error('resuming blue-green drains failed', { error: (err as Error).message });
+      return [];
+    });
+  const drainHousekeeping = () => drains.housekeeping().catch((err) => logger.error('blue-green drain housekeeping failed', { error: (err as Error).message }));
+  const housekeeper = (opts.housekeeping ?? true) ? new Housekeeper(ctx, engine, [drainHousekeeping]) : null;
 
   // Plain HTTP, or HTTPS (mutual TLS) with certificates reloaded on change (src/http/listener.ts).
   const listener = createListener(app, config);
@@ -131,6 +142,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
       await Promise.all([
         engine.shutdown().catch((err) => logger.error('engine shutdown failed', { error: (err as Error).message })),
         transfers.shutdown().catch((err) => logger.error('transfer shutdown failed', { error: (err as Error).message })),
+        drains.shutdown().catch((err) => logger.error('drain shutdown failed', { error: (err as Error).message })),
       ]);
       // Requests still running get a moment to finish, then their connections are cut.
       const force = setTimeout(() => server.closeAllConnections(), 5000);
@@ -149,6 +161,7 @@ export async function startSidecar(config: Config, opts: SidecarOptions = {}): P
   // Scheduled runs (start with not_before) are opened by any sidecar: arm their timers now.
   void engine.armSchedules?.().catch((err) => logger.error('arming scheduled runs failed', { error: (err as Error).message }));
   if (opts.resumeOrphansAtStart ?? true) {
+    void resumeDrains();
     void (async () => {
       try {
         await engine.resumeOrphans();

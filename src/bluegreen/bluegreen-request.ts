@@ -43,3 +43,21 @@ export function applyReason(body: BlueGreenDefinitionsBody): string {
   if (reason.length > MAX_REASON_LENGTH) throw new BadRequestError(`reason must be at most ${MAX_REASON_LENGTH} characters, got ${reason.length}`);
   return reason;
 }
+
+/** The body of `POST bluegreen/start/:vhost` (schemas/bluegreen-start-request.json). */
+export interface DrainStartBody extends BlueGreenDefinitionsBody {
+  idle_seconds?: number;
+  remove_source_queues?: boolean;
+}
+
+export const DEFAULT_IDLE_SECONDS = 30;
+
+export interface DrainOptions {
+  reason: string;
+  idleSeconds: number;
+  removeSourceQueues: boolean;
+}
+
+export function drainOptions(body: DrainStartBody): DrainOptions {
+  return { reason: applyReason(body), idleSeconds: body.idle_seconds ?? DEFAULT_IDLE_SECONDS, removeSourceQueues: body.remove_source_queues ?? false };
+}

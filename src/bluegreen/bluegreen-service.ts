@@ -97,6 +97,16 @@ export class BlueGreenService {
 
   /** The apply: 409 definitions_conflict (nothing written) on any conflict; else the `create` objects. */
   async applyDefinitions(request: BlueGreenRequest, reason: string, who: string): Promise<AppliedDefinitions> {
+    const { result, target } = await this.applyWith(request, reason, who);
+    await target.close().catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * The apply, answering also the plan and the validated target (a drain's start goes on with
+   * both: drain-service.ts). The caller closes the target.
+   */
+  async applyWith(request: BlueGreenRequest, reason: string, who: string): Promise<{ plan: BlueGreenPlan; target: TargetCluster; result: AppliedDefinitions }> {
     const { plan, target } = await this.planWith(request);
     const conflicts = conflictsOf(plan.diff);
     if (conflicts.length > 0) {
@@ -128,6 +138,6 @@ export class BlueGreenService {
         not_transferable: plan.not_transferable.length,
       },
     });
-    return result;
+    return { plan, target, result };
   }
 }

@@ -6,9 +6,14 @@
  * Global runtime parameters (sealed, src/state/state-seal.ts):
  *   qmig.migration.<id>, qmig.queues.<id>.<n>   a migration's record and its queue chunks;
  *   qmig.interrupt.<id>                          an interrupt request;
- *   qmig.xfer.<id>, qmig.xfer-cancel.<id>        a transfer's record and its cancel request.
+ *   qmig.xfer.<id>, qmig.xfer-cancel.<id>        a transfer's record and its cancel request;
+ *   qmig.bluegreen.<id>                          a blue-green drain's record (its target admin
+ *                                                password AES-GCM encrypted, state/secret-box.ts);
+ *   qmig.bluegreen-cancel.<id>, qmig.bluegreen-cutover.<id>   a drain's cancel / cut-over request.
  * Queues in QMIG_STATE_VHOST (default `qmig.state`):
- *   qmig.lock.*                                  cluster-wide locks (exclusive queues);
+ *   qmig.lock.*                                  cluster-wide locks (exclusive queues), among them
+ *                                                qmig.lock.bluegreen.<id> (the drain's monitor) and
+ *                                                qmig.lock.bluegreen-vhost.<hash> (a drain's start);
  *   qmig.run.<id>, qmig.fence.<id>.<user hash>   the fence vault (src/state/fence-vault.ts).
  * Queues and shovels in a migrated vhost:
  *   qmig.tmp.<queue>                             a queue's temporary quorum queue;
@@ -18,6 +23,8 @@
  * queues, temporary queues and shovels), deleted when the probe ends; its checkpoints are the
  * sealed global parameters `qmig.probe.plan.<random>.<n>`.
  * On a transfer's target: shovels `qmig-xfer-…`, users `qmig-shovel-…`.
+ * A blue-green drain: shovels `qmig-bg-…` in the drained vhost (continuous, until cut-over or
+ * cancel), user `qmig-drain-…` on the target.
  */
 import { createHash } from 'node:crypto';
 
@@ -30,6 +37,11 @@ export const CHUNK_PREFIX = 'qmig.queues.';
 export const INTERRUPT_PREFIX = 'qmig.interrupt.';
 export const TRANSFER_RECORD_PREFIX = 'qmig.xfer.';
 export const CANCEL_PREFIX = 'qmig.xfer-cancel.';
+export const BLUEGREEN_RECORD_PREFIX = 'qmig.bluegreen.';
+export const BLUEGREEN_CANCEL_PREFIX = 'qmig.bluegreen-cancel.';
+export const BLUEGREEN_CUTOVER_PREFIX = 'qmig.bluegreen-cutover.';
+export const BLUEGREEN_LOCK_PREFIX = 'qmig.lock.bluegreen.';
+export const BLUEGREEN_VHOST_LOCK_PREFIX = 'qmig.lock.bluegreen-vhost.';
 
 export const MIGRATION_LOCK = 'qmig.lock.migration';
 export const HOUSEKEEPING_LOCK = 'qmig.lock.housekeeping';
@@ -47,6 +59,9 @@ export const IDLE_KEY_PREFIX = 'qmig.idle.';
 
 export const TRANSFER_SHOVEL_PREFIX = 'qmig-xfer-';
 export const SHOVEL_USER_PREFIX = 'qmig-shovel-';
+/** A drain's shovels (in the drained vhost) and its temporary user on the target. */
+export const DRAIN_SHOVEL_PREFIX = 'qmig-bg-';
+export const DRAIN_USER_PREFIX = 'qmig-drain-';
 
 /** Queues qmig itself declares: never selected, judged or counted by a migration. */
 export const INTERNAL_QUEUE_PREFIXES = ['qmig.lock.', TEMPORARY_PREFIX, 'qmig.probe.', RUN_PREFIX, FENCE_PREFIX] as const;
@@ -62,6 +77,12 @@ export const chunkParameter = (id: string, chunk: number) => `${CHUNK_PREFIX}${i
 export const interruptParameter = (id: string) => `${INTERRUPT_PREFIX}${id}`;
 export const transferParameter = (id: string) => `${TRANSFER_RECORD_PREFIX}${id}`;
 export const cancelParameter = (id: string) => `${CANCEL_PREFIX}${id}`;
+export const drainParameter = (id: string) => `${BLUEGREEN_RECORD_PREFIX}${id}`;
+export const drainCancelParameter = (id: string) => `${BLUEGREEN_CANCEL_PREFIX}${id}`;
+export const drainCutoverParameter = (id: string) => `${BLUEGREEN_CUTOVER_PREFIX}${id}`;
+export const drainLockName = (id: string) => `${BLUEGREEN_LOCK_PREFIX}${id}`;
+/** Held for the moment of a start: one start per vhost at a time, whichever sidecar takes it. */
+export const drainVhostLockName = (vhost: string) => `${BLUEGREEN_VHOST_LOCK_PREFIX}${createHash('sha256').update(vhost, 'utf8').digest('hex').slice(0, 32)}`;
 export const runMarkerName = (id: string) => `${RUN_PREFIX}${id}`;
 export const fenceEntryName = (id: string, user: string) => `${FENCE_PREFIX}${id}.${createHash('sha256').update(user).digest('hex').slice(0, 16)}`;
 
@@ -81,4 +102,9 @@ export function shovelName(queue: string, direction: MoveDirection): string {
 /** A transfer's shovel: unique, recognisable, and within the 255-byte limit of parameter names. */
 export function transferShovelName(transferId: string, queueIndex: number, round: number): string {
   return `${TRANSFER_SHOVEL_PREFIX}${transferId.slice(-24)}-${queueIndex}-${round}`;
+}
+
+/** A drain's shovel of its queue number `queueIndex` (unique per drain, within 255 bytes). */
+export function drainShovelName(drainId: string, queueIndex: number): string {
+  return `${DRAIN_SHOVEL_PREFIX}${drainId.slice(-24)}-${queueIndex}`;
 }

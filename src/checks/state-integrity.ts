@@ -15,7 +15,18 @@ import { migrationRecordProblem } from '../state/record-validation.js';
 import { reportRejected, type StateKind } from '../state/integrity-report.js';
 import { stateVhostIntruders } from '../state/state-vhost.js';
 import { failed, passed, type SystemCheck } from './types.js';
-import { CANCEL_PREFIX, FENCE_PREFIX, INTERRUPT_PREFIX, RECORD_PREFIX, RUN_PREFIX, STATE_PARAMETER_PREFIX, TRANSFER_RECORD_PREFIX } from '../broker/names.js';
+import {
+  BLUEGREEN_CANCEL_PREFIX,
+  BLUEGREEN_CUTOVER_PREFIX,
+  BLUEGREEN_RECORD_PREFIX,
+  CANCEL_PREFIX,
+  FENCE_PREFIX,
+  INTERRUPT_PREFIX,
+  RECORD_PREFIX,
+  RUN_PREFIX,
+  STATE_PARAMETER_PREFIX,
+  TRANSFER_RECORD_PREFIX,
+} from '../broker/names.js';
 import { eachAtMost } from '../async/concurrency.js';
 
 export interface RefusedState {
@@ -35,6 +46,9 @@ const kinds = (): Array<[string, StateKind]> => [
   [INTERRUPT_PREFIX, 'interrupt'],
   [CANCEL_PREFIX, 'transfer_cancel'],
   [TRANSFER_RECORD_PREFIX, 'transfer'],
+  [BLUEGREEN_RECORD_PREFIX, 'bluegreen'],
+  [BLUEGREEN_CANCEL_PREFIX, 'bluegreen_cancel'],
+  [BLUEGREEN_CUTOVER_PREFIX, 'bluegreen_cutover'],
 ];
 
 /** Gathers (I/O): reads and verifies qmig's global parameters and the fence vault. */

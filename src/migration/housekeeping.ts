@@ -71,6 +71,11 @@ export class Housekeeper {
   constructor(
     private readonly ctx: Context,
     private readonly engine: Pick<MigrationEngine, 'resumeOrphans' | 'armSchedules'>,
+    /**
+     * Run by EVERY sidecar at each tick, before the housekeeping lock (e.g. the blue-green drains'
+     * resume: each sidecar tries the lock of every active drain). A failure is logged.
+     */
+    private readonly everyTick: Array<() => Promise<unknown>> = [],
   ) {}
 
   /** Schedules runOnce on QMIG_HOUSEKEEPING_CRON. */
@@ -105,6 +110,9 @@ export class Housekeeper {
       transferShovelsDeleted: [],
       errors: [],
     };
+    for (const hook of this.everyTick) {
+      await hook().catch((err) => logger.error('housekeeping: a per-sidecar step failed', { error: (err as Error).message }));
+    }
     let lock: ClusterLock;
     try {
       lock = await acquireLock(this.ctx, HOUSEKEEPING_LOCK);

@@ -10,7 +10,17 @@ import { createHash } from 'node:crypto';
 import { logger } from '../logging.js';
 import { domainEvents } from '../events/domain-events.js';
 
-export type StateKind = 'migration' | 'queue_chunk' | 'interrupt' | 'transfer' | 'transfer_cancel' | 'fence_vault' | 'run_marker';
+export type StateKind =
+  | 'migration'
+  | 'queue_chunk'
+  | 'interrupt'
+  | 'transfer'
+  | 'transfer_cancel'
+  | 'bluegreen'
+  | 'bluegreen_cancel'
+  | 'bluegreen_cutover'
+  | 'fence_vault'
+  | 'run_marker';
 
 const seen = new Set<string>();
 

@@ -1,6 +1,6 @@
 /**
- * The dynamic shovel that moves one queue of a transfer (created in the SOURCE broker, delivering
- * to the target's AMQP URI), and how to read the reasons the broker gives when it terminates one.
+ * The dynamic shovel that moves one queue of a transfer or of a blue-green drain (created in the
+ * SOURCE broker, delivering to the target's AMQP URI), and how to read the reasons the broker gives when it terminates one.
  */
 import { enc } from '../broker/management-client.js';
 import type { TargetCluster } from './target-cluster.js';
@@ -14,22 +14,29 @@ export interface ShovelSettings {
 }
 
 /**
- * `ack-mode: on-confirm` (a message is acked at the source only after the target confirmed it);
- * `src-delete-after: queue-length` (it moves what was there when it started, then deletes itself).
+ * The one builder of a shovel that moves a source queue to the same-named queue of the target:
+ * `ack-mode: on-confirm` (a message is acked at the source only after the target confirmed it),
+ * amqp091 on both sides, no dest-publish-properties / add-forward-headers (properties and headers
+ * are republished as they are). Without `src-delete-after` it runs until its parameter is deleted
+ * (a blue-green drain link); a transfer adds `queue-length`.
  */
-export function transferShovelDefinition({ vhost, queue, target, prefetch }: ShovelSettings): Record<string, unknown> {
+export function queueLinkShovelDefinition({ vhost, queue, target, prefetch }: ShovelSettings): Record<string, unknown> {
   return {
     'src-protocol': 'amqp091',
     'src-uri': `amqp:///${enc(vhost)}`,
     'src-queue': queue,
     'src-prefetch-count': prefetch,
-    'src-delete-after': 'queue-length',
     'dest-protocol': 'amqp091',
     'dest-uri': target.secretAmqpUri(vhost),
     'dest-queue': queue,
     'ack-mode': 'on-confirm',
     'reconnect-delay': 5,
   };
+}
+
+/** A transfer's shovel: `src-delete-after: queue-length` (it moves what was there when it started, then deletes itself). */
+export function transferShovelDefinition(settings: ShovelSettings): Record<string, unknown> {
+  return { ...queueLinkShovelDefinition(settings), 'src-delete-after': 'queue-length' };
 }
 
 /** Shovel failures that a retry cannot fix (AMQP channel/connection errors raised by a broker). */

@@ -28,8 +28,19 @@ export interface ShovelUser {
 const tag = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
 /** The user name of `transferId` run by the cluster named `sourceCluster`. */
-export function shovelUserName(sourceCluster: string, transferId: string): string {
-  return `${SHOVEL_USER_PREFIX}${tag(sourceCluster, 8)}-${tag(transferId, 16)}`;
+export function shovelUserName(sourceCluster: string, transferId: string, prefix = SHOVEL_USER_PREFIX): string {
+  return `${prefix}${tag(sourceCluster, 8)}-${tag(transferId, 16)}`;
+}
+
+/**
+ * Sets a new random password on an existing temporary user (a drain that must re-create a shovel
+ * after every shovel that carried the old password is gone). Its tags are kept.
+ */
+export async function renewShovelUserPassword(target: ManagementClient, name: string, impersonator: boolean): Promise<ShovelUser> {
+  const password = randomBytes(24).toString('base64url');
+  registerSecret(password);
+  await target.ok('PUT', `/users/${enc(name)}`, { password, tags: impersonator ? 'impersonator' : '' });
+  return { user: name, password };
 }
 
 /** A regex (Erlang re / PCRE) matching exactly these names: every ASCII non-alphanumeric escaped. */

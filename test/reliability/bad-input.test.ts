@@ -102,6 +102,12 @@ const ROUTES: RouteDef[] = [
   // Blue-green: any body these requests carry lacks the target (400 for an administrator, 403 before it for anyone else).
   { method: 'POST', path: '/bluegreen/plan/{vhost}', body: 'none', okSchema: 'bluegreen-plan-response', changing: true },
   { method: 'POST', path: '/bluegreen/definitions/{vhost}', body: 'none', okSchema: 'bluegreen-definitions-response', changing: true },
+  { method: 'POST', path: '/bluegreen/start/{vhost}', body: 'none', okSchema: 'bluegreen-start-response', changing: true },
+  // Drains (administrator only): ids here are unknown or not a drain's (404); `{}` is the whole body of cut-over and cancel.
+  { method: 'GET', path: '/bluegreen/status', body: 'none', okSchema: 'bluegreen-list-response', changing: false },
+  { method: 'GET', path: '/bluegreen/status/{id}', body: 'none', okSchema: 'bluegreen-status-response', changing: false },
+  { method: 'POST', path: '/bluegreen/cutover/{id}', body: 'none', okSchema: 'bluegreen-cutover-response', changing: true },
+  { method: 'POST', path: '/bluegreen/cancel/{id}', body: 'none', okSchema: 'bluegreen-cancel-response', changing: true },
 ];
 
 /** Path segments that are hard to decode or to pass on (already in wire form). */

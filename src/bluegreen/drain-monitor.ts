@@ -176,6 +176,7 @@ export class DrainMonitor {
       r.totals = totals;
       changed = true;
     }
+    domainEvents.emit('bluegreen_drain_sampled', { drain_id: r.id, source_messages: totals.source_messages, target_messages: totals.target_messages });
     const action = decideDrain({
       status: r.status,
       cancelRequested: false,

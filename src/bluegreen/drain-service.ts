@@ -261,7 +261,7 @@ export class DrainService {
     const live = this.running.get(id);
     if (live) {
       live.requestCancel(who);
-      await Promise.race([live.done, sleep(this.cancelWaitMs)]);
+      await Promise.race([live.done, sleep(this.cancelWaitMs, { unref: true })]);
       return { drain_id: id, status: live.record.status };
     }
     await this.store.request('cancel', id, { requested_at: timestamp(), by: who });
@@ -271,7 +271,7 @@ export class DrainService {
     while (Date.now() < deadline) {
       const here = this.running.get(id);
       if (here) {
-        await Promise.race([here.done, sleep(deadline - Date.now())]);
+        await Promise.race([here.done, sleep(deadline - Date.now(), { unref: true })]);
         current = here.record;
         break;
       }

@@ -22,6 +22,8 @@ export interface DomainEventMap {
   transfer_queue_finished: { outcome: string; moved: number };
   /** A blue-green drain started: its shovels run. */
   bluegreen_drain_started: { drain_id: string; vhost: string; queues: number };
+  /** A blue-green drain's monitor read both sides: messages left at the source, at the target. */
+  bluegreen_drain_sampled: { drain_id: string; source_messages: number; target_messages: number };
   /** A blue-green drain ended (completed, cancelled, failed). */
   bluegreen_drain_ended: { drain_id: string; vhost: string; status: string };
   /** A management client of the service account was built (src/broker/service-clients.ts). */

@@ -231,11 +231,14 @@ export function recordDrainStarted(): void {
   safe(() => drainsStarted.inc());
 }
 
+/** A drain id as a label: ids are longer than other label values (≈ 70 characters); a series lives only while its drain runs. */
+const drainLabel = (id: string): string => (id.length > 0 && id.length <= 256 ? id : 'unknown');
+
 /** A blue-green drain's monitor sampled both sides. */
 export function recordDrainBacklog(drainId: string, source: number, target: number): void {
   safe(() => {
-    drainBacklog.set({ drain_id: label(drainId), side: 'source' }, source);
-    drainBacklog.set({ drain_id: label(drainId), side: 'target' }, target);
+    drainBacklog.set({ drain_id: drainLabel(drainId), side: 'source' }, source);
+    drainBacklog.set({ drain_id: drainLabel(drainId), side: 'target' }, target);
   });
 }
 
@@ -243,8 +246,8 @@ export function recordDrainBacklog(drainId: string, source: number, target: numb
 export function recordDrainEnded(drainId: string, status: string): void {
   safe(() => {
     drainsFinished.inc({ status: label(status) });
-    drainBacklog.remove({ drain_id: label(drainId), side: 'source' });
-    drainBacklog.remove({ drain_id: label(drainId), side: 'target' });
+    drainBacklog.remove({ drain_id: drainLabel(drainId), side: 'source' });
+    drainBacklog.remove({ drain_id: drainLabel(drainId), side: 'target' });
   });
 }
 

@@ -6,6 +6,7 @@
 import { domainEvents } from '../events/domain-events.js';
 import { instrumentBrokerClient } from './broker-instrumentation.js';
 import {
+  recordDrainBacklog,
   recordDrainEnded,
   recordDrainStarted,
   recordPhaseDuration,
@@ -26,6 +27,9 @@ export function subscribeMetrics(): void {
   domainEvents.on('transfer_finished', ({ status }) => recordTransferFinished(status));
   domainEvents.on('transfer_queue_finished', ({ outcome, moved }) => recordTransferQueue(outcome, moved));
   domainEvents.on('bluegreen_drain_started', () => recordDrainStarted());
+  domainEvents.on('bluegreen_drain_sampled', ({ drain_id, source_messages, target_messages }) =>
+    recordDrainBacklog(drain_id, source_messages, target_messages),
+  );
   domainEvents.on('bluegreen_drain_ended', ({ drain_id, status }) => recordDrainEnded(drain_id, status));
   domainEvents.on('service_client_created', ({ http }) => instrumentBrokerClient(http));
 }

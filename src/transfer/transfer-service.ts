@@ -215,7 +215,7 @@ export class TransferService {
     if (live) {
       markCancelRequested(live.record, live, who, at);
       auditCancelRequested(this.audit, record, who);
-      await Promise.race([live.done, sleep(this.cancelWaitMs)]);
+      await Promise.race([live.done, sleep(this.cancelWaitMs, { unref: true })]);
       return answer(await this.get(id));
     }
 

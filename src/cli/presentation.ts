@@ -61,12 +61,16 @@ export function choosePresentation(input: PresentationInput): Presentation {
   return { tableStyle: style as TableStyle, headers: !input.noHeaders, color, timeZone, redraw: !input.nonInteractive };
 }
 
+/** An API time ("YYYY-MM-DD HH:MM:SS", which is UTC, or ISO 8601) as a Date (Date alone would read the first as local time). */
+export function apiTime(text: string): Date {
+  return new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
+}
+
 /** An API time ("YYYY-MM-DD HH:MM:SS" UTC, or ISO 8601) in the chosen zone as `YYYY-MM-DD HH:MM:SS ZONE`; as is without a zone. */
 export function formatTime<T extends string | null | undefined>(iso: T): T | string {
   const zone = current.timeZone;
   if (!iso || !zone) return iso;
-  // The API's "YYYY-MM-DD HH:MM:SS" is UTC (Date would read it as local time).
-  const date = new Date(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(iso) ? `${iso.replace(' ', 'T')}Z` : iso);
+  const date = apiTime(iso);
   if (Number.isNaN(date.getTime())) return iso;
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-CA', {

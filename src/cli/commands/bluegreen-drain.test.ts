@@ -9,7 +9,7 @@ function queue(name: string, over: Partial<BlueGreenDrainQueueView> = {}, source
   return {
     name,
     state: 'idle',
-    source: { messages: 0, consumers: 0, publishing: false, idle_since: '2026-12-03T11:59:00Z', removed: false, ...source },
+    source: { messages: 0, consumers: 0, publishing: false, idle_since: '2026-12-03 11:59:00', removed: false, ...source },
     target: { messages: 5, consumers: 1 },
     link: { state: 'running', reason: null },
     ...over,
@@ -43,8 +43,8 @@ test('a queue idle for longer than the idle time is not waited for', () => {
   assert.deepEqual(waitingFor(drain([queue('a')]), NOW), []);
 });
 
-test('a queue idle for less than the idle time says for how long it has been idle', () => {
-  assert.equal(queueWait(queue('a', {}, { idle_since: '2026-12-03T11:59:50Z' }), 30, NOW), 'a: idle for 10 of 30 s');
+test('a queue idle for less than the idle time says for how long it has been idle (API times are UTC, whatever the local zone)', () => {
+  assert.equal(queueWait(queue('a', {}, { idle_since: '2026-12-03 11:59:50' }), 30, NOW), 'a: idle for 10 of 30 s');
 });
 
 test('every reason a queue is not idle is named, and a stuck link only while messages wait', () => {

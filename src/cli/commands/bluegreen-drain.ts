@@ -12,7 +12,7 @@ import { ACTIVE_DRAIN, type BlueGreenDrainAnswerView, type BlueGreenDrainSummary
 import { flag, parseNumber, stringValue, UsageError } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { printable, printJson, println, table, type OutStream } from '../output.js';
-import { formatTime } from '../presentation.js';
+import { apiTime, formatTime } from '../presentation.js';
 import { remoteCommand } from '../remote-command.js';
 import { targetRequest, TARGET_OPTIONS } from './bluegreen-target.js';
 
@@ -27,7 +27,7 @@ export function queueWait(q: BlueGreenDrainView['queues'][number], idleSeconds: 
   if (q.source.publishing) why.push('still published to at the source');
   if (q.link.state !== 'running' && q.source.messages > 0) why.push(`link ${q.link.state}${q.link.reason ? ` (${q.link.reason})` : ''}`);
   if (why.length === 0) {
-    const since = q.source.idle_since === null ? now : Date.parse(q.source.idle_since);
+    const since = q.source.idle_since === null ? now : apiTime(q.source.idle_since).getTime();
     const idleFor = Math.max(0, Math.floor((now - since) / 1000));
     if (idleFor >= idleSeconds) return null;
     why.push(`idle for ${idleFor} of ${idleSeconds} s`);
